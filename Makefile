@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# heaptrail: build (BPF objects, skeletons, the binary), dependencies, tests, demo.
+
+BUILD    ?= build
+ARCH     ?= x86
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+PYTHON   ?= /usr/bin/python3
+
+VMLINUX_DIR := vmlinux/$(ARCH)
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?= -O2 -g
+# -MMD -MP: a changed header rebuilds everything that includes it, skeletons included.
+DEPFLAGS  = -MMD -MP
+USER_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser $(DEPFLAGS)
+BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf -Wall \
+	      -Wno-unused-function $(DEPFLAGS)
+LIBS     := -lbpf -lelf -lz
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+
+# Unit tests link the BPF-free modules, built again with sanitizers.
+UNIT_MODULES := event json comm procinfo
+UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	       -fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser $(DEPFLAGS)
+UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+UNIT_OBJS    := $(patsubst %,$(BUILD)/unit/mod_%.o,$(UNIT_MODULES))
+
+FIXTURE_C   := $(wildcard tests/fixtures/*.c)
+FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
+FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
+	       $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(FIXTURE_CXX))
+# Fixtures keep frame pointers and no inlining of the functions they name.
+FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -Wall -pthread
+
+.PHONY: all deps vmlinux run test unit integration fixtures clean format
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/heaptrail
+
+$(BUILD) $(BUILD)/user $(BUILD)/unit $(BUILD)/fixtures:
+	mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -MF $(BUILD)/$*.bpf.d -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# Every user object may include a skeleton; generate them first.
+$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+	$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(BUILD)/heaptrail: $(USER_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_DIR)/vmlinux.h
+
+# ---------------------------------------------------------------- dependencies
+# Debian 12: libbpf >= 1.4 and bpftool 7.5 come from bookworm-backports, and elfutils with
+# them (libbpf-dev pulls backports' libelf, which libdw-dev must match).
+BACKPORTS_LIST := /etc/apt/sources.list.d/heaptrail-backports.sources
+DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
+DEPS_MAIN      := clang llvm gcc g++ make pkg-config zlib1g-dev libcmocka-dev libcapstone-dev \
+		  libzstd-dev python3 python3-pytest valgrind util-linux
+
+deps:
+	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_MAIN)"
+
+# ---------------------------------------------------------------- tests
+$(BUILD)/unit/mod_%.o: user/%.c | $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -c $< -o $@
+
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_OBJS) -lcmocka
+
+$(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
+
+$(BUILD)/fixtures/%: tests/fixtures/%.cc | $(BUILD)/fixtures
+	g++ $(FIXTURE_CFLAGS) -std=c++17 -o $@ $<
+
+$(BUILD)/demo: tests/demo/demo.c | $(BUILD)
+	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
+
+fixtures: $(FIXTURES)
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/heaptrail fixtures
+	$(PYTHON) -m pytest -q tests/integration
+
+test: unit integration
+
+run: deps $(BUILD)/heaptrail $(BUILD)/demo
+	$(BUILD)/heaptrail trace -c $(BUILD)/demo
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fixtures/*.c
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/unit/*.d)

@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * heaptrail's BPF programs: allocator uprobes, memory syscall tracepoints, page faults, process
+ * lifecycle and RSS. Entry and exit are paired per thread here so that one record carries the
+ * arguments and the result; everything goes to userspace through one ring buffer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "heaptrail.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace between open and load. */
+const volatile bool filter_targets = true; /* false with -a: every process */
+const volatile __u32 self_pid = 0; /* heaptrail itself is never traced */
+
+/* Loss counters by enum ht_lost_kind; userspace reads them through the mmapped .bss. */
+__u64 lost[HT_LOST_MAX];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* --ringbuf-size */
+} events SEC(".maps");
+
+/* tgid -> HT_TGT_* flags. Forked children of targets are added here by the fork program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u32);
+} targets SEC(".maps");
+
+/*
+ * Per-thread pairing state. A thread is at most in one syscall at a time and allocator calls
+ * never overlap a syscall of the same thread, so both halves share one entry: one lookup.
+ */
+struct thread_state {
+	__u64 sys_args[6];
+	__u64 sys_ts;
+	__u32 sys_nr; /* enum ht_sys; 0 when no syscall is pending */
+	__u32 alloc_depth; /* allocator calls on this thread's stack, outermost included */
+	__u64 alloc_args[3];
+	__u64 alloc_ts;
+	__u64 alloc_cookie; /* the outermost call's function */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+static __always_inline void count_lost(enum ht_lost_kind kind)
+{
+	__sync_fetch_and_add(&lost[kind], 1);
+}
+
+/* Returns the HT_TGT_* flags that apply to the current process, 0 if it is not traced. */
+static __always_inline __u32 target_flags(__u32 tgid)
+{
+	__u32 *flags;
+
+	if (tgid == self_pid)
+		return 0;
+	if (!filter_targets)
+		return HT_TGT_TRACED;
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	if (!flags)
+		return 0;
+	/* A command started by -c is traced from its exec on, not while it is still our fork. */
+	if (*flags & HT_TGT_PENDING_EXEC)
+		return 0;
+	return *flags | HT_TGT_TRACED;
+}
+
+static __always_inline void *reserve(__u32 type, __u32 size, __u64 id, __u64 ts, __u32 flags)
+{
+	struct ht_hdr *hdr = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!hdr) {
+		count_lost(HT_LOST_RINGBUF);
+		return NULL;
+	}
+	hdr->type = type;
+	hdr->size = size;
+	hdr->flags = flags;
+	hdr->ts_ns = ts;
+	hdr->pid = id >> 32;
+	hdr->tid = (__u32)id;
+	return hdr;
+}
+
+static __always_inline struct thread_state *thread_state_get(__u32 tid)
+{
+	static const struct thread_state zero;
+	struct thread_state *st;
+
+	st = bpf_map_lookup_elem(&threads, &tid);
+	if (st)
+		return st;
+	/* -EEXIST cannot happen (only this thread inserts its tid); a full map shows below. */
+	bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&threads, &tid);
+	if (!st)
+		count_lost(HT_LOST_THREAD_STATE);
+	return st;
+}
+
+/* ---------------------------------------------------------------- allocator uprobes */
+
+static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 now, __u64 ret,
+				       __u64 addr)
+{
+	__u64 cookie = st->alloc_cookie;
+	struct ht_alloc *rec;
+
+	rec = reserve(HT_REC_ALLOC, sizeof(*rec), id, HT_FN_IS_FREE(HT_COOKIE_FN(cookie)) ? now :
+							st->alloc_ts, 0);
+	if (!rec)
+		return;
+	rec->fn = HT_COOKIE_FN(cookie);
+	rec->variant = HT_COOKIE_VARIANT(cookie);
+	rec->aliases = HT_COOKIE_ALIASES(cookie);
+	rec->stack_id = -1;
+	rec->args[0] = st->alloc_args[0];
+	rec->args[1] = st->alloc_args[1];
+	rec->args[2] = st->alloc_args[2];
+	rec->ret = ret;
+	rec->addr = addr;
+	rec->lat_ns = HT_FN_IS_FREE(HT_COOKIE_FN(cookie)) ? 0 : now - st->alloc_ts;
+	bpf_ringbuf_submit(rec, 0);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(alloc_enter)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct thread_state *st;
+
+	if (!target_flags(id >> 32))
+		return 0;
+	st = thread_state_get((__u32)id);
+	if (!st)
+		return 0;
+	/* A call made inside another allocator call belongs to the outer one. */
+	if (st->alloc_depth++ > 0)
+		return 0;
+	st->alloc_cookie = cookie;
+	st->alloc_args[0] = PT_REGS_PARM1(ctx);
+	st->alloc_args[1] = PT_REGS_PARM2(ctx);
+	st->alloc_args[2] = PT_REGS_PARM3(ctx);
+	st->alloc_ts = bpf_ktime_get_ns();
+	/*
+	 * Frees are emitted at entry: once free() has begun, another thread may be handed the same
+	 * address, and its malloc record must come after this one.
+	 */
+	if (HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
+		emit_alloc(st, id, st->alloc_ts, 0, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(alloc_return)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct thread_state *st;
+	__u64 ret, addr, now;
+	__u32 fn;
+
+	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
+	/* No depth: the call began before we attached. */
+	if (!st || st->alloc_depth == 0)
+		return 0;
+	if (--st->alloc_depth > 0)
+		return 0;
+	if (cookie != st->alloc_cookie) {
+		/* A return was missed (longjmp out of an allocator?): this pairing is void. */
+		count_lost(HT_LOST_PAIRING);
+		return 0;
+	}
+	fn = HT_COOKIE_FN(cookie);
+	if (HT_FN_IS_FREE(fn))
+		return 0;
+	now = bpf_ktime_get_ns();
+	ret = PT_REGS_RC(ctx);
+	addr = ret;
+	if (fn == HT_FN_POSIX_MEMALIGN) {
+		/* The result is in *memptr, and only when it returned 0. */
+		addr = 0;
+		if ((int)ret == 0 &&
+		    bpf_probe_read_user(&addr, sizeof(addr), (void *)st->alloc_args[0]))
+			addr = 0;
+	}
+	emit_alloc(st, id, now, ret, addr);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- memory syscalls */
+
+/*
+ * The syscalls:sys_enter_* and sys_exit_* tracepoints of every memory syscall share these two
+ * programs; userspace attaches them once per syscall and maps the kernel's syscall number to
+ * enum ht_sys through this table.
+ */
+struct sys_info {
+	__u32 sys; /* enum ht_sys */
+	__u32 nargs;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32); /* kernel syscall number */
+	__type(value, struct sys_info);
+} sysnr_map SEC(".maps");
+
+struct sys_enter_ctx {
+	struct trace_entry ent;
+	int nr;
+	unsigned long args[6];
+};
+
+struct sys_exit_ctx {
+	struct trace_entry ent;
+	int nr;
+	long ret;
+};
+
+SEC("tracepoint")
+int sys_enter(struct sys_enter_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct thread_state *st;
+	struct sys_info *info;
+	__u32 nr = ctx->nr;
+
+	if (!target_flags(id >> 32))
+		return 0;
+	info = bpf_map_lookup_elem(&sysnr_map, &nr);
+	if (!info)
+		return 0;
+	st = thread_state_get((__u32)id);
+	if (!st)
+		return 0;
+	st->sys_nr = info->sys;
+	/*
+	 * Each tracepoint's record holds only its syscall's arguments, and the kernel refuses to
+	 * attach a program whose context reads go further: copy with a probe read, then clear
+	 * what lies beyond the syscall's own arguments.
+	 */
+	if (bpf_probe_read_kernel(st->sys_args, sizeof(st->sys_args), ctx->args))
+		__builtin_memset(st->sys_args, 0, sizeof(st->sys_args));
+	for (int i = 0; i < 6; i++)
+		if (i >= info->nargs)
+			st->sys_args[i] = 0;
+	st->sys_ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tracepoint")
+int sys_exit(struct sys_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct thread_state *st;
+	struct ht_syscall *rec;
+
+	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
+	if (!st || !st->sys_nr)
+		return 0;
+	rec = reserve(HT_REC_SYSCALL, sizeof(*rec), id, st->sys_ts,
+		      st->alloc_depth ? HT_F_IN_ALLOC : 0);
+	if (rec) {
+		rec->sys = st->sys_nr;
+		rec->pad0 = 0;
+		for (int i = 0; i < 6; i++)
+			rec->args[i] = st->sys_args[i];
+		rec->ret = ctx->ret;
+		rec->lat_ns = bpf_ktime_get_ns() - st->sys_ts;
+		bpf_ringbuf_submit(rec, 0);
+	}
+	st->sys_nr = 0;
+	return 0;
+}
+
+/*
+ * A new process forked from a target is held: the first thing it does in user mode would be to
+ * run code whose uprobes userspace has not attached for it yet. This runs in the child, on its
+ * return from fork/clone/clone3/vfork: it stops itself with SIGSTOP and says so, and userspace
+ * continues it once its probes are in place.
+ */
+SEC("tracepoint")
+int fork_child_return(struct sys_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, *flags;
+	struct ht_hdr *rec;
+
+	if (ctx->ret != 0 || (__u32)id != tgid)
+		return 0;
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	if (!flags || !(*flags & HT_TGT_HOLD))
+		return 0;
+	*flags &= ~HT_TGT_HOLD; /* only this child writes its entry now */
+	bpf_send_signal(19 /* SIGSTOP */);
+	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (rec)
+		bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- faults and RSS */
+
+struct page_fault_ctx {
+	struct trace_entry ent;
+	unsigned long address;
+	unsigned long ip;
+	unsigned long error_code;
+};
+
+SEC("tracepoint/exceptions/page_fault_user")
+int page_fault_user(struct page_fault_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_fault *rec;
+
+	if (!target_flags(id >> 32))
+		return 0;
+	rec = reserve(HT_REC_FAULT, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	rec->address = ctx->address;
+	rec->ip = ctx->ip;
+	rec->error_code = ctx->error_code;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/*
+ * rss_stat can be raised by a task of another mm (reclaim, a process reading our memory); curr
+ * says whether it was ours. Only events of the current mm are attributed: the pid of any other
+ * would be a guess.
+ */
+SEC("tracepoint/kmem/rss_stat")
+int rss_stat(struct trace_event_raw_rss_stat *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_rss *rec;
+
+	if (!ctx->curr || !target_flags(id >> 32))
+		return 0;
+	rec = reserve(HT_REC_RSS, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	rec->member = ctx->member;
+	rec->curr = ctx->curr;
+	rec->size = ctx->size;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- process lifecycle */
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 pflags, cflags;
+	struct ht_fork *rec;
+
+	/* New threads share the process: nothing to follow. */
+	if (parent_tgid == child_tgid)
+		return 0;
+	pflags = target_flags(parent_tgid);
+	if (!pflags)
+		return 0;
+	if (filter_targets) {
+		cflags = HT_TGT_HOLD;
+		if (bpf_map_update_elem(&targets, &child_tgid, &cflags, BPF_ANY))
+			count_lost(HT_LOST_TARGETS);
+	}
+	rec = reserve(HT_REC_FORK, sizeof(*rec), ((__u64)parent_tgid << 32) | BPF_CORE_READ(parent, pid),
+		      bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	rec->child_pid = child_tgid;
+	rec->pad0 = 0;
+	BPF_CORE_READ_STR_INTO(&rec->comm, child, comm);
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, *flags;
+	struct ht_exec *rec;
+
+	/* The command started by -c begins here. */
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	if (flags && (*flags & HT_TGT_PENDING_EXEC))
+		*flags &= ~HT_TGT_PENDING_EXEC;
+	if (!target_flags(tgid))
+		return 0;
+	rec = reserve(HT_REC_EXEC, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	rec->old_tid = old_pid;
+	rec->pad0 = 0;
+	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+	bpf_probe_read_kernel_str(&rec->filename, sizeof(rec->filename), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct ht_exit *rec;
+
+	bpf_map_delete_elem(&threads, &tid);
+	/* Every thread passes here; the process is gone when the last one does. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	if (!target_flags(tgid))
+		return 0;
+	/* Deleting also settles which of several racing last threads reports the exit. */
+	if (filter_targets && bpf_map_delete_elem(&targets, &tgid))
+		return 0;
+	rec = reserve(HT_REC_EXIT, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	rec->exit_code = BPF_CORE_READ(task, exit_code);
+	rec->pad0 = 0;
+	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+SEC("raw_tp/task_rename")
+int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_comm *rec;
+
+	if (!target_flags(id >> 32))
+		return 0;
+	rec = reserve(HT_REC_COMM, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	bpf_probe_read_kernel_str(&rec->comm, sizeof(rec->comm), comm);
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}

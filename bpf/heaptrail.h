@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Wire format shared by the BPF programs and userspace: every record in the ring buffer (and in
+ * a recorded file) starts with struct ht_hdr, whose type selects the body. Fixed-width types and
+ * explicit padding only, so that both compilers agree on every offset.
+ */
+#ifndef HEAPTRAIL_H
+#define HEAPTRAIL_H
+
+#ifdef __BPF__
+/* vmlinux.h already provides the __u* types. */
+#else
+#include <linux/types.h>
+#endif
+
+#define HT_COMM_LEN 16
+#define HT_PATH_LEN 256
+
+enum ht_rec_type {
+	HT_REC_ALLOC = 1, /* allocator API call (uprobes), paired entry/return */
+	HT_REC_SYSCALL = 2, /* memory syscall, paired entry/exit */
+	HT_REC_FAULT = 3, /* user page fault */
+	HT_REC_FORK = 4, /* a traced process created a new process */
+	HT_REC_EXEC = 5,
+	HT_REC_EXIT = 6, /* the last thread of a process exited */
+	HT_REC_RSS = 7,
+	HT_REC_COMM = 8, /* task renamed itself (prctl PR_SET_NAME) */
+	HT_REC_HELD = 9, /* forked child stopped itself so that userspace can attach */
+	HT_REC_LOST = 10, /* synthesized by userspace from the kernel loss counters */
+	HT_REC_KFUNC = 11, /* kernel-function hook (do_mmap, ...) */
+	HT_REC_MAX,
+};
+
+/* ht_hdr.flags */
+#define HT_F_IN_ALLOC (1u << 0) /* kernel event made from inside an allocator call */
+#define HT_F_IN_SYSCALL (1u << 1) /* kernel-function event made inside a traced syscall */
+
+struct ht_hdr {
+	__u16 type;
+	__u16 size; /* whole record, header included */
+	__u32 flags;
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u32 pid; /* tgid */
+	__u32 tid;
+};
+_Static_assert(sizeof(struct ht_hdr) == 24, "ht_hdr size");
+
+/*
+ * Allocator functions. The numbering is part of the wire format (recorded files): append only.
+ * HT_FN_NEW and HT_FN_DELETE cover every operator new/delete variant; the variant bits below
+ * say which.
+ */
+enum ht_alloc_fn {
+	HT_FN_MALLOC = 1,
+	HT_FN_CALLOC,
+	HT_FN_REALLOC,
+	HT_FN_REALLOCARRAY,
+	HT_FN_FREE,
+	HT_FN_POSIX_MEMALIGN,
+	HT_FN_ALIGNED_ALLOC,
+	HT_FN_MEMALIGN,
+	HT_FN_VALLOC,
+	HT_FN_PVALLOC,
+	HT_FN_NEW,
+	HT_FN_DELETE,
+	HT_FN_MAX,
+};
+
+/* Variant bits of operator new/delete, stored in ht_alloc.variant. */
+#define HT_VAR_ARRAY (1u << 0) /* new[] / delete[] */
+#define HT_VAR_NOTHROW (1u << 1) /* const std::nothrow_t & */
+#define HT_VAR_ALIGNED (1u << 2) /* std::align_val_t */
+#define HT_VAR_SIZED (1u << 3) /* delete with a size argument */
+
+/*
+ * The BPF cookie of an allocator uprobe: the function in the low byte, its variant bits above,
+ * and the other functions that share its address (glibc 2.36's aligned_alloc is memalign) as a
+ * mask of (1 << fn) in bits 16-31: a probe there cannot tell them apart, so the record says so.
+ * The argument layout of each function is fixed by (fn, variant), see user/event.c.
+ */
+#define HT_COOKIE(fn, variant, aliases) \
+	((__u64)(fn) | ((__u64)(variant) << 8) | ((__u64)(aliases) << 16))
+#define HT_COOKIE_FN(c) ((__u32)((c) & 0xff))
+#define HT_COOKIE_VARIANT(c) ((__u32)(((c) >> 8) & 0xff))
+#define HT_COOKIE_ALIASES(c) ((__u32)(((c) >> 16) & 0xffff))
+
+/* Functions whose record is emitted at entry (they return nothing worth waiting for). */
+#define HT_FN_IS_FREE(fn) ((fn) == HT_FN_FREE || (fn) == HT_FN_DELETE)
+
+struct ht_alloc {
+	struct ht_hdr hdr;
+	__u8 fn; /* enum ht_alloc_fn */
+	__u8 variant;
+	__u16 aliases; /* (1 << fn) of functions at the same address */
+	__s32 stack_id; /* -1: not captured */
+	__u64 args[3]; /* raw argument registers, in C API order */
+	__u64 ret; /* raw return register (int for posix_memalign) */
+	__u64 addr; /* resulting allocation, 0 if none (failed, or a free) */
+	__u64 lat_ns; /* entry to return; 0 for frees */
+};
+_Static_assert(sizeof(struct ht_alloc) == 80, "ht_alloc size");
+
+/* Memory syscalls. Numbering is part of the wire format: append only. */
+enum ht_sys {
+	HT_SYS_BRK = 1,
+	HT_SYS_MMAP,
+	HT_SYS_MUNMAP,
+	HT_SYS_MPROTECT,
+	HT_SYS_PKEY_MPROTECT,
+	HT_SYS_MREMAP,
+	HT_SYS_MADVISE,
+	HT_SYS_MLOCK,
+	HT_SYS_MLOCK2,
+	HT_SYS_MUNLOCK,
+	HT_SYS_MLOCKALL,
+	HT_SYS_MUNLOCKALL,
+	HT_SYS_SHMAT,
+	HT_SYS_SHMDT,
+	HT_SYS_MAX,
+};
+
+struct ht_syscall {
+	struct ht_hdr hdr;
+	__u32 sys; /* enum ht_sys */
+	__u32 pad0;
+	__u64 args[6]; /* in the syscall's own order */
+	__s64 ret; /* raw kernel return: -errno on failure */
+	__u64 lat_ns;
+};
+_Static_assert(sizeof(struct ht_syscall) == 96, "ht_syscall size");
+
+/* x86 page-fault error code bits (arch/x86/include/asm/trap_pf.h). */
+#define HT_PF_PROT (1u << 0) /* 0: page not present, 1: protection fault */
+#define HT_PF_WRITE (1u << 1)
+#define HT_PF_USER (1u << 2)
+#define HT_PF_INSTR (1u << 4)
+
+struct ht_fault {
+	struct ht_hdr hdr;
+	__u64 address;
+	__u64 ip;
+	__u64 error_code;
+};
+_Static_assert(sizeof(struct ht_fault) == 48, "ht_fault size");
+
+struct ht_fork {
+	struct ht_hdr hdr; /* pid/tid: the parent */
+	__u32 child_pid;
+	__u32 pad0;
+	char comm[HT_COMM_LEN];
+};
+_Static_assert(sizeof(struct ht_fork) == 48, "ht_fork size");
+
+struct ht_exec {
+	struct ht_hdr hdr;
+	__u32 old_tid; /* the thread that called execve, before de_thread */
+	__u32 pad0;
+	char comm[HT_COMM_LEN];
+	char filename[HT_PATH_LEN];
+};
+_Static_assert(sizeof(struct ht_exec) == 304, "ht_exec size");
+
+struct ht_exit {
+	struct ht_hdr hdr;
+	__s32 exit_code; /* wait(2) status of the process */
+	__u32 pad0;
+	char comm[HT_COMM_LEN];
+};
+_Static_assert(sizeof(struct ht_exit) == 48, "ht_exit size");
+
+/* rss_stat members (include/linux/mm_types_task.h) */
+enum ht_rss_member {
+	HT_RSS_FILE = 0,
+	HT_RSS_ANON = 1,
+	HT_RSS_SWAP = 2,
+	HT_RSS_SHMEM = 3,
+};
+
+struct ht_rss {
+	struct ht_hdr hdr;
+	__u32 member;
+	__u32 curr; /* the event was raised by a task of this mm */
+	__s64 size; /* bytes */
+};
+_Static_assert(sizeof(struct ht_rss) == 40, "ht_rss size");
+
+struct ht_comm {
+	struct ht_hdr hdr;
+	char comm[HT_COMM_LEN];
+};
+_Static_assert(sizeof(struct ht_comm) == 40, "ht_comm size");
+
+/* Loss counters, kept in the BPF program's .bss and reported by kind. */
+enum ht_lost_kind {
+	HT_LOST_RINGBUF = 0, /* bpf_ringbuf_reserve failed: the ring buffer was full */
+	HT_LOST_THREAD_STATE, /* per-thread pairing state could not be stored (map full) */
+	HT_LOST_PAIRING, /* a return did not match the pending entry (pairing state lost) */
+	HT_LOST_TARGETS, /* a forked child could not be added to the target map (map full) */
+	HT_LOST_STACK, /* user stack capture failed */
+	HT_LOST_MAX,
+};
+
+struct ht_lost {
+	struct ht_hdr hdr;
+	__u32 kind; /* enum ht_lost_kind */
+	__u32 pad0;
+	__u64 count; /* new losses since the previous lost record of this kind */
+};
+_Static_assert(sizeof(struct ht_lost) == 40, "ht_lost size");
+
+/* Kernel functions hooked where the kernel allows it. Append only. */
+enum ht_kfunc {
+	HT_KF_DO_MMAP = 1,
+	HT_KF_DO_MUNMAP, /* do_vmi_munmap or do_munmap */
+	HT_KF_DO_BRK_FLAGS,
+	HT_KF_MPROTECT_FIXUP,
+	HT_KF_MAX,
+};
+
+struct ht_kfunc_rec {
+	struct ht_hdr hdr;
+	__u32 kfunc; /* enum ht_kfunc */
+	__u32 pad0;
+	__u64 start;
+	__u64 len;
+	__u64 prot; /* do_mmap: prot; mprotect_fixup: new vm_flags */
+	__u64 flags; /* do_mmap: flags; do_brk_flags: vm_flags */
+	__s64 ret; /* do_mmap: address or -errno; others: 0 or -errno */
+};
+_Static_assert(sizeof(struct ht_kfunc_rec) == 72, "ht_kfunc_rec size");
+
+/* Per-target flags in the BPF targets map. */
+#define HT_TGT_TRACED (1u << 0)
+#define HT_TGT_PENDING_EXEC (1u << 1) /* started by -c: events count only after its exec */
+#define HT_TGT_HOLD (1u << 2) /* forked child: stop it before it runs user code */
+
+#endif /* HEAPTRAIL_H */

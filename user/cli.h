@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The command line shared by every heaptrail command: target, duration, verbosity, output. */
+#ifndef HT_CLI_H
+#define HT_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CLI_MAX_PIDS 64
+#define CLI_MAX_LIBS 8
+
+/* Exit statuses (DESIGN.md): */
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *command; /* trace, ... */
+	bool all;
+	pid_t pids[CLI_MAX_PIDS];
+	int npids;
+	char **argv; /* -c, split into words */
+	const char *libs[CLI_MAX_LIBS];
+	int nlibs;
+	double duration;
+	bool verbose;
+	bool json;
+	unsigned long ringbuf_size;
+	uint64_t kinds; /* -e */
+};
+
+/* Parses argv (command name first). Returns 0, or an exit status after printing why. */
+int cli_parse(int argc, char **argv, struct cli *cli);
+void cli_free(struct cli *cli);
+
+#endif

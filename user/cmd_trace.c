@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* `heaptrail trace`: every selected event as a line for people or a JSON object per line. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include "comm.h"
+#include "commands.h"
+#include "event.h"
+#include "tracer.h"
+
+struct trace_ctx {
+	struct cli *cli;
+	struct comm_cache *comms;
+	struct json json;
+	uint64_t t0_ns;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Names change on exec and rename; exits forget them once printed. */
+static void track_comm(struct trace_ctx *tc, const struct ht_hdr *rec)
+{
+	switch (rec->type) {
+	case HT_REC_EXEC:
+		comm_cache_forget(tc->comms, rec->pid);
+		comm_cache_set(tc->comms, rec->pid, rec->pid, ((const struct ht_exec *)rec)->comm);
+		break;
+	case HT_REC_FORK: {
+		const struct ht_fork *f = (const void *)rec;
+
+		comm_cache_set(tc->comms, f->child_pid, f->child_pid, f->comm);
+		break;
+	}
+	case HT_REC_COMM:
+		comm_cache_set(tc->comms, rec->pid, rec->tid, ((const struct ht_comm *)rec)->comm);
+		break;
+	}
+}
+
+static void on_event(void *ctx, const struct ht_hdr *rec)
+{
+	struct trace_ctx *tc = ctx;
+	int kind = ht_rec_kind(rec);
+	struct ht_fmt_ctx fc = { .t0_ns = tc->t0_ns };
+
+	track_comm(tc, rec);
+	/* Losses are shown whatever -e says. */
+	if (kind == HT_K_NONE || (kind != HT_K_LOST && !(tc->cli->kinds & HT_KIND_BIT(kind))))
+		goto out;
+	fc.comm = rec->type == HT_REC_LOST ? "" : comm_cache_get(tc->comms, rec->pid, rec->tid, 1);
+	if (tc->cli->json) {
+		ht_rec_print_json(&tc->json, rec, &fc);
+		fputc('\n', stdout);
+	} else {
+		ht_rec_print_text(stdout, rec, &fc);
+	}
+out:
+	if (rec->type == HT_REC_EXIT)
+		comm_cache_forget(tc->comms, rec->pid);
+}
+
+static void print_loss_summary(struct tracer *t)
+{
+	uint64_t lost[HT_LOST_MAX], total = 0;
+
+	tracer_lost(t, lost);
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		total += lost[k];
+	if (!total) {
+		fprintf(stderr, "heaptrail: lost events: none\n");
+		return;
+	}
+	fprintf(stderr, "heaptrail: LOST events:");
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		if (lost[k])
+			fprintf(stderr, " %s=%" PRIu64, ht_lost_kind_name(k), lost[k]);
+	fprintf(stderr, "%s\n", lost[HT_LOST_RINGBUF] ? " (raise --ringbuf-size)" : "");
+}
+
+int cmd_trace(struct cli *cli)
+{
+	struct trace_ctx tc = { .cli = cli };
+	struct tracer_opts o = {
+		.all = cli->all,
+		.pids = cli->pids,
+		.npids = cli->npids,
+		.argv = cli->argv,
+		.libs = cli->libs,
+		.nlibs = cli->nlibs,
+		.ringbuf_size = cli->ringbuf_size,
+		.want_alloc = cli->kinds & HT_KINDS_ALLOC,
+		.want_vm = cli->kinds & HT_KINDS_VM,
+		.want_fault = cli->kinds & HT_KIND_BIT(HT_K_FAULT),
+		.want_rss = cli->kinds & HT_KIND_BIT(HT_K_RSS),
+		.verbose = cli->verbose,
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct tracer *t;
+	int status = EXIT_OK;
+
+	tc.comms = comm_cache_new();
+	if (!tc.comms)
+		return EXIT_RUNTIME;
+	json_init(&tc.json, stdout);
+	/* No SA_RESTART: the poll must return to see the request. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (tracer_open(&o, on_event, &tc, &t)) {
+		tracer_close(t);
+		comm_cache_free(tc.comms);
+		return EXIT_RUNTIME;
+	}
+	tc.t0_ns = tracer_start_ns(t);
+	if (cli->all)
+		fprintf(stderr, "heaptrail: tracing every process%s\n",
+			cli->duration ? "" : "; Ctrl-C to stop");
+	else if (cli->npids)
+		fprintf(stderr, "heaptrail: tracing %d process%s; Ctrl-C to stop\n", cli->npids,
+			cli->npids > 1 ? "es" : "");
+	else
+		fprintf(stderr, "heaptrail: tracing '%s'\n", cli->argv[0]);
+	if (!cli->json)
+		printf("%13s %7s %7s %-16s %s\n", "TIME(s)", "PID", "TID", "COMM", "EVENT");
+	fflush(stdout);
+	if (tracer_run(t, cli->duration, &stop_requested))
+		status = EXIT_RUNTIME;
+	if (fflush(stdout) || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "heaptrail: writing the output: %s\n", strerror(errno));
+		status = EXIT_RUNTIME;
+	}
+	print_loss_summary(t);
+	tracer_close(t);
+	comm_cache_free(tc.comms);
+	return status;
+}

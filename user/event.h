@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Records as userspace sees them: validation of raw bytes, names of functions, syscalls and
+ * loss kinds, event-kind selection (-e), and the text and JSON forms that `trace` prints.
+ */
+#ifndef HT_EVENT_H
+#define HT_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../bpf/heaptrail.h"
+#include "json.h"
+
+/*
+ * Event kinds, as named in the JSON contract. A record maps to exactly one kind; -e selects
+ * kinds by name or by group.
+ */
+enum ht_kind {
+	HT_K_MALLOC,
+	HT_K_CALLOC,
+	HT_K_REALLOC,
+	HT_K_REALLOCARRAY,
+	HT_K_FREE,
+	HT_K_POSIX_MEMALIGN,
+	HT_K_ALIGNED_ALLOC,
+	HT_K_MEMALIGN,
+	HT_K_VALLOC,
+	HT_K_PVALLOC,
+	HT_K_NEW,
+	HT_K_DELETE,
+	HT_K_BRK,
+	HT_K_MMAP,
+	HT_K_MUNMAP,
+	HT_K_MPROTECT,
+	HT_K_MREMAP,
+	HT_K_MADVISE,
+	HT_K_MLOCK,
+	HT_K_MUNLOCK,
+	HT_K_SHMAT,
+	HT_K_SHMDT,
+	HT_K_FAULT,
+	HT_K_FORK,
+	HT_K_EXEC,
+	HT_K_EXIT,
+	HT_K_RSS,
+	HT_K_LOST,
+	HT_K_MAX,
+	HT_K_NONE = -1, /* internal records (rename, held): never printed */
+};
+
+#define HT_KIND_BIT(k) (1ull << (k))
+#define HT_KINDS_ALLOC (HT_KIND_BIT(HT_K_DELETE + 1) - 1)
+#define HT_KINDS_VM ((HT_KIND_BIT(HT_K_SHMDT + 1) - 1) & ~HT_KINDS_ALLOC)
+#define HT_KINDS_PROCESS (HT_KIND_BIT(HT_K_FORK) | HT_KIND_BIT(HT_K_EXEC) | HT_KIND_BIT(HT_K_EXIT))
+#define HT_KINDS_ALL (HT_KIND_BIT(HT_K_MAX) - 1)
+
+const char *ht_kind_name(int kind);
+/*
+ * Parses a comma-separated -e list of kinds and groups (alloc, vm, process, all) into a mask.
+ * Returns 0, or -1 with *bad pointing at a static copy of the first unknown name.
+ */
+int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad);
+
+/*
+ * Checks that len bytes at buf hold one complete record of a known type whose size field
+ * agrees with the body it needs. Returns the type, or -1 with *why set.
+ */
+int ht_rec_check(const void *buf, size_t len, const char **why);
+/* The event kind of a valid record. */
+int ht_rec_kind(const struct ht_hdr *hdr);
+
+const char *ht_alloc_fn_name(unsigned fn, unsigned variant);
+const char *ht_sys_name(unsigned sys);
+const char *ht_lost_kind_name(unsigned kind);
+const char *ht_rss_member_name(unsigned member);
+const char *ht_kfunc_name(unsigned kfunc);
+/* errno's symbolic name ("ENOMEM"), or "E<n>" in buf when unknown. */
+const char *ht_errno_name(int err, char *buf, size_t len);
+
+/* Does this syscall record describe a failure (-errno, or a brk that did not move)? */
+bool ht_syscall_failed(const struct ht_syscall *rec, int *err);
+
+/* What a formatter needs beyond the record itself. */
+struct ht_fmt_ctx {
+	const char *comm;
+	uint64_t t0_ns; /* text timestamps are relative to this */
+};
+
+void ht_rec_print_json(struct json *j, const struct ht_hdr *rec, const struct ht_fmt_ctx *ctx);
+void ht_rec_print_text(FILE *out, const struct ht_hdr *rec, const struct ht_fmt_ctx *ctx);
+
+#endif

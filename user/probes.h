@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The allocator API that heaptrail probes, as one table of {symbol, function, variant}, and
+ * its resolution in a library into the uprobes to attach (offset + BPF cookie).
+ */
+#ifndef HT_PROBES_H
+#define HT_PROBES_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct probe {
+	const char *symbol;
+	uint64_t offset; /* file offset of the probed instruction */
+	uint64_t cookie; /* HT_COOKIE(fn, variant, aliases) */
+};
+
+struct libprobes {
+	char path[PATH_MAX];
+	struct probe *probes;
+	int n;
+};
+
+/*
+ * Resolves every allocator symbol that the library (or static binary) at path defines. Symbols
+ * that share an address become one probe whose cookie names the others as aliases. Returns 0,
+ * -ENOENT when the file defines none of them, or another -errno. verbose prints what was found.
+ */
+int libprobes_resolve(const char *path, bool verbose, struct libprobes **out);
+void libprobes_free(struct libprobes *lp);
+
+#endif

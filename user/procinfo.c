@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Small /proc readers used while attaching and to name processes in reports. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "procinfo.h"
+
+bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	bool alive = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	/* The state follows the last ')' (comm may contain parentheses). */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		alive = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return alive;
+}
+
+void proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	buf[0] = '\0';
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static bool basename_is(const char *path, const char *prefix)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, prefix, strlen(prefix));
+}
+
+/*
+ * A path in another mount namespace is opened through /proc/PID/root, so that a process in a
+ * container is probed in its own libc.
+ */
+static void path_in_ns(pid_t pid, const char *path, char *out, size_t len)
+{
+	struct stat a, b;
+	char ns[64];
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", pid);
+	if (pid && !stat("/proc/self/ns/mnt", &a) && !stat(ns, &b) && a.st_ino != b.st_ino)
+		snprintf(out, len, "/proc/%d/root%s", pid, path);
+	else
+		snprintf(out, len, "%s", path);
+}
+
+int proc_find_libs(pid_t pid, struct proc_libs *libs)
+{
+	char path[64], line[4096 + 256];
+	FILE *f;
+
+	libs->libc[0] = libs->libstdcxx[0] = '\0';
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/');
+
+		if (!file)
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		if (!libs->libc[0] && (basename_is(file, "libc.so") || basename_is(file, "libc-2.")))
+			path_in_ns(pid, file, libs->libc, sizeof(libs->libc));
+		else if (!libs->libstdcxx[0] && basename_is(file, "libstdc++.so"))
+			path_in_ns(pid, file, libs->libstdcxx, sizeof(libs->libstdcxx));
+	}
+	fclose(f);
+	return 0;
+}
+
+void find_system_libstdcxx(char *buf, size_t len)
+{
+	static const char *const dirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+					    "/usr/lib64", "/lib64", "/usr/lib", "/lib" };
+	char path[256];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/libstdc++.so.6", dirs[i]);
+		if (realpath(path, buf) && !access(buf, R_OK))
+			return;
+	}
+	buf[0] = '\0';
+}

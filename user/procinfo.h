@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Small /proc readers: does a process exist, its comm, the allocator libraries it maps. */
+#ifndef HT_PROCINFO_H
+#define HT_PROCINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A live (not zombie) process. */
+bool proc_alive(pid_t pid);
+/* comm of pid (tid 0) or of one of its threads; "" when it is gone. */
+void proc_comm(pid_t pid, pid_t tid, char *buf, size_t len);
+
+/* Which allocator libraries a process maps, as paths heaptrail can open. */
+struct proc_libs {
+	char libc[4096];
+	char libstdcxx[4096];
+};
+/* pid 0: heaptrail itself. Returns 0 or -errno (-ESRCH: no such process). */
+int proc_find_libs(pid_t pid, struct proc_libs *libs);
+/* The system's libstdc++, for a command that will map it only after exec; "" if none. */
+void find_system_libstdcxx(char *buf, size_t len);
+
+#endif

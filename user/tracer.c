@@ -1,0 +1,826 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The live source. Load sequence: check the environment, open the skeleton, size the maps and
+ * switch off programs nobody asked for, load, fill the maps, attach (kernel side from one table,
+ * allocator uprobes per target process), then poll the ring buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "heaptrail.skel.h"
+#include "event.h"
+#include "probes.h"
+#include "procinfo.h"
+#include "tracer.h"
+
+#define MAX_LIBS 8
+
+/* One traced process: its uprobe links, so that they go when it does. */
+struct proc {
+	pid_t pid;
+	bool alive;
+	bool hold_pending; /* forked: will stop itself, or has, until we send SIGCONT */
+	struct bpf_link **links;
+	int nlinks;
+};
+
+struct tracer {
+	struct tracer_opts opts;
+	struct heaptrail_bpf *skel;
+	struct ring_buffer *rb;
+	tracer_event_fn cb;
+	void *cb_ctx;
+
+	struct bpf_link **links; /* kernel-side attachments */
+	int nlinks, links_cap;
+
+	struct libprobes *libs[MAX_LIBS];
+	int nlibs;
+
+	struct proc *procs;
+	int nprocs, procs_cap;
+	int nalive;
+
+	pid_t child; /* -c */
+	int child_go_fd; /* writing a byte lets the child exec */
+	int child_err_fd; /* the child's exec errno, or EOF once it exec'd */
+	int child_status;
+	bool child_reaped;
+
+	uint64_t lost_seen[HT_LOST_MAX];
+	uint64_t start_ns;
+	int error; /* set from the callback: stops the loop */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link *link)
+{
+	if (*n == *cap) {
+		int ncap = *cap ? *cap * 2 : 64;
+		struct bpf_link **p = realloc(*arr, (size_t)ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*arr = p;
+		*cap = ncap;
+	}
+	(*arr)[(*n)++] = link;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- environment */
+
+static bool has_caps(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word; CAP_SYS_ADMIN covers both. */
+	if (data[0].effective & (1u << CAP_SYS_ADMIN))
+		return true;
+	return (data[1].effective & (1u << (39 - 32))) && (data[1].effective & (1u << (38 - 32)));
+}
+
+/* libbpf finds tracepoint ids through tracefs; mount it when nobody has. */
+static int ensure_tracefs(bool verbose)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		fprintf(stderr, "heaptrail: cannot mount tracefs on /sys/kernel/tracing: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	if (verbose)
+		fprintf(stderr, "heaptrail: mounted tracefs on /sys/kernel/tracing\n");
+	return 0;
+}
+
+static int check_environment(const struct tracer_opts *o)
+{
+	if (!has_caps()) {
+		fprintf(stderr, "heaptrail: needs root (or CAP_BPF and CAP_PERFMON) to load BPF "
+				"programs; try sudo\n");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "heaptrail: kernel BTF not found (/sys/kernel/btf/vmlinux): %s; "
+				"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
+			strerror(errno));
+		return -1;
+	}
+	return ensure_tracefs(o->verbose);
+}
+
+/* ---------------------------------------------------------------- kernel-side attachment */
+
+struct sys_tp {
+	enum ht_sys sys;
+	const char *name;
+	long nr;
+	uint32_t nargs;
+};
+
+static const struct sys_tp sys_tps[] = {
+	{ HT_SYS_BRK, "brk", SYS_brk, 1 },
+	{ HT_SYS_MMAP, "mmap", SYS_mmap, 6 },
+	{ HT_SYS_MUNMAP, "munmap", SYS_munmap, 2 },
+	{ HT_SYS_MPROTECT, "mprotect", SYS_mprotect, 3 },
+	{ HT_SYS_PKEY_MPROTECT, "pkey_mprotect", SYS_pkey_mprotect, 4 },
+	{ HT_SYS_MREMAP, "mremap", SYS_mremap, 5 },
+	{ HT_SYS_MADVISE, "madvise", SYS_madvise, 3 },
+	{ HT_SYS_MLOCK, "mlock", SYS_mlock, 2 },
+	{ HT_SYS_MLOCK2, "mlock2", SYS_mlock2, 3 },
+	{ HT_SYS_MUNLOCK, "munlock", SYS_munlock, 2 },
+	{ HT_SYS_MLOCKALL, "mlockall", SYS_mlockall, 1 },
+	{ HT_SYS_MUNLOCKALL, "munlockall", SYS_munlockall, 0 },
+	{ HT_SYS_SHMAT, "shmat", SYS_shmat, 3 },
+	{ HT_SYS_SHMDT, "shmdt", SYS_shmdt, 1 },
+};
+
+/* The return paths of the calls that create processes, seen from the child. */
+static const char *const fork_tps[] = { "sys_exit_fork", "sys_exit_vfork", "sys_exit_clone",
+					"sys_exit_clone3" };
+
+static int attach_tp(struct tracer *t, struct bpf_program *prog, const char *cat, const char *name,
+		     bool required)
+{
+	struct bpf_link *link = bpf_program__attach_tracepoint(prog, cat, name);
+	int err;
+
+	if (!link) {
+		err = -errno;
+		if (!required) {
+			if (t->opts.verbose)
+				fprintf(stderr, "heaptrail: tracepoint %s:%s unavailable (%s), skipped\n",
+					cat, name, strerror(-err));
+			return 0;
+		}
+		fprintf(stderr, "heaptrail: cannot attach to tracepoint %s:%s: %s\n", cat, name,
+			strerror(-err));
+		return -1;
+	}
+	if (t->opts.verbose)
+		fprintf(stderr, "heaptrail: attached tracepoint %s:%s\n", cat, name);
+	return links_push(&t->links, &t->nlinks, &t->links_cap, link) ? -1 : 0;
+}
+
+static int attach_prog(struct tracer *t, struct bpf_program *prog, const char *what)
+{
+	struct bpf_link *link = bpf_program__attach(prog);
+
+	if (!link) {
+		fprintf(stderr, "heaptrail: cannot attach %s: %s\n", what, strerror(errno));
+		return -1;
+	}
+	if (t->opts.verbose)
+		fprintf(stderr, "heaptrail: attached %s\n", what);
+	return links_push(&t->links, &t->nlinks, &t->links_cap, link) ? -1 : 0;
+}
+
+static int attach_kernel(struct tracer *t)
+{
+	struct heaptrail_bpf *s = t->skel;
+	char name[64];
+
+	if (attach_prog(t, s->progs.process_fork, "raw tracepoint sched_process_fork") ||
+	    attach_prog(t, s->progs.process_exec, "raw tracepoint sched_process_exec") ||
+	    attach_prog(t, s->progs.process_exit, "raw tracepoint sched_process_exit") ||
+	    attach_prog(t, s->progs.task_rename, "raw tracepoint task_rename"))
+		return -1;
+	if (!t->opts.all) {
+		for (size_t i = 0; i < sizeof(fork_tps) / sizeof(fork_tps[0]); i++)
+			if (attach_tp(t, s->progs.fork_child_return, "syscalls", fork_tps[i],
+				      strcmp(fork_tps[i], "sys_exit_clone") == 0))
+				return -1;
+	}
+	if (t->opts.want_vm) {
+		for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++) {
+			snprintf(name, sizeof(name), "sys_enter_%s", sys_tps[i].name);
+			if (attach_tp(t, s->progs.sys_enter, "syscalls", name, true))
+				return -1;
+			snprintf(name, sizeof(name), "sys_exit_%s", sys_tps[i].name);
+			if (attach_tp(t, s->progs.sys_exit, "syscalls", name, true))
+				return -1;
+		}
+		if (t->opts.verbose)
+			fprintf(stderr, "heaptrail: kernel-function hooks (do_mmap, do_munmap, "
+					"do_brk_flags, mprotect_fixup): not used, memory syscalls "
+					"come from the syscall tracepoints\n");
+	}
+	if (t->opts.want_fault &&
+	    attach_prog(t, s->progs.page_fault_user, "tracepoint exceptions:page_fault_user"))
+		return -1;
+	if (t->opts.want_rss && attach_prog(t, s->progs.rss_stat, "tracepoint kmem:rss_stat"))
+		return -1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- allocator uprobes */
+
+static struct proc *proc_find(struct tracer *t, pid_t pid)
+{
+	for (int i = 0; i < t->nprocs; i++)
+		if (t->procs[i].pid == pid)
+			return &t->procs[i];
+	return NULL;
+}
+
+static struct proc *proc_add(struct tracer *t, pid_t pid)
+{
+	struct proc *p = proc_find(t, pid);
+
+	if (p) {
+		if (!p->alive)
+			t->nalive++;
+		p->alive = true;
+		return p;
+	}
+	if (t->nprocs == t->procs_cap) {
+		int ncap = t->procs_cap ? t->procs_cap * 2 : 16;
+		struct proc *np = realloc(t->procs, (size_t)ncap * sizeof(*np));
+
+		if (!np)
+			return NULL;
+		t->procs = np;
+		t->procs_cap = ncap;
+	}
+	p = &t->procs[t->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->alive = true;
+	t->nalive++;
+	return p;
+}
+
+static void proc_detach(struct proc *p)
+{
+	for (int i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	free(p->links);
+	p->links = NULL;
+	p->nlinks = 0;
+}
+
+static void proc_gone(struct tracer *t, struct proc *p)
+{
+	if (!p->alive)
+		return;
+	p->alive = false;
+	t->nalive--;
+	proc_detach(p);
+}
+
+/*
+ * Entry and return probes of every allocator function in every library, for one process (pid)
+ * or for all (-1). A uprobe bound to a pid traps only in that process: others do not pay.
+ */
+static int attach_uprobes(struct tracer *t, pid_t pid, struct bpf_link ***links, int *n)
+{
+	int cap = *n;
+
+	for (int l = 0; l < t->nlibs; l++) {
+		const struct libprobes *lp = t->libs[l];
+
+		for (int i = 0; i < lp->n; i++) {
+			const struct probe *pr = &lp->probes[i];
+
+			for (int ret = 0; ret < 2; ret++) {
+				LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = pr->cookie,
+					    .retprobe = ret);
+				struct bpf_program *prog =
+					ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
+				struct bpf_link *link;
+
+				link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, pr->offset,
+								       &uo);
+				if (!link) {
+					int err = errno;
+
+					if (err == ESRCH)
+						fprintf(stderr, "heaptrail: cannot attach to pid %d: "
+								"no such process\n", pid);
+					else
+						fprintf(stderr, "heaptrail: cannot attach uprobe to "
+								"%s:%s: %s\n", lp->path, pr->symbol,
+							strerror(err));
+					return -err;
+				}
+				if (links_push(links, n, &cap, link)) {
+					bpf_link__destroy(link);
+					return -ENOMEM;
+				}
+			}
+			if (t->opts.verbose && (pid == -1 || pid == t->child || !t->child))
+				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (entry and "
+						"return)%s\n", lp->path, pr->symbol,
+					(unsigned long)pr->offset, pid == -1 ? ", every process" : "");
+		}
+	}
+	return 0;
+}
+
+static int attach_proc_uprobes(struct tracer *t, struct proc *p)
+{
+	int err;
+
+	if (!t->opts.want_alloc || t->opts.all || p->nlinks)
+		return 0;
+	err = attach_uprobes(t, p->pid, &p->links, &p->nlinks);
+	if (err)
+		proc_detach(p);
+	return err;
+}
+
+/* Adds a library to probe unless the same file is already in the set. */
+static int add_lib(struct tracer *t, const char *path, bool required)
+{
+	struct libprobes *lp;
+	struct stat st, other;
+	int err;
+
+	if (!path[0])
+		return 0;
+	if (stat(path, &st)) {
+		if (!required)
+			return 0;
+		fprintf(stderr, "heaptrail: --lib %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < t->nlibs; i++)
+		if (!stat(t->libs[i]->path, &other) && other.st_ino == st.st_ino &&
+		    other.st_dev == st.st_dev)
+			return 0;
+	if (t->nlibs == MAX_LIBS) {
+		fprintf(stderr, "heaptrail: too many libraries to probe (at most %d)\n", MAX_LIBS);
+		return -1;
+	}
+	err = libprobes_resolve(path, t->opts.verbose, &lp);
+	if (err == -ENOENT) {
+		if (!required)
+			return 0;
+		fprintf(stderr, "heaptrail: --lib %s: no allocator symbols (malloc, free, operator "
+				"new, ...) in it\n", path);
+		return -1;
+	}
+	if (err) {
+		if (!required)
+			return 0;
+		fprintf(stderr, "heaptrail: --lib %s: %s\n", path,
+			err == -ENOEXEC ? "not an ELF file" : strerror(-err));
+		return -1;
+	}
+	t->libs[t->nlibs++] = lp;
+	return 0;
+}
+
+/*
+ * Which files to probe: the libc and libstdc++ that the targets map, the system ones (a target
+ * that execs later maps those), and every --lib.
+ */
+static int collect_libs(struct tracer *t)
+{
+	struct proc_libs libs;
+	char cxx[4096];
+
+	for (int i = 0; i < t->opts.nlibs; i++)
+		if (add_lib(t, t->opts.libs[i], true))
+			return -1;
+	for (int i = 0; i < t->opts.npids; i++) {
+		if (proc_find_libs(t->opts.pids[i], &libs))
+			continue; /* reported when attaching */
+		if (!libs.libc[0] && !t->opts.nlibs)
+			fprintf(stderr, "heaptrail: warning: pid %d maps no libc; its allocator is "
+					"not traced unless given with --lib\n", t->opts.pids[i]);
+		if (add_lib(t, libs.libc, false) || add_lib(t, libs.libstdcxx, false))
+			return -1;
+	}
+	if (!proc_find_libs(0, &libs) && add_lib(t, libs.libc, false))
+		return -1;
+	find_system_libstdcxx(cxx, sizeof(cxx));
+	if (add_lib(t, cxx, false))
+		return -1;
+	if (!t->nlibs) {
+		fprintf(stderr, "heaptrail: no allocator library found to probe; name one with "
+				"--lib\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- targets */
+
+static int set_target(struct tracer *t, pid_t pid, uint32_t flags)
+{
+	if (bpf_map__update_elem(t->skel->maps.targets, &pid, sizeof(pid), &flags, sizeof(flags),
+				 BPF_ANY)) {
+		fprintf(stderr, "heaptrail: cannot add pid %d to the target map: %s\n", pid,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The thread-group id of pid: a thread id given to -p means its whole process. */
+static pid_t tgid_of(pid_t pid)
+{
+	char path[64], line[256];
+	pid_t tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+static int attach_pids(struct tracer *t)
+{
+	for (int i = 0; i < t->opts.npids; i++) {
+		pid_t pid = t->opts.pids[i], tgid = tgid_of(pid);
+		struct proc *p;
+
+		if (tgid < 0 || !proc_alive(pid)) {
+			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n", pid);
+			return -1;
+		}
+		if (set_target(t, tgid, 0))
+			return -1;
+		p = proc_add(t, tgid);
+		if (!p || attach_proc_uprobes(t, p))
+			return -1;
+		if (!proc_alive(tgid)) {
+			fprintf(stderr, "heaptrail: cannot attach to pid %d: it exited while "
+					"attaching\n", pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * -c: fork a child that waits on a pipe before it execs, so that its pid is known (and in the
+ * target map, marked pending-exec) and its uprobes are in place before the command's first
+ * instruction. A second, close-on-exec pipe brings back execvp's errno if it fails.
+ */
+static int start_command(struct tracer *t)
+{
+	int go[2], err[2];
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+		fprintf(stderr, "heaptrail: pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "heaptrail: cannot start '%s': fork: %s\n", t->opts.argv[0],
+			strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		char c;
+		int e;
+
+		close(go[1]);
+		close(err[0]);
+		/* EOF without the byte: heaptrail gave up attaching. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(t->opts.argv[0], t->opts.argv);
+		e = errno;
+		if (write(err[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(err[1]);
+	t->child = pid;
+	t->child_go_fd = go[1];
+	t->child_err_fd = err[0];
+	if (set_target(t, pid, HT_TGT_PENDING_EXEC))
+		return -1;
+	if (!proc_add(t, pid))
+		return -1;
+	return attach_proc_uprobes(t, proc_find(t, pid));
+}
+
+/* Let the child exec and learn whether it could. */
+static int release_command(struct tracer *t)
+{
+	int e = 0;
+	ssize_t n;
+
+	if (write(t->child_go_fd, "g", 1) != 1) {
+		fprintf(stderr, "heaptrail: cannot start '%s': %s\n", t->opts.argv[0],
+			strerror(errno));
+		return -1;
+	}
+	close(t->child_go_fd);
+	t->child_go_fd = -1;
+	do
+		n = read(t->child_err_fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(t->child_err_fd);
+	t->child_err_fd = -1;
+	if (n == sizeof(e)) {
+		fprintf(stderr, "heaptrail: cannot start '%s': %s\n", t->opts.argv[0], strerror(e));
+		waitpid(t->child, &t->child_status, 0);
+		t->child_reaped = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the ring buffer */
+
+/* Records that change what is traced are acted upon before the consumer sees them. */
+static void follow(struct tracer *t, const struct ht_hdr *rec)
+{
+	struct proc *p;
+
+	switch (rec->type) {
+	case HT_REC_FORK:
+		if (t->opts.all)
+			return;
+		p = proc_add(t, ((const struct ht_fork *)rec)->child_pid);
+		if (!p)
+			break;
+		p->hold_pending = true;
+		if (attach_proc_uprobes(t, p) && proc_alive(p->pid))
+			t->error = -1;
+		break;
+	case HT_REC_HELD:
+		/* Probes were attached on its fork record, which the ring buffer gave us first. */
+		p = proc_find(t, rec->pid);
+		if (p && !p->nlinks && attach_proc_uprobes(t, p))
+			t->error = -1;
+		if (p)
+			p->hold_pending = false;
+		kill(rec->pid, SIGCONT);
+		break;
+	case HT_REC_EXIT:
+		p = proc_find(t, rec->pid);
+		if (p)
+			proc_gone(t, p);
+		break;
+	}
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+	const char *why;
+
+	if (ht_rec_check(data, size, &why) < 0) {
+		fprintf(stderr, "heaptrail: dropping a malformed record from the kernel: %s\n", why);
+		return 0;
+	}
+	follow(t, data);
+	if (((struct ht_hdr *)data)->type != HT_REC_HELD)
+		t->cb(t->cb_ctx, data);
+	return t->error;
+}
+
+/* New losses become lost records in the stream, so that no consumer can miss them. */
+static void report_new_losses(struct tracer *t)
+{
+	for (int k = 0; k < HT_LOST_MAX; k++) {
+		uint64_t v = __atomic_load_n(&t->skel->bss->lost[k], __ATOMIC_RELAXED);
+		struct ht_lost rec = {};
+
+		if (v == t->lost_seen[k])
+			continue;
+		rec.hdr.type = HT_REC_LOST;
+		rec.hdr.size = sizeof(rec);
+		rec.hdr.ts_ns = now_ns();
+		rec.kind = k;
+		rec.count = v - t->lost_seen[k];
+		t->lost_seen[k] = v;
+		t->cb(t->cb_ctx, &rec.hdr);
+	}
+}
+
+/* Targets can vanish without an exit record (lost, or killed while we attached). */
+static void check_targets(struct tracer *t)
+{
+	if (t->child && !t->child_reaped && waitpid(t->child, &t->child_status, WNOHANG) == t->child)
+		t->child_reaped = true;
+	for (int i = 0; i < t->nprocs; i++) {
+		struct proc *p = &t->procs[i];
+
+		if (p->alive && !proc_alive(p->pid))
+			proc_gone(t, p);
+	}
+}
+
+int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
+{
+	uint64_t deadline = duration_s > 0 ? now_ns() + (uint64_t)(duration_s * 1e9) : 0;
+	uint64_t next_check = 0;
+	int err = 0;
+
+	if (t->child && release_command(t))
+		return -1;
+	while (!*stop && !t->error) {
+		uint64_t now;
+
+		err = ring_buffer__poll(t->rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
+			return -1;
+		}
+		report_new_losses(t);
+		now = now_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (!t->opts.all && now >= next_check) {
+			/* An exit record may still be in the buffer: drain before deciding. */
+			ring_buffer__consume(t->rb);
+			check_targets(t);
+			if (t->nalive == 0)
+				break;
+			next_check = now + 200 * 1000000ull;
+		}
+	}
+	ring_buffer__consume(t->rb);
+	report_new_losses(t);
+	return t->error ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- open / close */
+
+int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, struct tracer **out)
+{
+	struct tracer *t;
+	int err;
+
+	*out = NULL;
+	if (check_environment(opts))
+		return -1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	t->opts = *opts;
+	t->cb = cb;
+	t->cb_ctx = ctx;
+	t->child_go_fd = t->child_err_fd = -1;
+	t->child_status = -1;
+	*out = t;
+	libbpf_set_print(opts->verbose ? libbpf_verbose : libbpf_quiet);
+
+	if (opts->want_alloc && collect_libs(t))
+		return -1;
+
+	t->skel = heaptrail_bpf__open();
+	if (!t->skel) {
+		fprintf(stderr, "heaptrail: cannot open the BPF object: %s\n", strerror(errno));
+		return -1;
+	}
+	t->skel->rodata->filter_targets = !opts->all;
+	t->skel->rodata->self_pid = (uint32_t)getpid();
+	if (bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)opts->ringbuf_size)) {
+		fprintf(stderr, "heaptrail: --ringbuf-size %lu: %s\n", opts->ringbuf_size,
+			strerror(errno));
+		return -1;
+	}
+	bpf_program__set_autoload(t->skel->progs.page_fault_user, opts->want_fault);
+	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->want_rss);
+	bpf_program__set_autoload(t->skel->progs.sys_enter, opts->want_vm);
+	bpf_program__set_autoload(t->skel->progs.sys_exit, opts->want_vm);
+	bpf_program__set_autoload(t->skel->progs.alloc_enter, opts->want_alloc);
+	bpf_program__set_autoload(t->skel->progs.alloc_return, opts->want_alloc);
+	bpf_program__set_autoload(t->skel->progs.fork_child_return, !opts->all);
+
+	err = heaptrail_bpf__load(t->skel);
+	if (err) {
+		fprintf(stderr, "heaptrail: cannot load the BPF programs: %s%s\n", strerror(-err),
+			err == -EPERM ? " (not enough privilege, or locked down?)" : "");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++) {
+		uint32_t nr = (uint32_t)sys_tps[i].nr;
+		uint32_t info[2] = { sys_tps[i].sys, sys_tps[i].nargs }; /* struct sys_info */
+
+		if (bpf_map__update_elem(t->skel->maps.sysnr_map, &nr, sizeof(nr), info, sizeof(info),
+					 BPF_ANY)) {
+			fprintf(stderr, "heaptrail: cannot fill the syscall map: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+	if (!t->rb) {
+		fprintf(stderr, "heaptrail: cannot set up the ring buffer: %s\n", strerror(errno));
+		return -1;
+	}
+	t->start_ns = now_ns();
+	if (attach_kernel(t))
+		return -1;
+	if (opts->all) {
+		struct bpf_link **links = NULL;
+		int n = 0;
+
+		if (opts->want_alloc && attach_uprobes(t, -1, &links, &n))
+			return -1;
+		for (int i = 0; i < n; i++)
+			links_push(&t->links, &t->nlinks, &t->links_cap, links[i]);
+		free(links);
+		return 0;
+	}
+	if (attach_pids(t))
+		return -1;
+	if (opts->argv && start_command(t))
+		return -1;
+	return 0;
+}
+
+void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX])
+{
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		lost[k] = t->skel ? __atomic_load_n(&t->skel->bss->lost[k], __ATOMIC_RELAXED) : 0;
+}
+
+int tracer_child_status(struct tracer *t)
+{
+	return t->child_reaped ? t->child_status : -1;
+}
+
+uint64_t tracer_start_ns(struct tracer *t)
+{
+	return t->start_ns;
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	/*
+	 * Nothing of ours may stay stopped once we are gone: first no new holds (the kernel links
+	 * go), then every forked child whose hold we did not see end is continued.
+	 */
+	for (int i = 0; i < t->nlinks; i++)
+		bpf_link__destroy(t->links[i]);
+	t->nlinks = 0;
+	for (int i = 0; i < t->nprocs; i++) {
+		if (t->procs[i].hold_pending)
+			kill(t->procs[i].pid, SIGCONT);
+		proc_detach(&t->procs[i]);
+	}
+	free(t->procs);
+	if (t->child_go_fd >= 0)
+		close(t->child_go_fd); /* the child sees EOF and exits 127 */
+	if (t->child_err_fd >= 0)
+		close(t->child_err_fd);
+	if (t->child && !t->child_reaped && waitpid(t->child, &t->child_status, WNOHANG) == t->child)
+		t->child_reaped = true;
+	free(t->links);
+	ring_buffer__free(t->rb);
+	heaptrail_bpf__destroy(t->skel);
+	for (int i = 0; i < t->nlibs; i++)
+		libprobes_free(t->libs[i]);
+	free(t);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The live source: loads the BPF programs, attaches them to the targets, follows forks, and
+ * hands every record to a callback until the targets are gone, the duration is over, or the
+ * caller asks to stop.
+ */
+#ifndef HT_TRACER_H
+#define HT_TRACER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "../bpf/heaptrail.h"
+
+struct tracer_opts {
+	bool all; /* -a */
+	const pid_t *pids; /* -p */
+	int npids;
+	char *const *argv; /* -c, already split into words */
+	const char *const *libs; /* --lib */
+	int nlibs;
+	unsigned long ringbuf_size;
+	bool want_alloc; /* attach the allocator uprobes */
+	bool want_vm; /* memory syscalls */
+	bool want_fault;
+	bool want_rss;
+	bool verbose;
+};
+
+struct tracer;
+
+/* Called for every record, in ring-buffer order; internal records included. */
+typedef void (*tracer_event_fn)(void *ctx, const struct ht_hdr *rec);
+
+/*
+ * Loads and attaches everything, starts the -c command stopped before its exec. On failure
+ * prints one line saying why and returns -1.
+ */
+int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx,
+		struct tracer **out);
+/* Lets the -c command exec, and polls until the end. Returns 0 or -1 on a runtime error. */
+int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop);
+/* Loss counters so far, by enum ht_lost_kind. */
+void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX]);
+/* The -c command's wait status, when it was reaped; -1 otherwise. */
+int tracer_child_status(struct tracer *t);
+/* Monotonic time at which tracing began (text timestamps are relative to it). */
+uint64_t tracer_start_ns(struct tracer *t);
+void tracer_close(struct tracer *t);
+
+#endif
