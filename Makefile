@@ -36,7 +36,7 @@ FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
 FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 	       $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(FIXTURE_CXX))
 # Fixtures keep frame pointers and no inlining of the functions they name.
-FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -Wall -pthread
+FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
 .PHONY: all deps vmlinux run test unit integration fixtures clean format
 .DELETE_ON_ERROR:

@@ -134,8 +134,7 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	bpf_ringbuf_submit(rec, 0);
 }
 
-SEC("uprobe")
-int BPF_UPROBE(alloc_enter)
+static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
@@ -163,8 +162,7 @@ int BPF_UPROBE(alloc_enter)
 	return 0;
 }
 
-SEC("uretprobe")
-int BPF_URETPROBE(alloc_return)
+static __always_inline int on_alloc_return(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
@@ -200,75 +198,136 @@ int BPF_URETPROBE(alloc_return)
 	return 0;
 }
 
+/*
+ * Each handler exists twice: uprobe.multi links (Linux 6.6, commit 89ae89f53d20) attach every
+ * function of a library in one link, which also detaches in one grace period; older kernels get
+ * one perf-event uprobe per function.
+ */
+SEC("uprobe")
+int alloc_enter(struct pt_regs *ctx)
+{
+	return on_alloc_enter(ctx);
+}
+
+SEC("uretprobe")
+int alloc_return(struct pt_regs *ctx)
+{
+	return on_alloc_return(ctx);
+}
+
+SEC("uprobe.multi")
+int alloc_enter_multi(struct pt_regs *ctx)
+{
+	return on_alloc_enter(ctx);
+}
+
+SEC("uretprobe.multi")
+int alloc_return_multi(struct pt_regs *ctx)
+{
+	return on_alloc_return(ctx);
+}
+
 /* ---------------------------------------------------------------- memory syscalls */
 
 /*
- * The syscalls:sys_enter_* and sys_exit_* tracepoints of every memory syscall share these two
- * programs; userspace attaches them once per syscall and maps the kernel's syscall number to
- * enum ht_sys through this table.
+ * The raw_syscalls tracepoints see every syscall; this table, indexed by the kernel's syscall
+ * number, says which ones matter, so that the others cost one array lookup. (Per-syscall
+ * tracepoints would filter in the kernel, but each is a perf event, and tearing down a perf
+ * event waits for a grace period under a global mutex: 28 of them took seconds to detach.)
  */
+#define SYS_TABLE_SIZE 512
+#define SYSF_FORK 1 /* returns in a new process: fork, vfork, clone, clone3 */
+
 struct sys_info {
-	__u32 sys; /* enum ht_sys */
-	__u32 nargs;
+	__u32 sys; /* enum ht_sys, 0 for none */
+	__u16 nargs;
+	__u16 flags; /* SYSF_* */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SYS_TABLE_SIZE);
 	__type(key, __u32); /* kernel syscall number */
 	__type(value, struct sys_info);
-} sysnr_map SEC(".maps");
+} sys_table SEC(".maps");
 
-struct sys_enter_ctx {
-	struct trace_entry ent;
-	int nr;
-	unsigned long args[6];
-};
+#define USER_CS_64 0x33 /* __USER_CS: a 64-bit task; 32-bit ones number syscalls differently */
 
-struct sys_exit_ctx {
-	struct trace_entry ent;
-	int nr;
-	long ret;
-};
+static __always_inline struct sys_info *sys_lookup(long nr)
+{
+	__u32 key = (__u32)nr;
 
-SEC("tracepoint")
-int sys_enter(struct sys_enter_ctx *ctx)
+	if (nr < 0 || nr >= SYS_TABLE_SIZE)
+		return NULL;
+	return bpf_map_lookup_elem(&sys_table, &key);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct sys_info *info = sys_lookup(nr);
 	struct thread_state *st;
-	struct sys_info *info;
-	__u32 nr = ctx->nr;
+	struct pt_regs r;
 
-	if (!target_flags(id >> 32))
+	if (!info || !info->sys || !target_flags(id >> 32))
 		return 0;
-	info = bpf_map_lookup_elem(&sysnr_map, &nr);
-	if (!info)
+	if (bpf_probe_read_kernel(&r, sizeof(r), regs) || r.cs != USER_CS_64)
 		return 0;
 	st = thread_state_get((__u32)id);
 	if (!st)
 		return 0;
 	st->sys_nr = info->sys;
-	/*
-	 * Each tracepoint's record holds only its syscall's arguments, and the kernel refuses to
-	 * attach a program whose context reads go further: copy with a probe read, then clear
-	 * what lies beyond the syscall's own arguments.
-	 */
-	if (bpf_probe_read_kernel(st->sys_args, sizeof(st->sys_args), ctx->args))
-		__builtin_memset(st->sys_args, 0, sizeof(st->sys_args));
-	for (int i = 0; i < 6; i++)
-		if (i >= info->nargs)
-			st->sys_args[i] = 0;
+	/* x86-64 syscall arguments; those past the syscall's own count are not its arguments. */
+	st->sys_args[0] = info->nargs > 0 ? r.di : 0;
+	st->sys_args[1] = info->nargs > 1 ? r.si : 0;
+	st->sys_args[2] = info->nargs > 2 ? r.dx : 0;
+	st->sys_args[3] = info->nargs > 3 ? r.r10 : 0;
+	st->sys_args[4] = info->nargs > 4 ? r.r8 : 0;
+	st->sys_args[5] = info->nargs > 5 ? r.r9 : 0;
 	st->sys_ts = bpf_ktime_get_ns();
 	return 0;
 }
 
-SEC("tracepoint")
-int sys_exit(struct sys_exit_ctx *ctx)
+/*
+ * A new process forked from a target is held: the first thing it does in user mode would be to
+ * run code whose uprobes userspace has not attached for it yet. On its return from fork it
+ * stops itself with SIGSTOP and says so; userspace continues it once its probes are in place.
+ */
+static __always_inline void hold_forked_child(__u64 id)
+{
+	__u32 tgid = id >> 32, *flags;
+	struct ht_hdr *rec;
+
+	if ((__u32)id != tgid)
+		return; /* a new thread, not a new process */
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	if (!flags || !(*flags & HT_TGT_HOLD))
+		return;
+	*flags &= ~HT_TGT_HOLD; /* only this child writes its entry now */
+	bpf_send_signal(19 /* SIGSTOP */);
+	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (rec)
+		bpf_ringbuf_submit(rec, 0);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct sys_info *info = sys_lookup(BPF_CORE_READ(regs, orig_ax));
 	struct thread_state *st;
 	struct ht_syscall *rec;
 
+	if (!info)
+		return 0;
+	if (info->flags & SYSF_FORK) {
+		if (ret == 0)
+			hold_forked_child(id);
+		return 0;
+	}
+	if (!info->sys)
+		return 0;
 	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	if (!st || !st->sys_nr)
 		return 0;
@@ -279,37 +338,11 @@ int sys_exit(struct sys_exit_ctx *ctx)
 		rec->pad0 = 0;
 		for (int i = 0; i < 6; i++)
 			rec->args[i] = st->sys_args[i];
-		rec->ret = ctx->ret;
+		rec->ret = ret;
 		rec->lat_ns = bpf_ktime_get_ns() - st->sys_ts;
 		bpf_ringbuf_submit(rec, 0);
 	}
 	st->sys_nr = 0;
-	return 0;
-}
-
-/*
- * A new process forked from a target is held: the first thing it does in user mode would be to
- * run code whose uprobes userspace has not attached for it yet. This runs in the child, on its
- * return from fork/clone/clone3/vfork: it stops itself with SIGSTOP and says so, and userspace
- * continues it once its probes are in place.
- */
-SEC("tracepoint")
-int fork_child_return(struct sys_exit_ctx *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, *flags;
-	struct ht_hdr *rec;
-
-	if (ctx->ret != 0 || (__u32)id != tgid)
-		return 0;
-	flags = bpf_map_lookup_elem(&targets, &tgid);
-	if (!flags || !(*flags & HT_TGT_HOLD))
-		return 0;
-	*flags &= ~HT_TGT_HOLD; /* only this child writes its entry now */
-	bpf_send_signal(19 /* SIGSTOP */);
-	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
-	if (rec)
-		bpf_ringbuf_submit(rec, 0);
 	return 0;
 }
 

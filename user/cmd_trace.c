@@ -58,7 +58,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	fc.comm = rec->type == HT_REC_LOST ? "" : comm_cache_get(tc->comms, rec->pid, rec->tid, 1);
 	if (tc->cli->json) {
 		ht_rec_print_json(&tc->json, rec, &fc);
-		fputc('\n', stdout);
+		json_line_end(&tc->json);
 	} else {
 		ht_rec_print_text(stdout, rec, &fc);
 	}

@@ -133,6 +133,12 @@ void json_null(struct json *j)
 	fputs("null", j->out);
 }
 
+void json_line_end(struct json *j)
+{
+	fputc('\n', j->out);
+	j->need_comma[0] = false;
+}
+
 void json_addr(struct json *j, uint64_t addr)
 {
 	json_sep(j);

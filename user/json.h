@@ -28,6 +28,8 @@ void json_s64(struct json *j, int64_t v);
 void json_double(struct json *j, double v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
+/* Ends a JSON Lines record: a newline, and the next top-level value needs no comma. */
+void json_line_end(struct json *j);
 /* An address, as the contract wants it: a string "0x...". */
 void json_addr(struct json *j, uint64_t addr);
 

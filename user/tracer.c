@@ -59,6 +59,7 @@ struct tracer {
 	int child_status;
 	bool child_reaped;
 
+	bool uprobe_multi; /* the kernel has uprobe_multi links */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
 	int error; /* set from the callback: stops the loop */
@@ -155,53 +156,62 @@ static int check_environment(const struct tracer_opts *o)
 
 struct sys_tp {
 	enum ht_sys sys;
-	const char *name;
 	long nr;
-	uint32_t nargs;
+	uint16_t nargs;
 };
 
 static const struct sys_tp sys_tps[] = {
-	{ HT_SYS_BRK, "brk", SYS_brk, 1 },
-	{ HT_SYS_MMAP, "mmap", SYS_mmap, 6 },
-	{ HT_SYS_MUNMAP, "munmap", SYS_munmap, 2 },
-	{ HT_SYS_MPROTECT, "mprotect", SYS_mprotect, 3 },
-	{ HT_SYS_PKEY_MPROTECT, "pkey_mprotect", SYS_pkey_mprotect, 4 },
-	{ HT_SYS_MREMAP, "mremap", SYS_mremap, 5 },
-	{ HT_SYS_MADVISE, "madvise", SYS_madvise, 3 },
-	{ HT_SYS_MLOCK, "mlock", SYS_mlock, 2 },
-	{ HT_SYS_MLOCK2, "mlock2", SYS_mlock2, 3 },
-	{ HT_SYS_MUNLOCK, "munlock", SYS_munlock, 2 },
-	{ HT_SYS_MLOCKALL, "mlockall", SYS_mlockall, 1 },
-	{ HT_SYS_MUNLOCKALL, "munlockall", SYS_munlockall, 0 },
-	{ HT_SYS_SHMAT, "shmat", SYS_shmat, 3 },
-	{ HT_SYS_SHMDT, "shmdt", SYS_shmdt, 1 },
+	{ HT_SYS_BRK, SYS_brk, 1 },
+	{ HT_SYS_MMAP, SYS_mmap, 6 },
+	{ HT_SYS_MUNMAP, SYS_munmap, 2 },
+	{ HT_SYS_MPROTECT, SYS_mprotect, 3 },
+	{ HT_SYS_PKEY_MPROTECT, SYS_pkey_mprotect, 4 },
+	{ HT_SYS_MREMAP, SYS_mremap, 5 },
+	{ HT_SYS_MADVISE, SYS_madvise, 3 },
+	{ HT_SYS_MLOCK, SYS_mlock, 2 },
+	{ HT_SYS_MLOCK2, SYS_mlock2, 3 },
+	{ HT_SYS_MUNLOCK, SYS_munlock, 2 },
+	{ HT_SYS_MLOCKALL, SYS_mlockall, 1 },
+	{ HT_SYS_MUNLOCKALL, SYS_munlockall, 0 },
+	{ HT_SYS_SHMAT, SYS_shmat, 3 },
+	{ HT_SYS_SHMDT, SYS_shmdt, 1 },
 };
 
-/* The return paths of the calls that create processes, seen from the child. */
-static const char *const fork_tps[] = { "sys_exit_fork", "sys_exit_vfork", "sys_exit_clone",
-					"sys_exit_clone3" };
+/* The calls that return in a new process, where a forked target's child is held. */
+static const long fork_nrs[] = { SYS_fork, SYS_vfork, SYS_clone, SYS_clone3 };
 
-static int attach_tp(struct tracer *t, struct bpf_program *prog, const char *cat, const char *name,
-		     bool required)
+/* struct sys_info in the BPF program */
+struct sys_info {
+	uint32_t sys;
+	uint16_t nargs;
+	uint16_t flags;
+};
+#define SYSF_FORK 1
+
+static int sys_table_set(struct tracer *t, long nr, struct sys_info info)
 {
-	struct bpf_link *link = bpf_program__attach_tracepoint(prog, cat, name);
-	int err;
+	uint32_t key = (uint32_t)nr;
 
-	if (!link) {
-		err = -errno;
-		if (!required) {
-			if (t->opts.verbose)
-				fprintf(stderr, "heaptrail: tracepoint %s:%s unavailable (%s), skipped\n",
-					cat, name, strerror(-err));
-			return 0;
-		}
-		fprintf(stderr, "heaptrail: cannot attach to tracepoint %s:%s: %s\n", cat, name,
-			strerror(-err));
+	if (bpf_map__update_elem(t->skel->maps.sys_table, &key, sizeof(key), &info, sizeof(info),
+				 BPF_ANY)) {
+		fprintf(stderr, "heaptrail: cannot fill the syscall table: %s\n", strerror(errno));
 		return -1;
 	}
-	if (t->opts.verbose)
-		fprintf(stderr, "heaptrail: attached tracepoint %s:%s\n", cat, name);
-	return links_push(&t->links, &t->nlinks, &t->links_cap, link) ? -1 : 0;
+	return 0;
+}
+
+static int fill_sys_table(struct tracer *t)
+{
+	if (t->opts.want_vm)
+		for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++)
+			if (sys_table_set(t, sys_tps[i].nr,
+					  (struct sys_info){ sys_tps[i].sys, sys_tps[i].nargs, 0 }))
+				return -1;
+	if (!t->opts.all)
+		for (size_t i = 0; i < sizeof(fork_nrs) / sizeof(fork_nrs[0]); i++)
+			if (sys_table_set(t, fork_nrs[i], (struct sys_info){ 0, 0, SYSF_FORK }))
+				return -1;
+	return 0;
 }
 
 static int attach_prog(struct tracer *t, struct bpf_program *prog, const char *what)
@@ -220,33 +230,20 @@ static int attach_prog(struct tracer *t, struct bpf_program *prog, const char *w
 static int attach_kernel(struct tracer *t)
 {
 	struct heaptrail_bpf *s = t->skel;
-	char name[64];
-
 	if (attach_prog(t, s->progs.process_fork, "raw tracepoint sched_process_fork") ||
 	    attach_prog(t, s->progs.process_exec, "raw tracepoint sched_process_exec") ||
 	    attach_prog(t, s->progs.process_exit, "raw tracepoint sched_process_exit") ||
 	    attach_prog(t, s->progs.task_rename, "raw tracepoint task_rename"))
 		return -1;
-	if (!t->opts.all) {
-		for (size_t i = 0; i < sizeof(fork_tps) / sizeof(fork_tps[0]); i++)
-			if (attach_tp(t, s->progs.fork_child_return, "syscalls", fork_tps[i],
-				      strcmp(fork_tps[i], "sys_exit_clone") == 0))
-				return -1;
-	}
-	if (t->opts.want_vm) {
-		for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++) {
-			snprintf(name, sizeof(name), "sys_enter_%s", sys_tps[i].name);
-			if (attach_tp(t, s->progs.sys_enter, "syscalls", name, true))
-				return -1;
-			snprintf(name, sizeof(name), "sys_exit_%s", sys_tps[i].name);
-			if (attach_tp(t, s->progs.sys_exit, "syscalls", name, true))
-				return -1;
-		}
-		if (t->opts.verbose)
-			fprintf(stderr, "heaptrail: kernel-function hooks (do_mmap, do_munmap, "
-					"do_brk_flags, mprotect_fixup): not used, memory syscalls "
-					"come from the syscall tracepoints\n");
-	}
+	if (t->opts.want_vm && attach_prog(t, s->progs.sys_enter, "raw tracepoint sys_enter"))
+		return -1;
+	if ((t->opts.want_vm || !t->opts.all) &&
+	    attach_prog(t, s->progs.sys_exit, "raw tracepoint sys_exit"))
+		return -1;
+	if (t->opts.want_vm && t->opts.verbose)
+		fprintf(stderr, "heaptrail: kernel-function hooks (do_mmap, do_munmap, do_brk_flags, "
+				"mprotect_fixup): not used, memory syscalls come from the syscall "
+				"tracepoints\n");
 	if (t->opts.want_fault &&
 	    attach_prog(t, s->progs.page_fault_user, "tracepoint exceptions:page_fault_user"))
 		return -1;
@@ -314,6 +311,56 @@ static void proc_gone(struct tracer *t, struct proc *p)
  * Entry and return probes of every allocator function in every library, for one process (pid)
  * or for all (-1). A uprobe bound to a pid traps only in that process: others do not pay.
  */
+/* One uprobe per function: the fallback where uprobe_multi links do not exist. */
+static int attach_lib_single(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
+			     struct bpf_link ***links, int *n, int *cap)
+{
+	struct bpf_program *prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
+
+	for (int i = 0; i < lp->n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = lp->probes[i].cookie, .retprobe = ret);
+		struct bpf_link *link;
+
+		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, lp->probes[i].offset, &uo);
+		if (!link)
+			return -errno;
+		if (links_push(links, n, cap, link)) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int attach_lib_multi(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
+			    struct bpf_link ***links, int *n, int *cap)
+{
+	struct bpf_program *prog =
+		ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
+	unsigned long offsets[lp->n];
+	__u64 cookies[lp->n];
+	struct bpf_link *link;
+
+	for (int i = 0; i < lp->n; i++) {
+		offsets[i] = lp->probes[i].offset;
+		cookies[i] = lp->probes[i].cookie;
+	}
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offsets, .cookies = cookies,
+		    .cnt = (size_t)lp->n, .retprobe = ret);
+	link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
+	if (!link)
+		return -errno;
+	if (links_push(links, n, cap, link)) {
+		bpf_link__destroy(link);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Entry and return probes of every allocator function in every library, for one process (pid)
+ * or for all (-1). A uprobe bound to a pid traps only in that process: others do not pay.
+ */
 static int attach_uprobes(struct tracer *t, pid_t pid, struct bpf_link ***links, int *n)
 {
 	int cap = *n;
@@ -321,40 +368,27 @@ static int attach_uprobes(struct tracer *t, pid_t pid, struct bpf_link ***links,
 	for (int l = 0; l < t->nlibs; l++) {
 		const struct libprobes *lp = t->libs[l];
 
-		for (int i = 0; i < lp->n; i++) {
-			const struct probe *pr = &lp->probes[i];
+		for (int ret = 0; ret < 2; ret++) {
+			int err = t->uprobe_multi ? attach_lib_multi(t, lp, pid, ret, links, n, &cap) :
+						    attach_lib_single(t, lp, pid, ret, links, n, &cap);
 
-			for (int ret = 0; ret < 2; ret++) {
-				LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = pr->cookie,
-					    .retprobe = ret);
-				struct bpf_program *prog =
-					ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
-				struct bpf_link *link;
-
-				link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, pr->offset,
-								       &uo);
-				if (!link) {
-					int err = errno;
-
-					if (err == ESRCH)
-						fprintf(stderr, "heaptrail: cannot attach to pid %d: "
-								"no such process\n", pid);
-					else
-						fprintf(stderr, "heaptrail: cannot attach uprobe to "
-								"%s:%s: %s\n", lp->path, pr->symbol,
-							strerror(err));
-					return -err;
-				}
-				if (links_push(links, n, &cap, link)) {
-					bpf_link__destroy(link);
-					return -ENOMEM;
-				}
+			if (err == -ESRCH) {
+				fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
+					pid);
+				return err;
 			}
-			if (t->opts.verbose && (pid == -1 || pid == t->child || !t->child))
-				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (entry and "
-						"return)%s\n", lp->path, pr->symbol,
-					(unsigned long)pr->offset, pid == -1 ? ", every process" : "");
+			if (err) {
+				fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n", lp->path,
+					strerror(-err));
+				return err;
+			}
 		}
+		if (t->opts.verbose && (pid == -1 || pid == t->child || !t->child))
+			for (int i = 0; i < lp->n; i++)
+				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (entry and "
+						"return)%s\n", lp->path, lp->probes[i].symbol,
+					(unsigned long)lp->probes[i].offset,
+					pid == -1 ? ", every process" : "");
 	}
 	return 0;
 }
@@ -694,6 +728,35 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 
 /* ---------------------------------------------------------------- open / close */
 
+/*
+ * uprobe_multi links came with Linux 6.6 (commit 89ae89f53d20). Probe as libbpf does: a
+ * kernel that has them answers EBADF for a path that is a directory; others EINVAL or so.
+ */
+static bool probe_uprobe_multi(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_UPROBE_MULTI);
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	unsigned long offset = 0;
+	int prog, link, err;
+
+	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, 2, &po);
+	if (prog < 0)
+		return false;
+	lo.uprobe_multi.path = "/";
+	lo.uprobe_multi.offsets = &offset;
+	lo.uprobe_multi.cnt = 1;
+	link = bpf_link_create(prog, -1, BPF_TRACE_UPROBE_MULTI, &lo);
+	err = errno;
+	if (link >= 0)
+		close(link);
+	close(prog);
+	return link < 0 && err == EBADF;
+}
+
 int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, struct tracer **out)
 {
 	struct tracer *t;
@@ -731,10 +794,16 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	bpf_program__set_autoload(t->skel->progs.page_fault_user, opts->want_fault);
 	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->want_rss);
 	bpf_program__set_autoload(t->skel->progs.sys_enter, opts->want_vm);
-	bpf_program__set_autoload(t->skel->progs.sys_exit, opts->want_vm);
-	bpf_program__set_autoload(t->skel->progs.alloc_enter, opts->want_alloc);
-	bpf_program__set_autoload(t->skel->progs.alloc_return, opts->want_alloc);
-	bpf_program__set_autoload(t->skel->progs.fork_child_return, !opts->all);
+	bpf_program__set_autoload(t->skel->progs.sys_exit, opts->want_vm || !opts->all);
+	t->uprobe_multi = opts->want_alloc && probe_uprobe_multi();
+	if (opts->verbose && opts->want_alloc)
+		fprintf(stderr, "heaptrail: allocator probes: %s\n",
+			t->uprobe_multi ? "uprobe_multi links, one per library" :
+					  "one uprobe per function (no uprobe_multi: Linux < 6.6)");
+	bpf_program__set_autoload(t->skel->progs.alloc_enter, opts->want_alloc && !t->uprobe_multi);
+	bpf_program__set_autoload(t->skel->progs.alloc_return, opts->want_alloc && !t->uprobe_multi);
+	bpf_program__set_autoload(t->skel->progs.alloc_enter_multi, t->uprobe_multi);
+	bpf_program__set_autoload(t->skel->progs.alloc_return_multi, t->uprobe_multi);
 
 	err = heaptrail_bpf__load(t->skel);
 	if (err) {
@@ -742,16 +811,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 			err == -EPERM ? " (not enough privilege, or locked down?)" : "");
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++) {
-		uint32_t nr = (uint32_t)sys_tps[i].nr;
-		uint32_t info[2] = { sys_tps[i].sys, sys_tps[i].nargs }; /* struct sys_info */
-
-		if (bpf_map__update_elem(t->skel->maps.sysnr_map, &nr, sizeof(nr), info, sizeof(info),
-					 BPF_ANY)) {
-			fprintf(stderr, "heaptrail: cannot fill the syscall map: %s\n", strerror(errno));
-			return -1;
-		}
-	}
+	if (fill_sys_table(t))
+		return -1;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
 	if (!t->rb) {
 		fprintf(stderr, "heaptrail: cannot set up the ring buffer: %s\n", strerror(errno));
@@ -805,11 +866,11 @@ void tracer_close(struct tracer *t)
 	for (int i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
-	for (int i = 0; i < t->nprocs; i++) {
+	for (int i = 0; i < t->nprocs; i++)
 		if (t->procs[i].hold_pending)
 			kill(t->procs[i].pid, SIGCONT);
+	for (int i = 0; i < t->nprocs; i++)
 		proc_detach(&t->procs[i]);
-	}
 	free(t->procs);
 	if (t->child_go_fd >= 0)
 		close(t->child_go_fd); /* the child sees EOF and exits 127 */

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Shared helpers for the integration tests: run heaptrail on fixtures, parse its JSON Lines,
+and cut the event stream into the windows that fixtures mark."""
+import json
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+HEAPTRAIL = os.path.join(BUILD, "heaptrail")
+FIXTURES = os.path.join(BUILD, "fixtures")
+
+MARK_BEGIN = 0xFFFFFFFFFFF0B001
+MARK_END = 0xFFFFFFFFFFF0B002
+
+
+def pytest_sessionstart(session):
+    # These tests need root and BPF; where they are missing the run fails rather than skips.
+    if os.geteuid() != 0:
+        raise pytest.UsageError("integration tests need root (BPF, uprobes, tracepoints)")
+    if not os.path.exists(HEAPTRAIL):
+        raise pytest.UsageError(f"{HEAPTRAIL} is missing: run make first")
+
+
+def fixture_path(name):
+    return os.path.join(FIXTURES, name)
+
+
+def run_heaptrail(args, timeout=60, **kw):
+    """Runs heaptrail to completion; returns the CompletedProcess (text mode)."""
+    return subprocess.run([HEAPTRAIL] + args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def trace_json(args, timeout=60):
+    """heaptrail trace --json ARGS: returns (events, stderr), asserting a clean exit."""
+    proc = run_heaptrail(["trace", "--json"] + args, timeout=timeout)
+    assert proc.returncode == 0, f"heaptrail failed ({proc.returncode}): {proc.stderr}"
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return events, proc.stderr
+
+
+def read_truth(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def is_marker(ev, which):
+    return ev.get("event") == "malloc" and ev.get("size") == which
+
+
+def windows(events):
+    """{(pid, tid): [events between that thread's markers]} for every marked window."""
+    out, open_ = {}, set()
+    for ev in events:
+        key = (ev["pid"], ev["tid"])
+        if is_marker(ev, MARK_BEGIN):
+            assert key not in open_, f"nested window on {key}"
+            open_.add(key)
+            out.setdefault(key, [])
+        elif is_marker(ev, MARK_END):
+            assert key in open_, f"window end without begin on {key}"
+            open_.discard(key)
+        elif key in open_:
+            out[key].append(ev)
+    assert not open_, f"windows never closed: {open_}"
+    return out
+
+
+def truth_windows(truth):
+    out, open_ = {}, set()
+    for t in truth:
+        key = (t["pid"], t["tid"])
+        if t["event"] == "window_begin":
+            open_.add(key)
+            out.setdefault(key, [])
+        elif t["event"] == "window_end":
+            open_.discard(key)
+        elif key in open_:
+            out[key].append(t)
+    return out
+
+
+def addr(v):
+    """An address as the fixture printed it (%p) or heaptrail did ("0x..."), as an int."""
+    if v is None or v == "(nil)":
+        return 0
+    if isinstance(v, int):
+        return v
+    return int(v, 16)
