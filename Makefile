@@ -40,6 +40,7 @@ FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
 .PHONY: all deps vmlinux run test unit integration fixtures clean format
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(BUILD)/heaptrail
 
