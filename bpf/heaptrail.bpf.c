@@ -44,6 +44,8 @@ struct thread_state {
 	__u64 alloc_args[3];
 	__u64 alloc_ts;
 	__u64 alloc_cookie; /* the outermost call's function */
+	__u64 alloc_sp; /* the outermost call's stack pointer at entry (at its return address) */
+	__u64 alloc_ret; /* and that return address */
 };
 
 struct {
@@ -112,13 +114,13 @@ static __always_inline struct thread_state *thread_state_get(__u32 tid)
 /* ---------------------------------------------------------------- allocator uprobes */
 
 static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 now, __u64 ret,
-				       __u64 addr)
+				       __u64 addr, __u32 flags)
 {
 	__u64 cookie = st->alloc_cookie;
+	bool is_free = HT_FN_IS_FREE(HT_COOKIE_FN(cookie));
 	struct ht_alloc *rec;
 
-	rec = reserve(HT_REC_ALLOC, sizeof(*rec), id, HT_FN_IS_FREE(HT_COOKIE_FN(cookie)) ? now :
-							st->alloc_ts, 0);
+	rec = reserve(HT_REC_ALLOC, sizeof(*rec), id, is_free ? now : st->alloc_ts, flags);
 	if (!rec)
 		return;
 	rec->fn = HT_COOKIE_FN(cookie);
@@ -130,42 +132,79 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	rec->args[2] = st->alloc_args[2];
 	rec->ret = ret;
 	rec->addr = addr;
-	rec->lat_ns = HT_FN_IS_FREE(HT_COOKIE_FN(cookie)) ? 0 : now - st->alloc_ts;
+	rec->lat_ns = is_free ? 0 : now - st->alloc_ts;
 	bpf_ringbuf_submit(rec, 0);
+}
+
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp);
+
+/*
+ * Calls are paired by depth and by stack pointer. At entry the stack pointer points at the
+ * return address; a call nested in the outer one (realloc calling malloc) has a lower one, and
+ * a tail call from it (operator delete jumping to free) the same one, in another function.
+ * Anything else means the outer call is over although no return was seen: an exception or a
+ * longjmp left it. It is reported then, as a call that did not return.
+ *
+ * Only an outer call without a uretprobe (operator new, whose return is probed at its ret
+ * instructions so that exceptions can pass) goes stale that way, and then a fresh call at the
+ * same depth (free, reached by tail calls from __cxa_end_catch) has the same stack pointer: a
+ * tail call is told from it by the return address, still the outer call's. With a uretprobe
+ * that slot holds the trampoline, and such a call does not go stale short of a longjmp.
+ */
+static __always_inline bool is_nested(struct thread_state *st, __u64 sp, __u64 ret_addr,
+				      __u64 cookie)
+{
+	if (sp < st->alloc_sp)
+		return true;
+	return sp == st->alloc_sp && cookie != st->alloc_cookie &&
+	       ((st->alloc_cookie & HT_COOKIE_URET) || ret_addr == st->alloc_ret);
 }
 
 static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 sp = PT_REGS_SP(ctx), ret_addr = 0, now;
 	struct thread_state *st;
 
+	if (cookie & HT_COOKIE_AT_RET)
+		return on_alloc_return(ctx, sp);
 	if (!target_flags(id >> 32))
 		return 0;
 	st = thread_state_get((__u32)id);
 	if (!st)
 		return 0;
-	/* A call made inside another allocator call belongs to the outer one. */
-	if (st->alloc_depth++ > 0)
-		return 0;
+	now = bpf_ktime_get_ns();
+	bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp);
+	if (st->alloc_depth > 0) {
+		if (is_nested(st, sp, ret_addr, cookie)) {
+			st->alloc_depth++;
+			return 0;
+		}
+		if (!HT_FN_IS_FREE(HT_COOKIE_FN(st->alloc_cookie)))
+			emit_alloc(st, id, now, 0, 0, HT_F_NO_RETURN);
+	}
+	st->alloc_depth = 1;
 	st->alloc_cookie = cookie;
+	st->alloc_sp = sp;
+	st->alloc_ret = ret_addr;
 	st->alloc_args[0] = PT_REGS_PARM1(ctx);
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);
-	st->alloc_ts = bpf_ktime_get_ns();
+	st->alloc_ts = now;
 	/*
 	 * Frees are emitted at entry: once free() has begun, another thread may be handed the same
 	 * address, and its malloc record must come after this one.
 	 */
 	if (HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
-		emit_alloc(st, id, st->alloc_ts, 0, 0);
+		emit_alloc(st, id, now, 0, 0, 0);
 	return 0;
 }
 
-static __always_inline int on_alloc_return(struct pt_regs *ctx)
+/* entry_sp: the stack pointer the returning call had at its entry. */
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct thread_state *st;
 	__u64 ret, addr, now;
 	__u32 fn;
@@ -174,14 +213,19 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx)
 	/* No depth: the call began before we attached. */
 	if (!st || st->alloc_depth == 0)
 		return 0;
-	if (--st->alloc_depth > 0)
+	if (entry_sp < st->alloc_sp) {
+		/* a nested call returns */
+		if (st->alloc_depth > 1)
+			st->alloc_depth--;
 		return 0;
-	if (cookie != st->alloc_cookie) {
-		/* A return was missed (longjmp out of an allocator?): this pairing is void. */
+	}
+	st->alloc_depth = 0;
+	if (entry_sp > st->alloc_sp) {
+		/* returning from further up than the outer call: its return was missed */
 		count_lost(HT_LOST_PAIRING);
 		return 0;
 	}
-	fn = HT_COOKIE_FN(cookie);
+	fn = HT_COOKIE_FN(st->alloc_cookie);
 	if (HT_FN_IS_FREE(fn))
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -194,7 +238,7 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx)
 		    bpf_probe_read_user(&addr, sizeof(addr), (void *)st->alloc_args[0]))
 			addr = 0;
 	}
-	emit_alloc(st, id, now, ret, addr);
+	emit_alloc(st, id, now, ret, addr, 0);
 	return 0;
 }
 
@@ -209,10 +253,11 @@ int alloc_enter(struct pt_regs *ctx)
 	return on_alloc_enter(ctx);
 }
 
+/* After the return the stack pointer is one slot above where it was at entry. */
 SEC("uretprobe")
 int alloc_return(struct pt_regs *ctx)
 {
-	return on_alloc_return(ctx);
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8);
 }
 
 SEC("uprobe.multi")
@@ -224,7 +269,7 @@ int alloc_enter_multi(struct pt_regs *ctx)
 SEC("uretprobe.multi")
 int alloc_return_multi(struct pt_regs *ctx)
 {
-	return on_alloc_return(ctx);
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8);
 }
 
 /* ---------------------------------------------------------------- memory syscalls */

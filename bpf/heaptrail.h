@@ -34,6 +34,7 @@ enum ht_rec_type {
 /* ht_hdr.flags */
 #define HT_F_IN_ALLOC (1u << 0) /* kernel event made from inside an allocator call */
 #define HT_F_IN_SYSCALL (1u << 1) /* kernel-function event made inside a traced syscall */
+#define HT_F_NO_RETURN (1u << 2) /* allocator call left without returning (an exception) */
 
 struct ht_hdr {
 	__u16 type;
@@ -83,6 +84,15 @@ enum ht_alloc_fn {
 #define HT_COOKIE_FN(c) ((__u32)((c) & 0xff))
 #define HT_COOKIE_VARIANT(c) ((__u32)(((c) >> 8) & 0xff))
 #define HT_COOKIE_ALIASES(c) ((__u32)(((c) >> 16) & 0xffff))
+/*
+ * An entry-type uprobe on one of the function's `ret` instructions, standing in for a return
+ * probe: a uretprobe replaces the return address on the stack, and a C++ exception unwinding
+ * through that frame (operator new throwing bad_alloc) then finds no unwind info and terminates
+ * the program.
+ */
+#define HT_COOKIE_AT_RET (1ull << 32)
+/* The function's return is seen by a uretprobe (which rewrites the return-address slot). */
+#define HT_COOKIE_URET (1ull << 33)
 
 /* Functions whose record is emitted at entry (they return nothing worth waiting for). */
 #define HT_FN_IS_FREE(fn) ((fn) == HT_FN_FREE || (fn) == HT_FN_DELETE)

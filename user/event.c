@@ -442,6 +442,8 @@ static void json_alloc(struct json *j, const struct ht_alloc *a)
 	json_aliases(j, a->aliases);
 	if (alloc_descs[a->fn].is_free)
 		return;
+	if (a->hdr.flags & HT_F_NO_RETURN)
+		json_kv_bool(j, "no_return", true);
 	if (a->fn == HT_FN_POSIX_MEMALIGN)
 		json_kv_s64(j, "ret", (int32_t)a->ret);
 	json_key(j, "addr");
@@ -672,6 +674,10 @@ static void text_alloc(FILE *out, const struct ht_alloc *a)
 	fputc(')', out);
 	if (alloc_descs[a->fn].is_free)
 		return;
+	if (a->hdr.flags & HT_F_NO_RETURN) {
+		fputs(" did not return (an exception?)", out);
+		return;
+	}
 	if (a->fn == HT_FN_POSIX_MEMALIGN && (int32_t)a->ret != 0) {
 		char buf[16];
 

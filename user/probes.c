@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The allocator symbol table and its resolution into uprobes. */
+#include <capstone/capstone.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../bpf/heaptrail.h"
 #include "elfsym.h"
 #include "probes.h"
@@ -56,6 +59,56 @@ static const struct alloc_sym alloc_syms[] = {
 };
 
 #define N_ALLOC_SYMS (sizeof(alloc_syms) / sizeof(alloc_syms[0]))
+#define MAX_RETS 16 /* ret instructions probed per function */
+
+/*
+ * A C++ exception may leave these through their caller's frame: operator new throws bad_alloc.
+ * A uretprobe would have replaced that frame's return address, and the unwinder terminates the
+ * program when it meets it; their returns are probed at their ret instructions instead.
+ */
+static bool may_throw(const struct alloc_sym *s)
+{
+	return s->fn == HT_FN_NEW && !(s->variant & HT_VAR_NOTHROW);
+}
+
+/*
+ * File offsets of the ret instructions of one function. 0 found means the function leaves by a
+ * tail call: the callee's return (at the same stack pointer) ends the call. Returns -1 when the
+ * code cannot be read or decoded.
+ */
+static int find_rets(const char *path, const struct elf_func *f, uint64_t *offs, int max)
+{
+	uint8_t code[4096];
+	size_t size = f->size < sizeof(code) ? f->size : sizeof(code);
+	cs_insn *insn;
+	csh handle;
+	size_t count, decoded = 0;
+	int fd, n = 0;
+
+	if (!f->size || f->size > sizeof(code))
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (pread(fd, code, size, (off_t)f->offset) != (ssize_t)size) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+		return -1;
+	count = cs_disasm(handle, code, size, f->offset, 0, &insn);
+	for (size_t i = 0; i < count; i++) {
+		decoded += insn[i].size;
+		if (insn[i].id == X86_INS_RET && n < max)
+			offs[n++] = insn[i].address;
+	}
+	if (count)
+		cs_free(insn, count);
+	cs_close(&handle);
+	/* Padding after the last instruction may not decode; code before it must. */
+	return decoded + 16 >= size ? n : -1;
+}
 
 int libprobes_resolve(const char *path, bool verbose, struct libprobes **out)
 {
@@ -74,7 +127,7 @@ int libprobes_resolve(const char *path, bool verbose, struct libprobes **out)
 	lp = calloc(1, sizeof(*lp));
 	if (!lp)
 		return -ENOMEM;
-	lp->probes = calloc(N_ALLOC_SYMS, sizeof(*lp->probes));
+	lp->probes = calloc(N_ALLOC_SYMS * (1 + MAX_RETS), sizeof(*lp->probes));
 	if (!lp->probes) {
 		free(lp);
 		return -ENOMEM;
@@ -103,11 +156,37 @@ int libprobes_resolve(const char *path, bool verbose, struct libprobes **out)
 					path, alloc_syms[i].name);
 			continue;
 		}
+		uint64_t cookie = HT_COOKIE(alloc_syms[i].fn, alloc_syms[i].variant, aliases);
+		uint64_t rets[MAX_RETS];
+		int nrets = 0;
+
+		if (may_throw(&alloc_syms[i])) {
+			nrets = find_rets(path, &funcs[i], rets, MAX_RETS);
+			if (nrets < 0) {
+				fprintf(stderr, "heaptrail: %s: cannot decode %s to find its returns; "
+						"not probed\n", path, alloc_syms[i].name);
+				continue;
+			}
+			if (verbose)
+				fprintf(stderr, "heaptrail: %s: %s may throw: its return is probed at "
+						"%d ret instruction%s%s\n", path, alloc_syms[i].name,
+					nrets, nrets == 1 ? "" : "s",
+					nrets ? "" : " (it ends in a tail call: the callee's return "
+						     "counts)");
+		}
 		lp->probes[lp->n++] = (struct probe){
 			.symbol = alloc_syms[i].name,
 			.offset = funcs[i].offset,
-			.cookie = HT_COOKIE(alloc_syms[i].fn, alloc_syms[i].variant, aliases),
+			.cookie = cookie | (may_throw(&alloc_syms[i]) ? 0 : HT_COOKIE_URET),
+			.uretprobe = !may_throw(&alloc_syms[i]),
 		};
+		lp->nuret += !may_throw(&alloc_syms[i]);
+		for (int r = 0; r < nrets; r++)
+			lp->probes[lp->n++] = (struct probe){
+				.symbol = alloc_syms[i].name,
+				.offset = rets[r],
+				.cookie = cookie | HT_COOKIE_AT_RET,
+			};
 	}
 	*out = lp;
 	return 0;

@@ -13,13 +13,15 @@
 struct probe {
 	const char *symbol;
 	uint64_t offset; /* file offset of the probed instruction */
-	uint64_t cookie; /* HT_COOKIE(fn, variant, aliases) */
+	uint64_t cookie; /* HT_COOKIE(fn, variant, aliases), | HT_COOKIE_AT_RET on a ret */
+	bool uretprobe; /* an entry probe whose return is seen by a uretprobe */
 };
 
 struct libprobes {
 	char path[PATH_MAX];
-	struct probe *probes;
+	struct probe *probes; /* entry-type uprobes: function entries, and ret instructions */
 	int n;
+	int nuret; /* how many of them also want a uretprobe */
 };
 
 /*

@@ -308,51 +308,52 @@ static void proc_gone(struct tracer *t, struct proc *p)
 }
 
 /*
- * Entry and return probes of every allocator function in every library, for one process (pid)
- * or for all (-1). A uprobe bound to a pid traps only in that process: others do not pay.
+ * Entry-type probes (function entries and ret instructions) or return probes (the functions
+ * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
+ * perf-event uprobe each.
  */
-/* One uprobe per function: the fallback where uprobe_multi links do not exist. */
-static int attach_lib_single(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
-			     struct bpf_link ***links, int *n, int *cap)
+static int attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
+		      struct bpf_link ***links, int *n, int *cap)
 {
-	struct bpf_program *prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
+	struct bpf_program *prog;
+	unsigned long offsets[lp->n];
+	__u64 cookies[lp->n];
+	struct bpf_link *link;
+	size_t cnt = 0;
 
 	for (int i = 0; i < lp->n; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = lp->probes[i].cookie, .retprobe = ret);
-		struct bpf_link *link;
+		if (ret && !lp->probes[i].uretprobe)
+			continue;
+		offsets[cnt] = lp->probes[i].offset;
+		cookies[cnt++] = lp->probes[i].cookie;
+	}
+	if (!cnt)
+		return 0;
+	if (t->uprobe_multi) {
+		LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offsets, .cookies = cookies,
+			    .cnt = cnt, .retprobe = ret);
 
-		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, lp->probes[i].offset, &uo);
+		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
+		link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
 		if (!link)
 			return -errno;
 		if (links_push(links, n, cap, link)) {
 			bpf_link__destroy(link);
 			return -ENOMEM;
 		}
+		return 0;
 	}
-	return 0;
-}
+	prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
+	for (size_t i = 0; i < cnt; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookies[i], .retprobe = ret);
 
-static int attach_lib_multi(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
-			    struct bpf_link ***links, int *n, int *cap)
-{
-	struct bpf_program *prog =
-		ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
-	unsigned long offsets[lp->n];
-	__u64 cookies[lp->n];
-	struct bpf_link *link;
-
-	for (int i = 0; i < lp->n; i++) {
-		offsets[i] = lp->probes[i].offset;
-		cookies[i] = lp->probes[i].cookie;
-	}
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offsets, .cookies = cookies,
-		    .cnt = (size_t)lp->n, .retprobe = ret);
-	link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
-	if (!link)
-		return -errno;
-	if (links_push(links, n, cap, link)) {
-		bpf_link__destroy(link);
-		return -ENOMEM;
+		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, offsets[i], &uo);
+		if (!link)
+			return -errno;
+		if (links_push(links, n, cap, link)) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -369,8 +370,7 @@ static int attach_uprobes(struct tracer *t, pid_t pid, struct bpf_link ***links,
 		const struct libprobes *lp = t->libs[l];
 
 		for (int ret = 0; ret < 2; ret++) {
-			int err = t->uprobe_multi ? attach_lib_multi(t, lp, pid, ret, links, n, &cap) :
-						    attach_lib_single(t, lp, pid, ret, links, n, &cap);
+			int err = attach_lib(t, lp, pid, ret, links, n, &cap);
 
 			if (err == -ESRCH) {
 				fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
@@ -385,9 +385,11 @@ static int attach_uprobes(struct tracer *t, pid_t pid, struct bpf_link ***links,
 		}
 		if (t->opts.verbose && (pid == -1 || pid == t->child || !t->child))
 			for (int i = 0; i < lp->n; i++)
-				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (entry and "
-						"return)%s\n", lp->path, lp->probes[i].symbol,
+				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)%s\n",
+					lp->path, lp->probes[i].symbol,
 					(unsigned long)lp->probes[i].offset,
+					lp->probes[i].cookie & HT_COOKIE_AT_RET ? "a ret instruction" :
+					lp->probes[i].uretprobe ? "entry, and a uretprobe" : "entry",
 					pid == -1 ? ", every process" : "");
 	}
 	return 0;
