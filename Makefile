@@ -110,3 +110,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/unit/*.d)
+
+# A statically linked fixture, for --lib on a program that carries its own malloc.
+$(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) -static -o $@ $<

@@ -120,6 +120,11 @@ int cmd_trace(struct cli *cli)
 		return EXIT_RUNTIME;
 	}
 	tc.t0_ns = tracer_start_ns(t);
+	if (tracer_start(t)) {
+		tracer_close(t);
+		comm_cache_free(tc.comms);
+		return EXIT_RUNTIME;
+	}
 	if (cli->all)
 		fprintf(stderr, "heaptrail: tracing every process%s\n",
 			cli->duration ? "" : "; Ctrl-C to stop");

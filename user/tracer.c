@@ -694,14 +694,17 @@ static void check_targets(struct tracer *t)
 	}
 }
 
+int tracer_start(struct tracer *t)
+{
+	return t->child ? release_command(t) : 0;
+}
+
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 {
 	uint64_t deadline = duration_s > 0 ? now_ns() + (uint64_t)(duration_s * 1e9) : 0;
 	uint64_t next_check = 0;
 	int err = 0;
 
-	if (t->child && release_command(t))
-		return -1;
 	while (!*stop && !t->error) {
 		uint64_t now;
 
@@ -778,6 +781,13 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	*out = t;
 	libbpf_set_print(opts->verbose ? libbpf_verbose : libbpf_quiet);
 
+	for (int i = 0; i < opts->npids; i++) {
+		if (tgid_of(opts->pids[i]) < 0 || !proc_alive(opts->pids[i])) {
+			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
+				opts->pids[i]);
+			return -1;
+		}
+	}
 	if (opts->want_alloc && collect_libs(t))
 		return -1;
 

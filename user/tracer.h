@@ -39,7 +39,9 @@ typedef void (*tracer_event_fn)(void *ctx, const struct ht_hdr *rec);
  */
 int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx,
 		struct tracer **out);
-/* Lets the -c command exec, and polls until the end. Returns 0 or -1 on a runtime error. */
+/* Lets the -c command exec; -1 (said why) when it could not. */
+int tracer_start(struct tracer *t);
+/* Polls until the targets are gone, the duration is over or *stop. 0, or -1 on an error. */
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop);
 /* Loss counters so far, by enum ht_lost_kind. */
 void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX]);

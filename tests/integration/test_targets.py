@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Targets other than -c (-p on a running process, -a), --lib on a static binary, faults and
+RSS, losses when the ring buffer is too small, and a clean stop on SIGTERM."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import (HEAPTRAIL, addr, fixture_path, read_truth, run_heaptrail, trace_json,
+                      truth_windows, windows)
+from test_trace import compare_window
+
+
+def wait_for(path, text, timeout=20):
+    """Waits until the file at path contains text (heaptrail's stderr, say)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and text in open(path).read():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"'{text}' not in {path}: {open(path).read() if os.path.exists(path) else ''}")
+
+
+def start_heaptrail(args, tmp_path):
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.txt"
+    proc = subprocess.Popen([HEAPTRAIL] + args, stdout=open(out, "w"), stderr=open(err, "w"))
+    return proc, out, err
+
+
+def test_attach_to_running_process(tmp_path):
+    truth_file = tmp_path / "truth.jsonl"
+    target = subprocess.Popen([fixture_path("wait_alloc"), str(truth_file)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail(["trace", "--json", "-e", "alloc,exit",
+                                        "-p", str(target.pid)], tmp_path)
+        wait_for(err, "tracing 1 process")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=20) == 0
+        # heaptrail ends by itself when its target does
+        assert ht.wait(timeout=20) == 0, open(err).read()
+    finally:
+        target.kill()
+    events = [json.loads(l) for l in open(out)]
+    got, want = windows(events), truth_windows(read_truth(truth_file))
+    assert set(got) == set(want)
+    for key in want:
+        # the frees of blocks allocated before attach are there, as frees
+        compare_window(key, want[key], got[key])
+    assert [e["event"] for e in events if e["event"] == "exit"] == ["exit"]
+
+
+def test_static_binary_with_lib(tmp_path):
+    truth_file = tmp_path / "truth.jsonl"
+    prog = fixture_path("alloc_static")
+    events, _ = trace_json(["-e", "alloc", "--lib", prog, "-c", f"{prog} {truth_file}"])
+    got, want = windows(events), truth_windows(read_truth(truth_file))
+    assert set(got) == set(want)
+    for key in want:
+        compare_window(key, want[key], got[key])
+
+
+def test_system_wide(tmp_path):
+    ht, out, err = start_heaptrail(["trace", "--json", "-a", "-e", "malloc,mmap", "-d", "20"],
+                                   tmp_path)
+    try:
+        wait_for(err, "tracing every process")
+        truth_file = tmp_path / "truth.jsonl"
+        subprocess.run([fixture_path("alloc_seq"), str(truth_file)], check=True, timeout=20)
+        ht.send_signal(signal.SIGINT)
+        assert ht.wait(timeout=20) == 0, open(err).read()
+    finally:
+        ht.kill()
+    events = [json.loads(l) for l in open(out)]
+    truth = read_truth(truth_file)
+    pid = truth[0]["pid"]
+    mine = [e for e in events if e["pid"] == pid]
+    want_mallocs = [addr(t["addr"]) for t in truth
+                    if t["event"] == "malloc" and t["pid"] == pid and t["addr"]]
+    got_mallocs = [addr(e["addr"]) for e in mine if e["event"] == "malloc" and e["addr"]]
+    assert set(want_mallocs) <= set(got_mallocs)
+    hinted = [e for e in mine if e["event"] == "mmap" and e["addr"] == "0x7e0000000000"]
+    assert len(hinted) == 1
+    assert "lost events: none" in open(err).read()
+
+
+def test_faults_and_rss(tmp_path):
+    truth_file = tmp_path / "truth.jsonl"
+    events, _ = trace_json(["-e", "fault,rss", "-c",
+                            f"{fixture_path('touch_pages')} {truth_file}"])
+    t = next(t for t in read_truth(truth_file) if t["event"] == "touched")
+    wb, rb = addr(t["write_base"]), addr(t["read_base"])
+    faults = [e for e in events if e["event"] == "fault"]
+    writes = [e for e in faults if wb <= addr(e["address"]) < wb + 64 * 4096]
+    reads = [e for e in faults if rb <= addr(e["address"]) < rb + 16 * 4096]
+    # exactly one first-touch fault per page, of the right kind
+    assert sorted(addr(e["address"]) for e in writes) == [wb + i * 4096 for i in range(64)]
+    assert all(e["write"] and not e["present"] and not e["exec"] for e in writes)
+    assert sorted(addr(e["address"]) for e in reads) == [rb + i * 4096 for i in range(16)]
+    assert all(not e["write"] and not e["present"] for e in reads)
+    # anonymous RSS grew by at least the 64 written pages while the fixture ran
+    anon = [e["size"] for e in events if e["event"] == "rss" and e["member"] == "anon"]
+    assert anon and max(anon) - min(anon) >= 64 * 4096
+
+
+def test_losses_are_counted_and_shown():
+    n = 200000
+    proc = run_heaptrail(["trace", "--json", "--ringbuf-size", "4096", "-e", "alloc",
+                          "-c", f"{fixture_path('churn')} {n}"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(l) for l in proc.stdout.splitlines()]
+    lost = [e for e in events if e["event"] == "lost"]
+    assert lost and all(e["kind"] == "ringbuf" for e in lost)
+    total_lost = sum(e["count"] for e in lost)
+    assert f"LOST events: ringbuf={total_lost}" in proc.stderr
+    # churn makes no allocator call but its n pairs: received + lost accounts for each one
+    received = [e for e in events if e["event"] in ("malloc", "free")]
+    assert len(received) + total_lost == 2 * n
+
+
+def test_sigterm_stops_cleanly(tmp_path):
+    truth_file = tmp_path / "truth.jsonl"
+    target = subprocess.Popen([fixture_path("wait_alloc"), str(truth_file)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail(["trace", "-p", str(target.pid)], tmp_path)
+        wait_for(err, "tracing 1 process")
+        ht.send_signal(signal.SIGTERM)
+        assert ht.wait(timeout=20) == 0
+        assert "lost events: none" in open(err).read()
+        # the target goes on, untouched, and runs to completion untraced
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=20) == 0
+    finally:
+        target.kill()
