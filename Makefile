@@ -90,7 +90,11 @@ $(BUILD)/fixtures/%: tests/fixtures/%.cc | $(BUILD)/fixtures
 $(BUILD)/demo: tests/demo/demo.c | $(BUILD)
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
 
-fixtures: $(FIXTURES)
+fixtures: $(FIXTURES) $(BUILD)/verify_progs
+
+# Loads every BPF program on its own (tests/integration/test_programs.py).
+$(BUILD)/verify_progs: tests/tools/verify_progs.c $(SKELS) | $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) $(DEPFLAGS) -o $@ $< $(LIBS)
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -109,7 +113,7 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/unit/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/unit/*.d $(BUILD)/fixtures/*.d)
 
 # A statically linked fixture, for --lib on a program that carries its own malloc.
 $(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures

@@ -239,6 +239,31 @@ struct ht_kfunc_rec {
 };
 _Static_assert(sizeof(struct ht_kfunc_rec) == 72, "ht_kfunc_rec size");
 
+/*
+ * The kernel functions hooked, one per hook point; several may stand for one enum ht_kfunc
+ * (the munmap path is do_vmi_munmap, do_mas_munmap or do_munmap, whichever this kernel has).
+ */
+enum ht_hook {
+	HT_HOOK_DO_MMAP,
+	HT_HOOK_DO_VMI_MUNMAP,
+	HT_HOOK_DO_MAS_MUNMAP,
+	HT_HOOK_DO_MUNMAP,
+	HT_HOOK_DO_BRK_FLAGS,
+	HT_HOOK_MPROTECT_FIXUP,
+	HT_HOOK_MAX,
+};
+
+#define HT_ARG_NONE 0xff
+/* Where a hook's values are among its function's arguments on this kernel (from BTF). */
+struct ht_hook_layout {
+	__u8 start;
+	__u8 len; /* or HT_ARG_NONE and: */
+	__u8 end;
+	__u8 prot;
+	__u8 flags;
+	__u8 pad[3];
+};
+
 /* Per-target flags in the BPF targets map. */
 #define HT_TGT_TRACED (1u << 0)
 #define HT_TGT_PENDING_EXEC (1u << 1) /* started by -c: events count only after its exec */

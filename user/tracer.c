@@ -19,8 +19,10 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "../bpf/heaptrail.h" /* before the skeleton: it names the shared types */
 #include "heaptrail.skel.h"
 #include "event.h"
+#include "hooks.h"
 #include "probes.h"
 #include "procinfo.h"
 #include "tracer.h"
@@ -60,6 +62,7 @@ struct tracer {
 	bool child_reaped;
 
 	bool uprobe_multi; /* the kernel has uprobe_multi links */
+	struct hooks *hooks; /* kernel-function hooks, when any can attach */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
 	int error; /* set from the callback: stops the loop */
@@ -227,6 +230,13 @@ static int attach_prog(struct tracer *t, struct bpf_program *prog, const char *w
 	return links_push(&t->links, &t->nlinks, &t->links_cap, link) ? -1 : 0;
 }
 
+static int push_kernel_link(void *ctx, struct bpf_link *link)
+{
+	struct tracer *t = ctx;
+
+	return links_push(&t->links, &t->nlinks, &t->links_cap, link);
+}
+
 static int attach_kernel(struct tracer *t)
 {
 	struct heaptrail_bpf *s = t->skel;
@@ -240,10 +250,8 @@ static int attach_kernel(struct tracer *t)
 	if ((t->opts.want_vm || !t->opts.all) &&
 	    attach_prog(t, s->progs.sys_exit, "raw tracepoint sys_exit"))
 		return -1;
-	if (t->opts.want_vm && t->opts.verbose)
-		fprintf(stderr, "heaptrail: kernel-function hooks (do_mmap, do_munmap, do_brk_flags, "
-				"mprotect_fixup): not used, memory syscalls come from the syscall "
-				"tracepoints\n");
+	if (hooks_attach(t->hooks, s, push_kernel_link, t))
+		return -1;
 	if (t->opts.want_fault &&
 	    attach_prog(t, s->progs.page_fault_user, "tracepoint exceptions:page_fault_user"))
 		return -1;
@@ -815,6 +823,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	bpf_program__set_autoload(t->skel->progs.alloc_enter, opts->want_alloc && !t->uprobe_multi);
 	bpf_program__set_autoload(t->skel->progs.alloc_return, opts->want_alloc && !t->uprobe_multi);
 	bpf_program__set_autoload(t->skel->progs.alloc_enter_multi, t->uprobe_multi);
+	t->hooks = hooks_prepare(t->skel, opts->want_vm, opts->verbose);
 	bpf_program__set_autoload(t->skel->progs.alloc_return_multi, t->uprobe_multi);
 
 	err = heaptrail_bpf__load(t->skel);
@@ -895,5 +904,6 @@ void tracer_close(struct tracer *t)
 	heaptrail_bpf__destroy(t->skel);
 	for (int i = 0; i < t->nlibs; i++)
 		libprobes_free(t->libs[i]);
+	hooks_free(t->hooks);
 	free(t);
 }

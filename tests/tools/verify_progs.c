@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Loads every BPF program of heaptrail on its own, with this kernel's verifier, including those
+ * this kernel cannot attach (kprobes without CONFIG_KPROBES): a program that only another kernel
+ * would run still has to verify. fexit programs may be refused by policy (EPERM, ENOTSUPP), not
+ * by the verifier. Prints one line per program; exits 1 if any failed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "../../bpf/heaptrail.h"
+#include "heaptrail.skel.h"
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+/* Plausible layouts: every slot used, one argument on the stack (mprotect_fixup on 6.18). */
+static void set_layouts(struct heaptrail_bpf *s)
+{
+	for (int i = 0; i < HT_HOOK_MAX; i++) {
+		struct ht_hook_layout *l = (struct ht_hook_layout *)&s->rodata->hook_layout[i];
+
+		*l = (struct ht_hook_layout){ .start = 1, .len = 2, .end = HT_ARG_NONE, .prot = 3,
+					      .flags = 6 };
+	}
+}
+
+int main(void)
+{
+	struct heaptrail_bpf *probe = heaptrail_bpf__open();
+	struct bpf_program *p;
+	int failed = 0, n = 0;
+
+	libbpf_set_print(quiet);
+	if (!probe)
+		return 1;
+	bpf_object__for_each_program(p, probe->obj) {
+		const char *name = bpf_program__name(p);
+		struct heaptrail_bpf *s = heaptrail_bpf__open();
+		struct bpf_program *q;
+		bool fexit = !strncmp(name, "fexit_", 6);
+		int err;
+
+		bpf_object__for_each_program(q, s->obj)
+			bpf_program__set_autoload(q, !strcmp(bpf_program__name(q), name));
+		set_layouts(s);
+		err = heaptrail_bpf__load(s);
+		n++;
+		if (!err) {
+			printf("ok      %s\n", name);
+		} else if (fexit && (err == -EPERM || err == -524 /* ENOTSUPP */ || err == -EOPNOTSUPP ||
+				     err == -ESRCH)) {
+			/* ESRCH: the function is not in this kernel's BTF (do_mas_munmap on 6.18) */
+			printf("refused %s (%s): allowed for fexit\n", name, strerror(-err));
+		} else {
+			printf("FAILED  %s (%s)\n", name, strerror(-err));
+			failed++;
+		}
+		heaptrail_bpf__destroy(s);
+	}
+	heaptrail_bpf__destroy(probe);
+	printf("%d programs, %d failed\n", n, failed);
+	return failed ? 1 : 0;
+}

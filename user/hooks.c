@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel-function hooks: one table of candidate functions per hook, their argument names in
+ * BTF, and the probes that decide between fexit, kprobes and nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "hooks.h"
+
+enum hook_mode { MODE_NONE, MODE_FEXIT, MODE_KPROBE };
+
+struct hook_desc {
+	const char *func;
+	enum ht_hook hook;
+	const char *group; /* hooks of one group stand for one another: the first present wins */
+	/* BTF parameter names of start, len, end, prot, flags ("a|b": either) */
+	const char *params[5];
+};
+
+static const struct hook_desc hook_descs[HT_HOOK_MAX] = {
+	{ "do_mmap", HT_HOOK_DO_MMAP, "mmap", { "addr", "len", NULL, "prot", "flags" } },
+	{ "do_vmi_munmap", HT_HOOK_DO_VMI_MUNMAP, "munmap", { "start", "len" } },
+	{ "do_mas_munmap", HT_HOOK_DO_MAS_MUNMAP, "munmap", { "start", "len" } },
+	{ "do_munmap", HT_HOOK_DO_MUNMAP, "munmap", { "start", "len" } },
+	{ "do_brk_flags", HT_HOOK_DO_BRK_FLAGS, "brk",
+	  { "addr", "len", NULL, NULL, "flags|vm_flags" } },
+	{ "mprotect_fixup", HT_HOOK_MPROTECT_FIXUP, "mprotect",
+	  { "start", NULL, "end", NULL, "newflags" } },
+};
+
+struct hooks {
+	enum hook_mode mode;
+	bool chosen[HT_HOOK_MAX];
+	int btf_id[HT_HOOK_MAX];
+	bool verbose;
+};
+
+static bool name_matches(const char *name, const char *alternatives)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = alternatives; p && *p;) {
+		size_t len = strcspn(p, "|");
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p += len + (p[len] == '|');
+	}
+	return false;
+}
+
+/* Fills the layout from the function's BTF prototype; false when a parameter is missing. */
+static bool layout_from_btf(const struct btf *btf, int id, const struct hook_desc *d,
+			    struct ht_hook_layout *l)
+{
+	const struct btf_type *fn = btf__type_by_id(btf, id);
+	const struct btf_type *proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
+	const struct btf_param *params;
+	uint8_t *slots[5] = { &l->start, &l->len, &l->end, &l->prot, &l->flags };
+
+	if (!proto || !btf_is_func_proto(proto))
+		return false;
+	params = btf_params(proto);
+	memset(l, HT_ARG_NONE, sizeof(*l));
+	for (int k = 0; k < 5; k++) {
+		if (!d->params[k])
+			continue;
+		for (int i = 0; i < btf_vlen(proto); i++)
+			if (name_matches(btf__name_by_offset(btf, params[i].name_off), d->params[k]))
+				*slots[k] = (uint8_t)i;
+		if (*slots[k] == HT_ARG_NONE)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Can an fexit program attach to this function? Load and attach a program that does nothing;
+ * kernels refuse at load (fentry not permitted, more arguments than the trampoline supports
+ * on 6.1) or at attach.
+ */
+static int probe_fexit(int btf_id)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = (__u32)btf_id);
+	int prog, link, err = 0;
+
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &po);
+	if (prog < 0)
+		return -errno;
+	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
+	if (link < 0)
+		err = -errno;
+	else
+		close(link);
+	close(prog);
+	return err;
+}
+
+/* kprobes need the kprobe PMU or the legacy tracefs interface; CONFIG_KPROBES=n has neither. */
+static bool kprobes_available(void)
+{
+	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
+	       !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
+	       !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
+}
+
+static struct bpf_program *prog_for(struct heaptrail_bpf *skel, const char *kind, const char *func)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s_%s", kind, func);
+	return bpf_object__find_program_by_name(skel->obj, name);
+}
+
+static void autoload_none(struct heaptrail_bpf *skel)
+{
+	static const char *const kinds[] = { "fexit", "kprobe", "kretprobe" };
+
+	for (int i = 0; i < HT_HOOK_MAX; i++)
+		for (int k = 0; k < 3; k++)
+			bpf_program__set_autoload(prog_for(skel, kinds[k], hook_descs[i].func), false);
+}
+
+struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbose)
+{
+	struct btf *btf;
+	struct hooks *h;
+	char fexit_why[128] = "";
+	int nchosen = 0;
+
+	autoload_none(skel);
+	if (!wanted)
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	btf = btf__load_vmlinux_btf();
+	if (!h || !btf) {
+		free(h);
+		btf__free(btf);
+		return NULL;
+	}
+	h->verbose = verbose;
+	for (int i = 0; i < HT_HOOK_MAX; i++) {
+		const struct hook_desc *d = &hook_descs[i];
+		struct ht_hook_layout *l = (struct ht_hook_layout *)&skel->rodata->hook_layout[i];
+		bool group_taken = false;
+		int id;
+
+		for (int k = 0; k < i; k++)
+			group_taken |= h->chosen[k] && !strcmp(hook_descs[k].group, d->group);
+		if (group_taken)
+			continue;
+		id = btf__find_by_name_kind(btf, d->func, BTF_KIND_FUNC);
+		if (id < 0)
+			continue;
+		if (!layout_from_btf(btf, id, d, l)) {
+			if (verbose)
+				fprintf(stderr, "heaptrail: hook %s: its parameters are not the ones "
+						"expected on this kernel, skipped\n", d->func);
+			continue;
+		}
+		h->chosen[i] = true;
+		h->btf_id[i] = id;
+		nchosen++;
+	}
+	btf__free(btf);
+
+	/* One mode for all hooks: fexit if every chosen function takes it, else kprobes. */
+	h->mode = nchosen ? MODE_FEXIT : MODE_NONE;
+	for (int i = 0; i < HT_HOOK_MAX && h->mode == MODE_FEXIT; i++) {
+		int err = h->chosen[i] ? probe_fexit(h->btf_id[i]) : 0;
+
+		if (err) {
+			snprintf(fexit_why, sizeof(fexit_why), "fexit on %s refused (%s)",
+				 hook_descs[i].func, strerror(-err));
+			h->mode = kprobes_available() ? MODE_KPROBE : MODE_NONE;
+		}
+	}
+	if (verbose) {
+		if (h->mode == MODE_FEXIT)
+			fprintf(stderr, "heaptrail: kernel-function hooks: fexit\n");
+		else if (h->mode == MODE_KPROBE)
+			fprintf(stderr, "heaptrail: kernel-function hooks: kprobes (%s)\n", fexit_why);
+		else
+			fprintf(stderr, "heaptrail: kernel-function hooks: none: %s; kprobes not "
+					"available (no kprobe PMU nor kprobe_events: a kernel without "
+					"CONFIG_KPROBES); memory syscalls come from the syscall "
+					"tracepoints, and mappings no syscall makes (execve's) are not "
+					"seen\n", fexit_why[0] ? fexit_why : "no hookable function");
+	}
+	for (int i = 0; i < HT_HOOK_MAX; i++) {
+		if (!h->chosen[i] || h->mode == MODE_NONE)
+			continue;
+		if (h->mode == MODE_FEXIT) {
+			bpf_program__set_autoload(prog_for(skel, "fexit", hook_descs[i].func), true);
+		} else {
+			bpf_program__set_autoload(prog_for(skel, "kprobe", hook_descs[i].func), true);
+			bpf_program__set_autoload(prog_for(skel, "kretprobe", hook_descs[i].func),
+						  true);
+		}
+	}
+	return h;
+}
+
+static int attach_one(struct hooks *h, struct bpf_program *prog, const char *func,
+		      int (*push)(void *, struct bpf_link *), void *ctx)
+{
+	struct bpf_link *link = bpf_program__attach(prog);
+
+	if (!link) {
+		if (h->verbose)
+			fprintf(stderr, "heaptrail: hook %s (%s): %s, skipped\n", func,
+				bpf_program__name(prog), strerror(errno));
+		return 0;
+	}
+	if (h->verbose)
+		fprintf(stderr, "heaptrail: attached %s\n", bpf_program__name(prog));
+	if (push(ctx, link)) {
+		bpf_link__destroy(link);
+		return -1;
+	}
+	return 0;
+}
+
+int hooks_attach(struct hooks *h, struct heaptrail_bpf *skel,
+		 int (*push)(void *ctx, struct bpf_link *link), void *ctx)
+{
+	if (!h || h->mode == MODE_NONE)
+		return 0;
+	for (int i = 0; i < HT_HOOK_MAX; i++) {
+		const char *func = hook_descs[i].func;
+
+		if (!h->chosen[i])
+			continue;
+		if (h->mode == MODE_FEXIT) {
+			if (attach_one(h, prog_for(skel, "fexit", func), func, push, ctx))
+				return -1;
+			continue;
+		}
+		/* The return first: an entry without its return would leave a frame behind. */
+		if (attach_one(h, prog_for(skel, "kretprobe", func), func, push, ctx) ||
+		    attach_one(h, prog_for(skel, "kprobe", func), func, push, ctx))
+			return -1;
+	}
+	return 0;
+}
+
+void hooks_free(struct hooks *h)
+{
+	free(h);
+}
