@@ -138,3 +138,39 @@ def test_sigterm_stops_cleanly(tmp_path):
         assert target.wait(timeout=20) == 0
     finally:
         target.kill()
+
+
+def test_several_pids_and_duration(tmp_path):
+    """-p A,B follows both and ends when both have exited; -d ends tracing on time while the
+    targets go on."""
+    targets = [subprocess.Popen([fixture_path("wait_alloc"), str(tmp_path / f"t{i}.jsonl")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for i in range(2)]
+    try:
+        for t in targets:
+            assert t.stdout.readline().startswith("ready")
+        pids = ",".join(str(t.pid) for t in targets)
+        start = time.monotonic()
+        short = run_heaptrail(["trace", "-p", pids, "-d", "1"], timeout=30)
+        assert short.returncode == 0, short.stderr
+        assert 1 <= time.monotonic() - start < 10
+        assert all(t.poll() is None for t in targets)
+
+        ht, out, err = start_heaptrail(["trace", "--json", "-e", "alloc,exit", "-p", pids],
+                                       tmp_path)
+        wait_for(err, "tracing 2 processes")
+        for t in targets:
+            t.stdin.write("go\n")
+            t.stdin.flush()
+            assert t.wait(timeout=20) == 0
+        assert ht.wait(timeout=20) == 0, open(err).read()
+    finally:
+        for t in targets:
+            t.kill()
+    events = [json.loads(l) for l in open(out)]
+    assert sorted(e["pid"] for e in events if e["event"] == "exit") == sorted(t.pid for t in targets)
+    for i, t in enumerate(targets):
+        want = truth_windows(read_truth(tmp_path / f"t{i}.jsonl"))
+        got = windows([e for e in events if e["pid"] == t.pid])
+        for key in want:
+            compare_window(key, want[key], got[key])
