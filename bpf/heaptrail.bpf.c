@@ -15,6 +15,8 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by userspace between open and load. */
 const volatile bool filter_targets = true; /* false with -a: every process */
 const volatile __u32 self_pid = 0; /* heaptrail itself is never traced */
+const volatile bool capture_stacks = false; /* user stacks of allocations (leaks) */
+const volatile __u32 stack_depth = HT_MAX_STACK_DEPTH; /* --stack-depth */
 
 /* Loss counters by enum ht_lost_kind; userspace reads them through the mmapped .bss. */
 __u64 lost[HT_LOST_MAX];
@@ -46,6 +48,7 @@ struct thread_state {
 	__u64 alloc_cookie; /* the outermost call's function */
 	__u64 alloc_sp; /* the outermost call's stack pointer at entry (at its return address) */
 	__u64 alloc_ret; /* and that return address */
+	__u64 alloc_stack; /* its stack id, 0 if none */
 };
 
 struct {
@@ -80,6 +83,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct hook_stack);
 } hook_pending SEC(".maps");
+
+/* Stack capture: a per-CPU scratch record, and the ids already sent (--stack-table-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ht_stack);
+} stack_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} stacks_sent SEC(".maps");
 
 static __always_inline void count_lost(enum ht_lost_kind kind)
 {
@@ -139,6 +157,60 @@ static __always_inline struct thread_state *thread_state_get(__u32 tid)
 
 /* ---------------------------------------------------------------- allocator uprobes */
 
+/*
+ * The user stack of the current allocator call, captured at its entry, deduplicated by a hash:
+ * the frames go to userspace the first time an id is seen. At entry the frame-pointer walk
+ * starts at the allocator's own ip and goes on from its caller's caller, since the allocator has
+ * not pushed a frame yet; the caller's return address, read at the stack pointer, takes the
+ * first slot, so that the code that called the allocator is never missing. Returns the id, 0
+ * when the capture failed (counted).
+ */
+static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64 ret_addr)
+{
+	struct ht_stack *b = bpf_map_lookup_elem(&stack_scratch, &(__u32){ 0 });
+	__u64 hash = 0xcbf29ce484222325ull;
+	__u32 size = stack_depth * 8, n;
+	long bytes;
+
+	if (!b)
+		return 0;
+	if (size > sizeof(b->frames))
+		size = sizeof(b->frames);
+	bytes = bpf_get_stack(ctx, b->frames, size, BPF_F_USER_STACK);
+	if (bytes <= 0) {
+		count_lost(HT_LOST_STACK);
+		return 0;
+	}
+	n = bytes / 8;
+	if (n > HT_MAX_STACK_DEPTH)
+		n = HT_MAX_STACK_DEPTH;
+	b->frames[0] = ret_addr;
+	for (__u32 i = 0; i < HT_MAX_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		hash = (hash ^ b->frames[i]) * 0x100000001b3ull;
+	}
+	hash |= 1; /* never 0, which means none */
+	if (bpf_map_lookup_elem(&stacks_sent, &hash))
+		return hash;
+	b->hdr.type = HT_REC_STACK;
+	b->hdr.size = HT_STACK_HDR_SIZE + n * 8;
+	b->hdr.flags = 0;
+	b->hdr.ts_ns = now;
+	b->hdr.pid = id >> 32;
+	b->hdr.tid = (__u32)id;
+	b->stack_id = hash;
+	b->nframes = n;
+	b->pad0 = 0;
+	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8, 0)) {
+		/* not sent: the allocation still names it, and a later one sends it */
+		count_lost(HT_LOST_RINGBUF);
+		return hash;
+	}
+	bpf_map_update_elem(&stacks_sent, &hash, &(__u8){ 1 }, BPF_ANY);
+	return hash;
+}
+
 static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 now, __u64 ret,
 				       __u64 addr, __u32 flags)
 {
@@ -152,7 +224,9 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	rec->fn = HT_COOKIE_FN(cookie);
 	rec->variant = HT_COOKIE_VARIANT(cookie);
 	rec->aliases = HT_COOKIE_ALIASES(cookie);
-	rec->stack_id = -1;
+	rec->pad0 = 0;
+	rec->caller = st->alloc_ret;
+	rec->stack_id = st->alloc_stack;
 	rec->args[0] = st->alloc_args[0];
 	rec->args[1] = st->alloc_args[1];
 	rec->args[2] = st->alloc_args[2];
@@ -214,6 +288,8 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st->alloc_cookie = cookie;
 	st->alloc_sp = sp;
 	st->alloc_ret = ret_addr;
+	st->alloc_stack = capture_stacks && !HT_FN_IS_FREE(HT_COOKIE_FN(cookie)) ?
+				  capture_stack(ctx, id, now, ret_addr) : 0;
 	st->alloc_args[0] = PT_REGS_PARM1(ctx);
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);

@@ -28,6 +28,7 @@ enum ht_rec_type {
 	HT_REC_HELD = 9, /* forked child stopped itself so that userspace can attach */
 	HT_REC_LOST = 10, /* synthesized by userspace from the kernel loss counters */
 	HT_REC_KFUNC = 11, /* kernel-function hook (do_mmap, ...) */
+	HT_REC_STACK = 12, /* a user stack, sent once per stack id */
 	HT_REC_MAX,
 };
 
@@ -102,13 +103,34 @@ struct ht_alloc {
 	__u8 fn; /* enum ht_alloc_fn */
 	__u8 variant;
 	__u16 aliases; /* (1 << fn) of functions at the same address */
-	__s32 stack_id; /* -1: not captured */
+	__u32 pad0;
 	__u64 args[3]; /* raw argument registers, in C API order */
 	__u64 ret; /* raw return register (int for posix_memalign) */
 	__u64 addr; /* resulting allocation, 0 if none (failed, or a free) */
 	__u64 lat_ns; /* entry to return; 0 for frees */
+	__u64 caller; /* return address into the code that called the allocator */
+	__u64 stack_id; /* hash of the user stack (see struct ht_stack); 0: not captured */
 };
-_Static_assert(sizeof(struct ht_alloc) == 80, "ht_alloc size");
+_Static_assert(sizeof(struct ht_alloc) == 96, "ht_alloc size");
+
+/*
+ * A user stack, innermost frame first; the first frame is the caller's return address, not the
+ * allocator's own code. The BPF side sends each stack once (and again after its id falls out of
+ * the LRU map of sent ids), so consumers must accept repeats. Variable size: the header, then
+ * nframes addresses.
+ */
+#define HT_MAX_STACK_DEPTH 127
+
+struct ht_stack {
+	struct ht_hdr hdr;
+	__u64 stack_id; /* a 64-bit hash of the frames, never 0 */
+	__u32 nframes;
+	__u32 pad0;
+	__u64 frames[HT_MAX_STACK_DEPTH];
+};
+#define HT_STACK_HDR_SIZE 40
+_Static_assert(sizeof(struct ht_stack) == HT_STACK_HDR_SIZE + 8 * HT_MAX_STACK_DEPTH,
+	       "ht_stack size");
 
 /* Memory syscalls. Numbering is part of the wire format: append only. */
 enum ht_sys {

@@ -277,6 +277,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_HELD] = sizeof(struct ht_hdr),
 	[HT_REC_LOST] = sizeof(struct ht_lost),
 	[HT_REC_KFUNC] = sizeof(struct ht_kfunc_rec),
+	[HT_REC_STACK] = HT_STACK_HDR_SIZE, /* and 8 bytes a frame */
 };
 
 int ht_rec_check(const void *buf, size_t len, const char **why)
@@ -293,7 +294,20 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 		return -1;
 	}
 	/* Exact sizes: a record of another size was written by another format version. */
-	if (hdr.size != rec_sizes[hdr.type]) {
+	if (hdr.type == HT_REC_STACK) {
+		struct ht_stack st;
+
+		if (len < HT_STACK_HDR_SIZE || hdr.size < HT_STACK_HDR_SIZE) {
+			*why = "stack record shorter than its header";
+			return -1;
+		}
+		memcpy(&st, buf, HT_STACK_HDR_SIZE);
+		if (st.nframes > HT_MAX_STACK_DEPTH ||
+		    hdr.size != HT_STACK_HDR_SIZE + 8 * st.nframes) {
+			*why = "stack record size does not match its frame count";
+			return -1;
+		}
+	} else if (hdr.size != rec_sizes[hdr.type]) {
 		*why = "record size does not match its type";
 		return -1;
 	}
@@ -440,8 +454,10 @@ static void json_alloc(struct json *j, const struct ht_alloc *a)
 			json_kv_bool(j, "nothrow", true);
 	}
 	json_aliases(j, a->aliases);
-	if (alloc_descs[a->fn].is_free)
+	if (alloc_descs[a->fn].is_free) {
+		json_kv_addr(j, "caller", a->caller);
 		return;
+	}
 	if (a->hdr.flags & HT_F_NO_RETURN)
 		json_kv_bool(j, "no_return", true);
 	if (a->fn == HT_FN_POSIX_MEMALIGN)
@@ -452,6 +468,9 @@ static void json_alloc(struct json *j, const struct ht_alloc *a)
 	else
 		json_null(j);
 	json_kv_u64(j, "lat_ns", a->lat_ns);
+	json_kv_addr(j, "caller", a->caller);
+	if (a->stack_id)
+		json_kv_addr(j, "stack_id", a->stack_id);
 }
 
 static void json_syscall(struct json *j, const struct ht_syscall *s)

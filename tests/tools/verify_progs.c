@@ -47,6 +47,7 @@ int main(void)
 		bpf_object__for_each_program(q, s->obj)
 			bpf_program__set_autoload(q, !strcmp(bpf_program__name(q), name));
 		set_layouts(s);
+		s->rodata->capture_stacks = true; /* else the verifier prunes the capture as dead */
 		err = heaptrail_bpf__load(s);
 		n++;
 		if (!err) {

@@ -99,6 +99,25 @@ static void test_check_rejects_bad_records(void **state)
 	assert_string_equal(why, "unknown loss kind");
 }
 
+static void test_check_stack_records(void **state)
+{
+	struct ht_stack st = { .hdr = { .type = HT_REC_STACK }, .stack_id = 7, .nframes = 3 };
+	const char *why = NULL;
+
+	(void)state;
+	st.hdr.size = HT_STACK_HDR_SIZE + 3 * 8;
+	assert_int_equal(ht_rec_check(&st, st.hdr.size, &why), HT_REC_STACK);
+	/* the buffer must hold all frames */
+	assert_int_equal(ht_rec_check(&st, st.hdr.size - 8, &why), -1);
+	st.hdr.size += 8;
+	assert_int_equal(ht_rec_check(&st, st.hdr.size, &why), -1);
+	assert_string_equal(why, "stack record size does not match its frame count");
+	st.nframes = HT_MAX_STACK_DEPTH + 1;
+	st.hdr.size = sizeof(st);
+	assert_int_equal(ht_rec_check(&st, sizeof(st), &why), -1);
+	assert_int_equal(ht_rec_check(&st, 20, &why), -1);
+}
+
 static void test_kinds_parse(void **state)
 {
 	const char *bad = NULL;
@@ -150,13 +169,15 @@ static void test_json_malloc(void **state)
 			      .args = { 100 },
 			      .ret = 0x5555deadb000,
 			      .addr = 0x5555deadb000,
-			      .lat_ns = 850 };
+			      .lat_ns = 850,
+			      .caller = 0x401234,
+			      .stack_id = 0xabc1 };
 	char *s = to_json(&a);
 
 	(void)state;
 	assert_string_equal(s, "{\"ts_ns\":1000,\"pid\":42,\"tid\":43,\"comm\":\"prog\","
 			       "\"event\":\"malloc\",\"size\":100,\"addr\":\"0x5555deadb000\","
-			       "\"lat_ns\":850}");
+			       "\"lat_ns\":850,\"caller\":\"0x401234\",\"stack_id\":\"0xabc1\"}");
 	free(s);
 	/* a failed allocation has no address */
 	a.ret = a.addr = 0;
@@ -197,7 +218,7 @@ static void test_json_alloc_layouts(void **state)
 	a.fn = HT_FN_FREE;
 	a.args[0] = 0x1234;
 	s = to_json(&a);
-	assert_contains(s, "\"event\":\"free\",\"ptr\":\"0x1234\"}");
+	assert_contains(s, "\"event\":\"free\",\"ptr\":\"0x1234\",\"caller\":\"0x0\"}");
 	free(s);
 
 	/* aliases name the functions that share the probed address */
@@ -233,13 +254,13 @@ static void test_json_new_delete_variants(void **state)
 	a.args[2] = 64;
 	s = to_json(&a);
 	assert_contains(s, "\"event\":\"delete\",\"ptr\":\"0x9000\",\"size\":256,\"align\":64,"
-			   "\"array\":false}");
+			   "\"array\":false,");
 	free(s);
 
 	a.variant = HT_VAR_ALIGNED; /* unsized: align is the second argument */
 	a.args[1] = 32;
 	s = to_json(&a);
-	assert_contains(s, "\"ptr\":\"0x9000\",\"align\":32,\"array\":false}");
+	assert_contains(s, "\"ptr\":\"0x9000\",\"align\":32,\"array\":false,");
 	free(s);
 }
 
@@ -382,6 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_valid_records),
 		cmocka_unit_test(test_check_rejects_bad_records),
+		cmocka_unit_test(test_check_stack_records),
 		cmocka_unit_test(test_kinds_parse),
 		cmocka_unit_test(test_kinds_of_records),
 		cmocka_unit_test(test_json_malloc),

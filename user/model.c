@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The per-process model: allocator records become live-allocation tables, fork copies them,
+ * exec empties them, exit retires the process (kept for its report). Tables are open-addressed
+ * with linear probing and backward-shift deletion (no tombstones), kept between 1/2 and 3/4
+ * full (grown by 3/2, shrunk to 5/8), so that a live allocation costs 43 to 64 bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+#define FREED_CACHE 4096 /* recently freed addresses remembered per process (32 KiB) */
+#define MIN_CAP 16
+
+/* A small u64 -> u32 map (pid -> process, stack id -> stack), same probing scheme. */
+struct idmap {
+	uint64_t *keys; /* 0: empty */
+	uint32_t *vals;
+	size_t cap, count;
+};
+
+struct model {
+	struct model_proc **procs;
+	size_t nprocs, procs_cap;
+	struct idmap live; /* pid -> index in procs, live processes only */
+
+	struct model_stack *stacks;
+	size_t nstacks, stacks_cap;
+	struct idmap stack_ids;
+
+	uint64_t lost[HT_LOST_MAX];
+	uint64_t now;
+};
+
+static inline uint64_t mix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	return k;
+}
+
+/* Maps a hash onto [0, cap) without a power-of-two capacity. */
+static inline size_t bucket(uint64_t key, size_t cap)
+{
+	return (size_t)(((unsigned __int128)mix(key) * cap) >> 64);
+}
+
+static inline size_t next_slot(size_t i, size_t cap)
+{
+	return i + 1 == cap ? 0 : i + 1;
+}
+
+/* ---------------------------------------------------------------- idmap */
+
+static long idmap_find(const struct idmap *m, uint64_t key)
+{
+	if (!m->cap)
+		return -1;
+	for (size_t i = bucket(key, m->cap);; i = next_slot(i, m->cap)) {
+		if (m->keys[i] == key)
+			return (long)i;
+		if (!m->keys[i])
+			return -1;
+	}
+}
+
+static int idmap_put(struct idmap *m, uint64_t key, uint32_t val);
+
+static int idmap_grow(struct idmap *m)
+{
+	struct idmap n = { .cap = m->cap ? m->cap * 2 : MIN_CAP };
+
+	n.keys = calloc(n.cap, sizeof(*n.keys));
+	n.vals = calloc(n.cap, sizeof(*n.vals));
+	if (!n.keys || !n.vals) {
+		free(n.keys);
+		free(n.vals);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i])
+			idmap_put(&n, m->keys[i], m->vals[i]);
+	free(m->keys);
+	free(m->vals);
+	*m = n;
+	return 0;
+}
+
+static int idmap_put(struct idmap *m, uint64_t key, uint32_t val)
+{
+	size_t i;
+
+	if ((m->count + 1) * 4 > m->cap * 3 && idmap_grow(m))
+		return -1;
+	for (i = bucket(key, m->cap); m->keys[i] && m->keys[i] != key; i = next_slot(i, m->cap))
+		;
+	if (!m->keys[i])
+		m->count++;
+	m->keys[i] = key;
+	m->vals[i] = val;
+	return 0;
+}
+
+/* Backward-shift deletion: later entries of the run move up into the hole. */
+static void idmap_del(struct idmap *m, uint64_t key)
+{
+	long found = idmap_find(m, key);
+	size_t hole, i;
+
+	if (found < 0)
+		return;
+	hole = (size_t)found;
+	for (i = next_slot(hole, m->cap); m->keys[i]; i = next_slot(i, m->cap)) {
+		size_t home = bucket(m->keys[i], m->cap);
+
+		/* i may move to hole only if its home is not in (hole, i] (cyclically). */
+		if (hole <= i ? (home <= hole || home > i) : (home <= hole && home > i)) {
+			m->keys[hole] = m->keys[i];
+			m->vals[hole] = m->vals[i];
+			hole = i;
+		}
+	}
+	m->keys[hole] = 0;
+	m->count--;
+}
+
+static void idmap_free(struct idmap *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---------------------------------------------------------------- allocation tables */
+
+static long alloc_find(const struct model_proc *p, uint64_t addr)
+{
+	if (!p->cap)
+		return -1;
+	for (size_t i = bucket(addr, p->cap);; i = next_slot(i, p->cap)) {
+		if (p->slots[i].addr == addr)
+			return (long)i;
+		if (!p->slots[i].addr)
+			return -1;
+	}
+}
+
+static void alloc_place(struct model_alloc *slots, size_t cap, const struct model_alloc *a)
+{
+	size_t i;
+
+	for (i = bucket(a->addr, cap); slots[i].addr; i = next_slot(i, cap))
+		;
+	slots[i] = *a;
+}
+
+static int alloc_resize(struct model_proc *p, size_t cap)
+{
+	struct model_alloc *slots;
+
+	if (cap < MIN_CAP)
+		cap = MIN_CAP;
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < p->cap; i++)
+		if (p->slots[i].addr)
+			alloc_place(slots, cap, &p->slots[i]);
+	free(p->slots);
+	p->slots = slots;
+	p->cap = cap;
+	return 0;
+}
+
+static void alloc_remove_at(struct model_proc *p, size_t hole)
+{
+	p->live_bytes -= p->slots[hole].size;
+	p->count--;
+	for (size_t i = next_slot(hole, p->cap); p->slots[i].addr; i = next_slot(i, p->cap)) {
+		size_t home = bucket(p->slots[i].addr, p->cap);
+
+		if (hole <= i ? (home <= hole || home > i) : (home <= hole && home > i)) {
+			p->slots[hole] = p->slots[i];
+			hole = i;
+		}
+	}
+	p->slots[hole].addr = 0;
+	/*
+	 * Frees give memory back: under 1/2 full, shrink to 5/8 full. Growing lands at 1/2, so an
+	 * O(n) resize is always at least n/8 operations away from the previous one but one.
+	 */
+	if (p->cap > 4 * MIN_CAP && p->count * 2 < p->cap)
+		alloc_resize(p, p->count * 8 / 5);
+}
+
+static void alloc_insert(struct model_proc *p, const struct model_alloc *a)
+{
+	long i = alloc_find(p, a->addr);
+
+	if (i >= 0) {
+		/* Handed out again without a free we saw: the free was lost. Replace. */
+		p->live_bytes -= p->slots[i].size;
+		p->slots[i] = *a;
+		p->live_bytes += a->size;
+		return;
+	}
+	if ((p->count + 1) * 4 > p->cap * 3 && alloc_resize(p, p->cap + p->cap / 2))
+		return;
+	alloc_place(p->slots, p->cap, a);
+	p->count++;
+	p->live_bytes += a->size;
+}
+
+/* ---------------------------------------------------------------- processes */
+
+static void proc_destroy(struct model_proc *p)
+{
+	free(p->slots);
+	free(p->freed);
+	free(p);
+}
+
+/* Drops what only a live process needs. */
+static void proc_retire(struct model *m, struct model_proc *p, uint64_t ts, int status)
+{
+	p->exited = true;
+	p->exit_ns = ts;
+	p->exit_status = status;
+	free(p->freed);
+	p->freed = NULL;
+	idmap_del(&m->live, p->pid);
+}
+
+static struct model_proc *proc_new(struct model *m, uint32_t pid, uint64_t ts)
+{
+	struct model_proc *p;
+	long old = idmap_find(&m->live, pid);
+
+	/* The pid was reused: the previous process exited without our seeing it. */
+	if (old >= 0)
+		proc_retire(m, m->procs[m->live.vals[old]], ts, -1);
+	if (m->nprocs == m->procs_cap) {
+		size_t ncap = m->procs_cap ? m->procs_cap * 2 : 16;
+		struct model_proc **np = realloc(m->procs, ncap * sizeof(*np));
+
+		if (!np)
+			return NULL;
+		m->procs = np;
+		m->procs_cap = ncap;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->start_ns = ts;
+	if (idmap_put(&m->live, pid, (uint32_t)m->nprocs)) {
+		free(p);
+		return NULL;
+	}
+	m->procs[m->nprocs++] = p;
+	return p;
+}
+
+static struct model_proc *proc_get(struct model *m, uint32_t pid, uint64_t ts)
+{
+	long i = idmap_find(&m->live, pid);
+
+	return i >= 0 ? m->procs[m->live.vals[i]] : proc_new(m, pid, ts);
+}
+
+static void set_comm(struct model_proc *p, const char *comm)
+{
+	memcpy(p->comm, comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
+}
+
+/* ---------------------------------------------------------------- stacks */
+
+/*
+ * The table index of a stack id. An id whose frames have not arrived (their record was lost to
+ * a full ring buffer; a later allocation sends them again) gets an empty entry now, filled when
+ * they come, so that allocations made meanwhile still group under it.
+ */
+static uint32_t stack_index(struct model *m, uint64_t id)
+{
+	long i;
+
+	if (!id)
+		return MODEL_NO_STACK;
+	i = idmap_find(&m->stack_ids, id);
+	if (i >= 0)
+		return m->stack_ids.vals[i];
+	if (m->nstacks == m->stacks_cap) {
+		size_t ncap = m->stacks_cap ? m->stacks_cap * 2 : 64;
+		struct model_stack *ns = realloc(m->stacks, ncap * sizeof(*ns));
+
+		if (!ns)
+			return MODEL_NO_STACK;
+		m->stacks = ns;
+		m->stacks_cap = ncap;
+	}
+	if (idmap_put(&m->stack_ids, id, (uint32_t)m->nstacks))
+		return MODEL_NO_STACK;
+	m->stacks[m->nstacks] = (struct model_stack){ id, 0, NULL };
+	return (uint32_t)m->nstacks++;
+}
+
+static void stack_add(struct model *m, const struct ht_stack *s)
+{
+	uint32_t i = stack_index(m, s->stack_id);
+	uint64_t *frames;
+
+	if (i == MODEL_NO_STACK || m->stacks[i].frames)
+		return; /* no memory, or sent again after an LRU eviction */
+	frames = malloc(s->nframes * sizeof(*frames) + 1);
+	if (!frames)
+		return;
+	memcpy(frames, s->frames, s->nframes * sizeof(*frames));
+	m->stacks[i].frames = frames;
+	m->stacks[i].nframes = s->nframes;
+}
+
+/* ---------------------------------------------------------------- allocator semantics */
+
+static inline size_t freed_slot(uint64_t addr)
+{
+	return (size_t)(mix(addr) % FREED_CACHE);
+}
+
+static void record_alloc(struct model *m, struct model_proc *p, const struct ht_alloc *a,
+			 uint64_t size)
+{
+	struct model_alloc e = {
+		.addr = a->addr,
+		.size = size,
+		.ts_ns = a->hdr.ts_ns,
+		.tid = a->hdr.tid,
+		.stack = stack_index(m, a->stack_id),
+	};
+
+	if (p->freed && p->freed[freed_slot(a->addr)] == a->addr)
+		p->freed[freed_slot(a->addr)] = 0; /* allocated again: a free of it is fine */
+	p->allocs++;
+	alloc_insert(p, &e);
+}
+
+static void record_free(struct model_proc *p, const struct ht_alloc *a, uint64_t addr)
+{
+	long i = alloc_find(p, addr);
+
+	p->frees++;
+	if (i >= 0) {
+		alloc_remove_at(p, (size_t)i);
+		if (!p->freed)
+			p->freed = calloc(FREED_CACHE, sizeof(*p->freed));
+		if (p->freed)
+			p->freed[freed_slot(addr)] = addr;
+		return;
+	}
+	if (p->freed && p->freed[freed_slot(addr)] == addr) {
+		if (p->double_frees < MODEL_DOUBLE_FREES_KEPT)
+			p->double_free[p->double_frees] = (struct model_double_free){
+				.addr = addr,
+				.ts_ns = a->hdr.ts_ns,
+				.tid = a->hdr.tid,
+				.caller = a->caller,
+			};
+		p->double_frees++;
+		return;
+	}
+	p->unmatched_frees++;
+}
+
+/* nmemb * size, or 0 when it overflows (the call then fails). */
+static uint64_t array_size(uint64_t nmemb, uint64_t size)
+{
+	uint64_t r;
+
+	return __builtin_mul_overflow(nmemb, size, &r) ? 0 : r;
+}
+
+static void apply_alloc(struct model *m, const struct ht_alloc *a)
+{
+	struct model_proc *p = proc_get(m, a->hdr.pid, a->hdr.ts_ns);
+	uint64_t size = 0, ptr = 0;
+	bool is_realloc = false;
+
+	if (!p)
+		return;
+	switch (a->fn) {
+	case HT_FN_FREE:
+	case HT_FN_DELETE:
+		if (a->args[0])
+			record_free(p, a, a->args[0]);
+		return;
+	case HT_FN_MALLOC:
+	case HT_FN_VALLOC:
+	case HT_FN_NEW:
+		size = a->args[0];
+		break;
+	case HT_FN_PVALLOC:
+		size = (a->args[0] + 4095) & ~4095ull; /* pvalloc hands out whole pages */
+		break;
+	case HT_FN_CALLOC:
+		size = array_size(a->args[0], a->args[1]);
+		break;
+	case HT_FN_ALIGNED_ALLOC:
+	case HT_FN_MEMALIGN:
+		size = a->args[1];
+		break;
+	case HT_FN_POSIX_MEMALIGN:
+		size = a->args[2];
+		break;
+	case HT_FN_REALLOC:
+		is_realloc = true;
+		ptr = a->args[0];
+		size = a->args[1];
+		break;
+	case HT_FN_REALLOCARRAY:
+		is_realloc = true;
+		ptr = a->args[0];
+		size = array_size(a->args[1], a->args[2]);
+		break;
+	default:
+		return;
+	}
+	if (a->hdr.flags & HT_F_NO_RETURN) {
+		p->no_return++;
+		p->failed_allocs++;
+		return;
+	}
+	if (!a->addr) {
+		/* realloc(p, 0) that returns NULL has freed p (glibc); any other NULL failed. */
+		if (is_realloc && ptr && size == 0 && a->fn == HT_FN_REALLOC)
+			record_free(p, a, ptr);
+		else
+			p->failed_allocs++;
+		return;
+	}
+	if (is_realloc && ptr)
+		record_free(p, a, ptr);
+	record_alloc(m, p, a, size);
+}
+
+/* ---------------------------------------------------------------- the rest */
+
+static void apply_fork(struct model *m, const struct ht_fork *f)
+{
+	struct model_proc *parent = proc_get(m, f->hdr.pid, f->hdr.ts_ns), *child;
+	size_t parent_index = m->nprocs; /* parent may move when procs grows */
+
+	for (size_t i = 0; parent && i < m->nprocs; i++)
+		if (m->procs[i] == parent)
+			parent_index = i;
+	child = proc_new(m, f->child_pid, f->hdr.ts_ns);
+	if (!child)
+		return;
+	set_comm(child, f->comm);
+	if (parent_index == m->nprocs)
+		return;
+	parent = m->procs[parent_index];
+	child->parent = parent->pid;
+	/* The child starts with its parent's memory: the same live allocations. */
+	if (parent->cap) {
+		child->slots = malloc(parent->cap * sizeof(*child->slots));
+		if (!child->slots)
+			return;
+		memcpy(child->slots, parent->slots, parent->cap * sizeof(*child->slots));
+		child->cap = parent->cap;
+		child->count = parent->count;
+		child->live_bytes = parent->live_bytes;
+	}
+}
+
+static void apply_exec(struct model *m, const struct ht_exec *e)
+{
+	struct model_proc *p = proc_get(m, e->hdr.pid, e->hdr.ts_ns);
+
+	if (!p)
+		return;
+	/* A new program: the old one's memory is gone, so are its allocations. */
+	free(p->slots);
+	free(p->freed);
+	p->slots = NULL;
+	p->freed = NULL;
+	p->cap = p->count = 0;
+	p->live_bytes = 0;
+	p->allocs = p->frees = p->failed_allocs = p->no_return = 0;
+	p->unmatched_frees = p->double_frees = 0;
+	set_comm(p, e->comm);
+}
+
+void model_apply(struct model *m, const struct ht_hdr *rec)
+{
+	struct model_proc *p;
+
+	if (rec->ts_ns > m->now)
+		m->now = rec->ts_ns;
+	switch (rec->type) {
+	case HT_REC_ALLOC:
+		apply_alloc(m, (const struct ht_alloc *)rec);
+		break;
+	case HT_REC_STACK:
+		stack_add(m, (const struct ht_stack *)rec);
+		break;
+	case HT_REC_FORK:
+		apply_fork(m, (const struct ht_fork *)rec);
+		break;
+	case HT_REC_EXEC:
+		apply_exec(m, (const struct ht_exec *)rec);
+		break;
+	case HT_REC_EXIT: {
+		long i = idmap_find(&m->live, rec->pid);
+
+		if (i >= 0) {
+			p = m->procs[m->live.vals[i]];
+			set_comm(p, ((const struct ht_exit *)rec)->comm);
+			proc_retire(m, p, rec->ts_ns, ((const struct ht_exit *)rec)->exit_code);
+		}
+		break;
+	}
+	case HT_REC_COMM:
+		/* A thread naming itself does not rename its process. */
+		if (rec->tid == rec->pid && (p = proc_get(m, rec->pid, rec->ts_ns)))
+			set_comm(p, ((const struct ht_comm *)rec)->comm);
+		break;
+	case HT_REC_LOST: {
+		const struct ht_lost *l = (const void *)rec;
+
+		if (l->kind < HT_LOST_MAX)
+			m->lost[l->kind] += l->count;
+		break;
+	}
+	}
+}
+
+struct model *model_new(void)
+{
+	return calloc(1, sizeof(struct model));
+}
+
+void model_free(struct model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nprocs; i++)
+		proc_destroy(m->procs[i]);
+	free(m->procs);
+	for (size_t i = 0; i < m->nstacks; i++)
+		free((void *)m->stacks[i].frames);
+	free(m->stacks);
+	idmap_free(&m->live);
+	idmap_free(&m->stack_ids);
+	free(m);
+}
+
+size_t model_nprocs(const struct model *m)
+{
+	return m->nprocs;
+}
+
+const struct model_proc *model_proc_at(const struct model *m, size_t i)
+{
+	return i < m->nprocs ? m->procs[i] : NULL;
+}
+
+const struct model_proc *model_proc_live(const struct model *m, uint32_t pid)
+{
+	long i = idmap_find(&m->live, pid);
+
+	return i >= 0 ? m->procs[m->live.vals[i]] : NULL;
+}
+
+const struct model_alloc *model_proc_next_alloc(const struct model_proc *p, size_t *pos)
+{
+	while (*pos < p->cap) {
+		const struct model_alloc *a = &p->slots[(*pos)++];
+
+		if (a->addr)
+			return a;
+	}
+	return NULL;
+}
+
+const struct model_stack *model_stack(const struct model *m, uint32_t index)
+{
+	return index < m->nstacks ? &m->stacks[index] : NULL;
+}
+
+const uint64_t *model_lost(const struct model *m)
+{
+	return m->lost;
+}
+
+uint64_t model_now(const struct model *m)
+{
+	return m->now;
+}
+
+size_t model_alloc_memory(const struct model *m)
+{
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < m->nprocs; i++)
+		bytes += m->procs[i]->cap * sizeof(struct model_alloc);
+	return bytes;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The per-process model, the only place that interprets records: processes (a reused pid is a
+ * new process), their live allocations, the stacks those were made from, and what could not
+ * be matched. Reports read it; they never look at records.
+ */
+#ifndef HT_MODEL_H
+#define HT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../bpf/heaptrail.h"
+
+#define MODEL_NO_STACK UINT32_MAX /* an allocation whose stack is not known */
+#define MODEL_DOUBLE_FREES_KEPT 64 /* double frees kept with details, per process */
+
+/* One live allocation: 32 bytes. */
+struct model_alloc {
+	uint64_t addr; /* 0: empty slot */
+	uint64_t size;
+	uint64_t ts_ns;
+	uint32_t tid;
+	uint32_t stack; /* index in the model's stack table, or MODEL_NO_STACK */
+};
+
+struct model_double_free {
+	uint64_t addr;
+	uint64_t ts_ns;
+	uint32_t tid;
+	uint32_t pad;
+	uint64_t caller; /* the return address into the code that freed twice */
+};
+
+struct model_proc {
+	uint32_t pid;
+	uint64_t start_ns; /* fork, or first record seen */
+	char comm[HT_COMM_LEN];
+	bool exited;
+	int exit_status;
+	uint64_t exit_ns;
+	uint32_t parent; /* pid of the process it was forked from, 0 if not seen */
+
+	/* live allocations: open addressing, linear probing */
+	struct model_alloc *slots;
+	size_t cap, count;
+	uint64_t live_bytes;
+
+	uint64_t allocs, frees, failed_allocs, no_return;
+	uint64_t unmatched_frees; /* frees of addresses never seen allocated */
+	uint64_t double_frees;
+	struct model_double_free double_free[MODEL_DOUBLE_FREES_KEPT];
+
+	/* recently freed addresses, to tell a double free from an unmatched one */
+	uint64_t *freed;
+};
+
+/* frames is NULL while the stack's record has not arrived (or never will: it was lost). */
+struct model_stack {
+	uint64_t id;
+	uint32_t nframes;
+	const uint64_t *frames;
+};
+
+struct model;
+
+struct model *model_new(void);
+void model_free(struct model *m);
+/* Applies one valid record (see ht_rec_check). */
+void model_apply(struct model *m, const struct ht_hdr *rec);
+
+/* Processes, oldest first, the exited ones included. */
+size_t model_nprocs(const struct model *m);
+const struct model_proc *model_proc_at(const struct model *m, size_t i);
+/* The live process with this pid, or NULL. */
+const struct model_proc *model_proc_live(const struct model *m, uint32_t pid);
+/* Iterates a process's live allocations: returns the next from *pos, or NULL at the end. */
+const struct model_alloc *model_proc_next_alloc(const struct model_proc *p, size_t *pos);
+const struct model_stack *model_stack(const struct model *m, uint32_t index);
+/* Loss counters carried by lost records, by enum ht_lost_kind. */
+const uint64_t *model_lost(const struct model *m);
+/* The last timestamp applied. */
+uint64_t model_now(const struct model *m);
+/* Bytes of heaptrail memory used by live-allocation tables, for the memory budget. */
+size_t model_alloc_memory(const struct model *m);
+
+#endif
