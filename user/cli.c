@@ -16,6 +16,11 @@ const char *argp_program_bug_address = NULL;
 enum {
 	OPT_RINGBUF = 1000,
 	OPT_LIB,
+	OPT_TOP,
+	OPT_MIN_AGE,
+	OPT_INTERVAL,
+	OPT_STACK_DEPTH,
+	OPT_STACK_TABLE,
 };
 
 static const struct argp_option options[] = {
@@ -35,6 +40,16 @@ static const struct argp_option options[] = {
 	  "Also probe the allocator symbols of this library or static binary (repeatable)", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "Ring buffer size, a power of two >= 4096, K/M suffixes allowed (default 16M)", 2 },
+	{ NULL, 0, NULL, 0, "leaks:", 3 },
+	{ "top", OPT_TOP, "N", 0, "Stacks shown per process, largest first (default 10)", 3 },
+	{ "min-age", OPT_MIN_AGE, "MS", 0,
+	  "Only allocations at least this old at the end of tracing (default 0)", 3 },
+	{ "interval", OPT_INTERVAL, "SECONDS", 0,
+	  "Also report every SECONDS, with each stack's growth since the previous report", 3 },
+	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Frames captured per stack, 1-127 (default 127)",
+	  3 },
+	{ "stack-table-size", OPT_STACK_TABLE, "N", 0,
+	  "Stack ids remembered in the kernel as already sent (default 16384)", 3 },
 	{ 0 },
 };
 
@@ -43,11 +58,14 @@ static const char doc[] =
 	"RSS\v"
 	"COMMANDS:\n"
 	"  trace      live event stream, one line (or one JSON object) per event\n"
+	"  leaks      live allocations at the end, grouped by stack, largest first\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  heaptrail trace -c './myprog arg'        trace a command from its first instruction\n"
 	"  heaptrail trace -p 1234 -e alloc --json  allocator calls of pid 1234 as JSON Lines\n"
-	"  heaptrail trace -a -e mmap,munmap -d 5   every process's mmap/munmap for 5 seconds\n";
+	"  heaptrail trace -a -e mmap,munmap -d 5   every process's mmap/munmap for 5 seconds\n"
+	"  heaptrail leaks -c ./myprog --top 5      the 5 largest leaking stacks at exit\n"
+	"  heaptrail leaks -p 1234 --interval 10    a report every 10 s with growth per stack\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -186,6 +204,43 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			ps->status = usage_error("--ringbuf-size '%s': want a power of two between "
 						 "4096 and 1G", arg);
 		break;
+	case OPT_TOP:
+	case OPT_STACK_DEPTH:
+	case OPT_STACK_TABLE: {
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end || !*arg || v == 0 || v > (1ul << 24) ||
+		    (key == OPT_STACK_DEPTH && v > HT_MAX_STACK_DEPTH)) {
+			ps->status = usage_error("invalid number '%s'", arg);
+			break;
+		}
+		if (key == OPT_TOP)
+			cli->top = (unsigned)v;
+		else if (key == OPT_STACK_DEPTH)
+			cli->stack_depth = (unsigned)v;
+		else
+			cli->stack_table_size = (unsigned)v;
+		break;
+	}
+	case OPT_MIN_AGE: {
+		double ms;
+
+		errno = 0;
+		ms = strtod(arg, &end);
+		if (errno || *end || !*arg || ms < 0)
+			ps->status = usage_error("invalid --min-age '%s'", arg);
+		else
+			cli->min_age_ns = (uint64_t)(ms * 1e6);
+		break;
+	}
+	case OPT_INTERVAL:
+		errno = 0;
+		cli->interval = strtod(arg, &end);
+		if (errno || *end || cli->interval <= 0)
+			ps->status = usage_error("invalid --interval '%s'", arg);
+		break;
 	case ARGP_KEY_ARG:
 		ps->status = usage_error("unexpected argument '%s'", arg);
 		break;
@@ -208,6 +263,9 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 
 	memset(cli, 0, sizeof(*cli));
 	cli->ringbuf_size = 16ul << 20;
+	cli->top = 10;
+	cli->stack_depth = HT_MAX_STACK_DEPTH;
+	cli->stack_table_size = 16384;
 	cli->kinds = HT_KINDS_ALL & ~(HT_KIND_BIT(HT_K_FAULT) | HT_KIND_BIT(HT_K_RSS));
 	argp_err_exit_status = EXIT_USAGE;
 	/* The command comes first, options after it; --help and --version need none. */

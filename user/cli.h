@@ -28,6 +28,12 @@ struct cli {
 	bool json;
 	unsigned long ringbuf_size;
 	uint64_t kinds; /* -e */
+	/* leaks */
+	unsigned top; /* stacks per process */
+	uint64_t min_age_ns;
+	double interval;
+	unsigned stack_depth;
+	unsigned stack_table_size;
 };
 
 /* Parses argv (command name first). Returns 0, or an exit status after printing why. */

@@ -6,5 +6,6 @@
 #include "cli.h"
 
 int cmd_trace(struct cli *cli);
+int cmd_leaks(struct cli *cli);
 
 #endif

@@ -10,6 +10,7 @@ static const struct {
 	int (*run)(struct cli *cli);
 } commands[] = {
 	{ "trace", cmd_trace },
+	{ "leaks", cmd_leaks },
 };
 
 int main(int argc, char **argv)

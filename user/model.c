@@ -502,6 +502,8 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 		apply_alloc(m, (const struct ht_alloc *)rec);
 		break;
 	case HT_REC_STACK:
+		/* The process exists from its first stack on: its symbols are keyed by it. */
+		proc_get(m, rec->pid, rec->ts_ns);
 		stack_add(m, (const struct ht_stack *)rec);
 		break;
 	case HT_REC_FORK:

@@ -65,6 +65,8 @@ struct tracer {
 	struct hooks *hooks; /* kernel-function hooks, when any can attach */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
+	uint64_t tick_ns; /* tracer_set_tick */
+	void (*tick)(void *ctx);
 	int error; /* set from the callback: stops the loop */
 };
 
@@ -522,6 +524,16 @@ static pid_t tgid_of(pid_t pid)
 	return tgid;
 }
 
+/* A process that was running before we came: its name, as if it had just set it. */
+static void announce_comm(struct tracer *t, pid_t pid)
+{
+	struct ht_comm rec = { .hdr = { .type = HT_REC_COMM, .size = sizeof(rec),
+					.ts_ns = now_ns(), .pid = (uint32_t)pid,
+					.tid = (uint32_t)pid } };
+	proc_comm(pid, 0, rec.comm, sizeof(rec.comm));
+	t->cb(t->cb_ctx, &rec.hdr);
+}
+
 static int attach_pids(struct tracer *t)
 {
 	for (int i = 0; i < t->opts.npids; i++) {
@@ -534,6 +546,7 @@ static int attach_pids(struct tracer *t)
 		}
 		if (set_target(t, tgid, 0))
 			return -1;
+		announce_comm(t, tgid);
 		p = proc_add(t, tgid);
 		if (!p || attach_proc_uprobes(t, p))
 			return -1;
@@ -707,10 +720,16 @@ int tracer_start(struct tracer *t)
 	return t->child ? release_command(t) : 0;
 }
 
+void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx))
+{
+	t->tick_ns = (uint64_t)(interval_s * 1e9);
+	t->tick = tick;
+}
+
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 {
 	uint64_t deadline = duration_s > 0 ? now_ns() + (uint64_t)(duration_s * 1e9) : 0;
-	uint64_t next_check = 0;
+	uint64_t next_check = 0, next_tick = t->tick ? now_ns() + t->tick_ns : 0;
 	int err = 0;
 
 	while (!*stop && !t->error) {
@@ -725,6 +744,10 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		now = now_ns();
 		if (deadline && now >= deadline)
 			break;
+		if (t->tick && now >= next_tick) {
+			t->tick(t->cb_ctx);
+			next_tick = now + t->tick_ns;
+		}
 		if (!t->opts.all && now >= next_check) {
 			/* An exit record may still be in the buffer: drain before deciding. */
 			ring_buffer__consume(t->rb);
@@ -805,6 +828,15 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	}
 	t->skel->rodata->filter_targets = !opts->all;
+	t->skel->rodata->capture_stacks = opts->capture_stacks;
+	if (opts->stack_depth)
+		t->skel->rodata->stack_depth = opts->stack_depth;
+	if (opts->stack_table_size &&
+	    bpf_map__set_max_entries(t->skel->maps.stacks_sent, opts->stack_table_size)) {
+		fprintf(stderr, "heaptrail: --stack-table-size %u: %s\n", opts->stack_table_size,
+			strerror(errno));
+		return -1;
+	}
 	t->skel->rodata->self_pid = (uint32_t)getpid();
 	if (bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)opts->ringbuf_size)) {
 		fprintf(stderr, "heaptrail: --ringbuf-size %lu: %s\n", opts->ringbuf_size,

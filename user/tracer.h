@@ -25,6 +25,9 @@ struct tracer_opts {
 	bool want_vm; /* memory syscalls */
 	bool want_fault;
 	bool want_rss;
+	bool capture_stacks; /* user stacks of allocations */
+	unsigned stack_depth;
+	unsigned stack_table_size;
 	bool verbose;
 };
 
@@ -43,6 +46,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx,
 int tracer_start(struct tracer *t);
 /* Polls until the targets are gone, the duration is over or *stop. 0, or -1 on an error. */
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop);
+/* Calls tick(ctx) every interval_s seconds while tracer_run polls. */
+void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx));
 /* Loss counters so far, by enum ht_lost_kind. */
 void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX]);
 /* The -c command's wait status, when it was reaped; -1 otherwise. */

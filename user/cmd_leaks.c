@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `heaptrail leaks`: what is still allocated, per process, grouped by the stack that allocated
+ * it, largest first; at the end of tracing, and every --interval with each stack's growth.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "commands.h"
+#include "event.h"
+#include "json.h"
+#include "model.h"
+#include "symbolize.h"
+#include "tracer.h"
+
+#define MAX_SYM_FRAMES 16 /* frames one address can expand to (inlining) */
+
+struct stack_sum {
+	uint32_t stack;
+	uint64_t bytes, allocs;
+};
+
+/* A process's stacks at the previous --interval report, sorted by stack index. */
+struct previous {
+	const struct model_proc *proc;
+	struct stack_sum *sums;
+	size_t n;
+};
+
+struct leaks_ctx {
+	struct cli *cli;
+	struct model *model;
+	struct symbolizer *sym;
+	struct json json;
+	struct previous *prev;
+	size_t nprev;
+	unsigned reports;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_event(void *ctx, const struct ht_hdr *rec)
+{
+	struct leaks_ctx *lc = ctx;
+
+	model_apply(lc->model, rec);
+	/* While the process lives, make sure its module list covers the stack's frames. */
+	if (rec->type == HT_REC_STACK) {
+		const struct ht_stack *st = (const void *)rec;
+		const struct model_proc *p = model_proc_live(lc->model, rec->pid);
+
+		if (p)
+			symbolizer_cover(lc->sym, p->pid, p->start_ns,
+					 (const uint64_t *)st->frames, st->nframes);
+	}
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct stack_sum *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static int by_stack(const void *a, const void *b)
+{
+	const struct stack_sum *x = a, *y = b;
+
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/*
+ * Live allocations of one process older than --min-age at the time of the report (its exit,
+ * for an exited process), summed per stack. MODEL_NO_STACK sums those without a stack.
+ */
+static struct stack_sum *sum_stacks(struct leaks_ctx *lc, const struct model_proc *p,
+				    uint64_t now, size_t *n)
+{
+	uint64_t end = p->exited ? p->exit_ns : now;
+	struct stack_sum *sums = NULL;
+	size_t count = 0, cap = 0, pos = 0;
+	const struct model_alloc *a;
+	/* stack index -> position in sums, +1 (0: none yet) */
+	size_t nstacks = 0, *where;
+
+	while (model_stack(lc->model, (uint32_t)nstacks))
+		nstacks++;
+	where = calloc(nstacks + 1, sizeof(*where));
+	if (!where)
+		return NULL;
+	while ((a = model_proc_next_alloc(p, &pos))) {
+		size_t key = a->stack < nstacks ? a->stack : nstacks;
+
+		if (end - a->ts_ns < lc->cli->min_age_ns || a->ts_ns > end)
+			continue;
+		if (!where[key]) {
+			if (count == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				struct stack_sum *ns = realloc(sums, ncap * sizeof(*ns));
+
+				if (!ns)
+					break;
+				sums = ns;
+				cap = ncap;
+			}
+			sums[count] = (struct stack_sum){
+				.stack = key == nstacks ? MODEL_NO_STACK : a->stack };
+			where[key] = ++count;
+		}
+		sums[where[key] - 1].bytes += a->size;
+		sums[where[key] - 1].allocs++;
+	}
+	free(where);
+	if (count)
+		qsort(sums, count, sizeof(*sums), by_bytes);
+	*n = count;
+	return sums;
+}
+
+static struct previous *previous_of(struct leaks_ctx *lc, const struct model_proc *p)
+{
+	for (size_t i = 0; i < lc->nprev; i++)
+		if (lc->prev[i].proc == p)
+			return &lc->prev[i];
+	return NULL;
+}
+
+/* Bytes of this stack at the previous report; 0 when it had none then. */
+static uint64_t previous_bytes(const struct previous *prev, uint32_t stack)
+{
+	struct stack_sum key = { .stack = stack }, *hit;
+
+	if (!prev)
+		return 0;
+	hit = bsearch(&key, prev->sums, prev->n, sizeof(key), by_stack);
+	return hit ? hit->bytes : 0;
+}
+
+static void remember(struct leaks_ctx *lc, const struct model_proc *p, struct stack_sum *sums,
+		     size_t n)
+{
+	struct previous *prev = previous_of(lc, p);
+
+	if (!prev) {
+		struct previous *np = realloc(lc->prev, (lc->nprev + 1) * sizeof(*np));
+
+		if (!np) {
+			free(sums);
+			return;
+		}
+		lc->prev = np;
+		prev = &lc->prev[lc->nprev++];
+		prev->proc = p;
+		prev->sums = NULL;
+	}
+	free(prev->sums);
+	qsort(sums, n, sizeof(*sums), by_stack);
+	prev->sums = sums;
+	prev->n = n;
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void text_frame(const struct sym_frame *f, int depth)
+{
+	printf("    #%-2d 0x%016" PRIx64 " ", depth, f->addr);
+	if (f->sym)
+		printf("%s%s", f->sym, f->inlined ? " [inlined]" : "");
+	else
+		printf("??");
+	if (f->sym && !f->inlined)
+		printf("+0x%" PRIx64, f->offset);
+	if (f->file)
+		printf(" (%s:%d)", f->file, f->line);
+	printf(" %s\n", f->module);
+}
+
+static void text_stack(struct leaks_ctx *lc, const struct model_proc *p, uint32_t stack)
+{
+	const struct model_stack *st = model_stack(lc->model, stack);
+	struct sym_frame frames[MAX_SYM_FRAMES];
+	int depth = 0;
+
+	if (!st || !st->frames) {
+		printf("    (stack not captured)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < st->nframes; i++) {
+		int n = symbolizer_resolve(lc->sym, p->pid, p->start_ns, st->frames[i], frames,
+					   MAX_SYM_FRAMES);
+
+		for (int k = 0; k < n; k++)
+			text_frame(&frames[k], depth++);
+	}
+}
+
+static void text_status(const struct model_proc *p)
+{
+	if (!p->exited)
+		printf("running");
+	else if (p->exit_status < 0)
+		printf("exited");
+	else if (WIFSIGNALED(p->exit_status))
+		printf("killed by SIG%s", sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
+	else
+		printf("exited with %d", WEXITSTATUS(p->exit_status));
+}
+
+static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
+{
+	const uint64_t *lost = model_lost(lc->model);
+
+	if (interval)
+		printf("heaptrail leaks: report %u\n", lc->reports);
+	for (size_t i = 0; i < model_nprocs(lc->model); i++) {
+		const struct model_proc *p = model_proc_at(lc->model, i);
+		const struct previous *prev = previous_of(lc, p);
+		size_t n = 0, shown;
+		struct stack_sum *sums = sum_stacks(lc, p, now, &n);
+
+		printf("pid %u (%s, ", p->pid, p->comm);
+		text_status(p);
+		printf("): %" PRIu64 " bytes in %zu live allocations", p->live_bytes, p->count);
+		printf("; %" PRIu64 " unmatched frees, %" PRIu64 " double frees, %" PRIu64
+		       " failed allocations\n",
+		       p->unmatched_frees, p->double_frees, p->failed_allocs);
+		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
+			struct sym_frame f[MAX_SYM_FRAMES];
+			int k = symbolizer_resolve(lc->sym, p->pid, p->start_ns,
+						   p->double_free[d].caller, f, MAX_SYM_FRAMES);
+
+			printf("  double free of 0x%" PRIx64 " by tid %u at:\n", p->double_free[d].addr,
+			       p->double_free[d].tid);
+			text_frame(&f[k - 1], 0);
+		}
+		shown = n < lc->cli->top ? n : lc->cli->top;
+		for (size_t k = 0; k < shown; k++) {
+			printf("  %" PRIu64 " bytes in %" PRIu64 " allocation%s", sums[k].bytes,
+			       sums[k].allocs, sums[k].allocs == 1 ? "" : "s");
+			if (interval)
+				printf(" (%+" PRId64 " since the last report)",
+				       (int64_t)(sums[k].bytes - previous_bytes(prev, sums[k].stack)));
+			printf(" from:\n");
+			if (sums[k].stack == MODEL_NO_STACK)
+				printf("    (stack not captured)\n");
+			else
+				text_stack(lc, p, sums[k].stack);
+		}
+		if (n > shown)
+			printf("  ... and %zu more stacks (--top)\n", n - shown);
+		if (interval)
+			remember(lc, p, sums, n);
+		else
+			free(sums);
+	}
+	printf("lost:");
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		printf(" %s=%" PRIu64, ht_lost_kind_name(k), lost[k]);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static void json_frame(struct json *j, const struct sym_frame *f)
+{
+	json_object_begin(j);
+	json_kv_addr(j, "addr", f->addr);
+	json_key(j, "sym");
+	if (f->sym)
+		json_string(j, f->sym);
+	else
+		json_null(j);
+	json_kv_string(j, "module", f->module);
+	json_key(j, "file");
+	if (f->file)
+		json_string(j, f->file);
+	else
+		json_null(j);
+	json_key(j, "line");
+	if (f->line)
+		json_u64(j, (uint64_t)f->line);
+	else
+		json_null(j);
+	if (f->inlined)
+		json_kv_bool(j, "inlined", true);
+	json_object_end(j);
+}
+
+static void json_frames(struct leaks_ctx *lc, const struct model_proc *p, uint32_t stack)
+{
+	const struct model_stack *st = stack == MODEL_NO_STACK ? NULL : model_stack(lc->model, stack);
+	struct sym_frame frames[MAX_SYM_FRAMES];
+	struct json *j = &lc->json;
+
+	json_key(j, "frames");
+	json_array_begin(j);
+	for (uint32_t i = 0; st && st->frames && i < st->nframes; i++) {
+		int n = symbolizer_resolve(lc->sym, p->pid, p->start_ns, st->frames[i], frames,
+					   MAX_SYM_FRAMES);
+
+		for (int k = 0; k < n; k++)
+			json_frame(j, &frames[k]);
+	}
+	json_array_end(j);
+	if (!st || !st->frames)
+		json_kv_bool(j, "stack_lost", true);
+}
+
+static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
+{
+	const uint64_t *lost = model_lost(lc->model);
+	struct json *j = &lc->json;
+
+	json_object_begin(j);
+	json_kv_u64(j, "ts_ns", now);
+	if (interval)
+		json_kv_u64(j, "report", lc->reports);
+	json_key(j, "processes");
+	json_array_begin(j);
+	for (size_t i = 0; i < model_nprocs(lc->model); i++) {
+		const struct model_proc *p = model_proc_at(lc->model, i);
+		const struct previous *prev = previous_of(lc, p);
+		size_t n = 0;
+		struct stack_sum *sums = sum_stacks(lc, p, now, &n);
+
+		json_object_begin(j);
+		json_kv_u64(j, "pid", p->pid);
+		json_kv_string(j, "comm", p->comm);
+		json_kv_u64(j, "start_ns", p->start_ns);
+		json_kv_bool(j, "exited", p->exited);
+		if (p->exited && p->exit_status >= 0) {
+			if (WIFSIGNALED(p->exit_status))
+				json_kv_string(j, "signal", sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
+			else
+				json_kv_s64(j, "exit_code", WEXITSTATUS(p->exit_status));
+		}
+		if (p->parent)
+			json_kv_u64(j, "parent", p->parent);
+		json_kv_u64(j, "live_bytes", p->live_bytes);
+		json_kv_u64(j, "live_allocs", p->count);
+		json_kv_u64(j, "allocs", p->allocs);
+		json_kv_u64(j, "frees", p->frees);
+		json_kv_u64(j, "failed_allocs", p->failed_allocs);
+		json_kv_u64(j, "unmatched_frees", p->unmatched_frees);
+		json_kv_u64(j, "double_frees", p->double_frees);
+		json_key(j, "double_free");
+		json_array_begin(j);
+		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
+			struct sym_frame f[MAX_SYM_FRAMES];
+			int k = symbolizer_resolve(lc->sym, p->pid, p->start_ns,
+						   p->double_free[d].caller, f, MAX_SYM_FRAMES);
+
+			json_object_begin(j);
+			json_kv_addr(j, "addr", p->double_free[d].addr);
+			json_kv_u64(j, "tid", p->double_free[d].tid);
+			json_kv_u64(j, "ts_ns", p->double_free[d].ts_ns);
+			json_key(j, "caller");
+			json_frame(j, &f[k - 1]);
+			json_object_end(j);
+		}
+		json_array_end(j);
+		json_key(j, "stacks");
+		json_array_begin(j);
+		for (size_t k = 0; k < n && k < lc->cli->top; k++) {
+			json_object_begin(j);
+			json_kv_u64(j, "bytes", sums[k].bytes);
+			json_kv_u64(j, "allocs", sums[k].allocs);
+			if (interval)
+				json_kv_s64(j, "growth_bytes",
+					    (int64_t)(sums[k].bytes -
+						      previous_bytes(prev, sums[k].stack)));
+			json_frames(lc, p, sums[k].stack);
+			json_object_end(j);
+		}
+		json_array_end(j);
+		json_kv_u64(j, "stacks_total", n);
+		json_object_end(j);
+		if (interval)
+			remember(lc, p, sums, n);
+		else
+			free(sums);
+	}
+	json_array_end(j);
+	json_key(j, "lost");
+	json_object_begin(j);
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		json_kv_u64(j, ht_lost_kind_name(k), lost[k]);
+	json_object_end(j);
+	json_object_end(j);
+	json_line_end(j);
+	fflush(stdout);
+}
+
+static void report(struct leaks_ctx *lc, bool interval)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	/* Ages are measured to now: the model's clock is CLOCK_MONOTONIC too. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (now < model_now(lc->model))
+		now = model_now(lc->model);
+	lc->reports++;
+	if (lc->cli->json)
+		json_report(lc, now, interval);
+	else
+		text_report(lc, now, interval);
+}
+
+static void on_tick(void *ctx)
+{
+	report(ctx, true);
+}
+
+int cmd_leaks(struct cli *cli)
+{
+	struct leaks_ctx lc = { .cli = cli };
+	struct tracer_opts o = {
+		.all = cli->all,
+		.pids = cli->pids,
+		.npids = cli->npids,
+		.argv = cli->argv,
+		.libs = cli->libs,
+		.nlibs = cli->nlibs,
+		.ringbuf_size = cli->ringbuf_size,
+		.want_alloc = true,
+		.capture_stacks = true,
+		.stack_depth = cli->stack_depth,
+		.stack_table_size = cli->stack_table_size,
+		.verbose = cli->verbose,
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct tracer *t = NULL;
+	int status = EXIT_RUNTIME;
+
+	lc.model = model_new();
+	lc.sym = symbolizer_new();
+	if (!lc.model || !lc.sym)
+		goto out;
+	json_init(&lc.json, stdout);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (tracer_open(&o, on_event, &lc, &t) || tracer_start(t))
+		goto out;
+	fprintf(stderr, "heaptrail: tracing allocations; the report comes at the end%s\n",
+		cli->interval ? " and every --interval" : "");
+	if (cli->interval)
+		tracer_set_tick(t, cli->interval, on_tick);
+	if (tracer_run(t, cli->duration, &stop_requested) == 0)
+		status = EXIT_OK;
+	report(&lc, false);
+out:
+	tracer_close(t);
+	for (size_t i = 0; i < lc.nprev; i++)
+		free(lc.prev[i].sums);
+	free(lc.prev);
+	symbolizer_free(lc.sym);
+	model_free(lc.model);
+	return status;
+}

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Symbolization with libdwfl. Each process keeps the union of the /proc/PID/maps snapshots
+ * taken while it ran; a Dwfl is built from that text (dwfl_linux_proc_maps_report) when its
+ * addresses are first resolved, so the process need not be alive any more by then.
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "symbolize.h"
+
+/* libstdc++'s demangler; heaptrail links the C++ runtime for it. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+struct range {
+	uint64_t start, end;
+};
+
+struct sym_proc {
+	uint32_t pid;
+	uint64_t start_ns;
+	char *maps; /* union of the snapshots, in /proc/PID/maps format */
+	size_t maps_len;
+	struct range *ranges;
+	size_t nranges;
+	Dwfl *dwfl; /* built on first use, rebuilt when maps grew */
+	bool stale;
+};
+
+struct symbolizer {
+	struct sym_proc *procs;
+	size_t nprocs, cap;
+	char **strings; /* every string handed out, freed with the symbolizer */
+	size_t nstrings, strings_cap;
+};
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+struct symbolizer *symbolizer_new(void)
+{
+	return calloc(1, sizeof(struct symbolizer));
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i].dwfl)
+			dwfl_end(s->procs[i].dwfl);
+		free(s->procs[i].maps);
+		free(s->procs[i].ranges);
+	}
+	free(s->procs);
+	for (size_t i = 0; i < s->nstrings; i++)
+		free(s->strings[i]);
+	free(s->strings);
+	free(s);
+}
+
+/* Takes ownership of str (malloc'ed) and returns it. */
+static const char *keep(struct symbolizer *s, char *str)
+{
+	if (!str)
+		return NULL;
+	if (s->nstrings == s->strings_cap) {
+		size_t ncap = s->strings_cap ? s->strings_cap * 2 : 256;
+		char **n = realloc(s->strings, ncap * sizeof(*n));
+
+		if (!n) {
+			free(str);
+			return NULL;
+		}
+		s->strings = n;
+		s->strings_cap = ncap;
+	}
+	s->strings[s->nstrings++] = str;
+	return str;
+}
+
+static const char *demangled(struct symbolizer *s, const char *name)
+{
+	int status = -1;
+	char *d;
+
+	if (!name)
+		return NULL;
+	if (name[0] == '_' && name[1] == 'Z') {
+		d = __cxa_demangle(name, NULL, NULL, &status);
+		if (d && status == 0)
+			return keep(s, d);
+		free(d);
+	}
+	return keep(s, strdup(name));
+}
+
+static struct sym_proc *find_proc(struct symbolizer *s, uint32_t pid, uint64_t start_ns)
+{
+	struct sym_proc *p;
+
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid && s->procs[i].start_ns == start_ns)
+			return &s->procs[i];
+	if (s->nprocs == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		struct sym_proc *n = realloc(s->procs, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->procs = n;
+		s->cap = ncap;
+	}
+	p = &s->procs[s->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->start_ns = start_ns;
+	return p;
+}
+
+static bool covered(const struct sym_proc *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nranges; i++)
+		if (addr >= p->ranges[i].start && addr < p->ranges[i].end)
+			return true;
+	return false;
+}
+
+/* Adds the lines of the current /proc/PID/maps that the union does not have yet. */
+static void snapshot(struct sym_proc *p)
+{
+	char path[64], line[4096 + 256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		uint64_t start, end;
+		char *maps;
+		struct range *r;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) != 2)
+			continue;
+		if (p->maps && strstr(p->maps, line))
+			continue;
+		maps = realloc(p->maps, p->maps_len + len + 1);
+		r = realloc(p->ranges, (p->nranges + 1) * sizeof(*r));
+		if (maps)
+			p->maps = maps;
+		if (r)
+			p->ranges = r;
+		if (!maps || !r)
+			break;
+		memcpy(p->maps + p->maps_len, line, len + 1);
+		p->maps_len += len;
+		p->ranges[p->nranges++] = (struct range){ start, end };
+		p->stale = true;
+	}
+	fclose(f);
+}
+
+bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		      size_t n)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+	bool read = false;
+
+	if (!p)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (covered(p, addrs[i]))
+			continue;
+		if (read)
+			return false;
+		snapshot(p);
+		read = true;
+		if (!covered(p, addrs[i]))
+			return false;
+	}
+	return true;
+}
+
+static Dwfl *proc_dwfl(struct sym_proc *p)
+{
+	FILE *f;
+
+	if (p->dwfl && !p->stale)
+		return p->dwfl;
+	if (p->dwfl)
+		dwfl_end(p->dwfl);
+	p->dwfl = NULL;
+	p->stale = false;
+	if (!p->maps)
+		return NULL;
+	p->dwfl = dwfl_begin(&dwfl_callbacks);
+	f = fmemopen(p->maps, p->maps_len, "r");
+	if (!p->dwfl || !f) {
+		if (f)
+			fclose(f);
+		return p->dwfl;
+	}
+	dwfl_report_begin(p->dwfl);
+	dwfl_linux_proc_maps_report(p->dwfl, f);
+	dwfl_report_end(p->dwfl, NULL, NULL);
+	fclose(f);
+	return p->dwfl;
+}
+
+/* The name of a function's DIE, from its origin if inlined: the linkage name (demangled). */
+static const char *die_name(struct symbolizer *s, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name;
+
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr)) {
+		name = dwarf_formstring(&attr);
+		if (name)
+			return demangled(s, name);
+	}
+	if (dwarf_attr_integrate(die, DW_AT_name, &attr)) {
+		name = dwarf_formstring(&attr);
+		if (name)
+			return keep(s, strdup(name));
+	}
+	return NULL;
+}
+
+/* Where an inlined subroutine was called from: DW_AT_call_file/line of its DIE. */
+static void call_site(struct symbolizer *s, Dwarf_Die *cu, Dwarf_Die *die, const char **file,
+		      int *line)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word v;
+	Dwarf_Files *files;
+	size_t nfiles;
+
+	*file = NULL;
+	*line = 0;
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &v) == 0)
+		*line = (int)v;
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &v) == 0 &&
+	    dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && v < nfiles) {
+		const char *f = dwarf_filesrc(files, v, NULL, NULL);
+
+		*file = f ? keep(s, strdup(f)) : NULL;
+	}
+}
+
+int symbolizer_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
+		       struct sym_frame *out, int max)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+	Dwfl *dwfl = p ? proc_dwfl(p) : NULL;
+	/* A return address: the call is the instruction before it. */
+	Dwarf_Addr pc = addr ? addr - 1 : 0, bias = 0;
+	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
+	const char *module, *file = NULL, *sym;
+	Dwarf_Die *cu, *scopes = NULL;
+	Dwfl_Line *dline;
+	GElf_Off off = 0;
+	GElf_Sym elfsym;
+	int line = 0, n = 0, nscopes;
+
+	out[0] = (struct sym_frame){ .addr = addr, .module = "[anon]" };
+	if (!mod)
+		return 1;
+	module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	module = module ? keep(s, strdup(module)) : "[anon]";
+	sym = demangled(s, dwfl_module_addrinfo(mod, pc, &off, &elfsym, NULL, NULL, NULL));
+	dline = dwfl_module_getsrc(mod, pc);
+	if (dline) {
+		const char *f = dwfl_lineinfo(dline, NULL, &line, NULL, NULL, NULL);
+
+		file = f ? keep(s, strdup(f)) : NULL;
+	}
+	/* Inlined calls at this address, innermost first, then the function that holds them. */
+	cu = dwfl_module_addrdie(mod, pc, &bias);
+	nscopes = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
+	for (int i = 0; i < nscopes && n < max - 1; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+
+		if (tag != DW_TAG_inlined_subroutine)
+			continue;
+		out[n++] = (struct sym_frame){ .addr = addr, .sym = die_name(s, &scopes[i]),
+					       .module = module, .file = file, .line = line,
+					       .inlined = true };
+		call_site(s, cu, &scopes[i], &file, &line);
+	}
+	free(scopes);
+	out[n++] = (struct sym_frame){ .addr = addr, .sym = sym, .offset = sym ? off + 1 : 0,
+				       .module = module, .file = file, .line = line };
+	return n;
+}

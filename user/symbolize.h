@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Symbolization with elfutils (libdw): the module list of each process is captured from
+ * /proc/PID/maps while it is alive, so that stacks of processes that have exited still resolve;
+ * addresses become function+offset, file:line where debug info exists (in the binary, through
+ * .gnu_debuglink, or by build-id under /usr/lib/debug), with inlined frames, demangled.
+ */
+#ifndef HT_SYMBOLIZE_H
+#define HT_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct symbolizer;
+
+/* One frame of a resolved address; an inlined call adds frames for the same address. */
+struct sym_frame {
+	uint64_t addr;
+	const char *sym; /* demangled; NULL when unknown */
+	uint64_t offset; /* from the start of sym */
+	const char *module; /* path, "[anon]" outside any file mapping, "[vdso]" ... */
+	const char *file; /* NULL when unknown */
+	int line; /* 0 when unknown */
+	bool inlined; /* a function inlined into the next frame */
+};
+
+struct symbolizer *symbolizer_new(void);
+void symbolizer_free(struct symbolizer *s);
+
+/*
+ * Makes sure the module list of process (pid, start_ns) covers these addresses, reading
+ * /proc/PID/maps again if one is not covered yet (a library loaded since). The process must be
+ * alive for that; returns false when an address stays uncovered.
+ */
+bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		      size_t n);
+/*
+ * Resolves a return address of that process into at most max frames (innermost first); the
+ * strings live as long as the symbolizer. Returns the number of frames (at least 1).
+ */
+int symbolizer_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
+		       struct sym_frame *out, int max);
+
+#endif
