@@ -53,16 +53,56 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct leaks_ctx *lc = ctx;
 
-	model_apply(lc->model, rec);
-	/* While the process lives, make sure its module list covers the stack's frames. */
-	if (rec->type == HT_REC_STACK) {
-		const struct ht_stack *st = (const void *)rec;
-		const struct model_proc *p = model_proc_live(lc->model, rec->pid);
+	const struct model_proc *p, *parent;
 
+	model_apply(lc->model, rec);
+	/*
+	 * Module lists are read while processes live: at exec and attach, when a stack has a
+	 * frame outside the list, and a forked child gets its parent's, which it shares at fork.
+	 */
+	switch (rec->type) {
+	case HT_REC_STACK:
+		p = model_proc_live(lc->model, rec->pid);
 		if (p)
 			symbolizer_cover(lc->sym, p->pid, p->start_ns,
-					 (const uint64_t *)st->frames, st->nframes);
+					 (const uint64_t *)((const struct ht_stack *)rec)->frames,
+					 ((const struct ht_stack *)rec)->nframes);
+		break;
+	case HT_REC_EXEC:
+	case HT_REC_COMM:
+		p = model_proc_live(lc->model, rec->pid);
+		if (p)
+			symbolizer_snapshot(lc->sym, p->pid, p->start_ns);
+		break;
+	case HT_REC_FORK:
+		p = model_proc_live(lc->model, ((const struct ht_fork *)rec)->child_pid);
+		parent = model_proc_live(lc->model, rec->pid);
+		if (p && parent)
+			symbolizer_inherit(lc->sym, p->pid, p->start_ns, parent->pid,
+					   parent->start_ns);
+		break;
 	}
+}
+
+/*
+ * Code of the allocator libraries: libc, libstdc++ (whose exception handling frees what operator
+ * new allocated for it) and whatever --lib named.
+ */
+static bool is_allocator_code(void *ctx, const struct model_proc *p, uint64_t addr)
+{
+	struct leaks_ctx *lc = ctx;
+	const char *path = symbolizer_module(lc->sym, p->pid, p->start_ns, addr);
+	const char *base;
+
+	if (!path)
+		return false;
+	for (int i = 0; i < lc->cli->nlibs; i++)
+		if (!strcmp(path, lc->cli->libs[i]))
+			return true;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
+	       !strncmp(base, "libstdc++.so", 12);
 }
 
 static int by_bytes(const void *a, const void *b)
@@ -356,6 +396,7 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		json_kv_u64(j, "failed_allocs", p->failed_allocs);
 		json_kv_u64(j, "unmatched_frees", p->unmatched_frees);
 		json_kv_u64(j, "double_frees", p->double_frees);
+		json_kv_u64(j, "internal_frees", p->internal_frees);
 		json_key(j, "double_free");
 		json_array_begin(j);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
@@ -452,6 +493,7 @@ int cmd_leaks(struct cli *cli)
 	if (!lc.model || !lc.sym)
 		goto out;
 	json_init(&lc.json, stdout);
+	model_set_internal(lc.model, is_allocator_code, &lc);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);

@@ -30,6 +30,8 @@ struct model {
 
 	uint64_t lost[HT_LOST_MAX];
 	uint64_t now;
+	bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr);
+	void *internal_ctx;
 };
 
 static inline uint64_t mix(uint64_t k)
@@ -345,7 +347,8 @@ static void record_alloc(struct model *m, struct model_proc *p, const struct ht_
 	alloc_insert(p, &e);
 }
 
-static void record_free(struct model_proc *p, const struct ht_alloc *a, uint64_t addr)
+static void record_free(struct model *m, struct model_proc *p, const struct ht_alloc *a,
+			uint64_t addr)
 {
 	long i = alloc_find(p, addr);
 
@@ -356,6 +359,10 @@ static void record_free(struct model_proc *p, const struct ht_alloc *a, uint64_t
 			p->freed = calloc(FREED_CACHE, sizeof(*p->freed));
 		if (p->freed)
 			p->freed[freed_slot(addr)] = addr;
+		return;
+	}
+	if (m->internal && m->internal(m->internal_ctx, p, a->caller)) {
+		p->internal_frees++;
 		return;
 	}
 	if (p->freed && p->freed[freed_slot(addr)] == addr) {
@@ -392,7 +399,7 @@ static void apply_alloc(struct model *m, const struct ht_alloc *a)
 	case HT_FN_FREE:
 	case HT_FN_DELETE:
 		if (a->args[0])
-			record_free(p, a, a->args[0]);
+			record_free(m, p, a, a->args[0]);
 		return;
 	case HT_FN_MALLOC:
 	case HT_FN_VALLOC:
@@ -433,13 +440,13 @@ static void apply_alloc(struct model *m, const struct ht_alloc *a)
 	if (!a->addr) {
 		/* realloc(p, 0) that returns NULL has freed p (glibc); any other NULL failed. */
 		if (is_realloc && ptr && size == 0 && a->fn == HT_FN_REALLOC)
-			record_free(p, a, ptr);
+			record_free(m, p, a, ptr);
 		else
 			p->failed_allocs++;
 		return;
 	}
 	if (is_realloc && ptr)
-		record_free(p, a, ptr);
+		record_free(m, p, a, ptr);
 	record_alloc(m, p, a, size);
 }
 
@@ -487,7 +494,7 @@ static void apply_exec(struct model *m, const struct ht_exec *e)
 	p->cap = p->count = 0;
 	p->live_bytes = 0;
 	p->allocs = p->frees = p->failed_allocs = p->no_return = 0;
-	p->unmatched_frees = p->double_frees = 0;
+	p->unmatched_frees = p->double_frees = p->internal_frees = 0;
 	set_comm(p, e->comm);
 }
 
@@ -540,6 +547,14 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 struct model *model_new(void)
 {
 	return calloc(1, sizeof(struct model));
+}
+
+void model_set_internal(struct model *m,
+			bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr),
+			void *ctx)
+{
+	m->internal = internal;
+	m->internal_ctx = ctx;
 }
 
 void model_free(struct model *m)

@@ -49,6 +49,12 @@ struct model_proc {
 	uint64_t allocs, frees, failed_allocs, no_return;
 	uint64_t unmatched_frees; /* frees of addresses never seen allocated */
 	uint64_t double_frees;
+	/*
+	 * Frees of addresses not live, made from inside the allocator library itself: glibc's
+	 * thread exit frees its tcache (allocated without malloc) and its cached chunks again.
+	 * The program did not make them; they are neither unmatched nor double frees.
+	 */
+	uint64_t internal_frees;
 	struct model_double_free double_free[MODEL_DOUBLE_FREES_KEPT];
 
 	/* recently freed addresses, to tell a double free from an unmatched one */
@@ -65,6 +71,13 @@ struct model_stack {
 struct model;
 
 struct model *model_new(void);
+/*
+ * Tells the model how to recognise code of the allocator library (libc, libstdc++, --lib):
+ * internal(ctx, p, addr) says whether addr, a return address in process p, lies in it.
+ */
+void model_set_internal(struct model *m,
+			bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr),
+			void *ctx);
 void model_free(struct model *m);
 /* Applies one valid record (see ht_rec_check). */
 void model_apply(struct model *m, const struct ht_hdr *rec);

@@ -18,6 +18,7 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 
 struct range {
 	uint64_t start, end;
+	const char *path; /* points into a kept string; NULL for anonymous memory */
 };
 
 struct sym_proc {
@@ -133,7 +134,7 @@ static bool covered(const struct sym_proc *p, uint64_t addr)
 }
 
 /* Adds the lines of the current /proc/PID/maps that the union does not have yet. */
-static void snapshot(struct sym_proc *p)
+static void snapshot(struct symbolizer *s, struct sym_proc *p)
 {
 	char path[64], line[4096 + 256];
 	FILE *f;
@@ -162,7 +163,10 @@ static void snapshot(struct sym_proc *p)
 			break;
 		memcpy(p->maps + p->maps_len, line, len + 1);
 		p->maps_len += len;
-		p->ranges[p->nranges++] = (struct range){ start, end };
+		line[strcspn(line, "\n")] = '\0';
+		p->ranges[p->nranges++] = (struct range){
+			start, end, strchr(line, '/') ? keep(s, strdup(strchr(line, '/'))) : NULL
+		};
 		p->stale = true;
 	}
 	fclose(f);
@@ -181,12 +185,66 @@ bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, con
 			continue;
 		if (read)
 			return false;
-		snapshot(p);
+		snapshot(s, p);
 		read = true;
 		if (!covered(p, addrs[i]))
 			return false;
 	}
 	return true;
+}
+
+void symbolizer_snapshot(struct symbolizer *s, uint32_t pid, uint64_t start_ns)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+
+	if (p)
+		snapshot(s, p);
+}
+
+void symbolizer_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint32_t parent,
+			uint64_t parent_start_ns)
+{
+	struct sym_proc *from, *to;
+	size_t from_index;
+
+	from = find_proc(s, parent, parent_start_ns);
+	if (!from)
+		return;
+	if (!from->nranges)
+		snapshot(s, from);
+	from_index = (size_t)(from - s->procs);
+	to = find_proc(s, pid, start_ns); /* may move s->procs */
+	from = &s->procs[from_index];
+	if (!to || to->maps || !from->maps)
+		return;
+	to->maps = malloc(from->maps_len + 1);
+	to->ranges = malloc(from->nranges * sizeof(*to->ranges) + 1);
+	if (!to->maps || !to->ranges) {
+		free(to->maps);
+		free(to->ranges);
+		to->maps = NULL;
+		to->ranges = NULL;
+		return;
+	}
+	memcpy(to->maps, from->maps, from->maps_len + 1);
+	to->maps_len = from->maps_len;
+	memcpy(to->ranges, from->ranges, from->nranges * sizeof(*to->ranges));
+	to->nranges = from->nranges;
+	to->stale = true;
+}
+
+const char *symbolizer_module(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+
+	if (!p)
+		return NULL;
+	if (!p->nranges)
+		snapshot(s, p);
+	for (size_t i = 0; i < p->nranges; i++)
+		if (addr >= p->ranges[i].start && addr < p->ranges[i].end)
+			return p->ranges[i].path;
+	return NULL;
 }
 
 static Dwfl *proc_dwfl(struct sym_proc *p)

@@ -35,6 +35,16 @@ void symbolizer_free(struct symbolizer *s);
  */
 bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
 		      size_t n);
+/* Reads the process's /proc/PID/maps now (it must be alive), adding what is new. */
+void symbolizer_snapshot(struct symbolizer *s, uint32_t pid, uint64_t start_ns);
+/* A forked child starts with its parent's mappings: it gets the parent's module list. */
+void symbolizer_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint32_t parent,
+			uint64_t parent_start_ns);
+/*
+ * The path of the file mapped at addr in that process, from its module list (read now if it has
+ * none yet); NULL outside any file mapping.
+ */
+const char *symbolizer_module(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr);
 /*
  * Resolves a return address of that process into at most max frames (innermost first); the
  * strings live as long as the symbolizer. Returns the number of frames (at least 1).

@@ -99,3 +99,84 @@ def test_min_age(tmp_path):
                          f"{fixture_path('leaky')} {tmp_path / 't.jsonl'}"])[-1]
     (proc,) = report["processes"]
     assert proc["stacks"] == [] and proc["live_allocs"] > 0
+
+
+def fixture_stacks(proc, prog):
+    """The stacks of a process that pass through the fixture's own code."""
+    return [s for s in proc["stacks"] if any(f["module"] == prog for f in s["frames"])]
+
+
+def test_child_leaks_after_fork_parent_does_not(tmp_path):
+    prog = fixture_path("fork_leak")
+    report = leaks_json(["--top", "50", "-c", f"{prog} {tmp_path / 't.jsonl'}"])[-1]
+    truth = read_truth(tmp_path / "t.jsonl")
+    parent_pid = next(t["pid"] for t in truth if t["event"] == "done")
+    child_pid = next(t["child"] for t in truth if t["event"] == "done")
+    procs = {p["pid"]: p for p in report["processes"]}
+    parent, child = procs[parent_pid], procs[child_pid]
+    # the parent freed everything, including a block its second thread freed for it
+    assert fixture_stacks(parent, prog) == []
+    assert parent["unmatched_frees"] == 0 and parent["double_frees"] == 0
+    # the child freed its inherited copy (no unmatched free) and leaked its own three
+    assert child["parent"] == parent_pid and child["unmatched_frees"] == 0
+    (leak,) = fixture_stacks(child, prog)
+    assert (leak["bytes"], leak["allocs"]) == (999, 3)
+    assert first_frame_named(leak, "child_leak")
+
+
+def test_pid_reuse_is_two_processes(tmp_path):
+    prog = fixture_path("pid_reuse")
+    report = leaks_json(["-c", f"{prog} {tmp_path / 't.jsonl'}"])[-1]
+    truth = read_truth(tmp_path / "t.jsonl")
+    pid = truth[0]["pid"]
+    assert [t["pid"] for t in truth] == [pid, pid]
+    same = [p for p in report["processes"] if p["pid"] == pid]
+    assert len(same) == 2 and all(p["exited"] for p in same)
+    assert same[0]["start_ns"] < same[1]["start_ns"]
+    assert [[s["bytes"] for s in fixture_stacks(p, prog)] for p in same] == [[111], [222]]
+
+
+def test_attach_after_allocations(tmp_path):
+    """-p on a process that allocated before attach: its frees of those blocks count as
+    unmatched frees, never as negative leaks."""
+    import time
+    from test_targets import start_heaptrail, wait_for
+    prog = fixture_path("wait_alloc")
+    target = subprocess.Popen([prog, str(tmp_path / "t.jsonl")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail(["leaks", "--json", "-p", str(target.pid)], tmp_path)
+        wait_for(err, "tracing allocations")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=20) == 0
+        assert ht.wait(timeout=20) == 0, open(err).read()
+    finally:
+        target.kill()
+    report = json.loads(open(out).read().splitlines()[-1])
+    (proc,) = report["processes"]
+    assert proc["comm"] == "wait_alloc"
+    assert proc["unmatched_frees"] == 4 and proc["double_frees"] == 0
+    assert proc["live_bytes"] >= 0 and fixture_stacks(proc, prog) == []
+
+
+def test_interval_reports_growth(tmp_path):
+    prog = fixture_path("slow_leak")
+    reports = leaks_json(["--interval", "0.5", "-c", f"{prog} 40"], timeout=60)
+    periodic = [r for r in reports if "report" in r]
+    assert len(periodic) >= 2, reports
+    growths = []
+    for r in periodic:
+        (proc,) = r["processes"]
+        drip = [s for s in proc["stacks"] if first_frame_named(s, "drip")]
+        if drip:
+            growths.append(drip[0]["growth_bytes"])
+            # growth is the change since the previous report, in whole leaked blocks
+            assert drip[0]["growth_bytes"] % 1000 == 0
+    assert len(growths) >= 2 and all(g > 0 for g in growths), growths
+    final = reports[-1]
+    assert "report" not in final
+    (proc,) = final["processes"]
+    (drip,) = [s for s in proc["stacks"] if first_frame_named(s, "drip")]
+    assert (drip["bytes"], drip["allocs"]) == (40000, 40)
