@@ -34,7 +34,8 @@ UNIT_OBJS    := $(patsubst %,$(BUILD)/unit/mod_%.o,$(UNIT_MODULES))
 FIXTURE_C   := $(wildcard tests/fixtures/*.c)
 FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
 FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
-	       $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(FIXTURE_CXX))
+	       $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(FIXTURE_CXX)) \
+	       $(BUILD)/fixtures/leaky_debuglink
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
@@ -114,6 +115,12 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/unit/*.d $(BUILD)/fixtures/*.d)
+
+# The leaky fixture with its debug info moved to a separate file, found via .gnu_debuglink.
+$(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky
+	objcopy --only-keep-debug $< $@.debug
+	objcopy --strip-debug --add-gnu-debuglink=$@.debug $< $@
+
 
 # A statically linked fixture, for --lib on a program that carries its own malloc.
 $(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures

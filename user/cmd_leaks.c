@@ -244,6 +244,8 @@ static void text_stack(struct leaks_ctx *lc, const struct model_proc *p, uint32_
 		for (int k = 0; k < n; k++)
 			text_frame(&frames[k], depth++);
 	}
+	if (st->nframes >= lc->cli->stack_depth)
+		printf("    ... (truncated at --stack-depth %u)\n", lc->cli->stack_depth);
 }
 
 static void text_status(const struct model_proc *p)
@@ -357,6 +359,8 @@ static void json_frames(struct leaks_ctx *lc, const struct model_proc *p, uint32
 	json_array_end(j);
 	if (!st || !st->frames)
 		json_kv_bool(j, "stack_lost", true);
+	else if (st->nframes >= lc->cli->stack_depth)
+		json_kv_bool(j, "truncated", true); /* the capture stopped at --stack-depth */
 }
 
 static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)

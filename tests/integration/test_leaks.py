@@ -180,3 +180,37 @@ def test_interval_reports_growth(tmp_path):
     (proc,) = final["processes"]
     (drip,) = [s for s in proc["stacks"] if first_frame_named(s, "drip")]
     assert (drip["bytes"], drip["allocs"]) == (40000, 40)
+
+
+def test_jit_frames_are_anon(tmp_path):
+    report = leaks_json(["-c", f"{fixture_path('jit_leak')} {tmp_path / 't.jsonl'}"])[-1]
+    (t,) = read_truth(tmp_path / "t.jsonl")
+    (proc,) = report["processes"]
+    (leak,) = [s for s in proc["stacks"] if s["bytes"] == 77]
+    top = leak["frames"][0]
+    assert top["module"] == "[anon]" and top["sym"] is None and top["file"] is None
+    # the return address lies just after the call instruction, inside the generated code
+    assert int(t["code_start"], 16) < int(top["addr"], 16) <= int(t["code_end"], 16)
+    assert leak["frames"][1]["sym"] == "main"
+
+
+def test_debug_info_through_gnu_debuglink(tmp_path):
+    """The same leaks from a binary whose DWARF lives in a separate file."""
+    prog = fixture_path("leaky_debuglink")
+    assert b".debug_info" not in open(prog, "rb").read()
+    report = leaks_json(["--top", "100", "-c", f"{prog} {tmp_path / 't.jsonl'}"])[-1]
+    leaks = [t for t in read_truth(tmp_path / "t.jsonl") if t["event"] == "leak"]
+    (proc,) = report["processes"]
+    for leak in leaks:
+        (s,) = [s for s in proc["stacks"] if first_frame_named(s, leak["function"])]
+        assert s["frames"][0]["line"] == leak["line"]
+        assert s["frames"][0]["file"].endswith("leaky.cc")
+
+
+def test_stack_depth_truncates(tmp_path):
+    report = leaks_json(["--stack-depth", "2", "--top", "100", "-c",
+                         f"{fixture_path('leaky')} {tmp_path / 't.jsonl'}"])[-1]
+    (proc,) = report["processes"]
+    (s,) = [s for s in proc["stacks"] if first_frame_named(s, "leak_calloc")]
+    assert [f["sym"] for f in s["frames"]] == ["leak_calloc()", "main"]
+    assert s["truncated"] is True
