@@ -466,6 +466,26 @@ static void report(struct leaks_ctx *lc, bool interval)
 		text_report(lc, now, interval);
 }
 
+/* -v: what heaptrail's own memory came to, for the per-allocation budget. */
+static void print_memory(struct leaks_ctx *lc)
+{
+	uint64_t live = 0, rss_kib = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	for (size_t i = 0; i < model_nprocs(lc->model); i++)
+		live += model_proc_at(lc->model, i)->count;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %" SCNu64, &rss_kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	fprintf(stderr, "heaptrail: memory: %zu bytes of allocation tables for %" PRIu64
+			" live allocations (%.1f bytes each); RSS %" PRIu64 " KiB\n",
+		model_alloc_memory(lc->model), live,
+		live ? (double)model_alloc_memory(lc->model) / (double)live : 0.0, rss_kib);
+}
+
 static void on_tick(void *ctx)
 {
 	report(ctx, true);
@@ -510,6 +530,8 @@ int cmd_leaks(struct cli *cli)
 	if (tracer_run(t, cli->duration, &stop_requested) == 0)
 		status = EXIT_OK;
 	report(&lc, false);
+	if (cli->verbose)
+		print_memory(&lc);
 out:
 	tracer_close(t);
 	for (size_t i = 0; i < lc.nprev; i++)

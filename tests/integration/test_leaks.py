@@ -214,3 +214,20 @@ def test_stack_depth_truncates(tmp_path):
     (s,) = [s for s in proc["stacks"] if first_frame_named(s, "leak_calloc")]
     assert [f["sym"] for f in s["frames"]] == ["leak_calloc()", "main"]
     assert s["truncated"] is True
+
+
+def test_double_free_with_its_caller(tmp_path):
+    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
+    proc = subprocess.run([os.path.join(os.path.dirname(fixture_path("x")), "..", "heaptrail"),
+                           "leaks", "--json", "-c",
+                           f"{fixture_path('double_free')} {tmp_path / 't.jsonl'}"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    (t,) = read_truth(tmp_path / "t.jsonl")
+    (p,) = report["processes"]
+    assert p["exit_code"] == 0
+    assert p["double_frees"] == 1 and p["unmatched_frees"] == 0
+    (d,) = p["double_free"]
+    assert d["addr"] == t["addr"]
+    assert d["caller"]["sym"] == "free_again" and d["caller"]["line"] == t["line"]
