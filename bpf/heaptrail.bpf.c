@@ -16,6 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool filter_targets = true; /* false with -a: every process */
 const volatile __u32 self_pid = 0; /* heaptrail itself is never traced */
 const volatile bool capture_stacks = false; /* user stacks of allocations (leaks) */
+const volatile bool capture_free_stacks = false; /* and of frees (leaks --free-stacks) */
 const volatile __u32 stack_depth = HT_MAX_STACK_DEPTH; /* --stack-depth */
 
 /* Loss counters by enum ht_lost_kind; userspace reads them through the mmapped .bss. */
@@ -288,7 +289,8 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st->alloc_cookie = cookie;
 	st->alloc_sp = sp;
 	st->alloc_ret = ret_addr;
-	st->alloc_stack = capture_stacks && !HT_FN_IS_FREE(HT_COOKIE_FN(cookie)) ?
+	st->alloc_stack = capture_stacks && (capture_free_stacks ||
+					     !HT_FN_IS_FREE(HT_COOKIE_FN(cookie))) ?
 				  capture_stack(ctx, id, now, ret_addr) : 0;
 	st->alloc_args[0] = PT_REGS_PARM1(ctx);
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);

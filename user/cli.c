@@ -21,6 +21,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_STACK_DEPTH,
 	OPT_STACK_TABLE,
+	OPT_FREE_STACKS,
 };
 
 static const struct argp_option options[] = {
@@ -50,6 +51,10 @@ static const struct argp_option options[] = {
 	  3 },
 	{ "stack-table-size", OPT_STACK_TABLE, "N", 0,
 	  "Stack ids remembered in the kernel as already sent (default 16384)", 3 },
+	{ "free-stacks", OPT_FREE_STACKS, NULL, 0,
+	  "Capture the stacks of frees too, so that double frees show theirs (costs a stack walk "
+	  "per free)",
+	  3 },
 	{ 0 },
 };
 
@@ -224,6 +229,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			cli->stack_table_size = (unsigned)v;
 		break;
 	}
+	case OPT_FREE_STACKS:
+		cli->free_stacks = true;
+		break;
 	case OPT_MIN_AGE: {
 		double ms;
 

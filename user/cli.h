@@ -34,6 +34,7 @@ struct cli {
 	double interval;
 	unsigned stack_depth;
 	unsigned stack_table_size;
+	bool free_stacks;
 };
 
 /* Parses argv (command name first). Returns 0, or an exit status after printing why. */

@@ -285,7 +285,10 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 
 			printf("  double free of 0x%" PRIx64 " by tid %u at:\n", p->double_free[d].addr,
 			       p->double_free[d].tid);
-			text_frame(&f[k - 1], 0);
+			if (p->double_free[d].stack != MODEL_NO_STACK)
+				text_stack(lc, p, p->double_free[d].stack);
+			else
+				text_frame(&f[k - 1], 0);
 		}
 		shown = n < lc->cli->top ? n : lc->cli->top;
 		for (size_t k = 0; k < shown; k++) {
@@ -414,6 +417,8 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			json_kv_u64(j, "ts_ns", p->double_free[d].ts_ns);
 			json_key(j, "caller");
 			json_frame(j, &f[k - 1]);
+			if (p->double_free[d].stack != MODEL_NO_STACK)
+				json_frames(lc, p, p->double_free[d].stack);
 			json_object_end(j);
 		}
 		json_array_end(j);
@@ -506,6 +511,7 @@ int cmd_leaks(struct cli *cli)
 		.capture_stacks = true,
 		.stack_depth = cli->stack_depth,
 		.stack_table_size = cli->stack_table_size,
+		.capture_free_stacks = cli->free_stacks,
 		.verbose = cli->verbose,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };

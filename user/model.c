@@ -371,6 +371,7 @@ static void record_free(struct model *m, struct model_proc *p, const struct ht_a
 				.addr = addr,
 				.ts_ns = a->hdr.ts_ns,
 				.tid = a->hdr.tid,
+				.stack = stack_index(m, a->stack_id),
 				.caller = a->caller,
 			};
 		p->double_frees++;

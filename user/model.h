@@ -28,7 +28,7 @@ struct model_double_free {
 	uint64_t addr;
 	uint64_t ts_ns;
 	uint32_t tid;
-	uint32_t pad;
+	uint32_t stack; /* of the second free, with --free-stacks; else MODEL_NO_STACK */
 	uint64_t caller; /* the return address into the code that freed twice */
 };
 

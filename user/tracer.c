@@ -829,6 +829,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	}
 	t->skel->rodata->filter_targets = !opts->all;
 	t->skel->rodata->capture_stacks = opts->capture_stacks;
+	t->skel->rodata->capture_free_stacks = opts->capture_free_stacks;
 	if (opts->stack_depth)
 		t->skel->rodata->stack_depth = opts->stack_depth;
 	if (opts->stack_table_size &&

@@ -26,6 +26,7 @@ struct tracer_opts {
 	bool want_fault;
 	bool want_rss;
 	bool capture_stacks; /* user stacks of allocations */
+	bool capture_free_stacks; /* and of frees */
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool verbose;

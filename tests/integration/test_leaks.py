@@ -45,7 +45,17 @@ def test_exactly_the_known_leaks(leaky):
         top = s["frames"][0]
         assert top["file"].endswith("tests/fixtures/leaky.cc") and top["line"] == leak["line"]
         assert top["module"] == prog
-        assert s["frames"][1]["sym"] == "main"
+        if "inlined_into" in leak:
+            # an inlined frame at the helper's line, then the function it was inlined into,
+            # at the line of the call, at the same address
+            assert top["inlined"] is True
+            outer = s["frames"][1]
+            assert outer["sym"].split("(")[0] == leak["inlined_into"]
+            assert outer["line"] == leak["call_line"] and outer["addr"] == top["addr"]
+            assert not outer.get("inlined")
+            assert s["frames"][2]["sym"] == "main"
+        else:
+            assert s["frames"][1]["sym"] == "main"
     # Nothing else the fixture's own code allocated is left: its churn is balanced. What
     # remains comes from the C++ runtime's start-up (its emergency exception pool).
     ours = [s for s in proc["stacks"] if any(f["module"] == prog for f in s["frames"])]
@@ -231,3 +241,17 @@ def test_double_free_with_its_caller(tmp_path):
     (d,) = p["double_free"]
     assert d["addr"] == t["addr"]
     assert d["caller"]["sym"] == "free_again" and d["caller"]["line"] == t["line"]
+
+
+def test_double_free_stack_with_free_stacks(tmp_path):
+    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
+    proc = subprocess.run([os.path.join(os.path.dirname(fixture_path("x")), "..", "heaptrail"),
+                           "leaks", "--json", "--free-stacks", "-c",
+                           f"{fixture_path('double_free')} {tmp_path / 't.jsonl'}"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    (p,) = json.loads(proc.stdout.splitlines()[-1])["processes"]
+    (d,) = p["double_free"]
+    (t,) = read_truth(tmp_path / "t.jsonl")
+    assert [f["sym"] for f in d["frames"][:2]] == ["free_again", "main"]
+    assert d["frames"][0]["line"] == t["line"]
