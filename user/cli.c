@@ -22,6 +22,7 @@ enum {
 	OPT_STACK_DEPTH,
 	OPT_STACK_TABLE,
 	OPT_FREE_STACKS,
+	OPT_PROBE_AT_ENTRY,
 };
 
 static const struct argp_option options[] = {
@@ -39,6 +40,8 @@ static const struct argp_option options[] = {
 	  2 },
 	{ "lib", OPT_LIB, "PATH", 0,
 	  "Also probe the allocator symbols of this library or static binary (repeatable)", 2 },
+	{ "probe-at-entry", OPT_PROBE_AT_ENTRY, NULL, 0,
+	  "Put every allocator probe on its function's first instruction (no placement)", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "Ring buffer size, a power of two >= 4096, K/M suffixes allowed (default 16M)", 2 },
 	{ NULL, 0, NULL, 0, "leaks:", 3 },
@@ -229,6 +232,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			cli->stack_table_size = (unsigned)v;
 		break;
 	}
+	case OPT_PROBE_AT_ENTRY:
+		cli->probe_at_entry = true;
+		break;
 	case OPT_FREE_STACKS:
 		cli->free_stacks = true;
 		break;

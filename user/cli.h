@@ -35,6 +35,7 @@ struct cli {
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool free_stacks;
+	bool probe_at_entry;
 };
 
 /* Parses argv (command name first). Returns 0, or an exit status after printing why. */

@@ -512,6 +512,7 @@ int cmd_leaks(struct cli *cli)
 		.stack_depth = cli->stack_depth,
 		.stack_table_size = cli->stack_table_size,
 		.capture_free_stacks = cli->free_stacks,
+		.probe_at_entry = cli->probe_at_entry,
 		.verbose = cli->verbose,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };

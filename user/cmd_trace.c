@@ -100,6 +100,7 @@ int cmd_trace(struct cli *cli)
 		.want_vm = cli->kinds & HT_KINDS_VM,
 		.want_fault = cli->kinds & HT_KIND_BIT(HT_K_FAULT),
 		.want_rss = cli->kinds & HT_KIND_BIT(HT_K_RSS),
+		.probe_at_entry = cli->probe_at_entry,
 		.verbose = cli->verbose,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };

@@ -14,7 +14,8 @@ struct probe {
 	const char *symbol;
 	uint64_t offset; /* file offset of the probed instruction */
 	uint64_t cookie; /* HT_COOKIE(fn, variant, aliases), | HT_COOKIE_AT_RET on a ret */
-	bool uretprobe; /* an entry probe whose return is seen by a uretprobe */
+	bool uretprobe; /* an entry probe whose return is seen by a uretprobe (at the same place:
+			 * it needs the return address at the stack pointer, which holds there) */
 };
 
 struct libprobes {
@@ -26,10 +27,12 @@ struct libprobes {
 
 /*
  * Resolves every allocator symbol that the library (or static binary) at path defines. Symbols
- * that share an address become one probe whose cookie names the others as aliases. Returns 0,
- * -ENOENT when the file defines none of them, or another -errno. verbose prints what was found.
+ * that share an address become one probe whose cookie names the others as aliases. Each entry
+ * probe goes on the first instruction the kernel emulates where that is safe, or at the entry
+ * with at_entry. Returns 0, -ENOENT when the file defines none of them, or another -errno.
+ * verbose says where each probe went and why.
  */
-int libprobes_resolve(const char *path, bool verbose, struct libprobes **out);
+int libprobes_resolve(const char *path, bool at_entry, bool verbose, struct libprobes **out);
 void libprobes_free(struct libprobes *lp);
 
 #endif

@@ -440,7 +440,7 @@ static int add_lib(struct tracer *t, const char *path, bool required)
 		fprintf(stderr, "heaptrail: too many libraries to probe (at most %d)\n", MAX_LIBS);
 		return -1;
 	}
-	err = libprobes_resolve(path, t->opts.verbose, &lp);
+	err = libprobes_resolve(path, t->opts.probe_at_entry, t->opts.verbose, &lp);
 	if (err == -ENOENT) {
 		if (!required)
 			return 0;

@@ -27,6 +27,7 @@ struct tracer_opts {
 	bool want_rss;
 	bool capture_stacks; /* user stacks of allocations */
 	bool capture_free_stacks; /* and of frees */
+	bool probe_at_entry; /* no probe placement: every entry probe at the function's entry */
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool verbose;

@@ -63,10 +63,15 @@ def compare_window(key, want, got):
     assert ok, "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def alloc_seq(tmp_path_factory):
+# Probe placement (the default) and --probe-at-entry must see exactly the same calls.
+PLACEMENT = {"placed": [], "at-entry": ["--probe-at-entry"]}
+
+
+@pytest.fixture(scope="module", params=list(PLACEMENT))
+def alloc_seq(tmp_path_factory, request):
     truth_file = tmp_path_factory.mktemp("alloc_seq") / "truth.jsonl"
-    events, stderr = trace_json(["-c", f"{fixture_path('alloc_seq')} {truth_file}"])
+    events, stderr = trace_json(PLACEMENT[request.param] +
+                                ["-c", f"{fixture_path('alloc_seq')} {truth_file}"])
     return events, read_truth(truth_file), stderr
 
 
@@ -140,12 +145,13 @@ def test_no_losses(alloc_seq):
     assert "lost events: none" in stderr
 
 
-def test_cxx_operators(tmp_path):
+@pytest.mark.parametrize("placement", list(PLACEMENT))
+def test_cxx_operators(tmp_path, placement):
     """Every operator new/delete variant, failing nothrow new, and a new that throws: the
     exception passes (the program is not terminated) and the call is reported as not
     returned."""
     truth_file = tmp_path / "truth.jsonl"
-    events, _ = trace_json(["-e", "alloc,exit", "-c",
+    events, _ = trace_json(PLACEMENT[placement] + ["-e", "alloc,exit", "-c",
                             f"{fixture_path('cxx_alloc')} {truth_file}"])
     got, want = windows(events), truth_windows(read_truth(truth_file))
     assert len(want) == 1 and set(got) == set(want)
