@@ -28,6 +28,8 @@
 #include "tracer.h"
 
 #define MAX_LIBS 8
+/* Records arrive without wakeups until the buffer is an eighth full: poll this often. */
+#define POLL_MS 10
 
 /* One traced process: its uprobe links, so that they go when it does. */
 struct proc {
@@ -735,7 +737,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	while (!*stop && !t->error) {
 		uint64_t now;
 
-		err = ring_buffer__poll(t->rb, 100);
+		err = ring_buffer__poll(t->rb, POLL_MS);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
 			return -1;
