@@ -217,8 +217,12 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64
 	b->stack_id = hash;
 	b->nframes = n;
 	b->pad0 = 0;
+	/*
+	 * Woken at once: userspace reads the process's module list when it sees a new stack, and
+	 * a short-lived process may be gone a poll interval later.
+	 */
 	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8,
-			       wakeup_flags())) {
+			       BPF_RB_FORCE_WAKEUP)) {
 		/* not sent: the allocation still names it, and a later one sends it */
 		count_lost(HT_LOST_RINGBUF);
 		return hash;
@@ -588,7 +592,7 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	rec->child_pid = child_tgid;
 	rec->pad0 = 0;
 	BPF_CORE_READ_STR_INTO(&rec->comm, child, comm);
-	bpf_ringbuf_submit(rec, wakeup_flags());
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
 	return 0;
 }
 
@@ -612,7 +616,7 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	rec->pad0 = 0;
 	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
 	bpf_probe_read_kernel_str(&rec->filename, sizeof(rec->filename), BPF_CORE_READ(bprm, filename));
-	bpf_ringbuf_submit(rec, wakeup_flags());
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
 	return 0;
 }
 
@@ -655,7 +659,7 @@ int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
 	if (!rec)
 		return 0;
 	bpf_probe_read_kernel_str(&rec->comm, sizeof(rec->comm), comm);
-	bpf_ringbuf_submit(rec, wakeup_flags());
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
 	return 0;
 }
 
