@@ -16,19 +16,24 @@
 /* libstdc++'s demangler; heaptrail links the C++ runtime for it. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
+/* One line of /proc/PID/maps. */
 struct range {
 	uint64_t start, end;
-	const char *path; /* points into a kept string; NULL for anonymous memory */
+	const char *path; /* a kept string; NULL for anonymous memory */
+	const char *line; /* the whole line, a kept string */
 };
 
+/*
+ * A process's mappings: every snapshot's lines, where a newer one replaces the older ones it
+ * overlaps (an address is reused: ld.so's cache unmapped, JIT code mapped there), and older
+ * ones stay (a library unloaded since still names the stacks it made).
+ */
 struct sym_proc {
 	uint32_t pid;
 	uint64_t start_ns;
-	char *maps; /* union of the snapshots, in /proc/PID/maps format */
-	size_t maps_len;
 	struct range *ranges;
 	size_t nranges;
-	Dwfl *dwfl; /* built on first use, rebuilt when maps grew */
+	Dwfl *dwfl; /* built on first use, rebuilt when the mappings changed */
 	bool stale;
 };
 
@@ -56,7 +61,6 @@ void symbolizer_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		if (s->procs[i].dwfl)
 			dwfl_end(s->procs[i].dwfl);
-		free(s->procs[i].maps);
 		free(s->procs[i].ranges);
 	}
 	free(s->procs);
@@ -133,10 +137,18 @@ static bool covered(const struct sym_proc *p, uint64_t addr)
 	return false;
 }
 
-/* Adds the lines of the current /proc/PID/maps that the union does not have yet. */
+static bool overlaps(const struct range *a, const struct range *b)
+{
+	return a->start < b->end && b->start < a->end;
+}
+
+/* Reads /proc/PID/maps now and merges it in; a line seen before changes nothing. */
 static void snapshot(struct symbolizer *s, struct sym_proc *p)
 {
+	struct range *fresh = NULL, *merged;
+	size_t nfresh = 0, cap = 0, n = 0;
 	char path[64], line[4096 + 256];
+	bool changed = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
@@ -144,32 +156,54 @@ static void snapshot(struct symbolizer *s, struct sym_proc *p)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		size_t len = strlen(line);
-		uint64_t start, end;
-		char *maps;
-		struct range *r;
+		struct range r = { 0 };
+		char *slash;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) != 2)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &r.start, &r.end) != 2)
 			continue;
-		if (p->maps && strstr(p->maps, line))
-			continue;
-		maps = realloc(p->maps, p->maps_len + len + 1);
-		r = realloc(p->ranges, (p->nranges + 1) * sizeof(*r));
-		if (maps)
-			p->maps = maps;
-		if (r)
-			p->ranges = r;
-		if (!maps || !r)
-			break;
-		memcpy(p->maps + p->maps_len, line, len + 1);
-		p->maps_len += len;
+		if (nfresh == cap) {
+			struct range *nr = realloc(fresh, (cap = cap ? cap * 2 : 64) * sizeof(*nr));
+
+			if (!nr)
+				break;
+			fresh = nr;
+		}
 		line[strcspn(line, "\n")] = '\0';
-		p->ranges[p->nranges++] = (struct range){
-			start, end, strchr(line, '/') ? keep(s, strdup(strchr(line, '/'))) : NULL
-		};
-		p->stale = true;
+		slash = strchr(line, '/');
+		r.path = slash ? keep(s, strdup(slash)) : NULL;
+		r.line = keep(s, strdup(line));
+		fresh[nfresh++] = r;
 	}
 	fclose(f);
+	merged = malloc((p->nranges + nfresh + 1) * sizeof(*merged));
+	if (!merged) {
+		free(fresh);
+		return;
+	}
+	for (size_t i = 0; i < p->nranges; i++) {
+		bool replaced = false, same = false;
+
+		for (size_t k = 0; k < nfresh && !same; k++) {
+			same = !strcmp(p->ranges[i].line, fresh[k].line);
+			replaced |= !same && overlaps(&p->ranges[i], &fresh[k]);
+		}
+		if (!replaced && !same)
+			merged[n++] = p->ranges[i];
+		changed |= replaced;
+	}
+	for (size_t k = 0; k < nfresh; k++) {
+		bool seen = false;
+
+		for (size_t i = 0; i < p->nranges && !seen; i++)
+			seen = !strcmp(p->ranges[i].line, fresh[k].line);
+		changed |= !seen;
+		merged[n++] = fresh[k];
+	}
+	free(fresh);
+	free(p->ranges);
+	p->ranges = merged;
+	p->nranges = n;
+	p->stale |= changed;
 }
 
 bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
@@ -215,19 +249,11 @@ void symbolizer_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, u
 	from_index = (size_t)(from - s->procs);
 	to = find_proc(s, pid, start_ns); /* may move s->procs */
 	from = &s->procs[from_index];
-	if (!to || to->maps || !from->maps)
+	if (!to || to->nranges || !from->nranges)
 		return;
-	to->maps = malloc(from->maps_len + 1);
-	to->ranges = malloc(from->nranges * sizeof(*to->ranges) + 1);
-	if (!to->maps || !to->ranges) {
-		free(to->maps);
-		free(to->ranges);
-		to->maps = NULL;
-		to->ranges = NULL;
+	to->ranges = malloc(from->nranges * sizeof(*to->ranges));
+	if (!to->ranges)
 		return;
-	}
-	memcpy(to->maps, from->maps, from->maps_len + 1);
-	to->maps_len = from->maps_len;
 	memcpy(to->ranges, from->ranges, from->nranges * sizeof(*to->ranges));
 	to->nranges = from->nranges;
 	to->stale = true;
@@ -247,8 +273,17 @@ const char *symbolizer_module(struct symbolizer *s, uint32_t pid, uint64_t start
 	return NULL;
 }
 
+static int by_start(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 static Dwfl *proc_dwfl(struct sym_proc *p)
 {
+	char *text = NULL;
+	size_t len = 0;
 	FILE *f;
 
 	if (p->dwfl && !p->stale)
@@ -257,19 +292,24 @@ static Dwfl *proc_dwfl(struct sym_proc *p)
 		dwfl_end(p->dwfl);
 	p->dwfl = NULL;
 	p->stale = false;
-	if (!p->maps)
+	if (!p->nranges)
 		return NULL;
-	p->dwfl = dwfl_begin(&dwfl_callbacks);
-	f = fmemopen(p->maps, p->maps_len, "r");
-	if (!p->dwfl || !f) {
-		if (f)
-			fclose(f);
-		return p->dwfl;
-	}
-	dwfl_report_begin(p->dwfl);
-	dwfl_linux_proc_maps_report(p->dwfl, f);
-	dwfl_report_end(p->dwfl, NULL, NULL);
+	qsort(p->ranges, p->nranges, sizeof(*p->ranges), by_start);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < p->nranges; i++)
+		fprintf(f, "%s\n", p->ranges[i].line);
 	fclose(f);
+	p->dwfl = dwfl_begin(&dwfl_callbacks);
+	f = p->dwfl ? fmemopen(text, len, "r") : NULL;
+	if (f) {
+		dwfl_report_begin(p->dwfl);
+		dwfl_linux_proc_maps_report(p->dwfl, f);
+		dwfl_report_end(p->dwfl, NULL, NULL);
+		fclose(f);
+	}
+	free(text);
 	return p->dwfl;
 }
 
