@@ -21,6 +21,7 @@ struct range {
 	uint64_t start, end;
 	const char *path; /* a kept string; NULL for anonymous memory */
 	const char *line; /* the whole line, a kept string */
+	bool exec; /* code can run there */
 };
 
 /*
@@ -129,10 +130,14 @@ static struct sym_proc *find_proc(struct symbolizer *s, uint32_t pid, uint64_t s
 	return p;
 }
 
+/*
+ * A return address lies in executable memory: one that falls in a mapping without x (a file
+ * unmapped since, the range reused) means the list is out of date.
+ */
 static bool covered(const struct sym_proc *p, uint64_t addr)
 {
 	for (size_t i = 0; i < p->nranges; i++)
-		if (addr >= p->ranges[i].start && addr < p->ranges[i].end)
+		if (addr >= p->ranges[i].start && addr < p->ranges[i].end && p->ranges[i].exec)
 			return true;
 	return false;
 }
@@ -157,10 +162,11 @@ static void snapshot(struct symbolizer *s, struct sym_proc *p)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		struct range r = { 0 };
-		char *slash;
+		char perms[8] = "", *slash;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &r.start, &r.end) != 2)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s", &r.start, &r.end, perms) != 3)
 			continue;
+		r.exec = perms[2] == 'x';
 		if (nfresh == cap) {
 			struct range *nr = realloc(fresh, (cap = cap ? cap * 2 : 64) * sizeof(*nr));
 
