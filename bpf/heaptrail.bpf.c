@@ -18,6 +18,8 @@ const volatile __u32 self_pid = 0; /* heaptrail itself is never traced */
 const volatile bool capture_stacks = false; /* user stacks of allocations (leaks) */
 const volatile bool capture_free_stacks = false; /* and of frees (leaks --free-stacks) */
 const volatile __u32 stack_depth = HT_MAX_STACK_DEPTH; /* --stack-depth */
+/* stop a target at its first stack until userspace has read its mappings (HT_TGT_NEED_MAPS) */
+const volatile bool hold_for_maps = false;
 
 /* Loss counters by enum ht_lost_kind; userspace reads them through the mmapped .bss. */
 __u64 lost[HT_LOST_MAX];
@@ -173,6 +175,21 @@ static __always_inline struct thread_state *thread_state_get(__u32 tid)
 /* ---------------------------------------------------------------- allocator uprobes */
 
 /*
+ * Stops the current process (it happens on its way back to user mode) and tells userspace,
+ * which continues it once it has done what it needed: attach its uprobes, read its mappings.
+ * A short-lived process would otherwise be gone before userspace got there.
+ */
+static __always_inline void hold_current(__u64 id)
+{
+	struct ht_hdr *rec;
+
+	bpf_send_signal(19 /* SIGSTOP */);
+	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (rec)
+		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+}
+
+/*
  * The user stack of the current allocator call, captured at its entry, deduplicated by a hash:
  * the frames go to userspace the first time an id is seen. At entry the frame-pointer walk
  * starts at the allocator's own ip and goes on from its caller's caller, since the allocator has
@@ -206,6 +223,14 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64
 		hash = (hash ^ b->frames[i]) * 0x100000001b3ull;
 	}
 	hash |= 1; /* never 0, which means none */
+	if (hold_for_maps) {
+		__u32 *flags = bpf_map_lookup_elem(&targets, &(__u32){ id >> 32 });
+
+		if (flags && (*flags & HT_TGT_NEED_MAPS)) {
+			*flags &= ~HT_TGT_NEED_MAPS;
+			hold_current(id);
+		}
+	}
 	if (bpf_map_lookup_elem(&stacks_sent, &hash))
 		return hash;
 	b->hdr.type = HT_REC_STACK;
@@ -465,7 +490,6 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 static __always_inline void hold_forked_child(__u64 id)
 {
 	__u32 tgid = id >> 32, *flags;
-	struct ht_hdr *rec;
 
 	if ((__u32)id != tgid)
 		return; /* a new thread, not a new process */
@@ -473,10 +497,7 @@ static __always_inline void hold_forked_child(__u64 id)
 	if (!flags || !(*flags & HT_TGT_HOLD))
 		return;
 	*flags &= ~HT_TGT_HOLD; /* only this child writes its entry now */
-	bpf_send_signal(19 /* SIGSTOP */);
-	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
-	if (rec)
-		bpf_ringbuf_submit(rec, wakeup_flags());
+	hold_current(id);
 }
 
 SEC("raw_tp/sys_exit")
@@ -581,7 +602,7 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	if (!pflags)
 		return 0;
 	if (filter_targets) {
-		cflags = HT_TGT_HOLD;
+		cflags = HT_TGT_HOLD | (hold_for_maps ? HT_TGT_NEED_MAPS : 0);
 		if (bpf_map_update_elem(&targets, &child_tgid, &cflags, BPF_ANY))
 			count_lost(HT_LOST_TARGETS);
 	}
@@ -607,6 +628,9 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	flags = bpf_map_lookup_elem(&targets, &tgid);
 	if (flags && (*flags & HT_TGT_PENDING_EXEC))
 		*flags &= ~HT_TGT_PENDING_EXEC;
+	/* a new program: its mappings are to be read again */
+	if (flags && hold_for_maps)
+		*flags |= HT_TGT_NEED_MAPS;
 	if (!target_flags(tgid))
 		return 0;
 	rec = reserve(HT_REC_EXEC, sizeof(*rec), id, bpf_ktime_get_ns(), 0);

@@ -25,7 +25,7 @@ enum ht_rec_type {
 	HT_REC_EXIT = 6, /* the last thread of a process exited */
 	HT_REC_RSS = 7,
 	HT_REC_COMM = 8, /* task renamed itself (prctl PR_SET_NAME) */
-	HT_REC_HELD = 9, /* forked child stopped itself so that userspace can attach */
+	HT_REC_HELD = 9, /* a target stopped itself: userspace attaches, reads, then continues it */
 	HT_REC_LOST = 10, /* synthesized by userspace from the kernel loss counters */
 	HT_REC_KFUNC = 11, /* kernel-function hook (do_mmap, ...) */
 	HT_REC_STACK = 12, /* a user stack, sent once per stack id */
@@ -290,5 +290,7 @@ struct ht_hook_layout {
 #define HT_TGT_TRACED (1u << 0)
 #define HT_TGT_PENDING_EXEC (1u << 1) /* started by -c: events count only after its exec */
 #define HT_TGT_HOLD (1u << 2) /* forked child: stop it before it runs user code */
+/* stop it at its first captured stack, so that userspace reads its mappings while it lives */
+#define HT_TGT_NEED_MAPS (1u << 3)
 
 #endif /* HEAPTRAIL_H */

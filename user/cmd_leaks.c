@@ -68,6 +68,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 					 (const uint64_t *)((const struct ht_stack *)rec)->frames,
 					 ((const struct ht_stack *)rec)->nframes);
 		break;
+	case HT_REC_HELD: /* stopped for this: its mappings are there to read */
 	case HT_REC_EXEC:
 	case HT_REC_COMM:
 		p = model_proc_live(lc->model, rec->pid);

@@ -546,7 +546,7 @@ static int attach_pids(struct tracer *t)
 			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n", pid);
 			return -1;
 		}
-		if (set_target(t, tgid, 0))
+		if (set_target(t, tgid, t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0))
 			return -1;
 		announce_comm(t, tgid);
 		p = proc_add(t, tgid);
@@ -654,13 +654,15 @@ static void follow(struct tracer *t, const struct ht_hdr *rec)
 			t->error = -1;
 		break;
 	case HT_REC_HELD:
-		/* Probes were attached on its fork record, which the ring buffer gave us first. */
+		/*
+		 * A forked child's probes were attached on its fork record, which the ring buffer
+		 * gave us first; make sure. It is continued once the consumer has seen this.
+		 */
 		p = proc_find(t, rec->pid);
 		if (p && !p->nlinks && attach_proc_uprobes(t, p))
 			t->error = -1;
 		if (p)
 			p->hold_pending = false;
-		kill(rec->pid, SIGCONT);
 		break;
 	case HT_REC_EXIT:
 		p = proc_find(t, rec->pid);
@@ -680,8 +682,10 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	follow(t, data);
-	if (((struct ht_hdr *)data)->type != HT_REC_HELD)
-		t->cb(t->cb_ctx, data);
+	t->cb(t->cb_ctx, data);
+	/* After the consumer, which may read the stopped process's mappings. */
+	if (((struct ht_hdr *)data)->type == HT_REC_HELD)
+		kill((pid_t)((struct ht_hdr *)data)->pid, SIGCONT);
 	return t->error;
 }
 
@@ -832,6 +836,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->skel->rodata->filter_targets = !opts->all;
 	t->skel->rodata->capture_stacks = opts->capture_stacks;
 	t->skel->rodata->capture_free_stacks = opts->capture_free_stacks;
+	/* Symbols need each process's mappings read while it lives: stop targets once for it. */
+	t->skel->rodata->hold_for_maps = opts->capture_stacks && !opts->all;
 	if (opts->stack_depth)
 		t->skel->rodata->stack_depth = opts->stack_depth;
 	if (opts->stack_table_size &&
@@ -922,6 +928,9 @@ void tracer_close(struct tracer *t)
 	for (int i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
+	/* Holds made before the links went: their records continue the processes. */
+	if (t->rb)
+		ring_buffer__consume(t->rb);
 	for (int i = 0; i < t->nprocs; i++)
 		if (t->procs[i].hold_pending)
 			kill(t->procs[i].pid, SIGCONT);
