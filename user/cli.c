@@ -23,6 +23,7 @@ enum {
 	OPT_STACK_TABLE,
 	OPT_FREE_STACKS,
 	OPT_PROBE_AT_ENTRY,
+	OPT_FLOOR,
 };
 
 static const struct argp_option options[] = {
@@ -40,6 +41,8 @@ static const struct argp_option options[] = {
 	  2 },
 	{ "lib", OPT_LIB, "PATH", 0,
 	  "Also probe the allocator symbols of this library or static binary (repeatable)", 2 },
+	{ "floor", OPT_FLOOR, NULL, 0,
+	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)", 2 },
 	{ "probe-at-entry", OPT_PROBE_AT_ENTRY, NULL, 0,
 	  "Put every allocator probe on its function's first instruction (no placement)", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
@@ -232,6 +235,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			cli->stack_table_size = (unsigned)v;
 		break;
 	}
+	case OPT_FLOOR:
+		cli->floor = true;
+		break;
 	case OPT_PROBE_AT_ENTRY:
 		cli->probe_at_entry = true;
 		break;

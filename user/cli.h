@@ -36,6 +36,7 @@ struct cli {
 	unsigned stack_table_size;
 	bool free_stacks;
 	bool probe_at_entry;
+	bool floor;
 };
 
 /* Parses argv (command name first). Returns 0, or an exit status after printing why. */

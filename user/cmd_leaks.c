@@ -514,6 +514,7 @@ int cmd_leaks(struct cli *cli)
 		.stack_table_size = cli->stack_table_size,
 		.capture_free_stacks = cli->free_stacks,
 		.probe_at_entry = cli->probe_at_entry,
+		.floor_only = cli->floor,
 		.verbose = cli->verbose,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -537,6 +538,11 @@ int cmd_leaks(struct cli *cli)
 		tracer_set_tick(t, cli->interval, on_tick);
 	if (tracer_run(t, cli->duration, &stop_requested) == 0)
 		status = EXIT_OK;
+	if (cli->floor) {
+		fprintf(stderr, "heaptrail: floor: %" PRIu64 " allocator probe hits\n",
+			tracer_floor_hits(t));
+		goto out;
+	}
 	report(&lc, false);
 	if (cli->verbose)
 		print_memory(&lc);

@@ -245,7 +245,8 @@ out:
 	return place;
 }
 
-int libprobes_resolve(const char *path, bool at_entry, bool verbose, struct libprobes **out)
+int libprobes_resolve(const char *path, bool at_entry, bool free_returns, bool verbose,
+		      struct libprobes **out)
 {
 	const char *names[N_ALLOC_SYMS];
 	struct elf_func funcs[N_ALLOC_SYMS];
@@ -324,13 +325,17 @@ int libprobes_resolve(const char *path, bool at_entry, bool verbose, struct libp
 					nrets ? "" : " (it ends in a tail call: the callee's return "
 						     "counts)");
 		}
+		/* frees want a return probe only to flag what the kernel does inside them */
+		bool uret = !may_throw(&alloc_syms[i]) &&
+			    (free_returns || !HT_FN_IS_FREE(alloc_syms[i].fn));
+
 		lp->probes[lp->n++] = (struct probe){
 			.symbol = alloc_syms[i].name,
 			.offset = place,
-			.cookie = cookie | (may_throw(&alloc_syms[i]) ? 0 : HT_COOKIE_URET),
-			.uretprobe = !may_throw(&alloc_syms[i]),
+			.cookie = cookie | (uret ? HT_COOKIE_URET : 0),
+			.uretprobe = uret,
 		};
-		lp->nuret += !may_throw(&alloc_syms[i]);
+		lp->nuret += uret;
 		for (int r = 0; r < nrets; r++)
 			lp->probes[lp->n++] = (struct probe){
 				.symbol = alloc_syms[i].name,

@@ -442,7 +442,7 @@ static int add_lib(struct tracer *t, const char *path, bool required)
 		fprintf(stderr, "heaptrail: too many libraries to probe (at most %d)\n", MAX_LIBS);
 		return -1;
 	}
-	err = libprobes_resolve(path, t->opts.probe_at_entry, t->opts.verbose, &lp);
+	err = libprobes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose, &lp);
 	if (err == -ENOENT) {
 		if (!required)
 			return 0;
@@ -836,6 +836,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->skel->rodata->filter_targets = !opts->all;
 	t->skel->rodata->capture_stacks = opts->capture_stacks;
 	t->skel->rodata->capture_free_stacks = opts->capture_free_stacks;
+	t->skel->rodata->floor_only = opts->floor_only;
+	t->skel->rodata->free_returns = opts->want_vm;
 	/* Symbols need each process's mappings read while it lives: stop targets once for it. */
 	t->skel->rodata->hold_for_maps = opts->capture_stacks && !opts->all;
 	if (opts->stack_depth)
@@ -905,6 +907,11 @@ void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX])
 {
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		lost[k] = t->skel ? __atomic_load_n(&t->skel->bss->lost[k], __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t tracer_floor_hits(struct tracer *t)
+{
+	return t->skel ? __atomic_load_n(&t->skel->bss->floor_hits, __ATOMIC_RELAXED) : 0;
 }
 
 int tracer_child_status(struct tracer *t)

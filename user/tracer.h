@@ -28,6 +28,7 @@ struct tracer_opts {
 	bool capture_stacks; /* user stacks of allocations */
 	bool capture_free_stacks; /* and of frees */
 	bool probe_at_entry; /* no probe placement: every entry probe at the function's entry */
+	bool floor_only; /* benchmarks: the allocator probes only count their hits */
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool verbose;
@@ -50,6 +51,8 @@ int tracer_start(struct tracer *t);
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop);
 /* Calls tick(ctx) every interval_s seconds while tracer_run polls. */
 void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx));
+/* Allocator probe hits counted in floor_only mode. */
+uint64_t tracer_floor_hits(struct tracer *t);
 /* Loss counters so far, by enum ht_lost_kind. */
 void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX]);
 /* The -c command's wait status, when it was reaped; -1 otherwise. */

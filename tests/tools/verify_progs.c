@@ -37,6 +37,8 @@ int main(void)
 	libbpf_set_print(quiet);
 	if (!probe)
 		return 1;
+	/* Each program twice: read-only switches make the verifier prune the paths they turn off. */
+	for (int pass = 0; pass < 2; pass++)
 	bpf_object__for_each_program(p, probe->obj) {
 		const char *name = bpf_program__name(p);
 		struct heaptrail_bpf *s = heaptrail_bpf__open();
@@ -47,7 +49,10 @@ int main(void)
 		bpf_object__for_each_program(q, s->obj)
 			bpf_program__set_autoload(q, !strcmp(bpf_program__name(q), name));
 		set_layouts(s);
-		s->rodata->capture_stacks = true; /* else the verifier prunes the capture as dead */
+		s->rodata->capture_stacks = true;
+		s->rodata->capture_free_stacks = pass;
+		s->rodata->free_returns = !pass;
+		s->rodata->hold_for_maps = pass;
 		err = heaptrail_bpf__load(s);
 		n++;
 		if (!err) {
