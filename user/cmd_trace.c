@@ -88,25 +88,15 @@ static void print_loss_summary(struct tracer *t)
 int cmd_trace(struct cli *cli)
 {
 	struct trace_ctx tc = { .cli = cli };
-	struct tracer_opts o = {
-		.all = cli->all,
-		.pids = cli->pids,
-		.npids = cli->npids,
-		.argv = cli->argv,
-		.libs = cli->libs,
-		.nlibs = cli->nlibs,
-		.ringbuf_size = cli->ringbuf_size,
-		.want_alloc = cli->kinds & HT_KINDS_ALLOC,
-		.want_vm = cli->kinds & HT_KINDS_VM,
-		.want_fault = cli->kinds & HT_KIND_BIT(HT_K_FAULT),
-		.want_rss = cli->kinds & HT_KIND_BIT(HT_K_RSS),
-		.probe_at_entry = cli->probe_at_entry,
-		.verbose = cli->verbose,
-	};
+	struct tracer_opts o = tracer_opts_of(cli);
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct tracer *t;
 	int status = EXIT_OK;
 
+	o.want_alloc = cli->kinds & HT_KINDS_ALLOC;
+	o.want_vm = cli->kinds & HT_KINDS_VM;
+	o.want_fault = cli->kinds & HT_KIND_BIT(HT_K_FAULT);
+	o.want_rss = cli->kinds & HT_KIND_BIT(HT_K_RSS);
 	tc.comms = comm_cache_new();
 	if (!tc.comms)
 		return EXIT_RUNTIME;

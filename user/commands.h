@@ -4,6 +4,23 @@
 #define HT_COMMANDS_H
 
 #include "cli.h"
+#include "tracer.h"
+
+/* The tracer options every command takes from the command line: target, libs, buffer. */
+static inline struct tracer_opts tracer_opts_of(const struct cli *cli)
+{
+	return (struct tracer_opts){
+		.all = cli->all,
+		.pids = cli->pids,
+		.npids = cli->npids,
+		.argv = cli->argv,
+		.libs = cli->libs,
+		.nlibs = cli->nlibs,
+		.ringbuf_size = cli->ringbuf_size,
+		.probe_at_entry = cli->probe_at_entry,
+		.verbose = cli->verbose,
+	};
+}
 
 int cmd_trace(struct cli *cli);
 int cmd_leaks(struct cli *cli);

@@ -110,6 +110,18 @@ static int links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link 
 	return 0;
 }
 
+/* Keeps a link just made, or says why there is none: 0 or -errno. */
+static int keep_link(struct bpf_link *link, struct bpf_link ***links, int *n, int *cap)
+{
+	if (!link)
+		return -errno;
+	if (links_push(links, n, cap, link)) {
+		bpf_link__destroy(link);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- environment */
 
 static bool has_caps(void)
@@ -347,25 +359,17 @@ static int attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, i
 
 		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
 		link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
-		if (!link)
-			return -errno;
-		if (links_push(links, n, cap, link)) {
-			bpf_link__destroy(link);
-			return -ENOMEM;
-		}
-		return 0;
+		return keep_link(link, links, n, cap);
 	}
 	prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
 	for (size_t i = 0; i < cnt; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookies[i], .retprobe = ret);
+		int err;
 
 		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, offsets[i], &uo);
-		if (!link)
-			return -errno;
-		if (links_push(links, n, cap, link)) {
-			bpf_link__destroy(link);
-			return -ENOMEM;
-		}
+		err = keep_link(link, links, n, cap);
+		if (err)
+			return err;
 	}
 	return 0;
 }
