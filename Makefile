@@ -39,7 +39,7 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
-.PHONY: all deps vmlinux run test unit integration fixtures clean format
+.PHONY: all deps vmlinux run test unit integration fixtures clean format bench
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -104,6 +104,19 @@ integration: $(BUILD)/heaptrail fixtures
 	$(PYTHON) -m pytest -q tests/integration
 
 test: unit integration
+
+# ---------------------------------------------------------------- benchmarks (not in CI)
+BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+
+$(BUILD)/bench:
+	mkdir -p $@
+
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h | $(BUILD)/bench
+	$(CC) -O2 -g -pthread -Wall -o $@ $<
+
+bench: $(BUILD)/heaptrail $(BENCH_PROGS)
+	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "heaptrack"
+	$(PYTHON) scripts/bench.py | tee $(BUILD)/bench.md
 
 run: deps $(BUILD)/heaptrail $(BUILD)/demo
 	$(BUILD)/heaptrail trace -c $(BUILD)/demo

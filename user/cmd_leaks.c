@@ -472,24 +472,27 @@ static void report(struct leaks_ctx *lc, bool interval)
 		text_report(lc, now, interval);
 }
 
-/* -v: what heaptrail's own memory came to, for the per-allocation budget. */
+/* What heaptrail's own memory came to, for the per-allocation budget (and make bench). */
 static void print_memory(struct leaks_ctx *lc)
 {
-	uint64_t live = 0, rss_kib = 0;
+	uint64_t live = 0, rss_kib = 0, peak_kib = 0;
 	char line[256];
 	FILE *f = fopen("/proc/self/status", "re");
 
 	for (size_t i = 0; i < model_nprocs(lc->model); i++)
 		live += model_proc_at(lc->model, i)->count;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %" SCNu64, &rss_kib) == 1)
-			break;
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "VmRSS: %" SCNu64, &rss_kib);
+		sscanf(line, "VmHWM: %" SCNu64, &peak_kib);
+	}
 	if (f)
 		fclose(f);
 	fprintf(stderr, "heaptrail: memory: %zu bytes of allocation tables for %" PRIu64
-			" live allocations (%.1f bytes each); RSS %" PRIu64 " KiB\n",
+			" live allocations (%.1f bytes each); RSS %" PRIu64 " KiB, peak RSS %" PRIu64
+			" KiB\n",
 		model_alloc_memory(lc->model), live,
-		live ? (double)model_alloc_memory(lc->model) / (double)live : 0.0, rss_kib);
+		live ? (double)model_alloc_memory(lc->model) / (double)live : 0.0, rss_kib,
+		peak_kib);
 }
 
 static void on_tick(void *ctx)
@@ -500,27 +503,17 @@ static void on_tick(void *ctx)
 int cmd_leaks(struct cli *cli)
 {
 	struct leaks_ctx lc = { .cli = cli };
-	struct tracer_opts o = {
-		.all = cli->all,
-		.pids = cli->pids,
-		.npids = cli->npids,
-		.argv = cli->argv,
-		.libs = cli->libs,
-		.nlibs = cli->nlibs,
-		.ringbuf_size = cli->ringbuf_size,
-		.want_alloc = true,
-		.capture_stacks = true,
-		.stack_depth = cli->stack_depth,
-		.stack_table_size = cli->stack_table_size,
-		.capture_free_stacks = cli->free_stacks,
-		.probe_at_entry = cli->probe_at_entry,
-		.floor_only = cli->floor,
-		.verbose = cli->verbose,
-	};
+	struct tracer_opts o = tracer_opts_of(cli);
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct tracer *t = NULL;
 	int status = EXIT_RUNTIME;
 
+	o.want_alloc = true;
+	o.capture_stacks = true;
+	o.stack_depth = cli->stack_depth;
+	o.stack_table_size = cli->stack_table_size;
+	o.capture_free_stacks = cli->free_stacks;
+	o.floor_only = cli->floor;
 	lc.model = model_new();
 	lc.sym = symbolizer_new();
 	if (!lc.model || !lc.sym)
@@ -544,8 +537,7 @@ int cmd_leaks(struct cli *cli)
 		goto out;
 	}
 	report(&lc, false);
-	if (cli->verbose)
-		print_memory(&lc);
+	print_memory(&lc);
 out:
 	tracer_close(t);
 	for (size_t i = 0; i < lc.nprev; i++)

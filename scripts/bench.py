@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""make bench: every workload in tests/bench untraced, under heaptrail leaks, under leaks
+--probe-at-entry, under heaptrack, and under the floor (the same probes, counting hits only),
+side by side in one run, medians of several rounds. Prints one table to paste into an issue."""
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HT = os.path.join(ROOT, "build", "heaptrail")
+BENCH = os.path.join(ROOT, "build", "bench")
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+
+WORKLOADS = [
+    ("churn", ["churn", "1000000"]),
+    ("realloc_growth", ["realloc_growth", "20000"]),
+    ("mmap_churn", ["mmap_churn", "200000"]),
+    ("faults", ["faults", "1024"]),
+    ("churn_2threads", ["churn", "1000000", "2"]),
+]
+
+
+def heaptrail(*opts):
+    return lambda cmd, tmp: [HT, "leaks", "--top", "3", *opts, "-c", shlex.join(cmd)]
+
+
+CONFIGS = [
+    ("untraced", lambda cmd, tmp: cmd),
+    ("floor", heaptrail("--floor")),
+    ("leaks", heaptrail()),  # prints its own peak RSS on stderr
+    ("at-entry", heaptrail("--probe-at-entry")),
+    ("heaptrack", lambda cmd, tmp: ["heaptrack", "--raw", "-o", os.path.join(tmp, "ht"), *cmd]),
+]
+
+
+def run(argv):
+    """Runs one measurement; returns (ns per op, heaptrail's peak RSS in KiB or 0, output).
+    (heaptrail reports its own: /usr/bin/time's ru_maxrss would include the workload's.)"""
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    out = proc.stdout + proc.stderr
+    m = re.search(r"^bench \S+ ops=\d+ ns=\d+ ns_per_op=([\d.]+)", out, re.M)
+    if proc.returncode != 0 or not m:
+        sys.exit(f"bench: {shlex.join(argv)} failed ({proc.returncode}):\n{out[-2000:]}")
+    peak = re.search(r"peak RSS (\d+) KiB", out)
+    return float(m.group(1)), int(peak.group(1)) if peak else 0, out
+
+
+def lost_events(out):
+    m = re.search(r"^lost: (.*)$", out, re.M)
+    return sum(int(v) for v in re.findall(r"=(\d+)", m.group(1))) if m else None
+
+
+def main():
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, argv in WORKLOADS:
+            cmd = [os.path.join(BENCH, argv[0])] + argv[1:]
+            samples = {c: [] for c, _ in CONFIGS}
+            rss, lost = [], []
+            # Round-robin: every configuration once per round, so drift hits them alike.
+            for r in range(RUNS):
+                for cname, make in CONFIGS:
+                    ns, peak, out = run(make(cmd, tmp))
+                    samples[cname].append(ns)
+                    if cname == "leaks":
+                        rss.append(peak)
+                        lost.append(lost_events(out))
+                print(f"bench: {name} round {r + 1}/{RUNS} done", file=sys.stderr)
+            med = {c: statistics.median(v) for c, v in samples.items()}
+            rows.append((name, med, max(rss), lost))
+    print_table(rows)
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if b > 0 else "-"
+
+
+def print_table(rows):
+    kernel = os.uname().release
+    print(f"heaptrail bench: kernel {kernel}, {os.cpu_count()} CPUs, median of {RUNS} runs per "
+          "configuration, interleaved; ns per operation of each workload's own measured loop")
+    print()
+    print("| workload | untraced | floor | leaks | at-entry | heaptrack | leaks/untraced "
+          "| leaks added / floor added | at-entry added / leaks added | leaks peak RSS | lost |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, m, rss, lost in rows:
+        base = m["untraced"]
+        added = {c: m[c] - base for c in m}
+        print(f"| {name} | {m['untraced']:.0f} | {m['floor']:.0f} | {m['leaks']:.0f} | "
+              f"{m['at-entry']:.0f} | {m['heaptrack']:.0f} | {ratio(m['leaks'], base)} | "
+              f"{ratio(added['leaks'], added['floor'])} | "
+              f"{ratio(added['at-entry'], added['leaks'])} | {rss // 1024} MiB | "
+              f"{max(l for l in lost if l is not None) if any(l is not None for l in lost) else '?'} |")
+    print()
+    print("Targets on malloc/free churn: leaks added <= 1.3 x floor added; at-entry added >= "
+          "10 x leaks added. Replay throughput: not measured yet (needs heaptrail record, "
+          "issue 5).")
+
+
+if __name__ == "__main__":
+    main()
