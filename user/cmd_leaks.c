@@ -14,10 +14,9 @@
 #include "event.h"
 #include "json.h"
 #include "model.h"
+#include "report.h"
 #include "symbolize.h"
 #include "tracer.h"
-
-#define MAX_SYM_FRAMES 16 /* frames one address can expand to (inlining) */
 
 struct stack_sum {
 	uint32_t stack;
@@ -214,41 +213,6 @@ static void remember(struct leaks_ctx *lc, const struct model_proc *p, struct st
 
 /* ---------------------------------------------------------------- text */
 
-static void text_frame(const struct sym_frame *f, int depth)
-{
-	printf("    #%-2d 0x%016" PRIx64 " ", depth, f->addr);
-	if (f->sym)
-		printf("%s%s", f->sym, f->inlined ? " [inlined]" : "");
-	else
-		printf("??");
-	if (f->sym && !f->inlined)
-		printf("+0x%" PRIx64, f->offset);
-	if (f->file)
-		printf(" (%s:%d)", f->file, f->line);
-	printf(" %s\n", f->module);
-}
-
-static void text_stack(struct leaks_ctx *lc, const struct model_proc *p, uint32_t stack)
-{
-	const struct model_stack *st = model_stack(lc->model, stack);
-	struct sym_frame frames[MAX_SYM_FRAMES];
-	int depth = 0;
-
-	if (!st || !st->frames) {
-		printf("    (stack not captured)\n");
-		return;
-	}
-	for (uint32_t i = 0; i < st->nframes; i++) {
-		int n = symbolizer_resolve(lc->sym, p->pid, p->start_ns, st->frames[i], frames,
-					   MAX_SYM_FRAMES);
-
-		for (int k = 0; k < n; k++)
-			text_frame(&frames[k], depth++);
-	}
-	if (st->nframes >= lc->cli->stack_depth)
-		printf("    ... (truncated at --stack-depth %u)\n", lc->cli->stack_depth);
-}
-
 static void text_status(const struct model_proc *p)
 {
 	if (!p->exited)
@@ -280,16 +244,17 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		       " failed allocations\n",
 		       p->unmatched_frees, p->double_frees, p->failed_allocs);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
-			struct sym_frame f[MAX_SYM_FRAMES];
+			struct sym_frame f[REPORT_SYM_FRAMES];
 			int k = symbolizer_resolve(lc->sym, p->pid, p->start_ns,
-						   p->double_free[d].caller, f, MAX_SYM_FRAMES);
+						   p->double_free[d].caller, f, REPORT_SYM_FRAMES);
 
 			printf("  double free of 0x%" PRIx64 " by tid %u at:\n", p->double_free[d].addr,
 			       p->double_free[d].tid);
 			if (p->double_free[d].stack != MODEL_NO_STACK)
-				text_stack(lc, p, p->double_free[d].stack);
+				report_text_stack(lc->sym, lc->model, p, p->double_free[d].stack,
+						  lc->cli->stack_depth);
 			else
-				text_frame(&f[k - 1], 0);
+				report_text_frame(&f[k - 1], 0);
 		}
 		shown = n < lc->cli->top ? n : lc->cli->top;
 		for (size_t k = 0; k < shown; k++) {
@@ -302,7 +267,8 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			if (sums[k].stack == MODEL_NO_STACK)
 				printf("    (stack not captured)\n");
 			else
-				text_stack(lc, p, sums[k].stack);
+				report_text_stack(lc->sym, lc->model, p, sums[k].stack,
+						  lc->cli->stack_depth);
 		}
 		if (n > shown)
 			printf("  ... and %zu more stacks (--top)\n", n - shown);
@@ -319,53 +285,6 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 }
 
 /* ---------------------------------------------------------------- JSON */
-
-static void json_frame(struct json *j, const struct sym_frame *f)
-{
-	json_object_begin(j);
-	json_kv_addr(j, "addr", f->addr);
-	json_key(j, "sym");
-	if (f->sym)
-		json_string(j, f->sym);
-	else
-		json_null(j);
-	json_kv_string(j, "module", f->module);
-	json_key(j, "file");
-	if (f->file)
-		json_string(j, f->file);
-	else
-		json_null(j);
-	json_key(j, "line");
-	if (f->line)
-		json_u64(j, (uint64_t)f->line);
-	else
-		json_null(j);
-	if (f->inlined)
-		json_kv_bool(j, "inlined", true);
-	json_object_end(j);
-}
-
-static void json_frames(struct leaks_ctx *lc, const struct model_proc *p, uint32_t stack)
-{
-	const struct model_stack *st = stack == MODEL_NO_STACK ? NULL : model_stack(lc->model, stack);
-	struct sym_frame frames[MAX_SYM_FRAMES];
-	struct json *j = &lc->json;
-
-	json_key(j, "frames");
-	json_array_begin(j);
-	for (uint32_t i = 0; st && st->frames && i < st->nframes; i++) {
-		int n = symbolizer_resolve(lc->sym, p->pid, p->start_ns, st->frames[i], frames,
-					   MAX_SYM_FRAMES);
-
-		for (int k = 0; k < n; k++)
-			json_frame(j, &frames[k]);
-	}
-	json_array_end(j);
-	if (!st || !st->frames)
-		json_kv_bool(j, "stack_lost", true);
-	else if (st->nframes >= lc->cli->stack_depth)
-		json_kv_bool(j, "truncated", true); /* the capture stopped at --stack-depth */
-}
 
 static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 {
@@ -408,18 +327,19 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		json_key(j, "double_free");
 		json_array_begin(j);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
-			struct sym_frame f[MAX_SYM_FRAMES];
+			struct sym_frame f[REPORT_SYM_FRAMES];
 			int k = symbolizer_resolve(lc->sym, p->pid, p->start_ns,
-						   p->double_free[d].caller, f, MAX_SYM_FRAMES);
+						   p->double_free[d].caller, f, REPORT_SYM_FRAMES);
 
 			json_object_begin(j);
 			json_kv_addr(j, "addr", p->double_free[d].addr);
 			json_kv_u64(j, "tid", p->double_free[d].tid);
 			json_kv_u64(j, "ts_ns", p->double_free[d].ts_ns);
 			json_key(j, "caller");
-			json_frame(j, &f[k - 1]);
+			report_json_frame(j, &f[k - 1]);
 			if (p->double_free[d].stack != MODEL_NO_STACK)
-				json_frames(lc, p, p->double_free[d].stack);
+				report_json_frames(j, lc->sym, lc->model, p, p->double_free[d].stack,
+						   lc->cli->stack_depth);
 			json_object_end(j);
 		}
 		json_array_end(j);
@@ -433,7 +353,8 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 				json_kv_s64(j, "growth_bytes",
 					    (int64_t)(sums[k].bytes -
 						      previous_bytes(prev, sums[k].stack)));
-			json_frames(lc, p, sums[k].stack);
+			report_json_frames(j, lc->sym, lc->model, p, sums[k].stack,
+					   lc->cli->stack_depth);
 			json_object_end(j);
 		}
 		json_array_end(j);

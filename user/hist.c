@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Histogram buckets, statistics and their text and JSON forms. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hist.h"
+
+#define BAR_WIDTH 40
+
+void hist_init(struct hist *h, uint64_t step)
+{
+	memset(h, 0, sizeof(*h));
+	h->step = step;
+	h->min = UINT64_MAX;
+}
+
+void hist_free(struct hist *h)
+{
+	free(h->counts);
+	h->counts = NULL;
+	h->nbuckets = 0;
+}
+
+static size_t bucket_of(const struct hist *h, uint64_t v)
+{
+	if (h->step)
+		return (size_t)(v / h->step);
+	return v ? 64 - (size_t)__builtin_clzll(v) : 0; /* [2^(k-1), 2^k) is bucket k */
+}
+
+void hist_bucket(const struct hist *h, size_t i, uint64_t *lo, uint64_t *hi)
+{
+	if (h->step) {
+		*lo = i * h->step;
+		*hi = (i + 1) * h->step;
+	} else {
+		*lo = i ? 1ull << (i - 1) : 0;
+		*hi = i == 0 ? 1 : i >= 64 ? UINT64_MAX : 1ull << i;
+	}
+}
+
+void hist_add(struct hist *h, uint64_t v)
+{
+	size_t b = bucket_of(h, v);
+
+	if (b >= h->nbuckets) {
+		/* linear buckets grow with the data: past a million, the last one takes the rest */
+		size_t n = b + 1 > (1u << 20) ? (1u << 20) : b + 1;
+		uint64_t *c = realloc(h->counts, n * sizeof(*c));
+
+		if (!c)
+			return;
+		memset(c + h->nbuckets, 0, (n - h->nbuckets) * sizeof(*c));
+		h->counts = c;
+		h->nbuckets = n;
+		if (b >= n)
+			b = n - 1;
+	}
+	h->counts[b]++;
+	h->total++;
+	h->sum += v;
+	if (v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+}
+
+void hist_print(FILE *out, const struct hist *h, const char *unit)
+{
+	size_t first = 0, last = 0;
+	uint64_t peak = 0;
+
+	for (size_t i = 0; i < h->nbuckets; i++) {
+		if (!h->counts[i])
+			continue;
+		if (!peak)
+			first = i;
+		last = i;
+		if (h->counts[i] > peak)
+			peak = h->counts[i];
+	}
+	fprintf(out, "     %-19s : count    distribution\n", unit);
+	if (!peak) {
+		fprintf(out, "     (empty)\n");
+		return;
+	}
+	for (size_t i = first; i <= last; i++) {
+		uint64_t lo, hi;
+		int bar = (int)(h->counts[i] * BAR_WIDTH / peak);
+
+		hist_bucket(h, i, &lo, &hi);
+		fprintf(out, "%10" PRIu64 " -> %-10" PRIu64 " : %-8" PRIu64 " |%-*.*s|\n", lo, hi - 1,
+			h->counts[i], BAR_WIDTH, bar, "****************************************");
+	}
+	fprintf(out, "     count %" PRIu64 ", mean %.1f, min %" PRIu64 ", max %" PRIu64 "\n",
+		h->total, (double)h->sum / (double)h->total, h->min, h->max);
+}
+
+void hist_json_buckets(struct json *j, const struct hist *h)
+{
+	json_key(j, "buckets");
+	json_array_begin(j);
+	for (size_t i = 0; i < h->nbuckets; i++) {
+		uint64_t lo, hi;
+
+		if (!h->counts[i])
+			continue;
+		hist_bucket(h, i, &lo, &hi);
+		json_object_begin(j);
+		json_kv_u64(j, "lo", lo);
+		json_kv_u64(j, "hi", hi);
+		json_kv_u64(j, "count", h->counts[i]);
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_kv_u64(j, "total", h->total);
+	json_kv_u64(j, "sum", h->sum);
+	if (h->total) {
+		json_kv_u64(j, "min", h->min);
+		json_kv_u64(j, "max", h->max);
+	}
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Histograms: log2 buckets ([0,1), [1,2), [2,4), ... as bcc's tools print them) or linear ones
+ * (--linear STEP), with count, sum, min and max; text bars and JSON.
+ */
+#ifndef HT_HIST_H
+#define HT_HIST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "json.h"
+
+struct hist {
+	uint64_t step; /* 0: log2 buckets */
+	uint64_t *counts;
+	size_t nbuckets;
+	uint64_t total, sum, min, max;
+};
+
+void hist_init(struct hist *h, uint64_t step);
+void hist_free(struct hist *h);
+void hist_add(struct hist *h, uint64_t value);
+/* Bucket i covers [lo, hi). */
+void hist_bucket(const struct hist *h, size_t i, uint64_t *lo, uint64_t *hi);
+/* bcc-style: one line per bucket from the first to the last non-empty one. */
+void hist_print(FILE *out, const struct hist *h, const char *unit);
+/* The "buckets" array of the JSON contract, non-empty buckets only. */
+void hist_json_buckets(struct json *j, const struct hist *h);
+
+#endif
