@@ -24,6 +24,8 @@ enum {
 	OPT_FREE_STACKS,
 	OPT_PROBE_AT_ENTRY,
 	OPT_FLOOR,
+	OPT_BY_STACK,
+	OPT_LINEAR,
 };
 
 static const struct argp_option options[] = {
@@ -61,6 +63,9 @@ static const struct argp_option options[] = {
 	  "Capture the stacks of frees too, so that double frees show theirs (costs a stack walk "
 	  "per free)",
 	  3 },
+	{ NULL, 0, NULL, 0, "hist:", 4 },
+	{ "by-stack", OPT_BY_STACK, NULL, 0, "Also allocation sizes per call site (--top of them)", 4 },
+	{ "linear", OPT_LINEAR, "STEP", 0, "Linear buckets STEP wide instead of powers of two", 4 },
 	{ 0 },
 };
 
@@ -70,6 +75,7 @@ static const char doc[] =
 	"COMMANDS:\n"
 	"  trace      live event stream, one line (or one JSON object) per event\n"
 	"  leaks      live allocations at the end, grouped by stack, largest first\n"
+	"  hist       sizes, lifetimes, syscall latencies, mmap sizes, faults\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  heaptrail trace -c './myprog arg'        trace a command from its first instruction\n"
@@ -235,6 +241,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			cli->stack_table_size = (unsigned)v;
 		break;
 	}
+	case OPT_BY_STACK:
+		cli->by_stack = true;
+		break;
+	case OPT_LINEAR:
+		errno = 0;
+		cli->linear = strtoull(arg, &end, 0);
+		if (errno || *end || !*arg || cli->linear == 0)
+			ps->status = usage_error("invalid --linear '%s'", arg);
+		break;
 	case OPT_FLOOR:
 		cli->floor = true;
 		break;

@@ -37,6 +37,9 @@ struct cli {
 	bool free_stacks;
 	bool probe_at_entry;
 	bool floor;
+	/* hist */
+	bool by_stack;
+	uint64_t linear; /* bucket width; 0: log2 buckets */
 };
 
 /* Parses argv (command name first). Returns 0, or an exit status after printing why. */

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
 	{ "trace", cmd_trace },
 	{ "leaks", cmd_leaks },
+	{ "hist", cmd_hist },
 };
 
 int main(int argc, char **argv)

@@ -32,6 +32,7 @@ struct model {
 	uint64_t now;
 	bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr);
 	void *internal_ctx;
+	struct model_hooks hooks;
 };
 
 static inline uint64_t mix(uint64_t k)
@@ -345,6 +346,8 @@ static void record_alloc(struct model *m, struct model_proc *p, const struct ht_
 		p->freed[freed_slot(a->addr)] = 0; /* allocated again: a free of it is fine */
 	p->allocs++;
 	alloc_insert(p, &e);
+	if (m->hooks.alloc)
+		m->hooks.alloc(m->hooks.ctx, p, &e);
 }
 
 static void record_free(struct model *m, struct model_proc *p, const struct ht_alloc *a,
@@ -354,6 +357,8 @@ static void record_free(struct model *m, struct model_proc *p, const struct ht_a
 
 	p->frees++;
 	if (i >= 0) {
+		if (m->hooks.free)
+			m->hooks.free(m->hooks.ctx, p, &p->slots[i], a->hdr.ts_ns);
 		alloc_remove_at(p, (size_t)i);
 		if (!p->freed)
 			p->freed = calloc(FREED_CACHE, sizeof(*p->freed));
@@ -535,6 +540,12 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 		if (rec->tid == rec->pid && (p = proc_get(m, rec->pid, rec->ts_ns)))
 			set_comm(p, ((const struct ht_comm *)rec)->comm);
 		break;
+	case HT_REC_SYSCALL:
+	case HT_REC_FAULT:
+	case HT_REC_RSS:
+	case HT_REC_KFUNC:
+		proc_get(m, rec->pid, rec->ts_ns); /* reports name every process that did something */
+		break;
 	case HT_REC_LOST: {
 		const struct ht_lost *l = (const void *)rec;
 
@@ -548,6 +559,11 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 struct model *model_new(void)
 {
 	return calloc(1, sizeof(struct model));
+}
+
+void model_set_hooks(struct model *m, const struct model_hooks *hooks)
+{
+	m->hooks = *hooks;
 }
 
 void model_set_internal(struct model *m,

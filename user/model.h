@@ -70,7 +70,18 @@ struct model_stack {
 
 struct model;
 
+/* Called as the model applies allocator records: what histograms are made of. */
+struct model_hooks {
+	/* a block became live (a realloc that moves frees the old one first) */
+	void (*alloc)(void *ctx, const struct model_proc *p, const struct model_alloc *a);
+	/* a live block was freed at ts_ns */
+	void (*free)(void *ctx, const struct model_proc *p, const struct model_alloc *a,
+		     uint64_t ts_ns);
+	void *ctx;
+};
+
 struct model *model_new(void);
+void model_set_hooks(struct model *m, const struct model_hooks *hooks);
 /*
  * Tells the model how to recognise code of the allocator library (libc, libstdc++, --lib):
  * internal(ctx, p, addr) says whether addr, a return address in process p, lies in it.

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `heaptrail hist`: distributions per process: allocation sizes (per call site with --by-stack),
+ * allocation lifetimes, memory syscall latencies, mmap sizes, and page faults by kind.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "commands.h"
+#include "event.h"
+#include "hist.h"
+#include "json.h"
+#include "model.h"
+#include "report.h"
+#include "symbolize.h"
+#include "tracer.h"
+
+/* read/write/exec x page not present/present */
+#define FAULT_KINDS 6
+static const char *const fault_kind_names[FAULT_KINDS] = {
+	"read,not-present", "read,present",  "write,not-present",
+	"write,present",    "exec,not-present", "exec,present",
+};
+
+struct stack_hist {
+	uint32_t stack;
+	struct hist size;
+};
+
+struct proc_hists {
+	const struct model_proc *p;
+	struct hist size, lifetime, mmap_size;
+	struct hist sys[HT_SYS_MAX];
+	uint64_t faults[FAULT_KINDS];
+	struct stack_hist *by_stack;
+	size_t nstacks;
+};
+
+struct hist_ctx {
+	struct cli *cli;
+	struct model *model;
+	struct symbolizer *sym;
+	struct json json;
+	struct proc_hists **procs;
+	size_t nprocs;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static struct proc_hists *hists_of(struct hist_ctx *hc, const struct model_proc *p)
+{
+	struct proc_hists *ph, **np;
+
+	if (!p)
+		return NULL;
+	/* newest first: the process of the last record is usually the last one added */
+	for (size_t i = hc->nprocs; i-- > 0;)
+		if (hc->procs[i]->p == p)
+			return hc->procs[i];
+	ph = calloc(1, sizeof(*ph));
+	np = realloc(hc->procs, (hc->nprocs + 1) * sizeof(*np));
+	if (!ph || !np) {
+		free(ph);
+		free(np == hc->procs ? NULL : np);
+		return NULL;
+	}
+	hc->procs = np;
+	ph->p = p;
+	hist_init(&ph->size, hc->cli->linear);
+	hist_init(&ph->lifetime, hc->cli->linear);
+	hist_init(&ph->mmap_size, hc->cli->linear);
+	for (int s = 0; s < HT_SYS_MAX; s++)
+		hist_init(&ph->sys[s], hc->cli->linear);
+	hc->procs[hc->nprocs++] = ph;
+	return ph;
+}
+
+static void on_alloc(void *ctx, const struct model_proc *p, const struct model_alloc *a)
+{
+	struct hist_ctx *hc = ctx;
+	struct proc_hists *ph = hists_of(hc, p);
+	struct stack_hist *sh = NULL;
+
+	if (!ph)
+		return;
+	hist_add(&ph->size, a->size);
+	if (!hc->cli->by_stack)
+		return;
+	for (size_t i = 0; i < ph->nstacks && !sh; i++)
+		if (ph->by_stack[i].stack == a->stack)
+			sh = &ph->by_stack[i];
+	if (!sh) {
+		struct stack_hist *n = realloc(ph->by_stack, (ph->nstacks + 1) * sizeof(*n));
+
+		if (!n)
+			return;
+		ph->by_stack = n;
+		sh = &ph->by_stack[ph->nstacks++];
+		sh->stack = a->stack;
+		hist_init(&sh->size, hc->cli->linear);
+	}
+	hist_add(&sh->size, a->size);
+}
+
+static void on_free(void *ctx, const struct model_proc *p, const struct model_alloc *a,
+		    uint64_t ts_ns)
+{
+	struct proc_hists *ph = hists_of(ctx, p);
+
+	if (ph && ts_ns >= a->ts_ns)
+		hist_add(&ph->lifetime, ts_ns - a->ts_ns);
+}
+
+static void on_event(void *ctx, const struct ht_hdr *rec)
+{
+	struct hist_ctx *hc = ctx;
+	struct proc_hists *ph;
+	int err;
+
+	model_apply(hc->model, rec);
+	if (hc->cli->by_stack)
+		report_follow_modules(hc->sym, hc->model, rec);
+	switch (rec->type) {
+	case HT_REC_SYSCALL: {
+		const struct ht_syscall *s = (const void *)rec;
+
+		ph = hists_of(hc, model_proc_live(hc->model, rec->pid));
+		if (!ph)
+			break;
+		hist_add(&ph->sys[s->sys], s->lat_ns);
+		if (s->sys == HT_SYS_MMAP && !ht_syscall_failed(s, &err))
+			hist_add(&ph->mmap_size, s->args[1]);
+		break;
+	}
+	case HT_REC_FAULT: {
+		const struct ht_fault *f = (const void *)rec;
+		int kind = (f->error_code & HT_PF_INSTR) ? 4 : (f->error_code & HT_PF_WRITE) ? 2 : 0;
+
+		ph = hists_of(hc, model_proc_live(hc->model, rec->pid));
+		if (ph)
+			ph->faults[kind + !!(f->error_code & HT_PF_PROT)]++;
+		break;
+	}
+	}
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct stack_hist *x = a, *y = b;
+
+	return x->size.total < y->size.total ? 1 : x->size.total > y->size.total ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void text_hist(const char *title, const char *unit, const struct hist *h)
+{
+	if (!h->total)
+		return;
+	printf("\n  %s\n", title);
+	hist_print(stdout, h, unit);
+}
+
+static void text_report(struct hist_ctx *hc)
+{
+	for (size_t i = 0; i < hc->nprocs; i++) {
+		struct proc_hists *ph = hc->procs[i];
+		uint64_t nfaults = 0;
+
+		printf("pid %u (%s)%s\n", ph->p->pid, ph->p->comm, ph->p->exited ? ", exited" : "");
+		text_hist("alloc_size", "bytes", &ph->size);
+		text_hist("alloc_lifetime", "ns", &ph->lifetime);
+		for (int s = 1; s < HT_SYS_MAX; s++) {
+			char title[64];
+
+			snprintf(title, sizeof(title), "syscall_latency %s", ht_sys_name((unsigned)s));
+			text_hist(title, "ns", &ph->sys[s]);
+		}
+		text_hist("mmap_size", "bytes", &ph->mmap_size);
+		for (int k = 0; k < FAULT_KINDS; k++)
+			nfaults += ph->faults[k];
+		if (nfaults) {
+			printf("\n  faults\n");
+			for (int k = 0; k < FAULT_KINDS; k++)
+				if (ph->faults[k])
+					printf("     %-19s : %" PRIu64 "\n", fault_kind_names[k],
+					       ph->faults[k]);
+		}
+		if (hc->cli->by_stack) {
+			qsort(ph->by_stack, ph->nstacks, sizeof(*ph->by_stack), by_count);
+			for (size_t k = 0; k < ph->nstacks && k < hc->cli->top; k++) {
+				printf("\n  alloc_size from:\n");
+				report_text_stack(hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
+						  hc->cli->stack_depth);
+				hist_print(stdout, &ph->by_stack[k].size, "bytes");
+			}
+		}
+		printf("\n");
+	}
+	printf("lost:");
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		printf(" %s=%" PRIu64, ht_lost_kind_name(k), model_lost(hc->model)[k]);
+	printf("\n");
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static void json_hist_begin(struct json *j, const struct proc_hists *ph, const char *name,
+			    const char *unit)
+{
+	json_object_begin(j);
+	json_kv_u64(j, "pid", ph->p->pid);
+	json_kv_string(j, "comm", ph->p->comm);
+	json_kv_u64(j, "start_ns", ph->p->start_ns);
+	json_kv_string(j, "name", name);
+	json_kv_string(j, "unit", unit);
+}
+
+static void json_hist(struct json *j, const struct proc_hists *ph, const char *name,
+		      const char *unit, const struct hist *h)
+{
+	json_hist_begin(j, ph, name, unit);
+	hist_json_buckets(j, h);
+	json_object_end(j);
+}
+
+static void json_report(struct hist_ctx *hc)
+{
+	struct json *j = &hc->json;
+
+	json_object_begin(j);
+	json_key(j, "histograms");
+	json_array_begin(j);
+	for (size_t i = 0; i < hc->nprocs; i++) {
+		struct proc_hists *ph = hc->procs[i];
+
+		json_hist(j, ph, "alloc_size", "bytes", &ph->size);
+		json_hist(j, ph, "alloc_lifetime", "ns", &ph->lifetime);
+		for (int s = 1; s < HT_SYS_MAX; s++) {
+			if (!ph->sys[s].total)
+				continue;
+			json_hist_begin(j, ph, "syscall_latency", "ns");
+			json_kv_string(j, "syscall", ht_sys_name((unsigned)s));
+			hist_json_buckets(j, &ph->sys[s]);
+			json_object_end(j);
+		}
+		json_hist(j, ph, "mmap_size", "bytes", &ph->mmap_size);
+		json_hist_begin(j, ph, "faults", "kind");
+		json_key(j, "buckets");
+		json_array_begin(j);
+		for (int k = 0; k < FAULT_KINDS; k++) {
+			json_object_begin(j);
+			json_kv_u64(j, "lo", (uint64_t)k);
+			json_kv_u64(j, "hi", (uint64_t)k + 1);
+			json_kv_u64(j, "count", ph->faults[k]);
+			json_kv_string(j, "label", fault_kind_names[k]);
+			json_object_end(j);
+		}
+		json_array_end(j);
+		json_object_end(j);
+		if (hc->cli->by_stack) {
+			qsort(ph->by_stack, ph->nstacks, sizeof(*ph->by_stack), by_count);
+			for (size_t k = 0; k < ph->nstacks && k < hc->cli->top; k++) {
+				json_hist_begin(j, ph, "alloc_size", "bytes");
+				report_json_frames(j, hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
+						   hc->cli->stack_depth);
+				hist_json_buckets(j, &ph->by_stack[k].size);
+				json_object_end(j);
+			}
+		}
+	}
+	json_array_end(j);
+	json_key(j, "lost");
+	json_object_begin(j);
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		json_kv_u64(j, ht_lost_kind_name(k), model_lost(hc->model)[k]);
+	json_object_end(j);
+	json_object_end(j);
+	json_line_end(j);
+}
+
+int cmd_hist(struct cli *cli)
+{
+	struct hist_ctx hc = { .cli = cli };
+	struct tracer_opts o = tracer_opts_of(cli);
+	struct model_hooks hooks = { .alloc = on_alloc, .free = on_free, .ctx = &hc };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct tracer *t = NULL;
+	int status = EXIT_RUNTIME;
+
+	o.want_alloc = true;
+	o.want_vm = true;
+	o.want_fault = true;
+	o.capture_stacks = cli->by_stack;
+	o.stack_depth = cli->stack_depth;
+	o.stack_table_size = cli->stack_table_size;
+	hc.model = model_new();
+	hc.sym = symbolizer_new();
+	if (!hc.model || !hc.sym)
+		goto out;
+	model_set_hooks(hc.model, &hooks);
+	json_init(&hc.json, stdout);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (tracer_open(&o, on_event, &hc, &t) || tracer_start(t))
+		goto out;
+	fprintf(stderr, "heaptrail: tracing; the histograms come at the end\n");
+	if (tracer_run(t, cli->duration, &stop_requested) == 0)
+		status = EXIT_OK;
+	if (cli->json)
+		json_report(&hc);
+	else
+		text_report(&hc);
+	fflush(stdout);
+out:
+	tracer_close(t);
+	for (size_t i = 0; i < hc.nprocs; i++) {
+		struct proc_hists *ph = hc.procs[i];
+
+		hist_free(&ph->size);
+		hist_free(&ph->lifetime);
+		hist_free(&ph->mmap_size);
+		for (int s = 0; s < HT_SYS_MAX; s++)
+			hist_free(&ph->sys[s]);
+		for (size_t k = 0; k < ph->nstacks; k++)
+			hist_free(&ph->by_stack[k].size);
+		free(ph->by_stack);
+		free(ph);
+	}
+	free(hc.procs);
+	symbolizer_free(hc.sym);
+	model_free(hc.model);
+	return status;
+}
