@@ -16,7 +16,7 @@ DEPFLAGS  = -MMD -MP
 USER_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser $(DEPFLAGS)
 BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf -Wall \
 	      -Wno-unused-function $(DEPFLAGS)
-LIBS     := -lbpf -ldw -lelf -lz -lcapstone -lstdc++
+LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))

@@ -29,6 +29,7 @@ enum ht_rec_type {
 	HT_REC_LOST = 10, /* synthesized by userspace from the kernel loss counters */
 	HT_REC_KFUNC = 11, /* kernel-function hook (do_mmap, ...) */
 	HT_REC_STACK = 12, /* a user stack, sent once per stack id */
+	HT_REC_MAPS = 13, /* userspace: a process's /proc/PID/maps, for symbolizing from a file */
 	HT_REC_MAX,
 };
 
@@ -221,6 +222,20 @@ struct ht_comm {
 	char comm[HT_COMM_LEN];
 };
 _Static_assert(sizeof(struct ht_comm) == 40, "ht_comm size");
+
+/*
+ * Written by userspace into recorded files, never by BPF: the text of /proc/PID/maps read while
+ * the process lived. Variable size: the header, len, then len bytes of text (no NUL).
+ */
+struct ht_maps {
+	struct ht_hdr hdr;
+	__u32 len;
+	__u32 pad0;
+	char text[];
+};
+#define HT_MAPS_HDR_SIZE 32
+#define HT_MAPS_MAX_TEXT (64 << 10) /* larger snapshots are split over several records */
+_Static_assert(sizeof(struct ht_maps) == HT_MAPS_HDR_SIZE, "ht_maps size");
 
 /* Loss counters, kept in the BPF program's .bss and reported by kind. */
 enum ht_lost_kind {

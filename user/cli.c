@@ -33,10 +33,12 @@ static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0, "Attach to running processes", 1 },
 	{ "command", 'c', "'CMD ARGS'", 0, "Start CMD and trace it from its first instruction", 1 },
 	{ "all", 'a', NULL, 0, "Trace every process", 1 },
+	{ "input", 'i', "FILE", 0, "Report from a recording instead of a live target", 1 },
 	{ NULL, 0, NULL, 0, "Options:", 2 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 2 },
 	{ "verbose", 'v', NULL, 0, "Say which attach points were used and why others were not", 2 },
 	{ "json", 'j', NULL, 0, "JSON output (JSON Lines for trace)", 2 },
+	{ "output", 'o', "FILE", 0, "record: the file to write (created with mode 0600)", 2 },
 	{ "events", 'e', "LIST", 0,
 	  "Event kinds to show (trace): names (malloc,free,mmap,fault,...) or groups "
 	  "(alloc,vm,process,all); default all but fault and rss",
@@ -76,6 +78,7 @@ static const char doc[] =
 	"  trace      live event stream, one line (or one JSON object) per event\n"
 	"  leaks      live allocations at the end, grouped by stack, largest first\n"
 	"  hist       sizes, lifetimes, syscall latencies, mmap sizes, faults\n"
+	"  record     everything the reports need, into a file (-o FILE); then -i FILE\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  heaptrail trace -c './myprog arg'        trace a command from its first instruction\n"
@@ -192,6 +195,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		ps->ntargets++;
 		cli->all = true;
 		break;
+	case 'i':
+		ps->ntargets++;
+		cli->input = arg;
+		break;
+	case 'o':
+		cli->output = arg;
+		break;
 	case 'd':
 		errno = 0;
 		cli->duration = strtod(arg, &end);
@@ -281,7 +291,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (ps->ntargets != 1)
-			ps->status = usage_error("give exactly one target: -p PID, -c 'CMD' or -a%s", "");
+			ps->status = usage_error("give exactly one target: -p PID, -c 'CMD', -a or -i "
+						 "FILE%s", "");
+		else if (!strcmp(cli->command, "record") && (cli->input || !cli->output))
+			ps->status = usage_error("record needs a live target and -o FILE%s", "");
+		else if (strcmp(cli->command, "record") && cli->output)
+			ps->status = usage_error("-o FILE is for record%s", "");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -315,6 +330,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		return usage_error("missing command before '%s'", argv[1]);
 	}
 	cli->command = argv[1];
+	cli->argc = argc;
+	cli->args = argv;
 	argv[1] = argv[0];
 	if (argp_parse(&argp, argc - 1, argv + 1, 0, &idx, &ps))
 		return EXIT_USAGE;

@@ -17,6 +17,10 @@
 
 struct cli {
 	const char *command; /* trace, ... */
+	const char *input; /* -i: a recording instead of a live target */
+	const char *output; /* record -o */
+	int argc; /* the command line, for the recording's metadata */
+	char **args;
 	bool all;
 	pid_t pids[CLI_MAX_PIDS];
 	int npids;

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "model.h"
 #include "report.h"
+#include "source.h"
 #include "symbolize.h"
 #include "tracer.h"
 
@@ -293,7 +294,7 @@ int cmd_hist(struct cli *cli)
 	struct tracer_opts o = tracer_opts_of(cli);
 	struct model_hooks hooks = { .alloc = on_alloc, .free = on_free, .ctx = &hc };
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct tracer *t = NULL;
+	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 
 	o.want_alloc = true;
@@ -307,22 +308,22 @@ int cmd_hist(struct cli *cli)
 	if (!hc.model || !hc.sym)
 		goto out;
 	model_set_hooks(hc.model, &hooks);
+	symbolizer_set_offline(hc.sym, cli->input != NULL);
 	json_init(&hc.json, stdout);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (tracer_open(&o, on_event, &hc, &t) || tracer_start(t))
+	if (source_open(cli, &o, on_event, &hc, "tracing; the histograms come at the end", &src) ||
+	    source_run(src, &stop_requested))
 		goto out;
-	fprintf(stderr, "heaptrail: tracing; the histograms come at the end\n");
-	if (tracer_run(t, cli->duration, &stop_requested) == 0)
-		status = EXIT_OK;
+	status = EXIT_OK;
 	if (cli->json)
 		json_report(&hc);
 	else
 		text_report(&hc);
 	fflush(stdout);
 out:
-	tracer_close(t);
+	source_close(src);
 	for (size_t i = 0; i < hc.nprocs; i++) {
 		struct proc_hists *ph = hc.procs[i];
 

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "model.h"
 #include "report.h"
+#include "source.h"
 #include "symbolize.h"
 #include "tracer.h"
 
@@ -52,36 +53,8 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct leaks_ctx *lc = ctx;
 
-	const struct model_proc *p, *parent;
-
 	model_apply(lc->model, rec);
-	/*
-	 * Module lists are read while processes live: at exec and attach, when a stack has a
-	 * frame outside the list, and a forked child gets its parent's, which it shares at fork.
-	 */
-	switch (rec->type) {
-	case HT_REC_STACK:
-		p = model_proc_live(lc->model, rec->pid);
-		if (p)
-			symbolizer_cover(lc->sym, p->pid, p->start_ns,
-					 (const uint64_t *)((const struct ht_stack *)rec)->frames,
-					 ((const struct ht_stack *)rec)->nframes);
-		break;
-	case HT_REC_HELD: /* stopped for this: its mappings are there to read */
-	case HT_REC_EXEC:
-	case HT_REC_COMM:
-		p = model_proc_live(lc->model, rec->pid);
-		if (p)
-			symbolizer_snapshot(lc->sym, p->pid, p->start_ns);
-		break;
-	case HT_REC_FORK:
-		p = model_proc_live(lc->model, ((const struct ht_fork *)rec)->child_pid);
-		parent = model_proc_live(lc->model, rec->pid);
-		if (p && parent)
-			symbolizer_inherit(lc->sym, p->pid, p->start_ns, parent->pid,
-					   parent->start_ns);
-		break;
-	}
+	report_follow_modules(lc->sym, lc->model, rec);
 }
 
 /*
@@ -381,10 +354,13 @@ static void report(struct leaks_ctx *lc, bool interval)
 	struct timespec ts;
 	uint64_t now;
 
-	/* Ages are measured to now: the model's clock is CLOCK_MONOTONIC too. */
+	/*
+	 * Ages are measured to now: the model's clock is CLOCK_MONOTONIC too. A recording ends at
+	 * its last record.
+	 */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (now < model_now(lc->model))
+	if (lc->cli->input || now < model_now(lc->model))
 		now = model_now(lc->model);
 	lc->reports++;
 	if (lc->cli->json)
@@ -426,8 +402,9 @@ int cmd_leaks(struct cli *cli)
 	struct leaks_ctx lc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct tracer *t = NULL;
+	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
+	char banner[128];
 
 	o.want_alloc = true;
 	o.capture_stacks = true;
@@ -441,26 +418,27 @@ int cmd_leaks(struct cli *cli)
 		goto out;
 	json_init(&lc.json, stdout);
 	model_set_internal(lc.model, is_allocator_code, &lc);
+	symbolizer_set_offline(lc.sym, cli->input != NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (tracer_open(&o, on_event, &lc, &t) || tracer_start(t))
+	snprintf(banner, sizeof(banner), "tracing allocations; the report comes at the end%s",
+		 cli->interval ? " and every --interval" : "");
+	if (source_open(cli, &o, on_event, &lc, banner, &src))
 		goto out;
-	fprintf(stderr, "heaptrail: tracing allocations; the report comes at the end%s\n",
-		cli->interval ? " and every --interval" : "");
-	if (cli->interval)
-		tracer_set_tick(t, cli->interval, on_tick);
-	if (tracer_run(t, cli->duration, &stop_requested) == 0)
-		status = EXIT_OK;
+	source_set_tick(src, cli->interval, on_tick);
+	if (source_run(src, &stop_requested))
+		goto out;
+	status = EXIT_OK;
 	if (cli->floor) {
 		fprintf(stderr, "heaptrail: floor: %" PRIu64 " allocator probe hits\n",
-			tracer_floor_hits(t));
+			tracer_floor_hits(source_tracer(src)));
 		goto out;
 	}
 	report(&lc, false);
 	print_memory(&lc);
 out:
-	tracer_close(t);
+	source_close(src);
 	for (size_t i = 0; i < lc.nprev; i++)
 		free(lc.prev[i].sums);
 	free(lc.prev);

@@ -8,13 +8,15 @@
 #include "comm.h"
 #include "commands.h"
 #include "event.h"
+#include "source.h"
 #include "tracer.h"
 
 struct trace_ctx {
 	struct cli *cli;
 	struct comm_cache *comms;
 	struct json json;
-	uint64_t t0_ns;
+	struct source *src;
+	uint64_t lost[HT_LOST_MAX]; /* from the lost records, live or recorded */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -49,13 +51,18 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct trace_ctx *tc = ctx;
 	int kind = ht_rec_kind(rec);
-	struct ht_fmt_ctx fc = { .t0_ns = tc->t0_ns };
+	struct ht_fmt_ctx fc = { .t0_ns = source_start_ns(tc->src) };
 
 	track_comm(tc, rec);
+	if (rec->type == HT_REC_LOST)
+		tc->lost[((const struct ht_lost *)rec)->kind] += ((const struct ht_lost *)rec)->count;
 	/* Losses are shown whatever -e says. */
 	if (kind == HT_K_NONE || (kind != HT_K_LOST && !(tc->cli->kinds & HT_KIND_BIT(kind))))
 		goto out;
-	fc.comm = rec->type == HT_REC_LOST ? "" : comm_cache_get(tc->comms, rec->pid, rec->tid, 1);
+	/* /proc tells the names of live processes, not of recorded ones */
+	fc.comm = rec->type == HT_REC_LOST ? "" :
+					     comm_cache_get(tc->comms, rec->pid, rec->tid,
+							    !tc->cli->input);
 	if (tc->cli->json) {
 		ht_rec_print_json(&tc->json, rec, &fc);
 		json_line_end(&tc->json);
@@ -67,11 +74,10 @@ out:
 		comm_cache_forget(tc->comms, rec->pid);
 }
 
-static void print_loss_summary(struct tracer *t)
+static void print_loss_summary(const uint64_t lost[HT_LOST_MAX])
 {
-	uint64_t lost[HT_LOST_MAX], total = 0;
+	uint64_t total = 0;
 
-	tracer_lost(t, lost);
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		total += lost[k];
 	if (!total) {
@@ -90,13 +96,21 @@ int cmd_trace(struct cli *cli)
 	struct trace_ctx tc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct tracer *t;
-	int status = EXIT_OK;
+	int status = EXIT_RUNTIME;
+	char banner[512];
 
 	o.want_alloc = cli->kinds & HT_KINDS_ALLOC;
 	o.want_vm = cli->kinds & HT_KINDS_VM;
 	o.want_fault = cli->kinds & HT_KIND_BIT(HT_K_FAULT);
 	o.want_rss = cli->kinds & HT_KIND_BIT(HT_K_RSS);
+	if (cli->all)
+		snprintf(banner, sizeof(banner), "tracing every process%s",
+			 cli->duration ? "" : "; Ctrl-C to stop");
+	else if (cli->npids)
+		snprintf(banner, sizeof(banner), "tracing %d process%s; Ctrl-C to stop", cli->npids,
+			 cli->npids > 1 ? "es" : "");
+	else if (cli->argv)
+		snprintf(banner, sizeof(banner), "tracing '%s'", cli->argv[0]);
 	tc.comms = comm_cache_new();
 	if (!tc.comms)
 		return EXIT_RUNTIME;
@@ -105,37 +119,21 @@ int cmd_trace(struct cli *cli)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (tracer_open(&o, on_event, &tc, &t)) {
-		tracer_close(t);
-		comm_cache_free(tc.comms);
-		return EXIT_RUNTIME;
-	}
-	tc.t0_ns = tracer_start_ns(t);
-	if (tracer_start(t)) {
-		tracer_close(t);
-		comm_cache_free(tc.comms);
-		return EXIT_RUNTIME;
-	}
-	if (cli->all)
-		fprintf(stderr, "heaptrail: tracing every process%s\n",
-			cli->duration ? "" : "; Ctrl-C to stop");
-	else if (cli->npids)
-		fprintf(stderr, "heaptrail: tracing %d process%s; Ctrl-C to stop\n", cli->npids,
-			cli->npids > 1 ? "es" : "");
-	else
-		fprintf(stderr, "heaptrail: tracing '%s'\n", cli->argv[0]);
+	if (source_open(cli, &o, on_event, &tc, banner, &tc.src))
+		goto out;
 	if (!cli->json)
 		printf("%13s %7s %7s %-16s %s\n", "TIME(s)", "PID", "TID", "COMM", "EVENT");
 	fflush(stdout);
-	if (tracer_run(t, cli->duration, &stop_requested))
-		status = EXIT_RUNTIME;
+	status = source_run(tc.src, &stop_requested) ? EXIT_RUNTIME : EXIT_OK;
 	if (fflush(stdout) || ferror(stdout)) {
 		if (errno != EPIPE)
 			fprintf(stderr, "heaptrail: writing the output: %s\n", strerror(errno));
 		status = EXIT_RUNTIME;
 	}
-	print_loss_summary(t);
-	tracer_close(t);
+	if (status == EXIT_OK)
+		print_loss_summary(tc.lost);
+out:
+	source_close(tc.src);
 	comm_cache_free(tc.comms);
 	return status;
 }

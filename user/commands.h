@@ -25,5 +25,6 @@ static inline struct tracer_opts tracer_opts_of(const struct cli *cli)
 int cmd_trace(struct cli *cli);
 int cmd_leaks(struct cli *cli);
 int cmd_hist(struct cli *cli);
+int cmd_record(struct cli *cli);
 
 #endif

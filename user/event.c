@@ -278,6 +278,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_LOST] = sizeof(struct ht_lost),
 	[HT_REC_KFUNC] = sizeof(struct ht_kfunc_rec),
 	[HT_REC_STACK] = HT_STACK_HDR_SIZE, /* and 8 bytes a frame */
+	[HT_REC_MAPS] = HT_MAPS_HDR_SIZE, /* and its text */
 };
 
 int ht_rec_check(const void *buf, size_t len, const char **why)
@@ -305,6 +306,18 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 		if (st.nframes > HT_MAX_STACK_DEPTH ||
 		    hdr.size != HT_STACK_HDR_SIZE + 8 * st.nframes) {
 			*why = "stack record size does not match its frame count";
+			return -1;
+		}
+	} else if (hdr.type == HT_REC_MAPS) {
+		struct ht_maps mp;
+
+		if (len < HT_MAPS_HDR_SIZE || hdr.size < HT_MAPS_HDR_SIZE) {
+			*why = "maps record shorter than its header";
+			return -1;
+		}
+		memcpy(&mp, buf, HT_MAPS_HDR_SIZE);
+		if (mp.len > HT_MAPS_MAX_TEXT || hdr.size != HT_MAPS_HDR_SIZE + mp.len) {
+			*why = "maps record size does not match its text";
 			return -1;
 		}
 	} else if (hdr.size != rec_sizes[hdr.type]) {

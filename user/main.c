@@ -12,6 +12,7 @@ static const struct {
 	{ "trace", cmd_trace },
 	{ "leaks", cmd_leaks },
 	{ "hist", cmd_hist },
+	{ "record", cmd_record },
 };
 
 int main(int argc, char **argv)

@@ -540,6 +540,7 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 		if (rec->tid == rec->pid && (p = proc_get(m, rec->pid, rec->ts_ns)))
 			set_comm(p, ((const struct ht_comm *)rec)->comm);
 		break;
+	case HT_REC_MAPS:
 	case HT_REC_SYSCALL:
 	case HT_REC_FAULT:
 	case HT_REC_RSS:

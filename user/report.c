@@ -23,6 +23,12 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 		if (p)
 			symbolizer_snapshot(sym, p->pid, p->start_ns);
 		break;
+	case HT_REC_MAPS: /* from a recording */
+		p = model_proc_live(m, rec->pid);
+		if (p)
+			symbolizer_add_maps(sym, p->pid, p->start_ns, ((const struct ht_maps *)rec)->text,
+					    ((const struct ht_maps *)rec)->len);
+		break;
 	case HT_REC_FORK:
 		p = model_proc_live(m, ((const struct ht_fork *)rec)->child_pid);
 		parent = model_proc_live(m, rec->pid);

@@ -43,6 +43,9 @@ struct symbolizer {
 	size_t nprocs, cap;
 	char **strings; /* every string handed out, freed with the symbolizer */
 	size_t nstrings, strings_cap;
+	bool offline; /* replaying a file: /proc is not the recorded processes' */
+	void (*on_snapshot)(void *ctx, uint32_t pid, const char *text, size_t len);
+	void *snapshot_ctx;
 };
 
 static const Dwfl_Callbacks dwfl_callbacks = {
@@ -147,40 +150,43 @@ static bool overlaps(const struct range *a, const struct range *b)
 	return a->start < b->end && b->start < a->end;
 }
 
-/* Reads /proc/PID/maps now and merges it in; a line seen before changes nothing. */
-static void snapshot(struct symbolizer *s, struct sym_proc *p)
+/* Merges a maps text in: its lines replace older ones they overlap; a line seen before stays. */
+static void merge_maps(struct symbolizer *s, struct sym_proc *p, const char *text, size_t len)
 {
 	struct range *fresh = NULL, *merged;
 	size_t nfresh = 0, cap = 0, n = 0;
-	char path[64], line[4096 + 256];
 	bool changed = false;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
+	for (const char *line = text, *end = text + len; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t llen = nl ? (size_t)(nl - line) : (size_t)(end - line);
 		struct range r = { 0 };
-		char perms[8] = "", *slash;
+		char perms[8] = "", *copy, *slash;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s", &r.start, &r.end, perms) != 3)
+		copy = strndup(line, llen);
+		line += llen + (nl != NULL);
+		if (!copy)
+			break;
+		if (sscanf(copy, "%" SCNx64 "-%" SCNx64 " %7s", &r.start, &r.end, perms) != 3 ||
+		    r.start >= r.end) {
+			free(copy);
 			continue;
-		r.exec = perms[2] == 'x';
+		}
 		if (nfresh == cap) {
 			struct range *nr = realloc(fresh, (cap = cap ? cap * 2 : 64) * sizeof(*nr));
 
-			if (!nr)
+			if (!nr) {
+				free(copy);
 				break;
+			}
 			fresh = nr;
 		}
-		line[strcspn(line, "\n")] = '\0';
-		slash = strchr(line, '/');
+		r.exec = perms[2] == 'x';
+		slash = strchr(copy, '/');
 		r.path = slash ? keep(s, strdup(slash)) : NULL;
-		r.line = keep(s, strdup(line));
+		r.line = keep(s, copy);
 		fresh[nfresh++] = r;
 	}
-	fclose(f);
 	merged = malloc((p->nranges + nfresh + 1) * sizeof(*merged));
 	if (!merged) {
 		free(fresh);
@@ -210,6 +216,56 @@ static void snapshot(struct symbolizer *s, struct sym_proc *p)
 	p->ranges = merged;
 	p->nranges = n;
 	p->stale |= changed;
+}
+
+/* Reads /proc/PID/maps now (not offline) and merges it in, telling the snapshot hook. */
+static void snapshot(struct symbolizer *s, struct sym_proc *p)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+	FILE *f, *mem;
+	char buf[4096];
+	size_t n;
+
+	if (s->offline)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	mem = open_memstream(&text, &len);
+	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(f);
+	if (!mem)
+		return;
+	fclose(mem);
+	merge_maps(s, p, text, len);
+	if (s->on_snapshot && len)
+		s->on_snapshot(s->snapshot_ctx, p->pid, text, len);
+	free(text);
+}
+
+void symbolizer_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
+			 size_t len)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+
+	if (p)
+		merge_maps(s, p, text, len);
+}
+
+void symbolizer_set_offline(struct symbolizer *s, bool offline)
+{
+	s->offline = offline;
+}
+
+void symbolizer_on_snapshot(struct symbolizer *s,
+			    void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
+			    void *ctx)
+{
+	s->on_snapshot = fn;
+	s->snapshot_ctx = ctx;
 }
 
 bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,

@@ -35,6 +35,15 @@ void symbolizer_free(struct symbolizer *s);
  */
 bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
 		      size_t n);
+/* Replaying a file: never read /proc (the processes there are not the recorded ones). */
+void symbolizer_set_offline(struct symbolizer *s, bool offline);
+/* Called with the text of every /proc/PID/maps read (record writes them into the file). */
+void symbolizer_on_snapshot(struct symbolizer *s,
+			    void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
+			    void *ctx);
+/* A snapshot's text from a recording, merged as if read now. */
+void symbolizer_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
+			 size_t len);
 /* Reads the process's /proc/PID/maps now (it must be alive), adding what is new. */
 void symbolizer_snapshot(struct symbolizer *s, uint32_t pid, uint64_t start_ns);
 /* A forked child starts with its parent's mappings: it gets the parent's module list. */

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `heaptrail record TARGET -o FILE`: everything the reports need, into a file they read back
+ * with -i: allocator calls with their stacks, memory syscalls, faults, RSS, process lifecycle,
+ * losses, and each process's mappings read while it lived (MAPS records) for symbols.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include "commands.h"
+#include "event.h"
+#include "json.h"
+#include "model.h"
+#include "recfile.h"
+#include "report.h"
+#include "source.h"
+#include "symbolize.h"
+
+struct record_ctx {
+	struct cli *cli;
+	struct recfile_writer *w;
+	struct model *model;
+	struct symbolizer *sym;
+	uint64_t records, last_ts;
+	uint64_t lost[HT_LOST_MAX];
+	int error;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void put(struct record_ctx *rc, const struct ht_hdr *rec)
+{
+	if (rc->error)
+		return;
+	if (recfile_write(rc->w, rec)) {
+		rc->error = 1;
+		stop_requested = 1; /* disk full: stop, keep what was written */
+		return;
+	}
+	rc->records++;
+}
+
+/* A snapshot of /proc/PID/maps, as MAPS records of at most HT_MAPS_MAX_TEXT, cut at lines. */
+static void on_snapshot(void *ctx, uint32_t pid, const char *text, size_t len)
+{
+	struct record_ctx *rc = ctx;
+	struct ht_maps *m = malloc(HT_MAPS_HDR_SIZE + HT_MAPS_MAX_TEXT);
+
+	while (m && len) {
+		size_t n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
+
+		while (n < len && n > 0 && text[n - 1] != '\n')
+			n--;
+		if (!n)
+			n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
+		*m = (struct ht_maps){ .hdr = { .type = HT_REC_MAPS,
+						.size = (uint16_t)(HT_MAPS_HDR_SIZE + n),
+						.ts_ns = rc->last_ts,
+						.pid = pid,
+						.tid = pid },
+				       .len = (uint32_t)n };
+		memcpy(m->text, text, n);
+		put(rc, &m->hdr);
+		text += n;
+		len -= n;
+	}
+	free(m);
+}
+
+static void on_event(void *ctx, const struct ht_hdr *rec)
+{
+	struct record_ctx *rc = ctx;
+
+	if (rec->ts_ns > rc->last_ts)
+		rc->last_ts = rec->ts_ns;
+	if (rec->type == HT_REC_LOST)
+		rc->lost[((const struct ht_lost *)rec)->kind] += ((const struct ht_lost *)rec)->count;
+	/* holds are the live source's business */
+	if (rec->type != HT_REC_HELD)
+		put(rc, rec);
+	/* the model keys processes; mappings read now go into the file after the record */
+	model_apply(rc->model, rec);
+	report_follow_modules(rc->sym, rc->model, rec);
+}
+
+/* What the file says about itself: enough to know where and how it was made. */
+static char *metadata(struct cli *cli)
+{
+	struct utsname u;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json j;
+
+	if (!f)
+		return NULL;
+	uname(&u);
+	json_init(&j, f);
+	json_object_begin(&j);
+	json_kv_string(&j, "format", "heaptrail recording");
+	json_kv_u64(&j, "format_version", RECFILE_VERSION);
+	json_kv_string(&j, "tool_version", "heaptrail 0.1");
+	json_kv_string(&j, "kernel", u.release);
+	json_kv_string(&j, "arch", u.machine);
+	json_kv_string(&j, "clock", "CLOCK_MONOTONIC");
+	json_kv_u64(&j, "created_unix", (uint64_t)time(NULL));
+	json_key(&j, "command_line");
+	json_array_begin(&j);
+	json_string(&j, "heaptrail");
+	json_string(&j, cli->command);
+	for (int i = 2; i < cli->argc; i++)
+		json_string(&j, cli->args[i]);
+	json_array_end(&j);
+	json_object_end(&j);
+	fclose(f);
+	return buf;
+}
+
+int cmd_record(struct cli *cli)
+{
+	struct record_ctx rc = { .cli = cli };
+	struct tracer_opts o = tracer_opts_of(cli);
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct source *src = NULL;
+	int status = EXIT_RUNTIME;
+	uint64_t total_lost = 0;
+	char *meta = metadata(cli);
+
+	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
+	o.capture_stacks = true;
+	o.stack_depth = cli->stack_depth;
+	o.stack_table_size = cli->stack_table_size;
+	o.capture_free_stacks = cli->free_stacks;
+	rc.model = model_new();
+	rc.sym = symbolizer_new();
+	if (!meta || !rc.model || !rc.sym)
+		goto out;
+	symbolizer_on_snapshot(rc.sym, on_snapshot, &rc);
+	rc.w = recfile_create(cli->output, meta);
+	if (!rc.w)
+		goto out;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (source_open(cli, &o, on_event, &rc, "recording; Ctrl-C to stop", &src) ||
+	    source_run(src, &stop_requested))
+		goto out;
+	status = EXIT_OK;
+out:
+	source_close(src); /* its last records come through on_event */
+	if (rc.w && recfile_close(rc.w))
+		rc.error = 1;
+	if (rc.error)
+		status = EXIT_RUNTIME;
+	if (rc.w) {
+		for (int k = 0; k < HT_LOST_MAX; k++)
+			total_lost += rc.lost[k];
+		fprintf(stderr, "heaptrail: recorded %" PRIu64 " records to %s%s; lost events: %s\n",
+			rc.records, cli->output, rc.error ? " (cut short by a write error)" : "",
+			total_lost ? "see the lost records" : "none");
+	}
+	symbolizer_free(rc.sym);
+	model_free(rc.model);
+	free(meta);
+	return status;
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The live tracer or a recording, behind one interface for the report commands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "recfile.h"
+#include "source.h"
+
+struct source {
+	struct cli *cli;
+	struct tracer *tracer; /* live */
+	tracer_event_fn cb;
+	void *ctx;
+	uint64_t first_ns;
+};
+
+/* From a file: remembers when the recording starts, then hands the record on. */
+static void file_record(void *arg, const struct ht_hdr *rec)
+{
+	struct source *s = arg;
+
+	if (!s->first_ns)
+		s->first_ns = rec->ts_ns;
+	s->cb(s->ctx, rec);
+}
+
+int source_open(struct cli *cli, const struct tracer_opts *o, tracer_event_fn cb, void *ctx,
+		const char *banner, struct source **out)
+{
+	struct source *s = calloc(1, sizeof(*s));
+
+	*out = s;
+	if (!s)
+		return -1;
+	s->cli = cli;
+	s->cb = cb;
+	s->ctx = ctx;
+	if (cli->input)
+		return 0;
+	if (tracer_open(o, cb, ctx, &s->tracer) || tracer_start(s->tracer))
+		return -1;
+	s->first_ns = tracer_start_ns(s->tracer);
+	fprintf(stderr, "heaptrail: %s\n", banner);
+	return 0;
+}
+
+void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx))
+{
+	if (s->tracer && interval > 0)
+		tracer_set_tick(s->tracer, interval, tick);
+}
+
+int source_run(struct source *s, volatile sig_atomic_t *stop)
+{
+	char err[512];
+
+	if (s->tracer)
+		return tracer_run(s->tracer, s->cli->duration, stop);
+	if (recfile_read(s->cli->input, file_record, s, NULL, err, sizeof(err))) {
+		fprintf(stderr, "heaptrail: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t source_start_ns(const struct source *s)
+{
+	return s->first_ns;
+}
+
+struct tracer *source_tracer(struct source *s)
+{
+	return s ? s->tracer : NULL;
+}
+
+void source_close(struct source *s)
+{
+	if (!s)
+		return;
+	tracer_close(s->tracer);
+	free(s);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Where a report's records come from: the live tracer, or a recording (-i FILE). Either way the
+ * command's callback sees the same records in the same order.
+ */
+#ifndef HT_SOURCE_H
+#define HT_SOURCE_H
+
+#include <signal.h>
+#include "cli.h"
+#include "tracer.h"
+
+struct source;
+
+/*
+ * Live: loads, attaches and starts the target, saying so on stderr with banner. From a file:
+ * only remembers it. On failure prints why and returns -1.
+ */
+int source_open(struct cli *cli, const struct tracer_opts *o, tracer_event_fn cb, void *ctx,
+		const char *banner, struct source **out);
+/* Calls tick every interval seconds while live (interval 0: never). */
+void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx));
+/* Runs to the end: the target's exit, -d, a signal, or the end of the file. 0 or -1. */
+int source_run(struct source *s, volatile sig_atomic_t *stop);
+/* Time of the first record (text timestamps are relative to it). */
+uint64_t source_start_ns(const struct source *s);
+/* The live tracer, NULL when reading a file. */
+struct tracer *source_tracer(struct source *s);
+void source_close(struct source *s);
+
+#endif
