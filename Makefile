@@ -25,7 +25,7 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 
 # Unit tests link the BPF-free modules, built again with sanitizers.
-UNIT_MODULES := event json comm procinfo model hist
+UNIT_MODULES := event json comm procinfo model hist recfile
 UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	       -fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser $(DEPFLAGS)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -39,7 +39,7 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
-.PHONY: all deps vmlinux run test unit integration fixtures clean format bench
+.PHONY: all deps vmlinux run test unit integration fixtures clean format bench fuzz fuzz-smoke
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -80,7 +80,7 @@ $(BUILD)/unit/mod_%.o: user/%.c | $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -c $< -o $@
 
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(BUILD)/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_OBJS) -lcmocka
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_OBJS) -lcmocka -lzstd
 
 $(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
@@ -103,7 +103,38 @@ unit: $(UNIT_TESTS)
 integration: $(BUILD)/heaptrail fixtures
 	$(PYTHON) -m pytest -q tests/integration
 
-test: unit integration
+# ---------------------------------------------------------------- fuzzing the file reader
+FUZZ_SRCS := user/recfile.c user/event.c user/json.c user/model.c
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	      -D_GNU_SOURCE -Ibpf -Iuser
+
+$(BUILD)/fuzz:
+	mkdir -p $@ $@/corpus
+
+$(BUILD)/fuzz/fuzz_recfile: tests/fuzz/fuzz_recfile.c $(FUZZ_SRCS) | $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $^ -lzstd
+
+$(BUILD)/fuzz/make_seed: tests/fuzz/make_seed.c user/recfile.c user/event.c user/json.c | $(BUILD)/fuzz
+	$(CC) -O1 -g -D_GNU_SOURCE -Ibpf -Iuser -o $@ $^ -lzstd
+
+$(BUILD)/fuzz/corpus/seed.htr: $(BUILD)/fuzz/make_seed
+	$< $@
+
+FUZZ_RUN = $(BUILD)/fuzz/fuzz_recfile $(BUILD)/fuzz/corpus tests/fuzz/regressions \
+	   -artifact_prefix=tests/fuzz/regressions/ -max_len=65536
+
+# A minute of fuzzing; a crash it finds stays in tests/fuzz/regressions (commit it, fix it).
+fuzz: $(BUILD)/fuzz/fuzz_recfile $(BUILD)/fuzz/corpus/seed.htr
+	$(FUZZ_RUN) -max_total_time=60
+
+# CI: the regression inputs, then ten seconds of fuzzing.
+fuzz-smoke: $(BUILD)/fuzz/fuzz_recfile $(BUILD)/fuzz/corpus/seed.htr
+	$(BUILD)/fuzz/fuzz_recfile -runs=0 tests/fuzz/regressions $(BUILD)/fuzz/corpus
+	@$(FUZZ_RUN) -max_total_time=10 > $(BUILD)/fuzz/smoke.log 2>&1 || \
+		{ tail -40 $(BUILD)/fuzz/smoke.log; echo "fuzz-smoke: FAILED"; exit 1; }
+	@tail -1 $(BUILD)/fuzz/smoke.log
+
+test: unit fuzz-smoke integration
 
 # ---------------------------------------------------------------- benchmarks (not in CI)
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
