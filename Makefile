@@ -145,7 +145,7 @@ $(BUILD)/bench:
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h | $(BUILD)/bench
 	$(CC) -O2 -g -pthread -Wall -o $@ $<
 
-bench: $(BUILD)/heaptrail $(BENCH_PROGS)
+bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "heaptrack"
 	$(PYTHON) scripts/bench.py | tee $(BUILD)/bench.md
 
@@ -169,3 +169,6 @@ $(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky
 # A statically linked fixture, for --lib on a program that carries its own malloc.
 $(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -static -o $@ $<
+
+$(BUILD)/bench/gen_recording: tests/bench/gen_recording.c user/recfile.c user/event.c user/json.c | $(BUILD)/bench
+	$(CC) -O2 -g -D_GNU_SOURCE -Ibpf -Iuser -Itests/bench -o $@ $^ -lzstd
