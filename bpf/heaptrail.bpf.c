@@ -27,6 +27,11 @@ const volatile bool hold_for_maps = false;
  * delete jumping to free) is told by the same stack pointer and return address.
  */
 const volatile bool free_returns = true;
+/*
+ * Stop a target at its exec, before the new program's first instruction (and so before ld.so
+ * maps anything), so that userspace reads exactly the mappings the kernel made (timeline).
+ */
+const volatile bool hold_at_exec = false;
 /* Benchmarks' floor: the allocator probes only count their hits (leaks --floor). */
 const volatile bool floor_only = false;
 __u64 floor_hits;
@@ -699,6 +704,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
 	bpf_probe_read_kernel_str(&rec->filename, sizeof(rec->filename), BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
+	if (hold_at_exec && filter_targets)
+		hold_current(id); /* after the exec record: userspace sees it first */
 	return 0;
 }
 

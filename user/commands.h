@@ -26,5 +26,6 @@ int cmd_trace(struct cli *cli);
 int cmd_leaks(struct cli *cli);
 int cmd_hist(struct cli *cli);
 int cmd_record(struct cli *cli);
+int cmd_timeline(struct cli *cli);
 
 #endif

@@ -13,6 +13,7 @@ static const struct {
 	{ "leaks", cmd_leaks },
 	{ "hist", cmd_hist },
 	{ "record", cmd_record },
+	{ "timeline", cmd_timeline },
 };
 
 int main(int argc, char **argv)

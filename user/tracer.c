@@ -841,6 +841,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->skel->rodata->capture_stacks = opts->capture_stacks;
 	t->skel->rodata->capture_free_stacks = opts->capture_free_stacks;
 	t->skel->rodata->floor_only = opts->floor_only;
+	t->skel->rodata->hold_at_exec = opts->hold_at_exec;
 	t->skel->rodata->free_returns = opts->want_vm;
 	/* Symbols need each process's mappings read while it lives: stop targets once for it. */
 	t->skel->rodata->hold_for_maps = opts->capture_stacks && !opts->all;

@@ -29,6 +29,7 @@ struct tracer_opts {
 	bool capture_free_stacks; /* and of frees */
 	bool probe_at_entry; /* no probe placement: every entry probe at the function's entry */
 	bool floor_only; /* benchmarks: the allocator probes only count their hits */
+	bool hold_at_exec; /* stop targets at exec until the consumer saw the HELD record */
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool verbose;

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""heaptrail timeline: the reconstructed address space against the kernel's own view, and the
+series against what fixtures know."""
+import json
+import subprocess
+
+import pytest
+
+from conftest import HEAPTRAIL, fixture_path, read_truth, run_heaptrail
+from test_targets import start_heaptrail, wait_for
+
+
+def kind_of(path):
+    if not path or path == "/dev/zero (deleted)":
+        return "anon"
+    if path == "[heap]":
+        return "heap"
+    if path.startswith("[stack"):
+        return "stack"
+    if path.startswith("["):
+        return "special"  # [vdso], [vvar], [vsyscall], [uprobes]
+    return "shm" if path.startswith("/SYSV") else "file"
+
+
+def merged(vmas):
+    """Adjacent ranges of the same permissions and kind merged, the special ones left out."""
+    out = []
+    for start, end, perms, kind in vmas:
+        if kind == "special":
+            continue
+        if out and out[-1][1] == start and out[-1][2:] == [perms, kind]:
+            out[-1][1] = end
+        else:
+            out.append([start, end, perms, kind])
+    return out
+
+
+def kernel_view(path):
+    vmas = []
+    for line in open(path):
+        f = line.split(None, 5)
+        start, end = (int(x, 16) for x in f[0].split("-"))
+        vmas.append((start, end, f[1], kind_of(f[5].strip() if len(f) > 5 else "")))
+    return merged(vmas)
+
+
+def our_view(report, pid):
+    (p,) = [p for p in report["processes"] if p["pid"] == pid]
+    return merged([(int(v["start"], 16), int(v["end"], 16), v["perms"], v["kind"])
+                   for v in p["final_vmas"]])
+
+
+def compare(ours, theirs):
+    diff = sorted(set(map(tuple, ours)) ^ set(map(tuple, theirs)))
+    assert not diff, "\n".join(f"{'ours' if list(d) in ours else 'kernel'}: {d[0]:#x}-{d[1]:#x} "
+                               f"{d[2]} {d[3]}" for d in diff[:20])
+
+
+def timeline(args):
+    proc = run_heaptrail(["timeline", "--json"] + args, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_final_vmas_match_the_kernel(tmp_path, seed):
+    maps = tmp_path / "maps.txt"
+    report = timeline(["-c", f"{fixture_path('vma_ops')} {seed} 600 {maps}"])
+    pid = next(p["pid"] for p in report["processes"] if p["comm"] == "vma_ops")
+    theirs = kernel_view(maps)
+    assert len(theirs) > 100  # the sequence left plenty to compare
+    compare(our_view(report, pid), theirs)
+    assert all(v == 0 for v in report["lost"].values())
+
+
+def test_attach_after_mappings(tmp_path):
+    maps = tmp_path / "maps.txt"
+    target = subprocess.Popen([fixture_path("vma_ops"), "7", "600", str(maps), "wait"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().strip() == "ready"  # 300 operations done already
+        ht, out, err = start_heaptrail(["timeline", "--json", "-p", str(target.pid)], tmp_path)
+        wait_for(err, "tracing; the timeline")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=30) == 0
+        assert ht.wait(timeout=30) == 0, open(err).read()
+    finally:
+        target.kill()
+    report = json.loads(open(out).read())
+    compare(our_view(report, target.pid), kernel_view(maps))
+
+
+def value_at(series, ts):
+    """The series' value in effect at ts: its last point at or before ts."""
+    before = [v for t, v in series if t <= ts]
+    return before[-1] if before else None
+
+
+def test_heap_and_live_series(tmp_path):
+    truth_file = tmp_path / "truth.jsonl"
+    report = timeline(["-c", f"{fixture_path('heap_steps')} {truth_file}"])
+    (p,) = [p for p in report["processes"] if p["comm"] == "heap_steps"]
+    marks = [t for t in read_truth(truth_file) if t["event"] == "mark"]
+    heap = [m for m in marks if m["what"] == "heap"]
+    live = [m for m in marks if m["what"] == "live"]
+    assert [m["value"] for m in heap] == [65536, 131072, 262144, 196608, 65536]
+    for m in heap:
+        assert value_at(p["series"]["heap_bytes"], m["ts"]) == m["value"], m
+    for m in live:
+        assert value_at(p["series"]["live_bytes"], m["ts"]) == m["value"], m
+    # the other series are there, and time-ordered
+    for name in ("mapped_bytes", "rss_anon", "faults"):
+        pts = p["series"][name]
+        assert pts and all(a[0] < b[0] for a, b in zip(pts, pts[1:])), name

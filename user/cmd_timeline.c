@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `heaptrail timeline`: how each process's memory evolved. The address space is rebuilt from a
+ * /proc/PID/maps snapshot (at exec, with the process held before ld.so runs; at attach; at fork)
+ * and every memory syscall after it; series of heap, live, mapped and resident bytes and faults.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "commands.h"
+#include "event.h"
+#include "json.h"
+#include "model.h"
+#include "source.h"
+#include "vma.h"
+
+#define SERIES_RES_NS 1000000ull /* one point per series per millisecond at most */
+
+enum series_id { S_HEAP, S_LIVE, S_MAPPED, S_RSS_ANON, S_RSS_FILE, S_FAULTS, S_MAX };
+static const char *const series_names[S_MAX] = { "heap_bytes", "live_bytes", "mapped_bytes",
+						 "rss_anon", "rss_file", "faults" };
+
+struct series {
+	uint64_t *pts; /* ts, value pairs */
+	size_t n, cap;
+};
+
+struct tl_proc {
+	const struct model_proc *p;
+	struct vma_map vmas;
+	bool loaded; /* the snapshot was read */
+	uint64_t brk_start; /* 0: not known yet */
+	uint64_t faults;
+	struct series s[S_MAX];
+};
+
+struct tl_ctx {
+	struct cli *cli;
+	struct model *model;
+	struct tl_proc **procs;
+	size_t nprocs;
+	struct json json;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* A point; within the same millisecond the last value wins. */
+static void series_add(struct series *s, uint64_t ts, uint64_t v)
+{
+	if (s->n && s->pts[2 * (s->n - 1)] / SERIES_RES_NS == ts / SERIES_RES_NS) {
+		s->pts[2 * (s->n - 1) + 1] = v;
+		return;
+	}
+	if (s->n && s->pts[2 * (s->n - 1) + 1] == v)
+		return; /* no change */
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		uint64_t *p = realloc(s->pts, ncap * 2 * sizeof(*p));
+
+		if (!p)
+			return;
+		s->pts = p;
+		s->cap = ncap;
+	}
+	s->pts[2 * s->n] = ts;
+	s->pts[2 * s->n + 1] = v;
+	s->n++;
+}
+
+static struct tl_proc *tl_of(struct tl_ctx *tc, const struct model_proc *p)
+{
+	struct tl_proc *t, **n;
+
+	if (!p)
+		return NULL;
+	for (size_t i = tc->nprocs; i-- > 0;)
+		if (tc->procs[i]->p == p)
+			return tc->procs[i];
+	t = calloc(1, sizeof(*t));
+	n = realloc(tc->procs, (tc->nprocs + 1) * sizeof(*n));
+	if (!t || !n) {
+		free(t);
+		return NULL;
+	}
+	tc->procs = n;
+	t->p = p;
+	vma_map_init(&t->vmas);
+	tc->procs[tc->nprocs++] = t;
+	return t;
+}
+
+/* Reads /proc/PID/maps now (live only): the starting point of the reconstruction. */
+static void load_maps(struct tl_ctx *tc, struct tl_proc *t)
+{
+	char path[64], *text = NULL, buf[4096];
+	size_t len = 0, n;
+	FILE *f, *mem;
+
+	if (tc->cli->input)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/maps", t->p->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	mem = open_memstream(&text, &len);
+	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(f);
+	if (!mem)
+		return;
+	fclose(mem);
+	vma_map_load(&t->vmas, text, len);
+	free(text);
+	t->loaded = true;
+	for (size_t i = 0; i < t->vmas.n; i++)
+		if (t->vmas.v[i].kind == VMA_HEAP)
+			t->brk_start = t->vmas.v[i].start;
+}
+
+static const char *perms_of(unsigned prot, unsigned flags)
+{
+	static char p[5];
+
+	snprintf(p, sizeof(p), "%c%c%c%c", prot & PROT_READ ? 'r' : '-',
+		 prot & PROT_WRITE ? 'w' : '-', prot & PROT_EXEC ? 'x' : '-',
+		 (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE ? 's' :
+											      'p');
+	return p;
+}
+
+/*
+ * The file behind a new mapping (live only): the fd, if still open, else the line of
+ * /proc/PID/maps that holds the address. "" when neither says.
+ */
+static void file_of(struct tl_ctx *tc, uint32_t pid, int fd, uint64_t addr, char *out, size_t len)
+{
+	char link[64], line[4352];
+	ssize_t n;
+	FILE *f;
+
+	out[0] = '\0';
+	if (tc->cli->input)
+		return;
+	snprintf(link, sizeof(link), "/proc/%u/fd/%d", pid, fd);
+	n = readlink(link, out, len - 1);
+	if (n > 0 && out[0] == '/') {
+		out[n] = '\0';
+		return;
+	}
+	out[0] = '\0';
+	snprintf(link, sizeof(link), "/proc/%u/maps", pid);
+	f = fopen(link, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		uint64_t s, e;
+		char *slash = strchr(line, '/');
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &s, &e) == 2 && addr >= s && addr < e) {
+			if (slash) {
+				slash[strcspn(slash, "\n")] = '\0';
+				snprintf(out, len, "%s", slash);
+			}
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Size of a System V segment, from /proc/sysvipc/shm (live only). */
+static uint64_t shm_size(int shmid)
+{
+	char line[512];
+	uint64_t size = 0;
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	int id;
+	unsigned long long sz;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*d %d %*o %llu", &id, &sz) == 2 && id == shmid)
+			size = sz;
+	if (f)
+		fclose(f);
+	return size;
+}
+
+static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_syscall *s)
+{
+	struct vma_map *m = &t->vmas;
+	const uint64_t *a = (const uint64_t *)s->args;
+	char path[4096];
+	int err;
+
+	if (ht_syscall_failed(s, &err)) {
+		/* brk: the failure tells where the break is */
+		if (s->sys == HT_SYS_BRK && !t->brk_start)
+			t->brk_start = (uint64_t)s->ret;
+		/* mprotect stopped at a hole, after changing what came before it */
+		if ((s->sys == HT_SYS_MPROTECT || s->sys == HT_SYS_PKEY_MPROTECT) && err == ENOMEM)
+			vma_map_protect_until_hole(m, a[0], a[1], (unsigned)a[2]);
+		return;
+	}
+	switch (s->sys) {
+	case HT_SYS_MMAP:
+		if (a[3] & MAP_ANONYMOUS) {
+			vma_map_add(m, (uint64_t)s->ret, a[1], perms_of((unsigned)a[2], (unsigned)a[3]),
+				    VMA_ANON, NULL);
+		} else {
+			file_of(tc, s->hdr.pid, (int)a[4], (uint64_t)s->ret, path, sizeof(path));
+			vma_map_add(m, (uint64_t)s->ret, a[1], perms_of((unsigned)a[2], (unsigned)a[3]),
+				    VMA_FILE, path[0] ? path : NULL);
+		}
+		break;
+	case HT_SYS_MUNMAP:
+		vma_map_remove(m, a[0], a[1]);
+		break;
+	case HT_SYS_MPROTECT:
+	case HT_SYS_PKEY_MPROTECT:
+		vma_map_protect(m, a[0], a[1], (unsigned)a[2]);
+		break;
+	case HT_SYS_MREMAP:
+		vma_map_remap(m, a[0], a[1], a[2], (unsigned)a[3], (uint64_t)s->ret);
+		break;
+	case HT_SYS_BRK:
+		if (!t->brk_start)
+			t->brk_start = (uint64_t)s->ret; /* the first break: brk(0) */
+		else
+			vma_map_brk(m, t->brk_start, (uint64_t)s->ret);
+		series_add(&t->s[S_HEAP], s->hdr.ts_ns, (uint64_t)s->ret - t->brk_start);
+		break;
+	case HT_SYS_SHMAT: {
+		uint64_t size = shm_size((int)a[0]);
+
+		snprintf(path, sizeof(path), "/SYSV shmid %d", (int)a[0]);
+		if (size)
+			vma_map_add(m, (uint64_t)s->ret, size, a[2] & 010000 ? "r--s" : "rw-s",
+				    VMA_SHM, path);
+		break;
+	}
+	case HT_SYS_SHMDT: {
+		const struct vma *v = vma_map_find(m, a[0]);
+
+		if (v && v->kind == VMA_SHM) {
+			uint64_t start = v->start, end = v->end;
+			const char *p = v->path;
+
+			/* the whole segment: the shm VMAs of that segment from addr on */
+			for (const struct vma *w; (w = vma_map_find(m, end)) && w->kind == VMA_SHM &&
+						  w->path == p;)
+				end = w->end;
+			vma_map_remove(m, start, end - start);
+		}
+		break;
+	}
+	case HT_SYS_MLOCK:
+	case HT_SYS_MLOCK2:
+	case HT_SYS_MUNLOCK:
+		vma_map_lock(m, a[0], a[1], s->sys != HT_SYS_MUNLOCK);
+		break;
+	case HT_SYS_MLOCKALL:
+	case HT_SYS_MUNLOCKALL:
+		vma_map_lock(m, 0, UINT64_MAX & ~4095ull, s->sys == HT_SYS_MLOCKALL);
+		break;
+	}
+	series_add(&t->s[S_MAPPED], s->hdr.ts_ns, vma_map_bytes(m));
+}
+
+/* A user fault below the stack is the stack growing down. */
+static void stack_growth(struct tl_proc *t, uint64_t addr)
+{
+	for (size_t i = 0; i < t->vmas.n; i++) {
+		struct vma *v = &t->vmas.v[i];
+
+		if (v->kind == VMA_STACK && addr < v->start && v->start - addr < (8u << 20) &&
+		    !vma_map_find(&t->vmas, addr)) {
+			uint64_t start = addr & ~4095ull;
+
+			vma_map_add(&t->vmas, start, v->start - start, v->perms, VMA_STACK, v->path);
+			return;
+		}
+	}
+}
+
+static void on_event(void *ctx, const struct ht_hdr *rec)
+{
+	struct tl_ctx *tc = ctx;
+	struct tl_proc *t;
+
+	model_apply(tc->model, rec);
+	t = tl_of(tc, model_proc_live(tc->model, rec->pid));
+	if (!t)
+		return;
+	switch (rec->type) {
+	case HT_REC_EXEC:
+		/* a new program: its mappings come with the hold that follows */
+		vma_map_free(&t->vmas);
+		t->loaded = false;
+		t->brk_start = 0;
+		break;
+	case HT_REC_HELD: /* stopped at exec or fork: the snapshot is exact */
+	case HT_REC_COMM: /* attached: read it now */
+		if (!t->loaded || rec->type == HT_REC_HELD)
+			load_maps(tc, t);
+		break;
+	case HT_REC_SYSCALL:
+		if (!t->loaded)
+			load_maps(tc, t); /* -a: the first sight of a process */
+		apply_syscall(tc, t, (const struct ht_syscall *)rec);
+		break;
+	case HT_REC_FAULT:
+		stack_growth(t, ((const struct ht_fault *)rec)->address);
+		series_add(&t->s[S_FAULTS], rec->ts_ns, ++t->faults);
+		break;
+	case HT_REC_RSS: {
+		const struct ht_rss *r = (const void *)rec;
+
+		if (r->member == HT_RSS_ANON || r->member == HT_RSS_FILE)
+			series_add(&t->s[r->member == HT_RSS_ANON ? S_RSS_ANON : S_RSS_FILE],
+				   rec->ts_ns, (uint64_t)r->size);
+		break;
+	}
+	case HT_REC_ALLOC:
+		series_add(&t->s[S_LIVE], rec->ts_ns, t->p->live_bytes);
+		break;
+	}
+}
+
+static void json_report(struct tl_ctx *tc)
+{
+	struct json *j = &tc->json;
+
+	json_object_begin(j);
+	json_key(j, "processes");
+	json_array_begin(j);
+	for (size_t i = 0; i < tc->nprocs; i++) {
+		struct tl_proc *t = tc->procs[i];
+
+		json_object_begin(j);
+		json_kv_u64(j, "pid", t->p->pid);
+		json_kv_string(j, "comm", t->p->comm);
+		json_kv_u64(j, "start_ns", t->p->start_ns);
+		json_kv_bool(j, "exited", t->p->exited);
+		json_key(j, "series");
+		json_object_begin(j);
+		for (int k = 0; k < S_MAX; k++) {
+			json_key(j, series_names[k]);
+			json_array_begin(j);
+			for (size_t p = 0; p < t->s[k].n; p++) {
+				json_array_begin(j);
+				json_u64(j, t->s[k].pts[2 * p]);
+				json_u64(j, t->s[k].pts[2 * p + 1]);
+				json_array_end(j);
+			}
+			json_array_end(j);
+		}
+		json_object_end(j);
+		json_key(j, "final_vmas");
+		json_array_begin(j);
+		for (size_t v = 0; v < t->vmas.n; v++) {
+			const struct vma *m = &t->vmas.v[v];
+
+			json_object_begin(j);
+			json_kv_addr(j, "start", m->start);
+			json_kv_addr(j, "end", m->end);
+			json_kv_string(j, "perms", m->perms);
+			json_kv_string(j, "kind", vma_kind_name(m->kind));
+			json_key(j, "path");
+			if (m->path)
+				json_string(j, m->path);
+			else
+				json_null(j);
+			if (m->locked)
+				json_kv_bool(j, "locked", true);
+			json_object_end(j);
+		}
+		json_array_end(j);
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_key(j, "lost");
+	json_object_begin(j);
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		json_kv_u64(j, ht_lost_kind_name(k), model_lost(tc->model)[k]);
+	json_object_end(j);
+	json_object_end(j);
+	json_line_end(j);
+}
+
+static void text_report(struct tl_ctx *tc)
+{
+	for (size_t i = 0; i < tc->nprocs; i++) {
+		struct tl_proc *t = tc->procs[i];
+
+		printf("pid %u (%s): %zu mappings, %" PRIu64 " bytes at the end\n", t->p->pid,
+		       t->p->comm, t->vmas.n, vma_map_bytes(&t->vmas));
+		for (int k = 0; k < S_MAX; k++) {
+			uint64_t max = 0;
+
+			for (size_t p = 0; p < t->s[k].n; p++)
+				if (t->s[k].pts[2 * p + 1] > max)
+					max = t->s[k].pts[2 * p + 1];
+			if (t->s[k].n)
+				printf("  %-13s %zu points, last %" PRIu64 ", max %" PRIu64 "\n",
+				       series_names[k], t->s[k].n, t->s[k].pts[2 * t->s[k].n - 1], max);
+		}
+		for (size_t v = 0; v < t->vmas.n; v++)
+			printf("  %012" PRIx64 "-%012" PRIx64 " %s %-5s %s\n", t->vmas.v[v].start,
+			       t->vmas.v[v].end, t->vmas.v[v].perms, vma_kind_name(t->vmas.v[v].kind),
+			       t->vmas.v[v].path ? t->vmas.v[v].path : "");
+	}
+}
+
+int cmd_timeline(struct cli *cli)
+{
+	struct tl_ctx tc = { .cli = cli };
+	struct tracer_opts o = tracer_opts_of(cli);
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct source *src = NULL;
+	int status = EXIT_RUNTIME;
+
+	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
+	o.hold_at_exec = true;
+	tc.model = model_new();
+	if (!tc.model)
+		return EXIT_RUNTIME;
+	json_init(&tc.json, stdout);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (source_open(cli, &o, on_event, &tc, "tracing; the timeline comes at the end", &src) ||
+	    source_run(src, &stop_requested))
+		goto out;
+	status = EXIT_OK;
+	if (cli->json)
+		json_report(&tc);
+	else
+		text_report(&tc);
+	fflush(stdout);
+out:
+	source_close(src);
+	for (size_t i = 0; i < tc.nprocs; i++) {
+		vma_map_free(&tc.procs[i]->vmas);
+		for (int k = 0; k < S_MAX; k++)
+			free(tc.procs[i]->s[k].pts);
+		free(tc.procs[i]);
+	}
+	free(tc.procs);
+	model_free(tc.model);
+	return status;
+}
