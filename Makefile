@@ -16,7 +16,7 @@ DEPFLAGS  = -MMD -MP
 USER_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser $(DEPFLAGS)
 BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf -Wall \
 	      -Wno-unused-function $(DEPFLAGS)
-LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++
+LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ -lm
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -70,7 +70,7 @@ vmlinux:
 BACKPORTS_LIST := /etc/apt/sources.list.d/heaptrail-backports.sources
 DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
 DEPS_MAIN      := clang llvm gcc g++ make pkg-config zlib1g-dev libcmocka-dev libcapstone-dev \
-		  libzstd-dev python3 python3-pytest valgrind util-linux
+		  libzstd-dev python3 python3-pytest valgrind util-linux librsvg2-bin
 
 deps:
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_MAIN)"

@@ -26,6 +26,9 @@ enum {
 	OPT_FLOOR,
 	OPT_BY_STACK,
 	OPT_LINEAR,
+	OPT_PERFETTO,
+	OPT_CSV,
+	OPT_SVG,
 };
 
 static const struct argp_option options[] = {
@@ -68,6 +71,11 @@ static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "hist:", 4 },
 	{ "by-stack", OPT_BY_STACK, NULL, 0, "Also allocation sizes per call site (--top of them)", 4 },
 	{ "linear", OPT_LINEAR, "STEP", 0, "Linear buckets STEP wide instead of powers of two", 4 },
+	{ NULL, 0, NULL, 0, "timeline:", 5 },
+	{ "perfetto", OPT_PERFETTO, "FILE", 0,
+	  "Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing", 5 },
+	{ "csv", OPT_CSV, "FILE", 0, "Every series point as CSV rows", 5 },
+	{ "svg", OPT_SVG, "FILE", 0, "A chart per process", 5 },
 	{ 0 },
 };
 
@@ -78,6 +86,7 @@ static const char doc[] =
 	"  trace      live event stream, one line (or one JSON object) per event\n"
 	"  leaks      live allocations at the end, grouped by stack, largest first\n"
 	"  hist       sizes, lifetimes, syscall latencies, mmap sizes, faults\n"
+	"  timeline   address space, heap, live bytes, RSS and faults over time\n"
 	"  record     everything the reports need, into a file (-o FILE); then -i FILE\n"
 	"\n"
 	"EXAMPLES:\n"
@@ -251,6 +260,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			cli->stack_table_size = (unsigned)v;
 		break;
 	}
+	case OPT_PERFETTO:
+		cli->perfetto = arg;
+		break;
+	case OPT_CSV:
+		cli->csv = arg;
+		break;
+	case OPT_SVG:
+		cli->svg = arg;
+		break;
 	case OPT_BY_STACK:
 		cli->by_stack = true;
 		break;

@@ -44,6 +44,8 @@ struct cli {
 	/* hist */
 	bool by_stack;
 	uint64_t linear; /* bucket width; 0: log2 buckets */
+	/* timeline */
+	const char *perfetto, *csv, *svg;
 };
 
 /* Parses argv (command name first). Returns 0, or an exit status after printing why. */

@@ -17,9 +17,16 @@
 #include "json.h"
 #include "model.h"
 #include "source.h"
+#include "timeline_out.h"
 #include "vma.h"
 
-#define SERIES_RES_NS 1000000ull /* one point per series per millisecond at most */
+/*
+ * A series keeps at most one point per `res` ns, starting at 1 us; at SERIES_MAX_POINTS it
+ * keeps every other point and doubles res: bounded whatever the run's length, and a run of a
+ * millisecond keeps its shape as well as one of an hour.
+ */
+#define SERIES_RES_NS 1000ull
+#define SERIES_MAX_POINTS 4096
 
 enum series_id { S_HEAP, S_LIVE, S_MAPPED, S_RSS_ANON, S_RSS_FILE, S_FAULTS, S_MAX };
 static const char *const series_names[S_MAX] = { "heap_bytes", "live_bytes", "mapped_bytes",
@@ -28,6 +35,7 @@ static const char *const series_names[S_MAX] = { "heap_bytes", "live_bytes", "ma
 struct series {
 	uint64_t *pts; /* ts, value pairs */
 	size_t n, cap;
+	uint64_t res; /* ns per point at most */
 };
 
 struct tl_proc {
@@ -37,7 +45,13 @@ struct tl_proc {
 	uint64_t brk_start; /* 0: not known yet */
 	uint64_t faults;
 	struct series s[S_MAX];
+	struct tl_marker *markers; /* large mmaps and munmaps, brk moves */
+	size_t nmarkers;
+	uint32_t *tids;
+	size_t ntids;
 };
+
+#define MARKER_MIN_BYTES (256u << 10)
 
 struct tl_ctx {
 	struct cli *cli;
@@ -55,10 +69,21 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-/* A point; within the same millisecond the last value wins. */
+/* A point; within the same res the last value wins. */
 static void series_add(struct series *s, uint64_t ts, uint64_t v)
 {
-	if (s->n && s->pts[2 * (s->n - 1)] / SERIES_RES_NS == ts / SERIES_RES_NS) {
+	if (!s->res)
+		s->res = SERIES_RES_NS;
+	if (s->n == SERIES_MAX_POINTS) {
+		/* keep the later point of each pair: the value in effect at the end of both */
+		for (size_t i = 0; i < s->n / 2; i++) {
+			s->pts[2 * i] = s->pts[2 * (2 * i + 1)];
+			s->pts[2 * i + 1] = s->pts[2 * (2 * i + 1) + 1];
+		}
+		s->n /= 2;
+		s->res *= 2;
+	}
+	if (s->n && s->pts[2 * (s->n - 1)] / s->res == ts / s->res) {
 		s->pts[2 * (s->n - 1) + 1] = v;
 		return;
 	}
@@ -177,6 +202,33 @@ static void file_of(struct tl_ctx *tc, uint32_t pid, int fd, uint64_t addr, char
 		fclose(f);
 }
 
+static void add_marker(struct tl_proc *t, uint64_t ts, uint64_t bytes, const char *what)
+{
+	struct tl_marker *m = realloc(t->markers, (t->nmarkers + 1) * sizeof(*m));
+
+	if (!m)
+		return;
+	t->markers = m;
+	m = &t->markers[t->nmarkers++];
+	m->ts_ns = ts;
+	m->bytes = bytes;
+	snprintf(m->label, sizeof(m->label), "%s %.1f MiB", what, (double)bytes / (1 << 20));
+}
+
+static void note_tid(struct tl_proc *t, uint32_t tid)
+{
+	uint32_t *n;
+
+	for (size_t i = 0; i < t->ntids; i++)
+		if (t->tids[i] == tid)
+			return;
+	n = realloc(t->tids, (t->ntids + 1) * sizeof(*n));
+	if (n) {
+		t->tids = n;
+		t->tids[t->ntids++] = tid;
+	}
+}
+
 /* Size of a System V segment, from /proc/sysvipc/shm (live only). */
 static uint64_t shm_size(int shmid)
 {
@@ -212,6 +264,8 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 	}
 	switch (s->sys) {
 	case HT_SYS_MMAP:
+		if (a[1] >= MARKER_MIN_BYTES)
+			add_marker(t, s->hdr.ts_ns, a[1], "mmap");
 		if (a[3] & MAP_ANONYMOUS) {
 			vma_map_add(m, (uint64_t)s->ret, a[1], perms_of((unsigned)a[2], (unsigned)a[3]),
 				    VMA_ANON, NULL);
@@ -222,6 +276,8 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 		}
 		break;
 	case HT_SYS_MUNMAP:
+		if (a[1] >= MARKER_MIN_BYTES)
+			add_marker(t, s->hdr.ts_ns, a[1], "munmap");
 		vma_map_remove(m, a[0], a[1]);
 		break;
 	case HT_SYS_MPROTECT:
@@ -234,8 +290,16 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 	case HT_SYS_BRK:
 		if (!t->brk_start)
 			t->brk_start = (uint64_t)s->ret; /* the first break: brk(0) */
-		else
+		else if (a[0]) {
+			const struct vma *heap = NULL;
+
+			for (size_t i = 0; i < m->n; i++)
+				if (m->v[i].kind == VMA_HEAP)
+					heap = &m->v[i];
+			add_marker(t, s->hdr.ts_ns,
+				   (uint64_t)s->ret - (heap ? heap->start : t->brk_start), "brk: heap");
 			vma_map_brk(m, t->brk_start, (uint64_t)s->ret);
+		}
 		series_add(&t->s[S_HEAP], s->hdr.ts_ns, (uint64_t)s->ret - t->brk_start);
 		break;
 	case HT_SYS_SHMAT: {
@@ -300,6 +364,8 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	t = tl_of(tc, model_proc_live(tc->model, rec->pid));
 	if (!t)
 		return;
+	if (rec->tid)
+		note_tid(t, rec->tid);
 	switch (rec->type) {
 	case HT_REC_EXEC:
 		/* a new program: its mappings come with the hold that follows */
@@ -420,6 +486,59 @@ static void text_report(struct tl_ctx *tc)
 	}
 }
 
+/* The outputs asked for, each into its file. */
+static int write_outputs(struct tl_ctx *tc)
+{
+	static const char *const units[S_MAX] = { "bytes", "bytes", "bytes", "bytes", "bytes",
+						  "count" };
+	struct tl_process *procs = calloc(tc->nprocs + 1, sizeof(*procs));
+	struct tl_series *series = calloc(tc->nprocs * S_MAX + 1, sizeof(*series));
+	const struct {
+		const char *path;
+		void (*write)(FILE *, const struct tl_process *, size_t);
+	} outs[] = { { tc->cli->perfetto, tl_write_perfetto },
+		     { tc->cli->csv, tl_write_csv },
+		     { tc->cli->svg, tl_write_svg } };
+	int err = 0;
+
+	if (!procs || !series) {
+		free(procs);
+		free(series);
+		return -1;
+	}
+	for (size_t i = 0; i < tc->nprocs; i++) {
+		struct tl_proc *t = tc->procs[i];
+
+		for (int k = 0; k < S_MAX; k++)
+			series[i * S_MAX + k] = (struct tl_series){ series_names[k], units[k],
+								    t->s[k].pts, t->s[k].n };
+		procs[i] = (struct tl_process){ t->p->pid, t->p->comm, t->p->start_ns, t->tids,
+						t->ntids, &series[i * S_MAX], S_MAX,
+						t->markers, t->nmarkers };
+	}
+	for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++) {
+		FILE *f;
+
+		if (!outs[o].path)
+			continue;
+		f = fopen(outs[o].path, "we");
+		if (!f) {
+			fprintf(stderr, "heaptrail: cannot create %s: %s\n", outs[o].path,
+				strerror(errno));
+			err = -1;
+			continue;
+		}
+		outs[o].write(f, procs, tc->nprocs);
+		if (fclose(f)) {
+			fprintf(stderr, "heaptrail: writing %s: %s\n", outs[o].path, strerror(errno));
+			err = -1;
+		}
+	}
+	free(series);
+	free(procs);
+	return err;
+}
+
 int cmd_timeline(struct cli *cli)
 {
 	struct tl_ctx tc = { .cli = cli };
@@ -440,10 +559,10 @@ int cmd_timeline(struct cli *cli)
 	if (source_open(cli, &o, on_event, &tc, "tracing; the timeline comes at the end", &src) ||
 	    source_run(src, &stop_requested))
 		goto out;
-	status = EXIT_OK;
+	status = write_outputs(&tc) ? EXIT_RUNTIME : EXIT_OK;
 	if (cli->json)
 		json_report(&tc);
-	else
+	else if (!cli->perfetto && !cli->csv && !cli->svg)
 		text_report(&tc);
 	fflush(stdout);
 out:
@@ -452,6 +571,8 @@ out:
 		vma_map_free(&tc.procs[i]->vmas);
 		for (int k = 0; k < S_MAX; k++)
 			free(tc.procs[i]->s[k].pts);
+		free(tc.procs[i]->markers);
+		free(tc.procs[i]->tids);
 		free(tc.procs[i]);
 	}
 	free(tc.procs);

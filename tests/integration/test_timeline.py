@@ -113,3 +113,36 @@ def test_heap_and_live_series(tmp_path):
     for name in ("mapped_bytes", "rss_anon", "faults"):
         pts = p["series"][name]
         assert pts and all(a[0] < b[0] for a, b in zip(pts, pts[1:])), name
+
+
+def test_outputs(tmp_path):
+    """Perfetto loads as JSON with the expected tracks, the CSV has every point, the SVG
+    renders to PNG."""
+    truth_file = tmp_path / "truth.jsonl"
+    perfetto, csv, svg, png = (tmp_path / n for n in ("t.json", "t.csv", "t.svg", "t.png"))
+    proc = run_heaptrail(["timeline", "--perfetto", str(perfetto), "--csv", str(csv),
+                          "--svg", str(svg), "-c", f"{fixture_path('heap_steps')} {truth_file}"])
+    assert proc.returncode == 0, proc.stderr
+    pid = read_truth(truth_file)[0]["pid"]
+
+    events = json.load(open(perfetto))["traceEvents"]
+    names = [e for e in events if e["ph"] == "M" and e["name"] == "process_name"]
+    assert any(e["pid"] == pid and e["args"]["name"] == f"heap_steps ({pid})" for e in names)
+    assert any(e["ph"] == "M" and e["name"] == "thread_name" and e["tid"] == pid for e in events)
+    tracks = {e["name"] for e in events if e["ph"] == "C" and e["pid"] == pid}
+    assert {"heap_bytes", "live_bytes", "mapped_bytes", "rss_anon", "faults"} <= tracks
+    heap = [e["args"]["bytes"] for e in events if e["ph"] == "C" and e["name"] == "heap_bytes"
+            and e["pid"] == pid]
+    assert 262144 in heap and 65536 in heap
+    assert any(e["ph"] == "i" and e["name"].startswith("brk: heap") for e in events)
+
+    rows = open(csv).read().splitlines()
+    assert rows[0] == "pid,comm,series,unit,ts_ns,seconds,value"
+    assert any(r.startswith(f'{pid},"heap_steps",heap_bytes,bytes,') and r.endswith(",262144")
+               for r in rows)
+
+    text = open(svg).read()
+    assert f"pid {pid} (heap_steps): memory over time" in text
+    assert "time since start (ms)" in text and "MiB" in text and "heap_bytes" in text
+    subprocess.run(["rsvg-convert", str(svg), "-o", str(png)], check=True, timeout=60)
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
