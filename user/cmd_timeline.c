@@ -28,9 +28,19 @@
 #define SERIES_RES_NS 1000ull
 #define SERIES_MAX_POINTS 4096
 
-enum series_id { S_HEAP, S_LIVE, S_MAPPED, S_RSS_ANON, S_RSS_FILE, S_FAULTS, S_MAX };
+enum series_id {
+	S_HEAP,
+	S_LIVE,
+	S_MAPPED,
+	S_ALLOC_MAPPED,
+	S_RSS_ANON,
+	S_RSS_FILE,
+	S_FAULTS,
+	S_MAX
+};
 static const char *const series_names[S_MAX] = { "heap_bytes", "live_bytes", "mapped_bytes",
-						 "rss_anon", "rss_file", "faults" };
+						 "allocator_mapped_bytes", "rss_anon", "rss_file",
+						 "faults" };
 
 struct series {
 	uint64_t *pts; /* ts, value pairs */
@@ -44,6 +54,8 @@ struct tl_proc {
 	bool loaded; /* the snapshot was read */
 	uint64_t brk_start; /* 0: not known yet */
 	uint64_t faults;
+	uint64_t first_touch; /* faults on pages not present yet: memory made real */
+	uint64_t faults_by_kind[VMA_SPECIAL + 2][2]; /* VMA kind (+1: none), read/write */
 	struct series s[S_MAX];
 	struct tl_marker *markers; /* large mmaps and munmaps, brk moves */
 	size_t nmarkers;
@@ -250,6 +262,7 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 {
 	struct vma_map *m = &t->vmas;
 	const uint64_t *a = (const uint64_t *)s->args;
+	bool in_alloc = s->hdr.flags & HT_F_IN_ALLOC;
 	char path[4096];
 	int err;
 
@@ -265,7 +278,7 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 	switch (s->sys) {
 	case HT_SYS_MMAP:
 		if (a[1] >= MARKER_MIN_BYTES)
-			add_marker(t, s->hdr.ts_ns, a[1], "mmap");
+			add_marker(t, s->hdr.ts_ns, a[1], in_alloc ? "mmap by the allocator" : "mmap");
 		if (a[3] & MAP_ANONYMOUS) {
 			vma_map_add(m, (uint64_t)s->ret, a[1], perms_of((unsigned)a[2], (unsigned)a[3]),
 				    VMA_ANON, NULL);
@@ -336,7 +349,14 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 		vma_map_lock(m, 0, UINT64_MAX & ~4095ull, s->sys == HT_SYS_MLOCKALL);
 		break;
 	}
+	/* what malloc mapped or moved the break for, the program did not ask for directly */
+	if (s->sys == HT_SYS_MMAP || s->sys == HT_SYS_MREMAP)
+		vma_map_set_allocator(m, (uint64_t)s->ret,
+				      s->sys == HT_SYS_MMAP ? a[1] : a[2], in_alloc);
+	else if (s->sys == HT_SYS_BRK && in_alloc && t->brk_start && (uint64_t)s->ret > t->brk_start)
+		vma_map_set_allocator(m, t->brk_start, (uint64_t)s->ret - t->brk_start, true);
 	series_add(&t->s[S_MAPPED], s->hdr.ts_ns, vma_map_bytes(m));
+	series_add(&t->s[S_ALLOC_MAPPED], s->hdr.ts_ns, vma_map_allocator_bytes(m));
 }
 
 /* A user fault below the stack is the stack growing down. */
@@ -383,10 +403,18 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 			load_maps(tc, t); /* -a: the first sight of a process */
 		apply_syscall(tc, t, (const struct ht_syscall *)rec);
 		break;
-	case HT_REC_FAULT:
-		stack_growth(t, ((const struct ht_fault *)rec)->address);
+	case HT_REC_FAULT: {
+		const struct ht_fault *f = (const void *)rec;
+		const struct vma *v;
+
+		stack_growth(t, f->address);
+		v = vma_map_find(&t->vmas, f->address);
+		t->faults_by_kind[v ? v->kind : VMA_SPECIAL + 1][!!(f->error_code & HT_PF_WRITE)]++;
+		if (!(f->error_code & HT_PF_PROT))
+			t->first_touch++;
 		series_add(&t->s[S_FAULTS], rec->ts_ns, ++t->faults);
 		break;
+	}
 	case HT_REC_RSS: {
 		const struct ht_rss *r = (const void *)rec;
 
@@ -430,6 +458,23 @@ static void json_report(struct tl_ctx *tc)
 			json_array_end(j);
 		}
 		json_object_end(j);
+		json_key(j, "faults");
+		json_object_begin(j);
+		json_kv_u64(j, "total", t->faults);
+		json_kv_u64(j, "first_touch", t->first_touch);
+		json_key(j, "by_kind");
+		json_object_begin(j);
+		for (int k = 0; k <= VMA_SPECIAL + 1; k++) {
+			if (!t->faults_by_kind[k][0] && !t->faults_by_kind[k][1])
+				continue;
+			json_key(j, k <= VMA_SPECIAL ? vma_kind_name(k) : "unmapped");
+			json_object_begin(j);
+			json_kv_u64(j, "read", t->faults_by_kind[k][0]);
+			json_kv_u64(j, "write", t->faults_by_kind[k][1]);
+			json_object_end(j);
+		}
+		json_object_end(j);
+		json_object_end(j);
 		json_key(j, "final_vmas");
 		json_array_begin(j);
 		for (size_t v = 0; v < t->vmas.n; v++) {
@@ -447,6 +492,8 @@ static void json_report(struct tl_ctx *tc)
 				json_null(j);
 			if (m->locked)
 				json_kv_bool(j, "locked", true);
+			if (m->by_allocator)
+				json_kv_bool(j, "by_allocator", true);
 			json_object_end(j);
 		}
 		json_array_end(j);
@@ -489,8 +536,8 @@ static void text_report(struct tl_ctx *tc)
 /* The outputs asked for, each into its file. */
 static int write_outputs(struct tl_ctx *tc)
 {
-	static const char *const units[S_MAX] = { "bytes", "bytes", "bytes", "bytes", "bytes",
-						  "count" };
+	static const char *const units[S_MAX] = { "bytes", "bytes", "bytes", "bytes",
+						  "bytes", "bytes", "count" };
 	struct tl_process *procs = calloc(tc->nprocs + 1, sizeof(*procs));
 	struct tl_series *series = calloc(tc->nprocs * S_MAX + 1, sizeof(*series));
 	const struct {

@@ -162,6 +162,25 @@ void vma_map_protect_until_hole(struct vma_map *m, uint64_t start, uint64_t len,
 		vma_map_protect(m, start, (at < end ? at : end) - start, prot);
 }
 
+void vma_map_set_allocator(struct vma_map *m, uint64_t start, uint64_t len, bool by_allocator)
+{
+	size_t a, b;
+
+	carve(m, start, start + page_up(len), &a, &b);
+	for (size_t i = a; i < b; i++)
+		m->v[i].by_allocator = by_allocator;
+}
+
+uint64_t vma_map_allocator_bytes(const struct vma_map *m)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].by_allocator)
+			sum += m->v[i].end - m->v[i].start;
+	return sum;
+}
+
 void vma_map_lock(struct vma_map *m, uint64_t start, uint64_t len, bool locked)
 {
 	size_t a, b;

@@ -17,6 +17,7 @@ struct vma {
 	char perms[5]; /* as in /proc/PID/maps: "rw-p" */
 	uint8_t kind; /* enum vma_kind */
 	bool locked;
+	bool by_allocator; /* made inside an allocator call (malloc's mmap, its brk) */
 	const char *path; /* files: the path (owned by the map's string pool); else NULL */
 };
 
@@ -36,6 +37,10 @@ void vma_map_load(struct vma_map *m, const char *text, size_t len);
 /* A new mapping over [start, start+len): whatever was there goes (MAP_FIXED). */
 void vma_map_add(struct vma_map *m, uint64_t start, uint64_t len, const char *perms, int kind,
 		 const char *path);
+/* Marks [start, start+len) as made by the allocator. */
+void vma_map_set_allocator(struct vma_map *m, uint64_t start, uint64_t len, bool by_allocator);
+/* Bytes of the VMAs the allocator made. */
+uint64_t vma_map_allocator_bytes(const struct vma_map *m);
 /* munmap: removes [start, start+len), splitting the VMAs it cuts. */
 void vma_map_remove(struct vma_map *m, uint64_t start, uint64_t len);
 /* mprotect: new permissions (rwx) on [start, start+len) of the mapped parts. */

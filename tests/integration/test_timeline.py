@@ -146,3 +146,23 @@ def test_outputs(tmp_path):
     assert "time since start (ms)" in text and "MiB" in text and "heap_bytes" in text
     subprocess.run(["rsvg-convert", str(svg), "-o", str(png)], check=True, timeout=60)
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_allocator_mappings_and_faults(tmp_path):
+    truth_file = tmp_path / "truth.jsonl"
+    report = timeline(["-c", f"{fixture_path('alloc_maps')} {truth_file}"])
+    t = next(t for t in read_truth(truth_file) if t["event"] == "maps")
+    (p,) = [p for p in report["processes"] if p["comm"] == "alloc_maps"]
+
+    def vma_at(addr):
+        a = int(addr, 16)
+        (v,) = [v for v in p["final_vmas"] if int(v["start"], 16) <= a < int(v["end"], 16)]
+        return v
+    # malloc's own mapping of the 4 MiB block, the program's 2 MiB mapping
+    assert vma_at(t["malloc"]).get("by_allocator") is True
+    assert not vma_at(t["mmap"]).get("by_allocator")
+    alloc_mapped = p["series"]["allocator_mapped_bytes"]
+    assert alloc_mapped and max(v for _, v in alloc_mapped) >= 4 << 20
+    faults = p["faults"]
+    assert faults["by_kind"]["anon"]["write"] >= 3 and faults["by_kind"]["anon"]["read"] >= 2
+    assert faults["first_touch"] >= 5 and faults["total"] >= faults["first_touch"]
