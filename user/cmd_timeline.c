@@ -16,6 +16,7 @@
 #include "event.h"
 #include "json.h"
 #include "model.h"
+#include "procinfo.h"
 #include "source.h"
 #include "timeline_out.h"
 #include "vma.h"
@@ -140,23 +141,14 @@ static struct tl_proc *tl_of(struct tl_ctx *tc, const struct model_proc *p)
 /* Reads /proc/PID/maps now (live only): the starting point of the reconstruction. */
 static void load_maps(struct tl_ctx *tc, struct tl_proc *t)
 {
-	char path[64], *text = NULL, buf[4096];
-	size_t len = 0, n;
-	FILE *f, *mem;
+	size_t len;
+	char *text;
 
 	if (tc->cli->input)
 		return;
-	snprintf(path, sizeof(path), "/proc/%u/maps", t->p->pid);
-	f = fopen(path, "re");
-	if (!f)
+	text = proc_maps_text((pid_t)t->p->pid, &len);
+	if (!text)
 		return;
-	mem = open_memstream(&text, &len);
-	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, mem);
-	fclose(f);
-	if (!mem)
-		return;
-	fclose(mem);
 	vma_map_load(&t->vmas, text, len);
 	free(text);
 	t->loaded = true;

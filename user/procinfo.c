@@ -95,6 +95,27 @@ int proc_find_libs(pid_t pid, struct proc_libs *libs)
 	return 0;
 }
 
+char *proc_maps_text(pid_t pid, size_t *len)
+{
+	char path[64], buf[4096], *text = NULL;
+	FILE *f, *mem;
+	size_t n;
+
+	*len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	mem = open_memstream(&text, len);
+	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(f);
+	if (!mem)
+		return NULL;
+	fclose(mem);
+	return text;
+}
+
 void find_system_libstdcxx(char *buf, size_t len)
 {
 	static const char *const dirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",

@@ -19,6 +19,8 @@ struct proc_libs {
 };
 /* pid 0: heaptrail itself. Returns 0 or -errno (-ESRCH: no such process). */
 int proc_find_libs(pid_t pid, struct proc_libs *libs);
+/* The text of /proc/PID/maps (malloc'ed, *len bytes), NULL when the process is gone. */
+char *proc_maps_text(pid_t pid, size_t *len);
 /* The system's libstdc++, for a command that will map it only after exec; "" if none. */
 void find_system_libstdcxx(char *buf, size_t len);
 

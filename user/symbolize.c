@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "procinfo.h"
 #include "symbolize.h"
 
 /* libstdc++'s demangler; heaptrail links the C++ runtime for it. */
@@ -221,25 +222,14 @@ static void merge_maps(struct symbolizer *s, struct sym_proc *p, const char *tex
 /* Reads /proc/PID/maps now (not offline) and merges it in, telling the snapshot hook. */
 static void snapshot(struct symbolizer *s, struct sym_proc *p)
 {
-	char path[64], *text = NULL;
-	size_t len = 0;
-	FILE *f, *mem;
-	char buf[4096];
-	size_t n;
+	size_t len;
+	char *text;
 
 	if (s->offline)
 		return;
-	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
-	f = fopen(path, "re");
-	if (!f)
+	text = proc_maps_text((pid_t)p->pid, &len);
+	if (!text)
 		return;
-	mem = open_memstream(&text, &len);
-	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, mem);
-	fclose(f);
-	if (!mem)
-		return;
-	fclose(mem);
 	merge_maps(s, p, text, len);
 	if (s->on_snapshot && len)
 		s->on_snapshot(s->snapshot_ctx, p->pid, text, len);
