@@ -4,7 +4,6 @@
  * allocation lifetimes, memory syscall latencies, mmap sizes, and page faults by kind.
  */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +46,6 @@ struct hist_ctx {
 	struct proc_hists **procs;
 	size_t nprocs;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static struct proc_hists *hists_of(struct hist_ctx *hc, const struct model_proc *p)
 {
@@ -293,7 +284,6 @@ int cmd_hist(struct cli *cli)
 	struct hist_ctx hc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
 	struct model_hooks hooks = { .alloc = on_alloc, .free = on_free, .ctx = &hc };
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 
@@ -301,8 +291,6 @@ int cmd_hist(struct cli *cli)
 	o.want_vm = true;
 	o.want_fault = true;
 	o.capture_stacks = cli->by_stack;
-	o.stack_depth = cli->stack_depth;
-	o.stack_table_size = cli->stack_table_size;
 	hc.model = model_new();
 	hc.sym = symbolizer_new();
 	if (!hc.model || !hc.sym)
@@ -310,11 +298,8 @@ int cmd_hist(struct cli *cli)
 	model_set_hooks(hc.model, &hooks);
 	symbolizer_set_offline(hc.sym, cli->input != NULL);
 	json_init(&hc.json, stdout);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (source_open(cli, &o, on_event, &hc, "tracing; the histograms come at the end", &src) ||
-	    source_run(src, &stop_requested))
+	    source_run(src))
 		goto out;
 	status = EXIT_OK;
 	if (cli->json)

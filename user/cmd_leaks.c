@@ -4,7 +4,6 @@
  * it, largest first; at the end of tracing, and every --interval with each stack's growth.
  */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +39,6 @@ struct leaks_ctx {
 	size_t nprev;
 	unsigned reports;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void on_event(void *ctx, const struct ht_hdr *rec)
 {
@@ -401,16 +392,12 @@ int cmd_leaks(struct cli *cli)
 {
 	struct leaks_ctx lc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	char banner[128];
 
 	o.want_alloc = true;
 	o.capture_stacks = true;
-	o.stack_depth = cli->stack_depth;
-	o.stack_table_size = cli->stack_table_size;
-	o.capture_free_stacks = cli->free_stacks;
 	o.floor_only = cli->floor;
 	lc.model = model_new();
 	lc.sym = symbolizer_new();
@@ -419,15 +406,12 @@ int cmd_leaks(struct cli *cli)
 	json_init(&lc.json, stdout);
 	model_set_internal(lc.model, is_allocator_code, &lc);
 	symbolizer_set_offline(lc.sym, cli->input != NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	snprintf(banner, sizeof(banner), "tracing allocations; the report comes at the end%s",
 		 cli->interval ? " and every --interval" : "");
 	if (source_open(cli, &o, on_event, &lc, banner, &src))
 		goto out;
 	source_set_tick(src, cli->interval, on_tick);
-	if (source_run(src, &stop_requested))
+	if (source_run(src))
 		goto out;
 	status = EXIT_OK;
 	if (cli->floor) {

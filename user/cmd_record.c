@@ -5,7 +5,6 @@
  * losses, and each process's mappings read while it lived (MAPS records) for symbols.
  */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,21 +29,13 @@ struct record_ctx {
 	int error;
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 static void put(struct record_ctx *rc, const struct ht_hdr *rec)
 {
 	if (rc->error)
 		return;
 	if (recfile_write(rc->w, rec)) {
 		rc->error = 1;
-		stop_requested = 1; /* disk full: stop, keep what was written */
+		source_request_stop(); /* disk full: stop, keep what was written */
 		return;
 	}
 	rc->records++;
@@ -130,7 +121,6 @@ int cmd_record(struct cli *cli)
 {
 	struct record_ctx rc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	uint64_t total_lost = 0;
@@ -138,9 +128,6 @@ int cmd_record(struct cli *cli)
 
 	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
 	o.capture_stacks = true;
-	o.stack_depth = cli->stack_depth;
-	o.stack_table_size = cli->stack_table_size;
-	o.capture_free_stacks = cli->free_stacks;
 	rc.model = model_new();
 	rc.sym = symbolizer_new();
 	if (!meta || !rc.model || !rc.sym)
@@ -149,10 +136,8 @@ int cmd_record(struct cli *cli)
 	rc.w = recfile_create(cli->output, meta);
 	if (!rc.w)
 		goto out;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	if (source_open(cli, &o, on_event, &rc, "recording; Ctrl-C to stop", &src) ||
-	    source_run(src, &stop_requested))
+	    source_run(src))
 		goto out;
 	status = EXIT_OK;
 out:

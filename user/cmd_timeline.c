@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,14 +72,6 @@ struct tl_ctx {
 	size_t nprocs;
 	struct json json;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 /* A point; within the same res the last value wins. */
 static void series_add(struct series *s, uint64_t ts, uint64_t v)
@@ -582,7 +573,6 @@ int cmd_timeline(struct cli *cli)
 {
 	struct tl_ctx tc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 
@@ -592,11 +582,8 @@ int cmd_timeline(struct cli *cli)
 	if (!tc.model)
 		return EXIT_RUNTIME;
 	json_init(&tc.json, stdout);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (source_open(cli, &o, on_event, &tc, "tracing; the timeline comes at the end", &src) ||
-	    source_run(src, &stop_requested))
+	    source_run(src))
 		goto out;
 	status = write_outputs(&tc) ? EXIT_RUNTIME : EXIT_OK;
 	if (cli->json)

@@ -2,7 +2,6 @@
 /* `heaptrail trace`: every selected event as a line for people or a JSON object per line. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include "comm.h"
@@ -18,14 +17,6 @@ struct trace_ctx {
 	struct source *src;
 	uint64_t lost[HT_LOST_MAX]; /* from the lost records, live or recorded */
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 /* Names change on exec and rename; exits forget them once printed. */
 static void track_comm(struct trace_ctx *tc, const struct ht_hdr *rec)
@@ -95,7 +86,6 @@ int cmd_trace(struct cli *cli)
 {
 	struct trace_ctx tc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
-	struct sigaction sa = { .sa_handler = on_signal };
 	int status = EXIT_RUNTIME;
 	char banner[512];
 
@@ -115,16 +105,12 @@ int cmd_trace(struct cli *cli)
 	if (!tc.comms)
 		return EXIT_RUNTIME;
 	json_init(&tc.json, stdout);
-	/* No SA_RESTART: the poll must return to see the request. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (source_open(cli, &o, on_event, &tc, banner, &tc.src))
 		goto out;
 	if (!cli->json)
 		printf("%13s %7s %7s %-16s %s\n", "TIME(s)", "PID", "TID", "COMM", "EVENT");
 	fflush(stdout);
-	status = source_run(tc.src, &stop_requested) ? EXIT_RUNTIME : EXIT_OK;
+	status = source_run(tc.src) ? EXIT_RUNTIME : EXIT_OK;
 	if (fflush(stdout) || ferror(stdout)) {
 		if (errno != EPIPE)
 			fprintf(stderr, "heaptrail: writing the output: %s\n", strerror(errno));

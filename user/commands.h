@@ -18,6 +18,9 @@ static inline struct tracer_opts tracer_opts_of(const struct cli *cli)
 		.nlibs = cli->nlibs,
 		.ringbuf_size = cli->ringbuf_size,
 		.probe_at_entry = cli->probe_at_entry,
+		.stack_depth = cli->stack_depth, /* when a command captures stacks */
+		.stack_table_size = cli->stack_table_size,
+		.capture_free_stacks = cli->free_stacks,
 		.verbose = cli->verbose,
 	};
 }

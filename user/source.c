@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The live tracer or a recording, behind one interface for the report commands. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "recfile.h"
@@ -12,6 +13,19 @@ struct source {
 	void *ctx;
 	uint64_t first_ns;
 };
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void source_request_stop(void)
+{
+	stop_requested = 1;
+}
 
 /* From a file: remembers when the recording starts, then hands the record on. */
 static void file_record(void *arg, const struct ht_hdr *rec)
@@ -27,7 +41,12 @@ int source_open(struct cli *cli, const struct tracer_opts *o, tracer_event_fn cb
 		const char *banner, struct source **out)
 {
 	struct source *s = calloc(1, sizeof(*s));
+	/* No SA_RESTART: the tracer's poll must return to see the request. */
+	struct sigaction sa = { .sa_handler = on_signal };
 
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed output is an error to report, not a death */
 	*out = s;
 	if (!s)
 		return -1;
@@ -49,12 +68,12 @@ void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx))
 		tracer_set_tick(s->tracer, interval, tick);
 }
 
-int source_run(struct source *s, volatile sig_atomic_t *stop)
+int source_run(struct source *s)
 {
 	char err[512];
 
 	if (s->tracer)
-		return tracer_run(s->tracer, s->cli->duration, stop);
+		return tracer_run(s->tracer, s->cli->duration, &stop_requested);
 	if (recfile_read(s->cli->input, file_record, s, NULL, err, sizeof(err))) {
 		fprintf(stderr, "heaptrail: %s\n", err);
 		return -1;

@@ -20,8 +20,10 @@ int source_open(struct cli *cli, const struct tracer_opts *o, tracer_event_fn cb
 		const char *banner, struct source **out);
 /* Calls tick every interval seconds while live (interval 0: never). */
 void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx));
-/* Runs to the end: the target's exit, -d, a signal, or the end of the file. 0 or -1. */
-int source_run(struct source *s, volatile sig_atomic_t *stop);
+/* Runs to the end: the target's exit, -d, SIGINT/SIGTERM, or the end of the file. 0 or -1. */
+int source_run(struct source *s);
+/* Ends source_run() as a signal would (a consumer that cannot go on: disk full). */
+void source_request_stop(void);
 /* Time of the first record (text timestamps are relative to it). */
 uint64_t source_start_ns(const struct source *s);
 /* The live tracer, NULL when reading a file. */
