@@ -128,6 +128,8 @@ int cmd_record(struct cli *cli)
 
 	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
 	o.capture_stacks = true;
+	/* the first mappings read of a process are then exactly its exec's: timeline -i starts there */
+	o.hold_at_exec = true;
 	rc.model = model_new();
 	rc.sym = symbolizer_new();
 	if (!meta || !rc.model || !rc.sym)

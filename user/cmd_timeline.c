@@ -129,7 +129,17 @@ static struct tl_proc *tl_of(struct tl_ctx *tc, const struct model_proc *p)
 	return t;
 }
 
-/* Reads /proc/PID/maps now (live only): the starting point of the reconstruction. */
+/* The starting point of the reconstruction: a /proc/PID/maps text. */
+static void start_from(struct tl_proc *t, const char *text, size_t len)
+{
+	vma_map_load(&t->vmas, text, len);
+	t->loaded = true;
+	for (size_t i = 0; i < t->vmas.n; i++)
+		if (t->vmas.v[i].kind == VMA_HEAP)
+			t->brk_start = t->vmas.v[i].start;
+}
+
+/* Reads /proc/PID/maps now (live only). */
 static void load_maps(struct tl_ctx *tc, struct tl_proc *t)
 {
 	size_t len;
@@ -140,12 +150,8 @@ static void load_maps(struct tl_ctx *tc, struct tl_proc *t)
 	text = proc_maps_text((pid_t)t->p->pid, &len);
 	if (!text)
 		return;
-	vma_map_load(&t->vmas, text, len);
+	start_from(t, text, len);
 	free(text);
-	t->loaded = true;
-	for (size_t i = 0; i < t->vmas.n; i++)
-		if (t->vmas.v[i].kind == VMA_HEAP)
-			t->brk_start = t->vmas.v[i].start;
 }
 
 static const char *perms_of(unsigned prot, unsigned flags)
@@ -375,6 +381,12 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		vma_map_free(&t->vmas);
 		t->loaded = false;
 		t->brk_start = 0;
+		break;
+	case HT_REC_MAPS:
+		/* from a recording: the first snapshot after exec, attach or fork is the start */
+		if (tc->cli->input && !t->loaded)
+			start_from(t, ((const struct ht_maps *)rec)->text,
+				   ((const struct ht_maps *)rec)->len);
 		break;
 	case HT_REC_HELD: /* stopped at exec or fork: the snapshot is exact */
 	case HT_REC_COMM: /* attached: read it now */

@@ -127,3 +127,15 @@ def test_record_usage():
     assert proc.returncode == 2 and "-o FILE" in proc.stderr
     proc = run_heaptrail(["leaks", "-o", "x.htr", "-c", "true"])
     assert proc.returncode == 2
+
+
+def test_timeline_from_file(tmp_path):
+    """The address space rebuilt from a recording equals the kernel's view at the end."""
+    from test_timeline import compare, kernel_view, our_view
+    maps = tmp_path / "maps.txt"
+    out = record(tmp_path, f"{fixture_path('vma_ops')} 3 600 {maps}")
+    proc = run_heaptrail(["timeline", "--json", "-i", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    pid = next(p["pid"] for p in report["processes"] if p["comm"] == "vma_ops")
+    compare(our_view(report, pid), kernel_view(maps))
