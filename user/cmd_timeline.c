@@ -35,12 +35,18 @@ enum series_id {
 	S_ALLOC_MAPPED,
 	S_RSS_ANON,
 	S_RSS_FILE,
+	S_RSS_SHMEM,
+	S_RSS_SWAP,
+	S_LIVE_ALLOCS,
 	S_FAULTS,
 	S_MAX
 };
-static const char *const series_names[S_MAX] = { "heap_bytes", "live_bytes", "mapped_bytes",
-						 "allocator_mapped_bytes", "rss_anon", "rss_file",
-						 "faults" };
+static const char *const series_names[S_MAX] = {
+	"heap_bytes", "live_bytes",  "mapped_bytes", "allocator_mapped_bytes", "rss_anon",
+	"rss_file",   "rss_shmem",   "rss_swap",     "live_allocs",            "faults",
+};
+/* rss_stat members (enum ht_rss_member) to series */
+static const int rss_series[4] = { S_RSS_FILE, S_RSS_ANON, S_RSS_SWAP, S_RSS_SHMEM };
 
 struct series {
 	uint64_t *pts; /* ts, value pairs */
@@ -413,13 +419,13 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	case HT_REC_RSS: {
 		const struct ht_rss *r = (const void *)rec;
 
-		if (r->member == HT_RSS_ANON || r->member == HT_RSS_FILE)
-			series_add(&t->s[r->member == HT_RSS_ANON ? S_RSS_ANON : S_RSS_FILE],
-				   rec->ts_ns, (uint64_t)r->size);
+		if (r->member < 4)
+			series_add(&t->s[rss_series[r->member]], rec->ts_ns, (uint64_t)r->size);
 		break;
 	}
 	case HT_REC_ALLOC:
 		series_add(&t->s[S_LIVE], rec->ts_ns, t->p->live_bytes);
+		series_add(&t->s[S_LIVE_ALLOCS], rec->ts_ns, t->p->count);
 		break;
 	}
 }
@@ -531,8 +537,8 @@ static void text_report(struct tl_ctx *tc)
 /* The outputs asked for, each into its file. */
 static int write_outputs(struct tl_ctx *tc)
 {
-	static const char *const units[S_MAX] = { "bytes", "bytes", "bytes", "bytes",
-						  "bytes", "bytes", "count" };
+	static const char *const units[S_MAX] = { "bytes", "bytes", "bytes", "bytes", "bytes",
+						  "bytes", "bytes", "bytes", "count", "count" };
 	struct tl_process *procs = calloc(tc->nprocs + 1, sizeof(*procs));
 	struct tl_series *series = calloc(tc->nprocs * S_MAX + 1, sizeof(*series));
 	const struct {

@@ -109,6 +109,9 @@ def test_heap_and_live_series(tmp_path):
         assert value_at(p["series"]["heap_bytes"], m["ts"]) == m["value"], m
     for m in live:
         assert value_at(p["series"]["live_bytes"], m["ts"]) == m["value"], m
+    # four blocks, then one freed: the count follows
+    counts = [value_at(p["series"]["live_allocs"], m["ts"]) for m in live]
+    assert counts == [1, 2, 3, 4, 3], counts
     # the other series are there, and time-ordered
     for name in ("mapped_bytes", "rss_anon", "faults"):
         pts = p["series"][name]
