@@ -153,7 +153,8 @@ run: deps $(BUILD)/heaptrail $(BUILD)/demo
 	$(BUILD)/heaptrail trace -c $(BUILD)/demo
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fixtures/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fixtures/*.c \
+		tests/fixtures/*.h tests/bench/*.c tests/bench/*.h tests/fuzz/*.c tests/tools/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -13,10 +13,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace between open and load. */
-const volatile bool filter_targets = true; /* false with -a: every process */
-const volatile __u32 self_pid = 0; /* heaptrail itself is never traced */
-const volatile bool capture_stacks = false; /* user stacks of allocations (leaks) */
-const volatile bool capture_free_stacks = false; /* and of frees (leaks --free-stacks) */
+const volatile bool filter_targets = true;	       /* false with -a: every process */
+const volatile __u32 self_pid = 0;		       /* heaptrail itself is never traced */
+const volatile bool capture_stacks = false;	       /* user stacks of allocations (leaks) */
+const volatile bool capture_free_stacks = false;       /* and of frees (leaks --free-stacks) */
 const volatile __u32 stack_depth = HT_MAX_STACK_DEPTH; /* --stack-depth */
 /* stop a target at its first stack until userspace has read its mappings (HT_TGT_NEED_MAPS) */
 const volatile bool hold_for_maps = false;
@@ -59,13 +59,13 @@ struct {
 struct thread_state {
 	__u64 sys_args[6];
 	__u64 sys_ts;
-	__u32 sys_nr; /* enum ht_sys; 0 when no syscall is pending */
+	__u32 sys_nr;	   /* enum ht_sys; 0 when no syscall is pending */
 	__u32 alloc_depth; /* allocator calls on this thread's stack, outermost included */
 	__u64 alloc_args[3];
 	__u64 alloc_ts;
 	__u64 alloc_cookie; /* the outermost call's function */
-	__u64 alloc_sp; /* the outermost call's stack pointer at entry (at its return address) */
-	__u64 alloc_ret; /* and that return address */
+	__u64 alloc_sp;	   /* the outermost call's stack pointer at entry (at its return address) */
+	__u64 alloc_ret;   /* and that return address */
 	__u64 alloc_stack; /* its stack id, 0 if none */
 	/* the last free emitted at entry, when frees have no return probe */
 	__u64 free_sp, free_ret, free_cookie;
@@ -82,7 +82,7 @@ struct {
  * Kernel-function hooks through kprobe/kretprobe pairs: the entry's values wait on a small
  * per-thread stack (do_mmap with MAP_FIXED calls the munmap path, so hooks nest).
  */
-#define HOOK_STACK 4 /* a power of two: indexes are masked so that the verifier sees the bound */
+#define HOOK_STACK  4 /* a power of two: indexes are masked so that the verifier sees the bound */
 #define HOOK_VALUES 5 /* start, len, end, prot, flags */
 
 struct hook_frame {
@@ -128,9 +128,9 @@ struct {
 static __always_inline __u64 wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
-			       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8 ?
-		       BPF_RB_FORCE_WAKEUP :
-		       BPF_RB_NO_WAKEUP;
+			       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void count_lost(enum ht_lost_kind kind)
@@ -367,9 +367,10 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st->alloc_cookie = cookie;
 	st->alloc_sp = sp;
 	st->alloc_ret = ret_addr;
-	st->alloc_stack = capture_stacks && (capture_free_stacks ||
-					     !HT_FN_IS_FREE(HT_COOKIE_FN(cookie))) ?
-				  capture_stack(ctx, id, now, ret_addr) : 0;
+	st->alloc_stack =
+		capture_stacks && (capture_free_stacks || !HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
+			? capture_stack(ctx, id, now, ret_addr)
+			: 0;
 	st->alloc_args[0] = PT_REGS_PARM1(ctx);
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);
@@ -400,8 +401,8 @@ static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_st
 	st->alloc_args[0] = PT_REGS_PARM1(ctx);
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);
-	st->alloc_stack = capture_stacks && capture_free_stacks ?
-				  capture_stack(ctx, id, now, ret_addr) : 0;
+	st->alloc_stack =
+		capture_stacks && capture_free_stacks ? capture_stack(ctx, id, now, ret_addr) : 0;
 	emit_alloc(st, id, now, 0, 0, 0);
 	return 0;
 }
@@ -490,7 +491,7 @@ int alloc_return_multi(struct pt_regs *ctx)
  * event waits for a grace period under a global mutex: 28 of them took seconds to detach.)
  */
 #define SYS_TABLE_SIZE 512
-#define SYSF_FORK 1 /* returns in a new process: fork, vfork, clone, clone3 */
+#define SYSF_FORK      1 /* returns in a new process: fork, vfork, clone, clone3 */
 
 struct sys_info {
 	__u32 sys; /* enum ht_sys, 0 for none */
@@ -669,8 +670,9 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 		if (bpf_map_update_elem(&targets, &child_tgid, &cflags, BPF_ANY))
 			count_lost(HT_LOST_TARGETS);
 	}
-	rec = reserve(HT_REC_FORK, sizeof(*rec), ((__u64)parent_tgid << 32) | BPF_CORE_READ(parent, pid),
-		      bpf_ktime_get_ns(), 0);
+	rec = reserve(HT_REC_FORK, sizeof(*rec),
+		      ((__u64)parent_tgid << 32) | BPF_CORE_READ(parent, pid), bpf_ktime_get_ns(),
+		      0);
 	if (!rec)
 		return 0;
 	rec->child_pid = child_tgid;
@@ -702,7 +704,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	rec->old_tid = old_pid;
 	rec->pad0 = 0;
 	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
-	bpf_probe_read_kernel_str(&rec->filename, sizeof(rec->filename), BPF_CORE_READ(bprm, filename));
+	bpf_probe_read_kernel_str(&rec->filename, sizeof(rec->filename),
+				  BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
 	if (hold_at_exec && filter_targets)
 		hold_current(id); /* after the exec record: userspace sees it first */
@@ -843,11 +846,11 @@ static __always_inline int hook_fexit(void *ctx, __u32 hook)
 	return 0;
 }
 
-#define HOOK_FEXIT(fn, hook)                   \
-	SEC("fexit/" #fn)                      \
-	int fexit_##fn(void *ctx)              \
-	{                                      \
-		return hook_fexit(ctx, hook);  \
+#define HOOK_FEXIT(fn, hook)                                                                       \
+	SEC("fexit/" #fn)                                                                          \
+	int fexit_##fn(void *ctx)                                                                  \
+	{                                                                                          \
+		return hook_fexit(ctx, hook);                                                      \
 	}
 
 HOOK_FEXIT(do_mmap, HT_HOOK_DO_MMAP)
@@ -942,16 +945,16 @@ static __always_inline int hook_kretprobe(struct pt_regs *ctx, __u32 hook)
 	return 0;
 }
 
-#define HOOK_KPROBE(fn, hook)                          \
-	SEC("kprobe/" #fn)                             \
-	int kprobe_##fn(struct pt_regs *ctx)           \
-	{                                              \
-		return hook_kprobe(ctx, hook);         \
-	}                                              \
-	SEC("kretprobe/" #fn)                          \
-	int kretprobe_##fn(struct pt_regs *ctx)        \
-	{                                              \
-		return hook_kretprobe(ctx, hook);      \
+#define HOOK_KPROBE(fn, hook)                                                                      \
+	SEC("kprobe/" #fn)                                                                         \
+	int kprobe_##fn(struct pt_regs *ctx)                                                       \
+	{                                                                                          \
+		return hook_kprobe(ctx, hook);                                                     \
+	}                                                                                          \
+	SEC("kretprobe/" #fn)                                                                      \
+	int kretprobe_##fn(struct pt_regs *ctx)                                                    \
+	{                                                                                          \
+		return hook_kretprobe(ctx, hook);                                                  \
 	}
 
 HOOK_KPROBE(do_mmap, HT_HOOK_DO_MMAP)

@@ -17,33 +17,33 @@
 #define HT_PATH_LEN 256
 
 enum ht_rec_type {
-	HT_REC_ALLOC = 1, /* allocator API call (uprobes), paired entry/return */
+	HT_REC_ALLOC = 1,   /* allocator API call (uprobes), paired entry/return */
 	HT_REC_SYSCALL = 2, /* memory syscall, paired entry/exit */
-	HT_REC_FAULT = 3, /* user page fault */
-	HT_REC_FORK = 4, /* a traced process created a new process */
+	HT_REC_FAULT = 3,   /* user page fault */
+	HT_REC_FORK = 4,    /* a traced process created a new process */
 	HT_REC_EXEC = 5,
 	HT_REC_EXIT = 6, /* the last thread of a process exited */
 	HT_REC_RSS = 7,
 	HT_REC_COMM = 8, /* task renamed itself (prctl PR_SET_NAME) */
 	HT_REC_HELD = 9, /* a target stopped itself: userspace attaches, reads, then continues it */
-	HT_REC_LOST = 10, /* synthesized by userspace from the kernel loss counters */
+	HT_REC_LOST = 10,  /* synthesized by userspace from the kernel loss counters */
 	HT_REC_KFUNC = 11, /* kernel-function hook (do_mmap, ...) */
 	HT_REC_STACK = 12, /* a user stack, sent once per stack id */
-	HT_REC_MAPS = 13, /* userspace: a process's /proc/PID/maps, for symbolizing from a file */
+	HT_REC_MAPS = 13,  /* userspace: a process's /proc/PID/maps, for symbolizing from a file */
 	HT_REC_MAX,
 };
 
 /* ht_hdr.flags */
-#define HT_F_IN_ALLOC (1u << 0) /* kernel event made from inside an allocator call */
+#define HT_F_IN_ALLOC	(1u << 0) /* kernel event made from inside an allocator call */
 #define HT_F_IN_SYSCALL (1u << 1) /* kernel-function event made inside a traced syscall */
-#define HT_F_NO_RETURN (1u << 2) /* allocator call left without returning (an exception) */
+#define HT_F_NO_RETURN	(1u << 2) /* allocator call left without returning (an exception) */
 
 struct ht_hdr {
 	__u16 type;
 	__u16 size; /* whole record, header included */
 	__u32 flags;
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
-	__u32 pid; /* tgid */
+	__u32 pid;   /* tgid */
 	__u32 tid;
 };
 _Static_assert(sizeof(struct ht_hdr) == 24, "ht_hdr size");
@@ -70,10 +70,10 @@ enum ht_alloc_fn {
 };
 
 /* Variant bits of operator new/delete, stored in ht_alloc.variant. */
-#define HT_VAR_ARRAY (1u << 0) /* new[] / delete[] */
+#define HT_VAR_ARRAY   (1u << 0) /* new[] / delete[] */
 #define HT_VAR_NOTHROW (1u << 1) /* const std::nothrow_t & */
 #define HT_VAR_ALIGNED (1u << 2) /* std::align_val_t */
-#define HT_VAR_SIZED (1u << 3) /* delete with a size argument */
+#define HT_VAR_SIZED   (1u << 3) /* delete with a size argument */
 
 /*
  * The BPF cookie of an allocator uprobe: the function in the low byte, its variant bits above,
@@ -81,9 +81,9 @@ enum ht_alloc_fn {
  * mask of (1 << fn) in bits 16-31: a probe there cannot tell them apart, so the record says so.
  * The argument layout of each function is fixed by (fn, variant), see user/event.c.
  */
-#define HT_COOKIE(fn, variant, aliases) \
+#define HT_COOKIE(fn, variant, aliases)                                                            \
 	((__u64)(fn) | ((__u64)(variant) << 8) | ((__u64)(aliases) << 16))
-#define HT_COOKIE_FN(c) ((__u32)((c) & 0xff))
+#define HT_COOKIE_FN(c)	     ((__u32)((c)&0xff))
 #define HT_COOKIE_VARIANT(c) ((__u32)(((c) >> 8) & 0xff))
 #define HT_COOKIE_ALIASES(c) ((__u32)(((c) >> 16) & 0xffff))
 /*
@@ -105,11 +105,11 @@ struct ht_alloc {
 	__u8 variant;
 	__u16 aliases; /* (1 << fn) of functions at the same address */
 	__u32 pad0;
-	__u64 args[3]; /* raw argument registers, in C API order */
-	__u64 ret; /* raw return register (int for posix_memalign) */
-	__u64 addr; /* resulting allocation, 0 if none (failed, or a free) */
-	__u64 lat_ns; /* entry to return; 0 for frees */
-	__u64 caller; /* return address into the code that called the allocator */
+	__u64 args[3];	/* raw argument registers, in C API order */
+	__u64 ret;	/* raw return register (int for posix_memalign) */
+	__u64 addr;	/* resulting allocation, 0 if none (failed, or a free) */
+	__u64 lat_ns;	/* entry to return; 0 for frees */
+	__u64 caller;	/* return address into the code that called the allocator */
 	__u64 stack_id; /* hash of the user stack (see struct ht_stack); 0: not captured */
 };
 _Static_assert(sizeof(struct ht_alloc) == 96, "ht_alloc size");
@@ -157,15 +157,15 @@ struct ht_syscall {
 	__u32 sys; /* enum ht_sys */
 	__u32 pad0;
 	__u64 args[6]; /* in the syscall's own order */
-	__s64 ret; /* raw kernel return: -errno on failure */
+	__s64 ret;     /* raw kernel return: -errno on failure */
 	__u64 lat_ns;
 };
 _Static_assert(sizeof(struct ht_syscall) == 96, "ht_syscall size");
 
 /* x86 page-fault error code bits (arch/x86/include/asm/trap_pf.h). */
-#define HT_PF_PROT (1u << 0) /* 0: page not present, 1: protection fault */
+#define HT_PF_PROT  (1u << 0) /* 0: page not present, 1: protection fault */
 #define HT_PF_WRITE (1u << 1)
-#define HT_PF_USER (1u << 2)
+#define HT_PF_USER  (1u << 2)
 #define HT_PF_INSTR (1u << 4)
 
 struct ht_fault {
@@ -239,11 +239,11 @@ _Static_assert(sizeof(struct ht_maps) == HT_MAPS_HDR_SIZE, "ht_maps size");
 
 /* Loss counters, kept in the BPF program's .bss and reported by kind. */
 enum ht_lost_kind {
-	HT_LOST_RINGBUF = 0, /* bpf_ringbuf_reserve failed: the ring buffer was full */
+	HT_LOST_RINGBUF = 0,  /* bpf_ringbuf_reserve failed: the ring buffer was full */
 	HT_LOST_THREAD_STATE, /* per-thread pairing state could not be stored (map full) */
-	HT_LOST_PAIRING, /* a return did not match the pending entry (pairing state lost) */
-	HT_LOST_TARGETS, /* a forked child could not be added to the target map (map full) */
-	HT_LOST_STACK, /* user stack capture failed */
+	HT_LOST_PAIRING,      /* a return did not match the pending entry (pairing state lost) */
+	HT_LOST_TARGETS,      /* a forked child could not be added to the target map (map full) */
+	HT_LOST_STACK,	      /* user stack capture failed */
 	HT_LOST_MAX,
 };
 
@@ -270,9 +270,9 @@ struct ht_kfunc_rec {
 	__u32 pad0;
 	__u64 start;
 	__u64 len;
-	__u64 prot; /* do_mmap: prot; mprotect_fixup: new vm_flags */
+	__u64 prot;  /* do_mmap: prot; mprotect_fixup: new vm_flags */
 	__u64 flags; /* do_mmap: flags; do_brk_flags: vm_flags */
-	__s64 ret; /* do_mmap: address or -errno; others: 0 or -errno */
+	__s64 ret;   /* do_mmap: address or -errno; others: 0 or -errno */
 };
 _Static_assert(sizeof(struct ht_kfunc_rec) == 72, "ht_kfunc_rec size");
 
@@ -302,9 +302,9 @@ struct ht_hook_layout {
 };
 
 /* Per-target flags in the BPF targets map. */
-#define HT_TGT_TRACED (1u << 0)
+#define HT_TGT_TRACED	    (1u << 0)
 #define HT_TGT_PENDING_EXEC (1u << 1) /* started by -c: events count only after its exec */
-#define HT_TGT_HOLD (1u << 2) /* forked child: stop it before it runs user code */
+#define HT_TGT_HOLD	    (1u << 2) /* forked child: stop it before it runs user code */
 /* stop it at its first captured stack, so that userspace reads its mappings while it lives */
 #define HT_TGT_NEED_MAPS (1u << 3)
 

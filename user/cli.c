@@ -69,7 +69,8 @@ static const struct argp_option options[] = {
 	  "per free)",
 	  3 },
 	{ NULL, 0, NULL, 0, "hist:", 4 },
-	{ "by-stack", OPT_BY_STACK, NULL, 0, "Also allocation sizes per call site (--top of them)", 4 },
+	{ "by-stack", OPT_BY_STACK, NULL, 0, "Also allocation sizes per call site (--top of them)",
+	  4 },
 	{ "linear", OPT_LINEAR, "STEP", 0, "Linear buckets STEP wide instead of powers of two", 4 },
 	{ NULL, 0, NULL, 0, "timeline:", 5 },
 	{ "perfetto", OPT_PERFETTO, "FILE", 0,
@@ -225,8 +226,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'e':
 		if (ht_kinds_parse(arg, &cli->kinds, &bad))
-			ps->status = usage_error(*bad ? "unknown event kind '%s'" :
-							"empty event list%s", bad);
+			ps->status = usage_error(
+				*bad ? "unknown event kind '%s'" : "empty event list%s", bad);
 		break;
 	case OPT_LIB:
 		if (cli->nlibs == CLI_MAX_LIBS)
@@ -236,9 +237,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_RINGBUF:
 		if (parse_size(arg, &cli->ringbuf_size) || cli->ringbuf_size < 4096 ||
-		    (cli->ringbuf_size & (cli->ringbuf_size - 1)) || cli->ringbuf_size > (1ul << 30))
+		    (cli->ringbuf_size & (cli->ringbuf_size - 1)) ||
+		    cli->ringbuf_size > (1ul << 30))
 			ps->status = usage_error("--ringbuf-size '%s': want a power of two between "
-						 "4096 and 1G", arg);
+						 "4096 and 1G",
+						 arg);
 		break;
 	case OPT_TOP:
 	case OPT_STACK_DEPTH:
@@ -309,8 +312,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (ps->ntargets != 1)
-			ps->status = usage_error("give exactly one target: -p PID, -c 'CMD', -a or -i "
-						 "FILE%s", "");
+			ps->status =
+				usage_error("give exactly one target: -p PID, -c 'CMD', -a or -i "
+					    "FILE%s",
+					    "");
 		else if (!strcmp(cli->command, "record") && (cli->input || !cli->output))
 			ps->status = usage_error("record needs a live target and -o FILE%s", "");
 		else if (strcmp(cli->command, "record") && cli->output)
@@ -324,8 +329,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 int cli_parse(int argc, char **argv, struct cli *cli)
 {
-	static const struct argp argp = { options, parse_opt, "COMMAND TARGET [OPTION...]", doc,
-					  NULL, NULL, NULL };
+	static const struct argp argp = { options, parse_opt, "COMMAND TARGET [OPTION...]",
+					  doc,	   NULL,      NULL,
+					  NULL };
 	struct parse_state ps = { .cli = cli };
 	int idx;
 

@@ -11,15 +11,15 @@
 #define CLI_MAX_LIBS 8
 
 /* Exit statuses (DESIGN.md): */
-#define EXIT_OK 0
+#define EXIT_OK	     0
 #define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE   2
 
 struct cli {
 	const char *command; /* trace, ... */
-	const char *input; /* -i: a recording instead of a live target */
-	const char *output; /* record -o */
-	int argc; /* the command line, for the recording's metadata */
+	const char *input;   /* -i: a recording instead of a live target */
+	const char *output;  /* record -o */
+	int argc;	     /* the command line, for the recording's metadata */
 	char **args;
 	bool all;
 	pid_t pids[CLI_MAX_PIDS];

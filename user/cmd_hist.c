@@ -20,7 +20,7 @@
 /* read/write/exec x page not present/present */
 #define FAULT_KINDS 6
 static const char *const fault_kind_names[FAULT_KINDS] = {
-	"read,not-present", "read,present",  "write,not-present",
+	"read,not-present", "read,present",	"write,not-present",
 	"write,present",    "exec,not-present", "exec,present",
 };
 
@@ -134,7 +134,9 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	}
 	case HT_REC_FAULT: {
 		const struct ht_fault *f = (const void *)rec;
-		int kind = (f->error_code & HT_PF_INSTR) ? 4 : (f->error_code & HT_PF_WRITE) ? 2 : 0;
+		int kind = (f->error_code & HT_PF_INSTR)   ? 4
+			   : (f->error_code & HT_PF_WRITE) ? 2
+							   : 0;
 
 		ph = hists_of(hc, model_proc_live(hc->model, rec->pid));
 		if (ph)
@@ -173,7 +175,8 @@ static void text_report(struct hist_ctx *hc)
 		for (int s = 1; s < HT_SYS_MAX; s++) {
 			char title[64];
 
-			snprintf(title, sizeof(title), "syscall_latency %s", ht_sys_name((unsigned)s));
+			snprintf(title, sizeof(title), "syscall_latency %s",
+				 ht_sys_name((unsigned)s));
 			text_hist(title, "ns", &ph->sys[s]);
 		}
 		text_hist("mmap_size", "bytes", &ph->mmap_size);
@@ -262,8 +265,8 @@ static void json_report(struct hist_ctx *hc)
 			qsort(ph->by_stack, ph->nstacks, sizeof(*ph->by_stack), by_count);
 			for (size_t k = 0; k < ph->nstacks && k < hc->cli->top; k++) {
 				json_hist_begin(j, ph, "alloc_size", "bytes");
-				report_json_frames(j, hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
-						   hc->cli->stack_depth);
+				report_json_frames(j, hc->sym, hc->model, ph->p,
+						   ph->by_stack[k].stack, hc->cli->stack_depth);
 				hist_json_buckets(j, &ph->by_stack[k].size);
 				json_object_end(j);
 			}

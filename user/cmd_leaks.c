@@ -89,8 +89,8 @@ static int by_stack(const void *a, const void *b)
  * Live allocations of one process older than --min-age at the time of the report (its exit,
  * for an exited process), summed per stack. MODEL_NO_STACK sums those without a stack.
  */
-static struct stack_sum *sum_stacks(struct leaks_ctx *lc, const struct model_proc *p,
-				    uint64_t now, size_t *n)
+static struct stack_sum *sum_stacks(struct leaks_ctx *lc, const struct model_proc *p, uint64_t now,
+				    size_t *n)
 {
 	uint64_t end = p->exited ? p->exit_ns : now;
 	struct stack_sum *sums = NULL;
@@ -119,8 +119,8 @@ static struct stack_sum *sum_stacks(struct leaks_ctx *lc, const struct model_pro
 				sums = ns;
 				cap = ncap;
 			}
-			sums[count] = (struct stack_sum){
-				.stack = key == nstacks ? MODEL_NO_STACK : a->stack };
+			sums[count] = (struct stack_sum){ .stack = key == nstacks ? MODEL_NO_STACK
+										  : a->stack };
 			where[key] = ++count;
 		}
 		sums[where[key] - 1].bytes += a->size;
@@ -212,8 +212,8 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			int k = symbolizer_resolve(lc->sym, p->pid, p->start_ns,
 						   p->double_free[d].caller, f, REPORT_SYM_FRAMES);
 
-			printf("  double free of 0x%" PRIx64 " by tid %u at:\n", p->double_free[d].addr,
-			       p->double_free[d].tid);
+			printf("  double free of 0x%" PRIx64 " by tid %u at:\n",
+			       p->double_free[d].addr, p->double_free[d].tid);
 			if (p->double_free[d].stack != MODEL_NO_STACK)
 				report_text_stack(lc->sym, lc->model, p, p->double_free[d].stack,
 						  lc->cli->stack_depth);
@@ -226,7 +226,8 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			       sums[k].allocs, sums[k].allocs == 1 ? "" : "s");
 			if (interval)
 				printf(" (%+" PRId64 " since the last report)",
-				       (int64_t)(sums[k].bytes - previous_bytes(prev, sums[k].stack)));
+				       (int64_t)(sums[k].bytes -
+						 previous_bytes(prev, sums[k].stack)));
 			printf(" from:\n");
 			if (sums[k].stack == MODEL_NO_STACK)
 				printf("    (stack not captured)\n");
@@ -274,7 +275,8 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		json_kv_bool(j, "exited", p->exited);
 		if (p->exited && p->exit_status >= 0) {
 			if (WIFSIGNALED(p->exit_status))
-				json_kv_string(j, "signal", sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
+				json_kv_string(j, "signal",
+					       sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
 			else
 				json_kv_s64(j, "exit_code", WEXITSTATUS(p->exit_status));
 		}
@@ -302,8 +304,8 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			json_key(j, "caller");
 			report_json_frame(j, &f[k - 1]);
 			if (p->double_free[d].stack != MODEL_NO_STACK)
-				report_json_frames(j, lc->sym, lc->model, p, p->double_free[d].stack,
-						   lc->cli->stack_depth);
+				report_json_frames(j, lc->sym, lc->model, p,
+						   p->double_free[d].stack, lc->cli->stack_depth);
 			json_object_end(j);
 		}
 		json_array_end(j);
@@ -375,9 +377,10 @@ static void print_memory(struct leaks_ctx *lc)
 	}
 	if (f)
 		fclose(f);
-	fprintf(stderr, "heaptrail: memory: %zu bytes of allocation tables for %" PRIu64
-			" live allocations (%.1f bytes each); RSS %" PRIu64 " KiB, peak RSS %" PRIu64
-			" KiB\n",
+	fprintf(stderr,
+		"heaptrail: memory: %zu bytes of allocation tables for %" PRIu64
+		" live allocations (%.1f bytes each); RSS %" PRIu64 " KiB, peak RSS %" PRIu64
+		" KiB\n",
 		model_alloc_memory(lc->model), live,
 		live ? (double)model_alloc_memory(lc->model) / (double)live : 0.0, rss_kib,
 		peak_kib);

@@ -75,7 +75,8 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	if (rec->ts_ns > rc->last_ts)
 		rc->last_ts = rec->ts_ns;
 	if (rec->type == HT_REC_LOST)
-		rc->lost[((const struct ht_lost *)rec)->kind] += ((const struct ht_lost *)rec)->count;
+		rc->lost[((const struct ht_lost *)rec)->kind] +=
+			((const struct ht_lost *)rec)->count;
 	/* holds are the live source's business */
 	if (rec->type != HT_REC_HELD)
 		put(rc, rec);
@@ -151,7 +152,8 @@ out:
 	if (rc.w) {
 		for (int k = 0; k < HT_LOST_MAX; k++)
 			total_lost += rc.lost[k];
-		fprintf(stderr, "heaptrail: recorded %" PRIu64 " records to %s%s; lost events: %s\n",
+		fprintf(stderr,
+			"heaptrail: recorded %" PRIu64 " records to %s%s; lost events: %s\n",
 			rc.records, cli->output, rc.error ? " (cut short by a write error)" : "",
 			total_lost ? "see the lost records" : "none");
 	}

@@ -25,7 +25,7 @@
  * keeps every other point and doubles res: bounded whatever the run's length, and a run of a
  * millisecond keeps its shape as well as one of an hour.
  */
-#define SERIES_RES_NS 1000ull
+#define SERIES_RES_NS	  1000ull
 #define SERIES_MAX_POINTS 4096
 
 enum series_id {
@@ -42,8 +42,9 @@ enum series_id {
 	S_MAX
 };
 static const char *const series_names[S_MAX] = {
-	"heap_bytes", "live_bytes",  "mapped_bytes", "allocator_mapped_bytes", "rss_anon",
-	"rss_file",   "rss_shmem",   "rss_swap",     "live_allocs",            "faults",
+	"heap_bytes",  "live_bytes", "mapped_bytes", "allocator_mapped_bytes",
+	"rss_anon",    "rss_file",   "rss_shmem",    "rss_swap",
+	"live_allocs", "faults",
 };
 /* rss_stat members (enum ht_rss_member) to series */
 static const int rss_series[4] = { S_RSS_FILE, S_RSS_ANON, S_RSS_SWAP, S_RSS_SHMEM };
@@ -57,7 +58,7 @@ struct series {
 struct tl_proc {
 	const struct model_proc *p;
 	struct vma_map vmas;
-	bool loaded; /* the snapshot was read */
+	bool loaded;	    /* the snapshot was read */
 	uint64_t brk_start; /* 0: not known yet */
 	uint64_t faults;
 	uint64_t first_touch; /* faults on pages not present yet: memory made real */
@@ -166,8 +167,9 @@ static const char *perms_of(unsigned prot, unsigned flags)
 
 	snprintf(p, sizeof(p), "%c%c%c%c", prot & PROT_READ ? 'r' : '-',
 		 prot & PROT_WRITE ? 'w' : '-', prot & PROT_EXEC ? 'x' : '-',
-		 (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE ? 's' :
-											      'p');
+		 (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE
+			 ? 's'
+			 : 'p');
 	return p;
 }
 
@@ -273,14 +275,16 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 	switch (s->sys) {
 	case HT_SYS_MMAP:
 		if (a[1] >= MARKER_MIN_BYTES)
-			add_marker(t, s->hdr.ts_ns, a[1], in_alloc ? "mmap by the allocator" : "mmap");
+			add_marker(t, s->hdr.ts_ns, a[1],
+				   in_alloc ? "mmap by the allocator" : "mmap");
 		if (a[3] & MAP_ANONYMOUS) {
-			vma_map_add(m, (uint64_t)s->ret, a[1], perms_of((unsigned)a[2], (unsigned)a[3]),
-				    VMA_ANON, NULL);
+			vma_map_add(m, (uint64_t)s->ret, a[1],
+				    perms_of((unsigned)a[2], (unsigned)a[3]), VMA_ANON, NULL);
 		} else {
 			file_of(tc, s->hdr.pid, (int)a[4], (uint64_t)s->ret, path, sizeof(path));
-			vma_map_add(m, (uint64_t)s->ret, a[1], perms_of((unsigned)a[2], (unsigned)a[3]),
-				    VMA_FILE, path[0] ? path : NULL);
+			vma_map_add(m, (uint64_t)s->ret, a[1],
+				    perms_of((unsigned)a[2], (unsigned)a[3]), VMA_FILE,
+				    path[0] ? path : NULL);
 		}
 		break;
 	case HT_SYS_MUNMAP:
@@ -305,7 +309,8 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 				if (m->v[i].kind == VMA_HEAP)
 					heap = &m->v[i];
 			add_marker(t, s->hdr.ts_ns,
-				   (uint64_t)s->ret - (heap ? heap->start : t->brk_start), "brk: heap");
+				   (uint64_t)s->ret - (heap ? heap->start : t->brk_start),
+				   "brk: heap");
 			vma_map_brk(m, t->brk_start, (uint64_t)s->ret);
 		}
 		series_add(&t->s[S_HEAP], s->hdr.ts_ns, (uint64_t)s->ret - t->brk_start);
@@ -327,8 +332,8 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 			const char *p = v->path;
 
 			/* the whole segment: the shm VMAs of that segment from addr on */
-			for (const struct vma *w; (w = vma_map_find(m, end)) && w->kind == VMA_SHM &&
-						  w->path == p;)
+			for (const struct vma *w;
+			     (w = vma_map_find(m, end)) && w->kind == VMA_SHM && w->path == p;)
 				end = w->end;
 			vma_map_remove(m, start, end - start);
 		}
@@ -346,9 +351,10 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 	}
 	/* what malloc mapped or moved the break for, the program did not ask for directly */
 	if (s->sys == HT_SYS_MMAP || s->sys == HT_SYS_MREMAP)
-		vma_map_set_allocator(m, (uint64_t)s->ret,
-				      s->sys == HT_SYS_MMAP ? a[1] : a[2], in_alloc);
-	else if (s->sys == HT_SYS_BRK && in_alloc && t->brk_start && (uint64_t)s->ret > t->brk_start)
+		vma_map_set_allocator(m, (uint64_t)s->ret, s->sys == HT_SYS_MMAP ? a[1] : a[2],
+				      in_alloc);
+	else if (s->sys == HT_SYS_BRK && in_alloc && t->brk_start &&
+		 (uint64_t)s->ret > t->brk_start)
 		vma_map_set_allocator(m, t->brk_start, (uint64_t)s->ret - t->brk_start, true);
 	series_add(&t->s[S_MAPPED], s->hdr.ts_ns, vma_map_bytes(m));
 	series_add(&t->s[S_ALLOC_MAPPED], s->hdr.ts_ns, vma_map_allocator_bytes(m));
@@ -364,7 +370,8 @@ static void stack_growth(struct tl_proc *t, uint64_t addr)
 		    !vma_map_find(&t->vmas, addr)) {
 			uint64_t start = addr & ~4095ull;
 
-			vma_map_add(&t->vmas, start, v->start - start, v->perms, VMA_STACK, v->path);
+			vma_map_add(&t->vmas, start, v->start - start, v->perms, VMA_STACK,
+				    v->path);
 			return;
 		}
 	}
@@ -525,11 +532,13 @@ static void text_report(struct tl_ctx *tc)
 					max = t->s[k].pts[2 * p + 1];
 			if (t->s[k].n)
 				printf("  %-13s %zu points, last %" PRIu64 ", max %" PRIu64 "\n",
-				       series_names[k], t->s[k].n, t->s[k].pts[2 * t->s[k].n - 1], max);
+				       series_names[k], t->s[k].n, t->s[k].pts[2 * t->s[k].n - 1],
+				       max);
 		}
 		for (size_t v = 0; v < t->vmas.n; v++)
 			printf("  %012" PRIx64 "-%012" PRIx64 " %s %-5s %s\n", t->vmas.v[v].start,
-			       t->vmas.v[v].end, t->vmas.v[v].perms, vma_kind_name(t->vmas.v[v].kind),
+			       t->vmas.v[v].end, t->vmas.v[v].perms,
+			       vma_kind_name(t->vmas.v[v].kind),
 			       t->vmas.v[v].path ? t->vmas.v[v].path : "");
 	}
 }
@@ -560,9 +569,9 @@ static int write_outputs(struct tl_ctx *tc)
 		for (int k = 0; k < S_MAX; k++)
 			series[i * S_MAX + k] = (struct tl_series){ series_names[k], units[k],
 								    t->s[k].pts, t->s[k].n };
-		procs[i] = (struct tl_process){ t->p->pid, t->p->comm, t->p->start_ns, t->tids,
-						t->ntids, &series[i * S_MAX], S_MAX,
-						t->markers, t->nmarkers };
+		procs[i] = (struct tl_process){ t->p->pid, t->p->comm, t->p->start_ns,
+						t->tids,   t->ntids,   &series[i * S_MAX],
+						S_MAX,	   t->markers, t->nmarkers };
 	}
 	for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++) {
 		FILE *f;
@@ -578,7 +587,8 @@ static int write_outputs(struct tl_ctx *tc)
 		}
 		outs[o].write(f, procs, tc->nprocs);
 		if (fclose(f)) {
-			fprintf(stderr, "heaptrail: writing %s: %s\n", outs[o].path, strerror(errno));
+			fprintf(stderr, "heaptrail: writing %s: %s\n", outs[o].path,
+				strerror(errno));
 			err = -1;
 		}
 	}

@@ -46,14 +46,15 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 
 	track_comm(tc, rec);
 	if (rec->type == HT_REC_LOST)
-		tc->lost[((const struct ht_lost *)rec)->kind] += ((const struct ht_lost *)rec)->count;
+		tc->lost[((const struct ht_lost *)rec)->kind] +=
+			((const struct ht_lost *)rec)->count;
 	/* Losses are shown whatever -e says. */
 	if (kind == HT_K_NONE || (kind != HT_K_LOST && !(tc->cli->kinds & HT_KIND_BIT(kind))))
 		goto out;
 	/* /proc tells the names of live processes, not of recorded ones */
-	fc.comm = rec->type == HT_REC_LOST ? "" :
-					     comm_cache_get(tc->comms, rec->pid, rec->tid,
-							    !tc->cli->input);
+	fc.comm = rec->type == HT_REC_LOST
+			  ? ""
+			  : comm_cache_get(tc->comms, rec->pid, rec->tid, !tc->cli->input);
 	if (tc->cli->json) {
 		ht_rec_print_json(&tc->json, rec, &fc);
 		json_line_end(&tc->json);

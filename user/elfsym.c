@@ -37,7 +37,8 @@ static Elf_Data *find_versym(Elf *elf, size_t symtab_index)
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym && sh.sh_link == symtab_index)
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym &&
+		    sh.sh_link == symtab_index)
 			return elf_getdata(scn, NULL);
 	}
 	return NULL;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 struct elf_func {
-	uint64_t vaddr; /* st_value */
+	uint64_t vaddr;	 /* st_value */
 	uint64_t offset; /* file offset of the first instruction; 0 when not found */
 	uint64_t size;
 };

@@ -69,8 +69,10 @@ int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad)
 		size_t n = strcspn(p, ",");
 		bool found = false;
 
-		for (size_t i = 0; i < sizeof(kind_groups) / sizeof(kind_groups[0]) && !found; i++) {
-			if (strlen(kind_groups[i].name) == n && !strncmp(p, kind_groups[i].name, n)) {
+		for (size_t i = 0; i < sizeof(kind_groups) / sizeof(kind_groups[0]) && !found;
+		     i++) {
+			if (strlen(kind_groups[i].name) == n &&
+			    !strncmp(p, kind_groups[i].name, n)) {
 				*mask |= kind_groups[i].mask;
 				found = true;
 			}
@@ -103,8 +105,8 @@ enum arg_kind {
 	ARG_NONE,
 	ARG_ADDR, /* printed as "0x..." */
 	ARG_SIZE, /* unsigned number */
-	ARG_HEX, /* flags: a number in JSON, hex in text */
-	ARG_INT, /* signed 32-bit (fds, pkeys, shmids) */
+	ARG_HEX,  /* flags: a number in JSON, hex in text */
+	ARG_INT,  /* signed 32-bit (fds, pkeys, shmids) */
 };
 
 struct arg_desc {
@@ -114,44 +116,69 @@ struct arg_desc {
 
 struct sys_desc {
 	const char *name; /* the syscall */
-	int kind; /* the contract's event kind */
+	int kind;	  /* the contract's event kind */
 	bool returns_addr;
 	struct arg_desc args[6];
 };
 
 static const struct sys_desc sys_descs[HT_SYS_MAX] = {
 	[HT_SYS_BRK] = { "brk", HT_K_BRK, true, { { "addr", ARG_ADDR } } },
-	[HT_SYS_MMAP] = { "mmap", HT_K_MMAP, true,
+	[HT_SYS_MMAP] = { "mmap",
+			  HT_K_MMAP,
+			  true,
 			  { { "addr", ARG_ADDR },
 			    { "len", ARG_SIZE },
 			    { "prot", ARG_HEX },
 			    { "flags", ARG_HEX },
 			    { "fd", ARG_INT },
 			    { "off", ARG_SIZE } } },
-	[HT_SYS_MUNMAP] = { "munmap", HT_K_MUNMAP, false, { { "addr", ARG_ADDR }, { "len", ARG_SIZE } } },
-	[HT_SYS_MPROTECT] = { "mprotect", HT_K_MPROTECT, false,
+	[HT_SYS_MUNMAP] = { "munmap",
+			    HT_K_MUNMAP,
+			    false,
+			    { { "addr", ARG_ADDR }, { "len", ARG_SIZE } } },
+	[HT_SYS_MPROTECT] = { "mprotect",
+			      HT_K_MPROTECT,
+			      false,
 			      { { "addr", ARG_ADDR }, { "len", ARG_SIZE }, { "prot", ARG_HEX } } },
-	[HT_SYS_PKEY_MPROTECT] = { "pkey_mprotect", HT_K_MPROTECT, false,
+	[HT_SYS_PKEY_MPROTECT] = { "pkey_mprotect",
+				   HT_K_MPROTECT,
+				   false,
 				   { { "addr", ARG_ADDR },
 				     { "len", ARG_SIZE },
 				     { "prot", ARG_HEX },
 				     { "pkey", ARG_INT } } },
-	[HT_SYS_MREMAP] = { "mremap", HT_K_MREMAP, true,
+	[HT_SYS_MREMAP] = { "mremap",
+			    HT_K_MREMAP,
+			    true,
 			    { { "old_addr", ARG_ADDR },
 			      { "old_len", ARG_SIZE },
 			      { "new_len", ARG_SIZE },
 			      { "flags", ARG_HEX },
 			      { "new_addr", ARG_ADDR } } },
-	[HT_SYS_MADVISE] = { "madvise", HT_K_MADVISE, false,
+	[HT_SYS_MADVISE] = { "madvise",
+			     HT_K_MADVISE,
+			     false,
 			     { { "addr", ARG_ADDR }, { "len", ARG_SIZE }, { "advice", ARG_INT } } },
-	[HT_SYS_MLOCK] = { "mlock", HT_K_MLOCK, false, { { "addr", ARG_ADDR }, { "len", ARG_SIZE } } },
-	[HT_SYS_MLOCK2] = { "mlock2", HT_K_MLOCK, false,
+	[HT_SYS_MLOCK] = { "mlock",
+			   HT_K_MLOCK,
+			   false,
+			   { { "addr", ARG_ADDR }, { "len", ARG_SIZE } } },
+	[HT_SYS_MLOCK2] = { "mlock2",
+			    HT_K_MLOCK,
+			    false,
 			    { { "addr", ARG_ADDR }, { "len", ARG_SIZE }, { "flags", ARG_HEX } } },
-	[HT_SYS_MUNLOCK] = { "munlock", HT_K_MUNLOCK, false, { { "addr", ARG_ADDR }, { "len", ARG_SIZE } } },
+	[HT_SYS_MUNLOCK] = { "munlock",
+			     HT_K_MUNLOCK,
+			     false,
+			     { { "addr", ARG_ADDR }, { "len", ARG_SIZE } } },
 	[HT_SYS_MLOCKALL] = { "mlockall", HT_K_MLOCK, false, { { "flags", ARG_HEX } } },
 	[HT_SYS_MUNLOCKALL] = { "munlockall", HT_K_MUNLOCK, false, { { NULL } } },
-	[HT_SYS_SHMAT] = { "shmat", HT_K_SHMAT, true,
-			   { { "shmid", ARG_INT }, { "shmaddr", ARG_ADDR }, { "shmflg", ARG_HEX } } },
+	[HT_SYS_SHMAT] = { "shmat",
+			   HT_K_SHMAT,
+			   true,
+			   { { "shmid", ARG_INT },
+			     { "shmaddr", ARG_ADDR },
+			     { "shmflg", ARG_HEX } } },
 	[HT_SYS_SHMDT] = { "shmdt", HT_K_SHMDT, false, { { "shmaddr", ARG_ADDR } } },
 };
 
@@ -164,16 +191,34 @@ struct alloc_desc {
 
 static const struct alloc_desc alloc_descs[HT_FN_MAX] = {
 	[HT_FN_MALLOC] = { "malloc", HT_K_MALLOC, false, { { "size", ARG_SIZE } } },
-	[HT_FN_CALLOC] = { "calloc", HT_K_CALLOC, false, { { "nmemb", ARG_SIZE }, { "size", ARG_SIZE } } },
-	[HT_FN_REALLOC] = { "realloc", HT_K_REALLOC, false, { { "ptr", ARG_ADDR }, { "size", ARG_SIZE } } },
-	[HT_FN_REALLOCARRAY] = { "reallocarray", HT_K_REALLOCARRAY, false,
-				 { { "ptr", ARG_ADDR }, { "nmemb", ARG_SIZE }, { "size", ARG_SIZE } } },
+	[HT_FN_CALLOC] = { "calloc",
+			   HT_K_CALLOC,
+			   false,
+			   { { "nmemb", ARG_SIZE }, { "size", ARG_SIZE } } },
+	[HT_FN_REALLOC] = { "realloc",
+			    HT_K_REALLOC,
+			    false,
+			    { { "ptr", ARG_ADDR }, { "size", ARG_SIZE } } },
+	[HT_FN_REALLOCARRAY] = { "reallocarray",
+				 HT_K_REALLOCARRAY,
+				 false,
+				 { { "ptr", ARG_ADDR },
+				   { "nmemb", ARG_SIZE },
+				   { "size", ARG_SIZE } } },
 	[HT_FN_FREE] = { "free", HT_K_FREE, true, { { "ptr", ARG_ADDR } } },
-	[HT_FN_POSIX_MEMALIGN] = { "posix_memalign", HT_K_POSIX_MEMALIGN, false,
-				   { { "memptr", ARG_ADDR }, { "align", ARG_SIZE }, { "size", ARG_SIZE } } },
-	[HT_FN_ALIGNED_ALLOC] = { "aligned_alloc", HT_K_ALIGNED_ALLOC, false,
+	[HT_FN_POSIX_MEMALIGN] = { "posix_memalign",
+				   HT_K_POSIX_MEMALIGN,
+				   false,
+				   { { "memptr", ARG_ADDR },
+				     { "align", ARG_SIZE },
+				     { "size", ARG_SIZE } } },
+	[HT_FN_ALIGNED_ALLOC] = { "aligned_alloc",
+				  HT_K_ALIGNED_ALLOC,
+				  false,
 				  { { "align", ARG_SIZE }, { "size", ARG_SIZE } } },
-	[HT_FN_MEMALIGN] = { "memalign", HT_K_MEMALIGN, false,
+	[HT_FN_MEMALIGN] = { "memalign",
+			     HT_K_MEMALIGN,
+			     false,
 			     { { "align", ARG_SIZE }, { "size", ARG_SIZE } } },
 	[HT_FN_VALLOC] = { "valloc", HT_K_VALLOC, false, { { "size", ARG_SIZE } } },
 	[HT_FN_PVALLOC] = { "pvalloc", HT_K_PVALLOC, false, { { "size", ARG_SIZE } } },
@@ -224,10 +269,8 @@ const char *ht_sys_name(unsigned sys)
 const char *ht_lost_kind_name(unsigned kind)
 {
 	static const char *const names[HT_LOST_MAX] = {
-		[HT_LOST_RINGBUF] = "ringbuf",
-		[HT_LOST_THREAD_STATE] = "thread_state",
-		[HT_LOST_PAIRING] = "pairing",
-		[HT_LOST_TARGETS] = "targets",
+		[HT_LOST_RINGBUF] = "ringbuf", [HT_LOST_THREAD_STATE] = "thread_state",
+		[HT_LOST_PAIRING] = "pairing", [HT_LOST_TARGETS] = "targets",
 		[HT_LOST_STACK] = "stack",
 	};
 
@@ -278,7 +321,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_LOST] = sizeof(struct ht_lost),
 	[HT_REC_KFUNC] = sizeof(struct ht_kfunc_rec),
 	[HT_REC_STACK] = HT_STACK_HDR_SIZE, /* and 8 bytes a frame */
-	[HT_REC_MAPS] = HT_MAPS_HDR_SIZE, /* and its text */
+	[HT_REC_MAPS] = HT_MAPS_HDR_SIZE,   /* and its text */
 };
 
 int ht_rec_check(const void *buf, size_t len, const char **why)
@@ -771,16 +814,19 @@ void ht_rec_print_text(FILE *out, const struct ht_hdr *rec, const struct ht_fmt_
 		const struct ht_kfunc_rec *k = (const void *)rec;
 
 		fprintf(out, "%s(addr=0x%" PRIx64 ", len=%" PRIu64 ") = %" PRId64 "%s",
-			ht_kfunc_name(k->kfunc), (uint64_t)k->start, (uint64_t)k->len, (int64_t)k->ret,
+			ht_kfunc_name(k->kfunc), (uint64_t)k->start, (uint64_t)k->len,
+			(int64_t)k->ret,
 			rec->flags & HT_F_IN_SYSCALL ? "" : "  [not from a syscall]");
 		break;
 	}
 	case HT_REC_FAULT: {
 		const struct ht_fault *f = (const void *)rec;
 
-		fprintf(out, "fault address=0x%" PRIx64 " ip=0x%" PRIx64 " %s %s", (uint64_t)f->address, (uint64_t)f->ip,
-			f->error_code & HT_PF_INSTR ? "exec" :
-			f->error_code & HT_PF_WRITE ? "write" : "read",
+		fprintf(out, "fault address=0x%" PRIx64 " ip=0x%" PRIx64 " %s %s",
+			(uint64_t)f->address, (uint64_t)f->ip,
+			f->error_code & HT_PF_INSTR   ? "exec"
+			: f->error_code & HT_PF_WRITE ? "write"
+						      : "read",
 			f->error_code & HT_PF_PROT ? "present" : "not-present");
 		break;
 	}
@@ -808,7 +854,8 @@ void ht_rec_print_text(FILE *out, const struct ht_hdr *rec, const struct ht_fmt_
 	case HT_REC_LOST: {
 		const struct ht_lost *l = (const void *)rec;
 
-		fprintf(out, "LOST %" PRIu64 " events (%s)", (uint64_t)l->count, ht_lost_kind_name(l->kind));
+		fprintf(out, "LOST %" PRIu64 " events (%s)", (uint64_t)l->count,
+			ht_lost_kind_name(l->kind));
 		break;
 	}
 	}

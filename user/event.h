@@ -50,11 +50,11 @@ enum ht_kind {
 	HT_K_NONE = -1, /* internal records (rename, held): never printed */
 };
 
-#define HT_KIND_BIT(k) (1ull << (k))
-#define HT_KINDS_ALLOC (HT_KIND_BIT(HT_K_DELETE + 1) - 1)
-#define HT_KINDS_VM ((HT_KIND_BIT(HT_K_SHMDT + 1) - 1) & ~HT_KINDS_ALLOC)
+#define HT_KIND_BIT(k)	 (1ull << (k))
+#define HT_KINDS_ALLOC	 (HT_KIND_BIT(HT_K_DELETE + 1) - 1)
+#define HT_KINDS_VM	 ((HT_KIND_BIT(HT_K_SHMDT + 1) - 1) & ~HT_KINDS_ALLOC)
 #define HT_KINDS_PROCESS (HT_KIND_BIT(HT_K_FORK) | HT_KIND_BIT(HT_K_EXEC) | HT_KIND_BIT(HT_K_EXIT))
-#define HT_KINDS_ALL (HT_KIND_BIT(HT_K_MAX) - 1)
+#define HT_KINDS_ALL	 (HT_KIND_BIT(HT_K_MAX) - 1)
 
 const char *ht_kind_name(int kind);
 /*

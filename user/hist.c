@@ -89,8 +89,9 @@ void hist_print(FILE *out, const struct hist *h, const char *unit)
 		int bar = (int)(h->counts[i] * BAR_WIDTH / peak);
 
 		hist_bucket(h, i, &lo, &hi);
-		fprintf(out, "%10" PRIu64 " -> %-10" PRIu64 " : %-8" PRIu64 " |%-*.*s|\n", lo, hi - 1,
-			h->counts[i], BAR_WIDTH, bar, "****************************************");
+		fprintf(out, "%10" PRIu64 " -> %-10" PRIu64 " : %-8" PRIu64 " |%-*.*s|\n", lo,
+			hi - 1, h->counts[i], BAR_WIDTH, bar,
+			"****************************************");
 	}
 	fprintf(out, "     count %" PRIu64 ", mean %.1f, min %" PRIu64 ", max %" PRIu64 "\n",
 		h->total, (double)h->sum / (double)h->total, h->min, h->max);

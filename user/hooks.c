@@ -28,9 +28,13 @@ static const struct hook_desc hook_descs[HT_HOOK_MAX] = {
 	{ "do_vmi_munmap", HT_HOOK_DO_VMI_MUNMAP, "munmap", { "start", "len" } },
 	{ "do_mas_munmap", HT_HOOK_DO_MAS_MUNMAP, "munmap", { "start", "len" } },
 	{ "do_munmap", HT_HOOK_DO_MUNMAP, "munmap", { "start", "len" } },
-	{ "do_brk_flags", HT_HOOK_DO_BRK_FLAGS, "brk",
+	{ "do_brk_flags",
+	  HT_HOOK_DO_BRK_FLAGS,
+	  "brk",
 	  { "addr", "len", NULL, NULL, "flags|vm_flags" } },
-	{ "mprotect_fixup", HT_HOOK_MPROTECT_FIXUP, "mprotect",
+	{ "mprotect_fixup",
+	  HT_HOOK_MPROTECT_FIXUP,
+	  "mprotect",
 	  { "start", NULL, "end", NULL, "newflags" } },
 };
 
@@ -72,7 +76,8 @@ static bool layout_from_btf(const struct btf *btf, int id, const struct hook_des
 		if (!d->params[k])
 			continue;
 		for (int i = 0; i < btf_vlen(proto); i++)
-			if (name_matches(btf__name_by_offset(btf, params[i].name_off), d->params[k]))
+			if (name_matches(btf__name_by_offset(btf, params[i].name_off),
+					 d->params[k]))
 				*slots[k] = (uint8_t)i;
 		if (*slots[k] == HT_ARG_NONE)
 			return false;
@@ -129,7 +134,8 @@ static void autoload_none(struct heaptrail_bpf *skel)
 
 	for (int i = 0; i < HT_HOOK_MAX; i++)
 		for (int k = 0; k < 3; k++)
-			bpf_program__set_autoload(prog_for(skel, kinds[k], hook_descs[i].func), false);
+			bpf_program__set_autoload(prog_for(skel, kinds[k], hook_descs[i].func),
+						  false);
 }
 
 struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbose)
@@ -165,8 +171,10 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 			continue;
 		if (!layout_from_btf(btf, id, d, l)) {
 			if (verbose)
-				fprintf(stderr, "heaptrail: hook %s: its parameters are not the ones "
-						"expected on this kernel, skipped\n", d->func);
+				fprintf(stderr,
+					"heaptrail: hook %s: its parameters are not the ones "
+					"expected on this kernel, skipped\n",
+					d->func);
 			continue;
 		}
 		h->chosen[i] = true;
@@ -190,21 +198,26 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 		if (h->mode == MODE_FEXIT)
 			fprintf(stderr, "heaptrail: kernel-function hooks: fexit\n");
 		else if (h->mode == MODE_KPROBE)
-			fprintf(stderr, "heaptrail: kernel-function hooks: kprobes (%s)\n", fexit_why);
+			fprintf(stderr, "heaptrail: kernel-function hooks: kprobes (%s)\n",
+				fexit_why);
 		else
-			fprintf(stderr, "heaptrail: kernel-function hooks: none: %s; kprobes not "
-					"available (no kprobe PMU nor kprobe_events: a kernel without "
-					"CONFIG_KPROBES); memory syscalls come from the syscall "
-					"tracepoints, and mappings no syscall makes (execve's) are not "
-					"seen\n", fexit_why[0] ? fexit_why : "no hookable function");
+			fprintf(stderr,
+				"heaptrail: kernel-function hooks: none: %s; kprobes not "
+				"available (no kprobe PMU nor kprobe_events: a kernel without "
+				"CONFIG_KPROBES); memory syscalls come from the syscall "
+				"tracepoints, and mappings no syscall makes (execve's) are not "
+				"seen\n",
+				fexit_why[0] ? fexit_why : "no hookable function");
 	}
 	for (int i = 0; i < HT_HOOK_MAX; i++) {
 		if (!h->chosen[i] || h->mode == MODE_NONE)
 			continue;
 		if (h->mode == MODE_FEXIT) {
-			bpf_program__set_autoload(prog_for(skel, "fexit", hook_descs[i].func), true);
+			bpf_program__set_autoload(prog_for(skel, "fexit", hook_descs[i].func),
+						  true);
 		} else {
-			bpf_program__set_autoload(prog_for(skel, "kprobe", hook_descs[i].func), true);
+			bpf_program__set_autoload(prog_for(skel, "kprobe", hook_descs[i].func),
+						  true);
 			bpf_program__set_autoload(prog_for(skel, "kretprobe", hook_descs[i].func),
 						  true);
 		}

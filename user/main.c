@@ -9,11 +9,8 @@ static const struct {
 	const char *name;
 	int (*run)(struct cli *cli);
 } commands[] = {
-	{ "trace", cmd_trace },
-	{ "leaks", cmd_leaks },
-	{ "hist", cmd_hist },
-	{ "record", cmd_record },
-	{ "timeline", cmd_timeline },
+	{ "trace", cmd_trace },	  { "leaks", cmd_leaks },	{ "hist", cmd_hist },
+	{ "record", cmd_record }, { "timeline", cmd_timeline },
 };
 
 int main(int argc, char **argv)

@@ -10,7 +10,7 @@
 #include "model.h"
 
 #define FREED_CACHE 4096 /* recently freed addresses remembered per process (32 KiB) */
-#define MIN_CAP 16
+#define MIN_CAP	    16
 
 /* A small u64 -> u32 map (pid -> process, stack id -> stack), same probing scheme. */
 struct idmap {
@@ -545,7 +545,8 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 	case HT_REC_FAULT:
 	case HT_REC_RSS:
 	case HT_REC_KFUNC:
-		proc_get(m, rec->pid, rec->ts_ns); /* reports name every process that did something */
+		proc_get(m, rec->pid,
+			 rec->ts_ns); /* reports name every process that did something */
 		break;
 	case HT_REC_LOST: {
 		const struct ht_lost *l = (const void *)rec;

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include "../bpf/heaptrail.h"
 
-#define MODEL_NO_STACK UINT32_MAX /* an allocation whose stack is not known */
-#define MODEL_DOUBLE_FREES_KEPT 64 /* double frees kept with details, per process */
+#define MODEL_NO_STACK		UINT32_MAX /* an allocation whose stack is not known */
+#define MODEL_DOUBLE_FREES_KEPT 64	   /* double frees kept with details, per process */
 
 /* One live allocation: 32 bytes. */
 struct model_alloc {
@@ -28,7 +28,7 @@ struct model_double_free {
 	uint64_t addr;
 	uint64_t ts_ns;
 	uint32_t tid;
-	uint32_t stack; /* of the second free, with --free-stacks; else MODEL_NO_STACK */
+	uint32_t stack;	 /* of the second free, with --free-stacks; else MODEL_NO_STACK */
 	uint64_t caller; /* the return address into the code that freed twice */
 };
 

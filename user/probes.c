@@ -17,7 +17,7 @@ struct alloc_sym {
 	uint8_t variant;
 };
 
-#define A HT_VAR_ARRAY
+#define A  HT_VAR_ARRAY
 #define NT HT_VAR_NOTHROW
 #define AL HT_VAR_ALIGNED
 #define SZ HT_VAR_SIZED
@@ -59,7 +59,7 @@ static const struct alloc_sym alloc_syms[] = {
 };
 
 #define N_ALLOC_SYMS (sizeof(alloc_syms) / sizeof(alloc_syms[0]))
-#define MAX_RETS 16 /* ret instructions probed per function */
+#define MAX_RETS     16 /* ret instructions probed per function */
 
 /*
  * A C++ exception may leave these through their caller's frame: operator new throws bad_alloc.
@@ -137,10 +137,10 @@ static bool is_protected_reg(unsigned reg)
 {
 	static const unsigned regs[] = {
 		X86_REG_RDI, X86_REG_EDI, X86_REG_DI,  X86_REG_DIL, X86_REG_RSI, X86_REG_ESI,
-		X86_REG_SI,  X86_REG_SIL, X86_REG_RDX, X86_REG_EDX, X86_REG_DX,  X86_REG_DL,
-		X86_REG_DH,  X86_REG_RCX, X86_REG_ECX, X86_REG_CX,  X86_REG_CL,  X86_REG_CH,
-		X86_REG_R8,  X86_REG_R8D, X86_REG_R8W, X86_REG_R8B, X86_REG_R9,  X86_REG_R9D,
-		X86_REG_R9W, X86_REG_R9B, X86_REG_RSP, X86_REG_ESP, X86_REG_SP,  X86_REG_SPL,
+		X86_REG_SI,  X86_REG_SIL, X86_REG_RDX, X86_REG_EDX, X86_REG_DX,	 X86_REG_DL,
+		X86_REG_DH,  X86_REG_RCX, X86_REG_ECX, X86_REG_CX,  X86_REG_CL,	 X86_REG_CH,
+		X86_REG_R8,  X86_REG_R8D, X86_REG_R8W, X86_REG_R8B, X86_REG_R9,	 X86_REG_R9D,
+		X86_REG_R9W, X86_REG_R9B, X86_REG_RSP, X86_REG_ESP, X86_REG_SP,	 X86_REG_SPL,
 		X86_REG_RIP,
 	};
 
@@ -199,15 +199,16 @@ static uint64_t place_entry(csh cs, const uint8_t *code, size_t size, uint64_t e
 			break;
 		}
 		if (!skippable(cs, &insn[i])) {
-			snprintf(why + strlen(why), whylen - strlen(why), "'%s %s' cannot be skipped",
-				 insn[i].mnemonic, insn[i].op_str);
+			snprintf(why + strlen(why), whylen - strlen(why),
+				 "'%s %s' cannot be skipped", insn[i].mnemonic, insn[i].op_str);
 			goto out;
 		}
 		snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped), "%s%s",
 			 skipped[0] ? "; " : "", insn[i].mnemonic);
 	}
 	if (i == count || i == PLACE_LOOKAHEAD) {
-		snprintf(why + strlen(why), whylen - strlen(why), "no emulated instruction early on");
+		snprintf(why + strlen(why), whylen - strlen(why),
+			 "no emulated instruction early on");
 		place = entry;
 		goto out;
 	}
@@ -294,8 +295,9 @@ int libprobes_resolve(const char *path, bool at_entry, bool free_returns, bool v
 		}
 		if (!owner) {
 			if (verbose)
-				fprintf(stderr, "heaptrail: %s: %s shares its address with an earlier "
-						"symbol: one probe, reported under the earlier name\n",
+				fprintf(stderr,
+					"heaptrail: %s: %s shares its address with an earlier "
+					"symbol: one probe, reported under the earlier name\n",
 					path, alloc_syms[i].name);
 			continue;
 		}
@@ -310,20 +312,26 @@ int libprobes_resolve(const char *path, bool at_entry, bool free_returns, bool v
 		else if (!size)
 			snprintf(why, sizeof(why), "at entry: its code could not be read");
 		if (verbose)
-			fprintf(stderr, "heaptrail: %s: %s probed %s\n", path, alloc_syms[i].name, why);
+			fprintf(stderr, "heaptrail: %s: %s probed %s\n", path, alloc_syms[i].name,
+				why);
 		if (may_throw(&alloc_syms[i])) {
-			nrets = size ? find_rets(cs, code, size, funcs[i].offset, rets, MAX_RETS) : -1;
+			nrets = size ? find_rets(cs, code, size, funcs[i].offset, rets, MAX_RETS)
+				     : -1;
 			if (nrets < 0) {
-				fprintf(stderr, "heaptrail: %s: cannot decode %s to find its returns; "
-						"not probed\n", path, alloc_syms[i].name);
+				fprintf(stderr,
+					"heaptrail: %s: cannot decode %s to find its returns; "
+					"not probed\n",
+					path, alloc_syms[i].name);
 				continue;
 			}
 			if (verbose)
-				fprintf(stderr, "heaptrail: %s: %s may throw: its return is probed at "
-						"%d ret instruction%s%s\n", path, alloc_syms[i].name,
-					nrets, nrets == 1 ? "" : "s",
-					nrets ? "" : " (it ends in a tail call: the callee's return "
-						     "counts)");
+				fprintf(stderr,
+					"heaptrail: %s: %s may throw: its return is probed at "
+					"%d ret instruction%s%s\n",
+					path, alloc_syms[i].name, nrets, nrets == 1 ? "" : "s",
+					nrets ? ""
+					      : " (it ends in a tail call: the callee's return "
+						"counts)");
 		}
 		/* frees want a return probe only to flag what the kernel does inside them */
 		bool uret = !may_throw(&alloc_syms[i]) &&

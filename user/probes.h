@@ -14,7 +14,7 @@ struct probe {
 	const char *symbol;
 	uint64_t offset; /* file offset of the probed instruction */
 	uint64_t cookie; /* HT_COOKIE(fn, variant, aliases), | HT_COOKIE_AT_RET on a ret */
-	bool uretprobe; /* an entry probe whose return is seen by a uretprobe (at the same place:
+	bool uretprobe;	 /* an entry probe whose return is seen by a uretprobe (at the same place:
 			 * it needs the return address at the stack pointer, which holds there) */
 };
 

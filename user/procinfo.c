@@ -86,7 +86,8 @@ int proc_find_libs(pid_t pid, struct proc_libs *libs)
 		if (!file)
 			continue;
 		file[strcspn(file, "\n")] = '\0';
-		if (!libs->libc[0] && (basename_is(file, "libc.so") || basename_is(file, "libc-2.")))
+		if (!libs->libc[0] &&
+		    (basename_is(file, "libc.so") || basename_is(file, "libc-2.")))
 			path_in_ns(pid, file, libs->libc, sizeof(libs->libc));
 		else if (!libs->libstdcxx[0] && basename_is(file, "libstdc++.so"))
 			path_in_ns(pid, file, libs->libstdcxx, sizeof(libs->libstdcxx));
@@ -118,8 +119,12 @@ char *proc_maps_text(pid_t pid, size_t *len)
 
 void find_system_libstdcxx(char *buf, size_t len)
 {
-	static const char *const dirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-					    "/usr/lib64", "/lib64", "/usr/lib", "/lib" };
+	static const char *const dirs[] = { "/lib/x86_64-linux-gnu",
+					    "/usr/lib/x86_64-linux-gnu",
+					    "/usr/lib64",
+					    "/lib64",
+					    "/usr/lib",
+					    "/lib" };
 	char path[256];
 
 	buf[0] = '\0';

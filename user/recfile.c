@@ -105,7 +105,8 @@ static int flush_block(struct recfile_writer *w)
 		return 0;
 	z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, w->raw, w->raw_len);
 	if (ZSTD_isError(z)) {
-		fprintf(stderr, "heaptrail: compressing for %s: %s\n", w->path, ZSTD_getErrorName(z));
+		fprintf(stderr, "heaptrail: compressing for %s: %s\n", w->path,
+			ZSTD_getErrorName(z));
 		return -1;
 	}
 	b.raw_size = (uint32_t)w->raw_len;
@@ -180,8 +181,9 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 	}
 	memcpy(&h, data, sizeof(h));
 	if (h.version != RECFILE_VERSION) {
-		snprintf(err, errlen, "%s: format version %u is not supported (this heaptrail reads %u)",
-			 name, h.version, RECFILE_VERSION);
+		snprintf(err, errlen,
+			 "%s: format version %u is not supported (this heaptrail reads %u)", name,
+			 h.version, RECFILE_VERSION);
 		return -1;
 	}
 	if (h.meta_len > META_MAX || h.meta_len > size - sizeof(h)) {
@@ -208,24 +210,28 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 		uint32_t count = 0;
 
 		if (size - off < sizeof(b)) {
-			fprintf(stderr, "heaptrail: warning: %s is cut short in the header of block %zu: "
-					"read %" PRIu64 " records, the events after ts_ns %" PRIu64
-					" are lost\n", name, nblock, records, last_ts);
+			fprintf(stderr,
+				"heaptrail: warning: %s is cut short in the header of block %zu: "
+				"read %" PRIu64 " records, the events after ts_ns %" PRIu64
+				" are lost\n",
+				name, nblock, records, last_ts);
 			break;
 		}
 		memcpy(&b, data + off, sizeof(b));
 		if (b.magic != RECFILE_BLOCK_MAGIC || !b.raw_size ||
 		    b.raw_size > RECFILE_BLOCK_RAW_MAX ||
 		    b.zsize > ZSTD_compressBound(RECFILE_BLOCK_RAW_MAX)) {
-			snprintf(err, errlen, "%s: block %zu at offset %zu is corrupt (bad block header)",
-				 name, nblock, off);
+			snprintf(err, errlen,
+				 "%s: block %zu at offset %zu is corrupt (bad block header)", name,
+				 nblock, off);
 			goto out;
 		}
 		if (size - off - sizeof(b) < b.zsize) {
-			fprintf(stderr, "heaptrail: warning: %s is cut short in block %zu: read %" PRIu64
-					" records, the %u of that block and any after it are lost "
-					"(events after ts_ns %" PRIu64 ")\n", name, nblock, records,
-				b.nrecords, last_ts);
+			fprintf(stderr,
+				"heaptrail: warning: %s is cut short in block %zu: read %" PRIu64
+				" records, the %u of that block and any after it are lost "
+				"(events after ts_ns %" PRIu64 ")\n",
+				name, nblock, records, b.nrecords, last_ts);
 			break;
 		}
 		n = ZSTD_decompressDCtx(dctx, raw, RECFILE_BLOCK_RAW_MAX, data + off + sizeof(b),
@@ -241,8 +247,9 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 			struct ht_hdr *rec = (struct ht_hdr *)(raw + pos);
 
 			if (ht_rec_check(rec, n - pos, &why) < 0) {
-				snprintf(err, errlen, "%s: block %zu holds a bad record at byte %zu (%s)",
-					 name, nblock, pos, why);
+				snprintf(err, errlen,
+					 "%s: block %zu holds a bad record at byte %zu (%s)", name,
+					 nblock, pos, why);
 				goto out;
 			}
 			pos += padded(rec->size);
@@ -313,7 +320,8 @@ int recfile_read(const char *path, recfile_event_fn cb, void *ctx, char **meta_o
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		return recfile_read_mem((const uint8_t *)"", 0, path, cb, ctx, meta_out, err, errlen);
+		return recfile_read_mem((const uint8_t *)"", 0, path, cb, ctx, meta_out, err,
+					errlen);
 	}
 	data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);

@@ -12,10 +12,10 @@
 #include <stdint.h>
 #include "../bpf/heaptrail.h"
 
-#define RECFILE_MAGIC "HEAPTRL\n"
-#define RECFILE_VERSION 1
-#define RECFILE_BLOCK_MAGIC 0x4b4c4254u /* "TBLK" */
-#define RECFILE_BLOCK_RAW_MAX (1u << 20) /* records per block, in bytes */
+#define RECFILE_MAGIC	      "HEAPTRL\n"
+#define RECFILE_VERSION	      1
+#define RECFILE_BLOCK_MAGIC   0x4b4c4254u /* "TBLK" */
+#define RECFILE_BLOCK_RAW_MAX (1u << 20)  /* records per block, in bytes */
 
 struct recfile_header {
 	char magic[8];
@@ -26,7 +26,7 @@ struct recfile_header {
 struct recfile_block {
 	uint32_t magic;
 	uint32_t raw_size; /* records, uncompressed */
-	uint32_t zsize; /* the zstd frame that follows */
+	uint32_t zsize;	   /* the zstd frame that follows */
 	uint32_t nrecords;
 };
 

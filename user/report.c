@@ -26,7 +26,8 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 	case HT_REC_MAPS: /* from a recording */
 		p = model_proc_live(m, rec->pid);
 		if (p)
-			symbolizer_add_maps(sym, p->pid, p->start_ns, ((const struct ht_maps *)rec)->text,
+			symbolizer_add_maps(sym, p->pid, p->start_ns,
+					    ((const struct ht_maps *)rec)->text,
 					    ((const struct ht_maps *)rec)->len);
 		break;
 	case HT_REC_FORK:

@@ -22,7 +22,7 @@ struct range {
 	uint64_t start, end;
 	const char *path; /* a kept string; NULL for anonymous memory */
 	const char *line; /* the whole line, a kept string */
-	bool exec; /* code can run there */
+	bool exec;	  /* code can run there */
 };
 
 /*
@@ -441,13 +441,20 @@ int symbolizer_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, ui
 
 		if (tag != DW_TAG_inlined_subroutine)
 			continue;
-		out[n++] = (struct sym_frame){ .addr = addr, .sym = die_name(s, &scopes[i]),
-					       .module = module, .file = file, .line = line,
+		out[n++] = (struct sym_frame){ .addr = addr,
+					       .sym = die_name(s, &scopes[i]),
+					       .module = module,
+					       .file = file,
+					       .line = line,
 					       .inlined = true };
 		call_site(s, cu, &scopes[i], &file, &line);
 	}
 	free(scopes);
-	out[n++] = (struct sym_frame){ .addr = addr, .sym = sym, .offset = sym ? off + 1 : 0,
-				       .module = module, .file = file, .line = line };
+	out[n++] = (struct sym_frame){ .addr = addr,
+				       .sym = sym,
+				       .offset = sym ? off + 1 : 0,
+				       .module = module,
+				       .file = file,
+				       .line = line };
 	return n;
 }

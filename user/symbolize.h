@@ -17,12 +17,12 @@ struct symbolizer;
 /* One frame of a resolved address; an inlined call adds frames for the same address. */
 struct sym_frame {
 	uint64_t addr;
-	const char *sym; /* demangled; NULL when unknown */
-	uint64_t offset; /* from the start of sym */
+	const char *sym;    /* demangled; NULL when unknown */
+	uint64_t offset;    /* from the start of sym */
 	const char *module; /* path, "[anon]" outside any file mapping, "[vdso]" ... */
-	const char *file; /* NULL when unknown */
-	int line; /* 0 when unknown */
-	bool inlined; /* a function inlined into the next frame */
+	const char *file;   /* NULL when unknown */
+	int line;	    /* 0 when unknown */
+	bool inlined;	    /* a function inlined into the next frame */
 };
 
 struct symbolizer *symbolizer_new(void);

@@ -102,12 +102,12 @@ void tl_write_csv(FILE *f, const struct tl_process *procs, size_t n)
 
 /* ---------------------------------------------------------------- SVG */
 
-#define W 960
-#define H 400
-#define ML 90 /* margins: left for the byte labels, bottom for the time labels */
-#define MR 20
-#define MT 40
-#define MB 95
+#define W	    960
+#define H	    400
+#define ML	    90 /* margins: left for the byte labels, bottom for the time labels */
+#define MR	    20
+#define MT	    40
+#define MB	    95
 #define SVG_MARKERS 5
 
 static const char *const colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
@@ -184,35 +184,44 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 	vstep = nice_step((double)v_max, 5, 2);
 #define X(t) (ML + ((double)(t) - (double)t_min) / tspan * (W - ML - MR))
 #define Y(v) (y0 + MT + (H - MT - MB) * (1.0 - (double)(v) / ((double)v_max * 1.08)))
-	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"16\" font-weight=\"bold\">pid %u (", ML, y0 + 24,
-		p->pid);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"16\" font-weight=\"bold\">pid %u (", ML,
+		y0 + 24, p->pid);
 	escape(f, p->comm);
 	fprintf(f, "): memory over time</text>\n");
 	/* axes and grid */
-	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-		   "stroke=\"#444\"/>\n", ML, y0 + MT, W - ML - MR, H - MT - MB);
+	fprintf(f,
+		"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+		"stroke=\"#444\"/>\n",
+		ML, y0 + MT, W - ML - MR, H - MT - MB);
 	for (double v = 0; v <= (double)v_max * 1.08; v += vstep) {
 		char label[32];
 
 		human_bytes(v, label, sizeof(label));
-		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", ML,
-			W - MR, Y(v), Y(v));
-		fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
+		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+			ML, W - MR, Y(v), Y(v));
+		fprintf(f,
+			"<text x=\"%d\" y=\"%.1f\" font-size=\"11\" "
+			"text-anchor=\"end\">%s</text>\n",
 			ML - 6, Y(v) + 4, label);
 	}
 	for (double t = 0; t <= tspan / unit_div + 1e-9; t += tstep) {
 		double x = X(t_min + t * unit_div);
 
-		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", x, x,
-			y0 + MT, y0 + H - MB);
-		fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%g</text>\n",
+		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n",
+			x, x, y0 + MT, y0 + H - MB);
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
+			"text-anchor=\"middle\">%g</text>\n",
 			x, y0 + H - MB + 16, t);
 	}
-	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">time since start "
-		   "(%s)</text>\n", (ML + W - MR) / 2, y0 + H - MB + 34, tunit);
-	fprintf(f, "<text x=\"18\" y=\"%d\" font-size=\"12\" transform=\"rotate(-90 18 %d)\" "
-		   "text-anchor=\"middle\">bytes</text>\n", y0 + (MT + H - MB) / 2,
-		y0 + (MT + H - MB) / 2);
+	fprintf(f,
+		"<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">time since start "
+		"(%s)</text>\n",
+		(ML + W - MR) / 2, y0 + H - MB + 34, tunit);
+	fprintf(f,
+		"<text x=\"18\" y=\"%d\" font-size=\"12\" transform=\"rotate(-90 18 %d)\" "
+		"text-anchor=\"middle\">bytes</text>\n",
+		y0 + (MT + H - MB) / 2, y0 + (MT + H - MB) / 2);
 	/* markers at the largest mappings: the SVG_MARKERS biggest, labels reading down */
 	for (size_t shown = 0, last = SIZE_MAX; shown < SVG_MARKERS; shown++) {
 		size_t best = SIZE_MAX;
@@ -227,10 +236,14 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 			break;
 		last = best;
 		x = X(p->markers[best].ts_ns);
-		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#888\" "
-			   "stroke-dasharray=\"4,3\"/>\n", x, x, y0 + MT, y0 + H - MB);
-		fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#555\" "
-			   "transform=\"rotate(90 %.1f %d)\">", x + 4, y0 + MT + 6, x + 4, y0 + MT + 6);
+		fprintf(f,
+			"<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#888\" "
+			"stroke-dasharray=\"4,3\"/>\n",
+			x, x, y0 + MT, y0 + H - MB);
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#555\" "
+			"transform=\"rotate(90 %.1f %d)\">",
+			x + 4, y0 + MT + 6, x + 4, y0 + MT + 6);
 		escape(f, p->markers[best].label);
 		fprintf(f, "</text>\n");
 	}
@@ -244,7 +257,9 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 			continue;
 		ncolor++;
 		if (se->n) {
-			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"",
+			fprintf(f,
+				"<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" "
+				"points=\"",
 				color);
 			for (size_t k = 0; k < se->n; k++) {
 				if (k)
@@ -256,8 +271,8 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 		}
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", lx,
 			y0 + H - 30, color);
-		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", lx + 18, y0 + H - 25,
-			se->name);
+		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", lx + 18,
+			y0 + H - 25, se->name);
 	}
 #undef X
 #undef Y
@@ -265,10 +280,12 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 
 void tl_write_svg(FILE *f, const struct tl_process *procs, size_t n)
 {
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%zu\" "
-		   "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
-		   "fill=\"white\"/>\n", W, (n ? n : 1) * H);
+	fprintf(f,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%zu\" "
+		"font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
+		"fill=\"white\"/>\n",
+		W, (n ? n : 1) * H);
 	for (size_t i = 0; i < n; i++)
 		svg_chart(f, &procs[i], (int)(i * H));
 	fprintf(f, "</svg>\n");

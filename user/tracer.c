@@ -57,13 +57,13 @@ struct tracer {
 	int nprocs, procs_cap;
 	int nalive;
 
-	pid_t child; /* -c */
-	int child_go_fd; /* writing a byte lets the child exec */
+	pid_t child;	  /* -c */
+	int child_go_fd;  /* writing a byte lets the child exec */
 	int child_err_fd; /* the child's exec errno, or EOF once it exec'd */
 	int child_status;
 	bool child_reaped;
 
-	bool uprobe_multi; /* the kernel has uprobe_multi links */
+	bool uprobe_multi;   /* the kernel has uprobe_multi links */
 	struct hooks *hooks; /* kernel-function hooks, when any can attach */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
@@ -163,8 +163,9 @@ static int check_environment(const struct tracer_opts *o)
 		return -1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "heaptrail: kernel BTF not found (/sys/kernel/btf/vmlinux): %s; "
-				"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
+		fprintf(stderr,
+			"heaptrail: kernel BTF not found (/sys/kernel/btf/vmlinux): %s; "
+			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
 			strerror(errno));
 		return -1;
 	}
@@ -389,13 +390,14 @@ static int attach_uprobes(struct tracer *t, pid_t pid, struct bpf_link ***links,
 			int err = attach_lib(t, lp, pid, ret, links, n, &cap);
 
 			if (err == -ESRCH) {
-				fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
+				fprintf(stderr,
+					"heaptrail: cannot attach to pid %d: no such process\n",
 					pid);
 				return err;
 			}
 			if (err) {
-				fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n", lp->path,
-					strerror(-err));
+				fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n",
+					lp->path, strerror(-err));
 				return err;
 			}
 		}
@@ -404,8 +406,10 @@ static int attach_uprobes(struct tracer *t, pid_t pid, struct bpf_link ***links,
 				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)%s\n",
 					lp->path, lp->probes[i].symbol,
 					(unsigned long)lp->probes[i].offset,
-					lp->probes[i].cookie & HT_COOKIE_AT_RET ? "a ret instruction" :
-					lp->probes[i].uretprobe ? "entry, and a uretprobe" : "entry",
+					lp->probes[i].cookie & HT_COOKIE_AT_RET
+						? "a ret instruction"
+					: lp->probes[i].uretprobe ? "entry, and a uretprobe"
+								  : "entry",
 					pid == -1 ? ", every process" : "");
 	}
 	return 0;
@@ -446,12 +450,15 @@ static int add_lib(struct tracer *t, const char *path, bool required)
 		fprintf(stderr, "heaptrail: too many libraries to probe (at most %d)\n", MAX_LIBS);
 		return -1;
 	}
-	err = libprobes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose, &lp);
+	err = libprobes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose,
+				&lp);
 	if (err == -ENOENT) {
 		if (!required)
 			return 0;
-		fprintf(stderr, "heaptrail: --lib %s: no allocator symbols (malloc, free, operator "
-				"new, ...) in it\n", path);
+		fprintf(stderr,
+			"heaptrail: --lib %s: no allocator symbols (malloc, free, operator "
+			"new, ...) in it\n",
+			path);
 		return -1;
 	}
 	if (err) {
@@ -481,8 +488,10 @@ static int collect_libs(struct tracer *t)
 		if (proc_find_libs(t->opts.pids[i], &libs))
 			continue; /* reported when attaching */
 		if (!libs.libc[0] && !t->opts.nlibs)
-			fprintf(stderr, "heaptrail: warning: pid %d maps no libc; its allocator is "
-					"not traced unless given with --lib\n", t->opts.pids[i]);
+			fprintf(stderr,
+				"heaptrail: warning: pid %d maps no libc; its allocator is "
+				"not traced unless given with --lib\n",
+				t->opts.pids[i]);
 		if (add_lib(t, libs.libc, false) || add_lib(t, libs.libstdcxx, false))
 			return -1;
 	}
@@ -533,8 +542,10 @@ static pid_t tgid_of(pid_t pid)
 /* A process that was running before we came: its name, as if it had just set it. */
 static void announce_comm(struct tracer *t, pid_t pid)
 {
-	struct ht_comm rec = { .hdr = { .type = HT_REC_COMM, .size = sizeof(rec),
-					.ts_ns = now_ns(), .pid = (uint32_t)pid,
+	struct ht_comm rec = { .hdr = { .type = HT_REC_COMM,
+					.size = sizeof(rec),
+					.ts_ns = now_ns(),
+					.pid = (uint32_t)pid,
 					.tid = (uint32_t)pid } };
 	proc_comm(pid, 0, rec.comm, sizeof(rec.comm));
 	t->cb(t->cb_ctx, &rec.hdr);
@@ -547,7 +558,8 @@ static int attach_pids(struct tracer *t)
 		struct proc *p;
 
 		if (tgid < 0 || !proc_alive(pid)) {
-			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n", pid);
+			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
+				pid);
 			return -1;
 		}
 		if (set_target(t, tgid, t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0))
@@ -557,8 +569,10 @@ static int attach_pids(struct tracer *t)
 		if (!p || attach_proc_uprobes(t, p))
 			return -1;
 		if (!proc_alive(tgid)) {
-			fprintf(stderr, "heaptrail: cannot attach to pid %d: it exited while "
-					"attaching\n", pid);
+			fprintf(stderr,
+				"heaptrail: cannot attach to pid %d: it exited while "
+				"attaching\n",
+				pid);
 			return -1;
 		}
 	}
@@ -682,7 +696,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	const char *why;
 
 	if (ht_rec_check(data, size, &why) < 0) {
-		fprintf(stderr, "heaptrail: dropping a malformed record from the kernel: %s\n", why);
+		fprintf(stderr, "heaptrail: dropping a malformed record from the kernel: %s\n",
+			why);
 		return 0;
 	}
 	follow(t, data);
@@ -715,7 +730,8 @@ static void report_new_losses(struct tracer *t)
 /* Targets can vanish without an exit record (lost, or killed while we attached). */
 static void check_targets(struct tracer *t)
 {
-	if (t->child && !t->child_reaped && waitpid(t->child, &t->child_status, WNOHANG) == t->child)
+	if (t->child && !t->child_reaped &&
+	    waitpid(t->child, &t->child_status, WNOHANG) == t->child)
 		t->child_reaped = true;
 	for (int i = 0; i < t->nprocs; i++) {
 		struct proc *p = &t->procs[i];
@@ -866,10 +882,11 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->uprobe_multi = opts->want_alloc && probe_uprobe_multi();
 	if (opts->verbose && opts->want_alloc)
 		fprintf(stderr, "heaptrail: allocator probes: %s\n",
-			t->uprobe_multi ? "uprobe_multi links, one per library" :
-					  "one uprobe per function (no uprobe_multi: Linux < 6.6)");
+			t->uprobe_multi ? "uprobe_multi links, one per library"
+					: "one uprobe per function (no uprobe_multi: Linux < 6.6)");
 	bpf_program__set_autoload(t->skel->progs.alloc_enter, opts->want_alloc && !t->uprobe_multi);
-	bpf_program__set_autoload(t->skel->progs.alloc_return, opts->want_alloc && !t->uprobe_multi);
+	bpf_program__set_autoload(t->skel->progs.alloc_return,
+				  opts->want_alloc && !t->uprobe_multi);
 	bpf_program__set_autoload(t->skel->progs.alloc_enter_multi, t->uprobe_multi);
 	t->hooks = hooks_prepare(t->skel, opts->want_vm, opts->verbose);
 	bpf_program__set_autoload(t->skel->progs.alloc_return_multi, t->uprobe_multi);
@@ -953,7 +970,8 @@ void tracer_close(struct tracer *t)
 		close(t->child_go_fd); /* the child sees EOF and exits 127 */
 	if (t->child_err_fd >= 0)
 		close(t->child_err_fd);
-	if (t->child && !t->child_reaped && waitpid(t->child, &t->child_status, WNOHANG) == t->child)
+	if (t->child && !t->child_reaped &&
+	    waitpid(t->child, &t->child_status, WNOHANG) == t->child)
 		t->child_reaped = true;
 	free(t->links);
 	ring_buffer__free(t->rb);

@@ -14,22 +14,22 @@
 #include "../bpf/heaptrail.h"
 
 struct tracer_opts {
-	bool all; /* -a */
+	bool all;	   /* -a */
 	const pid_t *pids; /* -p */
 	int npids;
-	char *const *argv; /* -c, already split into words */
+	char *const *argv;	 /* -c, already split into words */
 	const char *const *libs; /* --lib */
 	int nlibs;
 	unsigned long ringbuf_size;
 	bool want_alloc; /* attach the allocator uprobes */
-	bool want_vm; /* memory syscalls */
+	bool want_vm;	 /* memory syscalls */
 	bool want_fault;
 	bool want_rss;
-	bool capture_stacks; /* user stacks of allocations */
+	bool capture_stacks;	  /* user stacks of allocations */
 	bool capture_free_stacks; /* and of frees */
 	bool probe_at_entry; /* no probe placement: every entry probe at the function's entry */
-	bool floor_only; /* benchmarks: the allocator probes only count their hits */
-	bool hold_at_exec; /* stop targets at exec until the consumer saw the HELD record */
+	bool floor_only;     /* benchmarks: the allocator probes only count their hits */
+	bool hold_at_exec;   /* stop targets at exec until the consumer saw the HELD record */
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool verbose;
@@ -44,8 +44,7 @@ typedef void (*tracer_event_fn)(void *ctx, const struct ht_hdr *rec);
  * Loads and attaches everything, starts the -c command stopped before its exec. On failure
  * prints one line saying why and returns -1.
  */
-int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx,
-		struct tracer **out);
+int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, struct tracer **out);
 /* Lets the -c command exec; -1 (said why) when it could not. */
 int tracer_start(struct tracer *t);
 /* Polls until the targets are gone, the duration is over or *stop. 0, or -1 on an error. */

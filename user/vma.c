@@ -269,10 +269,11 @@ void vma_map_load(struct vma_map *m, const char *text, size_t len)
 		uint64_t s, e;
 		int pos = 0;
 
-		snprintf(buf, sizeof(buf), "%.*s", (int)(llen < sizeof(buf) - 1 ? llen : sizeof(buf) - 1),
-			 line);
+		snprintf(buf, sizeof(buf), "%.*s",
+			 (int)(llen < sizeof(buf) - 1 ? llen : sizeof(buf) - 1), line);
 		line += llen + (nl != NULL);
-		if (sscanf(buf, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %n", &s, &e, perms, &pos) < 3 ||
+		if (sscanf(buf, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %n", &s, &e, perms, &pos) <
+			    3 ||
 		    e <= s)
 			continue;
 		path = pos ? buf + pos : NULL;

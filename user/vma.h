@@ -15,10 +15,10 @@ enum vma_kind { VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE, VMA_SHM, VMA_SPECIAL };
 struct vma {
 	uint64_t start, end;
 	char perms[5]; /* as in /proc/PID/maps: "rw-p" */
-	uint8_t kind; /* enum vma_kind */
+	uint8_t kind;  /* enum vma_kind */
 	bool locked;
 	bool by_allocator; /* made inside an allocator call (malloc's mmap, its brk) */
-	const char *path; /* files: the path (owned by the map's string pool); else NULL */
+	const char *path;  /* files: the path (owned by the map's string pool); else NULL */
 };
 
 struct vma_map {

@@ -13,7 +13,9 @@ int main(int argc, char **argv)
 	long n = argc > 2 ? atol(argv[2]) : 20000000;
 	uint64_t seed = 42, slot[1024] = { 0 }, next = 0x10000;
 	struct ht_stack st = { .hdr = { HT_REC_STACK, HT_STACK_HDR_SIZE + 16, 0, 1, 100, 100 },
-			       .stack_id = 7, .nframes = 2, .frames = { 0x401000, 0x402000 } };
+			       .stack_id = 7,
+			       .nframes = 2,
+			       .frames = { 0x401000, 0x402000 } };
 	struct recfile_writer *w;
 
 	if (argc < 2)
@@ -24,7 +26,8 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		uint64_t r = bench_rand(&seed);
 		unsigned s = (unsigned)(r % 1024);
-		struct ht_alloc a = { .hdr = { HT_REC_ALLOC, sizeof(a), 0, (uint64_t)i + 2, 100, 100 } };
+		struct ht_alloc a = { .hdr = { HT_REC_ALLOC, sizeof(a), 0, (uint64_t)i + 2, 100,
+					       100 } };
 
 		if (slot[s]) {
 			a.fn = HT_FN_FREE;

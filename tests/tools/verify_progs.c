@@ -23,8 +23,9 @@ static void set_layouts(struct heaptrail_bpf *s)
 	for (int i = 0; i < HT_HOOK_MAX; i++) {
 		struct ht_hook_layout *l = (struct ht_hook_layout *)&s->rodata->hook_layout[i];
 
-		*l = (struct ht_hook_layout){ .start = 1, .len = 2, .end = HT_ARG_NONE, .prot = 3,
-					      .flags = 6 };
+		*l = (struct ht_hook_layout){
+			.start = 1, .len = 2, .end = HT_ARG_NONE, .prot = 3, .flags = 6
+		};
 	}
 }
 
@@ -39,34 +40,36 @@ int main(void)
 		return 1;
 	/* Each program twice: read-only switches make the verifier prune the paths they turn off. */
 	for (int pass = 0; pass < 2; pass++)
-	bpf_object__for_each_program(p, probe->obj) {
-		const char *name = bpf_program__name(p);
-		struct heaptrail_bpf *s = heaptrail_bpf__open();
-		struct bpf_program *q;
-		bool fexit = !strncmp(name, "fexit_", 6);
-		int err;
+		bpf_object__for_each_program(p, probe->obj)
+		{
+			const char *name = bpf_program__name(p);
+			struct heaptrail_bpf *s = heaptrail_bpf__open();
+			struct bpf_program *q;
+			bool fexit = !strncmp(name, "fexit_", 6);
+			int err;
 
-		bpf_object__for_each_program(q, s->obj)
-			bpf_program__set_autoload(q, !strcmp(bpf_program__name(q), name));
-		set_layouts(s);
-		s->rodata->capture_stacks = true;
-		s->rodata->capture_free_stacks = pass;
-		s->rodata->free_returns = !pass;
-		s->rodata->hold_for_maps = pass;
-		err = heaptrail_bpf__load(s);
-		n++;
-		if (!err) {
-			printf("ok      %s\n", name);
-		} else if (fexit && (err == -EPERM || err == -524 /* ENOTSUPP */ || err == -EOPNOTSUPP ||
-				     err == -ESRCH)) {
-			/* ESRCH: the function is not in this kernel's BTF (do_mas_munmap on 6.18) */
-			printf("refused %s (%s): allowed for fexit\n", name, strerror(-err));
-		} else {
-			printf("FAILED  %s (%s)\n", name, strerror(-err));
-			failed++;
+			bpf_object__for_each_program(q, s->obj)
+				bpf_program__set_autoload(q, !strcmp(bpf_program__name(q), name));
+			set_layouts(s);
+			s->rodata->capture_stacks = true;
+			s->rodata->capture_free_stacks = pass;
+			s->rodata->free_returns = !pass;
+			s->rodata->hold_for_maps = pass;
+			err = heaptrail_bpf__load(s);
+			n++;
+			if (!err) {
+				printf("ok      %s\n", name);
+			} else if (fexit && (err == -EPERM || err == -524 /* ENOTSUPP */ ||
+					     err == -EOPNOTSUPP || err == -ESRCH)) {
+				/* ESRCH: the function is not in this kernel's BTF (do_mas_munmap on 6.18) */
+				printf("refused %s (%s): allowed for fexit\n", name,
+				       strerror(-err));
+			} else {
+				printf("FAILED  %s (%s)\n", name, strerror(-err));
+				failed++;
+			}
+			heaptrail_bpf__destroy(s);
 		}
-		heaptrail_bpf__destroy(s);
-	}
 	heaptrail_bpf__destroy(probe);
 	printf("%d programs, %d failed\n", n, failed);
 	return failed ? 1 : 0;

@@ -13,8 +13,10 @@
 #include "event.h"
 #include "json.h"
 
-#define HDR(t, s) \
-	{ .type = (t), .size = sizeof(s), .ts_ns = 1000, .pid = 42, .tid = 43 }
+#define HDR(t, s)                                                                                  \
+	{                                                                                          \
+		.type = (t), .size = sizeof(s), .ts_ns = 1000, .pid = 42, .tid = 43                \
+	}
 
 /* Formats one record as JSON into a string the test owns. */
 static char *to_json(const void *rec)
@@ -45,10 +47,10 @@ static char *to_text(const void *rec)
 	return buf;
 }
 
-#define assert_contains(hay, needle)                                                     \
-	do {                                                                             \
-		if (!strstr((hay), (needle)))                                            \
-			fail_msg("'%s' not found in '%s'", (needle), (hay));             \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("'%s' not found in '%s'", (needle), (hay));                       \
 	} while (0)
 
 static void test_check_valid_records(void **state)
@@ -276,8 +278,9 @@ static void test_json_syscalls(void **state)
 
 	(void)state;
 	out = to_json(&s);
-	assert_contains(out, "\"event\":\"mmap\",\"syscall\":\"mmap\",\"addr\":\"0x0\",\"len\":4096,"
-			     "\"prot\":3,\"flags\":34,\"fd\":-1,\"off\":0,\"ret\":\"0x7f0000001000\"");
+	assert_contains(out,
+			"\"event\":\"mmap\",\"syscall\":\"mmap\",\"addr\":\"0x0\",\"len\":4096,"
+			"\"prot\":3,\"flags\":34,\"fd\":-1,\"off\":0,\"ret\":\"0x7f0000001000\"");
 	free(out);
 	/* MAP_FAILED is a failure with its errno, never an address */
 	s.ret = -ENOMEM;
@@ -349,10 +352,9 @@ static void test_text_forms(void **state)
 				.sys = HT_SYS_MMAP,
 				.args = { 0, 4096, PROT_READ, MAP_PRIVATE, (uint64_t)-1, 0 },
 				.ret = -EBADF };
-	struct ht_alloc a = { .hdr = HDR(HT_REC_ALLOC, a),
-			      .fn = HT_FN_CALLOC,
-			      .args = { 10, 20 },
-			      .addr = 0xabc0 };
+	struct ht_alloc a = {
+		.hdr = HDR(HT_REC_ALLOC, a), .fn = HT_FN_CALLOC, .args = { 10, 20 }, .addr = 0xabc0
+	};
 	char *out;
 
 	(void)state;

@@ -15,7 +15,10 @@ static struct ht_alloc alloc_rec(uint32_t pid, uint32_t tid, unsigned fn, uint64
 				 uint64_t a2, uint64_t addr)
 {
 	struct ht_alloc a = {
-		.hdr = { .type = HT_REC_ALLOC, .size = sizeof(a), .ts_ns = clock_ns++, .pid = pid,
+		.hdr = { .type = HT_REC_ALLOC,
+			 .size = sizeof(a),
+			 .ts_ns = clock_ns++,
+			 .pid = pid,
 			 .tid = tid },
 		.fn = (uint8_t)fn,
 		.args = { a0, a1, a2 },
@@ -36,16 +39,19 @@ static void feed_alloc(struct model *m, struct ht_alloc a)
 	model_apply(m, &a.hdr);
 }
 
-#define MALLOC(m, pid, size, addr) \
+#define MALLOC(m, pid, size, addr)                                                                 \
 	feed_alloc(m, alloc_rec(pid, pid, HT_FN_MALLOC, size, 0, 0, addr))
 #define FREE(m, pid, ptr) feed_alloc(m, alloc_rec(pid, pid, HT_FN_FREE, ptr, 0, 0, 0))
-#define REALLOC(m, pid, ptr, size, addr) \
+#define REALLOC(m, pid, ptr, size, addr)                                                           \
 	feed_alloc(m, alloc_rec(pid, pid, HT_FN_REALLOC, ptr, size, 0, addr))
 
 static void fork_rec(struct model *m, uint32_t parent, uint32_t child)
 {
-	struct ht_fork f = { .hdr = { .type = HT_REC_FORK, .size = sizeof(f), .ts_ns = clock_ns++,
-				      .pid = parent, .tid = parent },
+	struct ht_fork f = { .hdr = { .type = HT_REC_FORK,
+				      .size = sizeof(f),
+				      .ts_ns = clock_ns++,
+				      .pid = parent,
+				      .tid = parent },
 			     .child_pid = child };
 
 	strcpy(f.comm, "child");
@@ -54,8 +60,11 @@ static void fork_rec(struct model *m, uint32_t parent, uint32_t child)
 
 static void exit_rec(struct model *m, uint32_t pid, int status)
 {
-	struct ht_exit e = { .hdr = { .type = HT_REC_EXIT, .size = sizeof(e), .ts_ns = clock_ns++,
-				      .pid = pid, .tid = pid },
+	struct ht_exit e = { .hdr = { .type = HT_REC_EXIT,
+				      .size = sizeof(e),
+				      .ts_ns = clock_ns++,
+				      .pid = pid,
+				      .tid = pid },
 			     .exit_code = status };
 
 	strcpy(e.comm, "gone");
@@ -105,7 +114,7 @@ static void test_realloc_chain(void **state)
 	const struct model_proc *p;
 
 	(void)state;
-	REALLOC(m, 10, 0, 10, 0x1000); /* realloc(NULL, n) allocates */
+	REALLOC(m, 10, 0, 10, 0x1000);	    /* realloc(NULL, n) allocates */
 	REALLOC(m, 10, 0x1000, 20, 0x2000); /* moves */
 	REALLOC(m, 10, 0x2000, 30, 0x2000); /* grows in place */
 	p = live(m, 10);
@@ -227,7 +236,9 @@ static void test_fork_copies(void **state)
 static void test_exec_resets(void **state)
 {
 	struct model *m = model_new();
-	struct ht_exec e = { .hdr = { .type = HT_REC_EXEC, .size = sizeof(e), .pid = 10, .tid = 10 } };
+	struct ht_exec e = {
+		.hdr = { .type = HT_REC_EXEC, .size = sizeof(e), .pid = 10, .tid = 10 }
+	};
 	const struct model_proc *p;
 
 	(void)state;
@@ -321,7 +332,8 @@ static void test_memory_per_allocation(void **state)
 				worst = per;
 		}
 	}
-	print_message("model: worst %.1f bytes of table per live allocation while growing\n", worst);
+	print_message("model: worst %.1f bytes of table per live allocation while growing\n",
+		      worst);
 	assert_true(worst <= 64.0);
 	/* freeing gives the memory back, and stays within the budget on the way */
 	for (uint64_t i = 1; i <= 199000; i++) {

@@ -38,8 +38,11 @@ static int make_file(void **state)
 	w = recfile_create(path, "{\"format\":\"test\"}");
 	assert_non_null(w);
 	for (uint32_t i = 0; i < NRECORDS; i++) {
-		struct ht_alloc a = { .hdr = { .type = HT_REC_ALLOC, .size = sizeof(a),
-					       .ts_ns = i + 1, .pid = 7, .tid = 7 },
+		struct ht_alloc a = { .hdr = { .type = HT_REC_ALLOC,
+					       .size = sizeof(a),
+					       .ts_ns = i + 1,
+					       .pid = 7,
+					       .tid = 7 },
 				      .fn = HT_FN_MALLOC,
 				      .args = { i },
 				      .addr = 0x1000 + 16 * (uint64_t)i };
@@ -71,8 +74,8 @@ static void test_round_trip(void **state)
 	char err[256] = "", *meta = NULL;
 
 	(void)state;
-	assert_int_equal(recfile_read_mem(file_data, file_size, "t", count, &n, &meta, err,
-					  sizeof(err)), 0);
+	assert_int_equal(
+		recfile_read_mem(file_data, file_size, "t", count, &n, &meta, err, sizeof(err)), 0);
 	assert_int_equal(n, NRECORDS);
 	assert_string_equal(meta, "{\"format\":\"test\"}");
 	free(meta);
