@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * heaptrail's BPF programs: allocator uprobes, memory syscall tracepoints, page faults, process
- * lifecycle and RSS. Entry and exit are paired per thread here so that one record carries the
- * arguments and the result; everything goes to userspace through one ring buffer.
+ * heaptrail's BPF programs: allocator uprobes (with user stacks), memory syscall tracepoints,
+ * kernel-function hooks, page faults, process lifecycle and RSS. Entry and exit are paired per
+ * thread here so that one record carries the arguments and the result; everything goes to
+ * userspace through one ring buffer. Targets stop themselves (SIGSTOP) where userspace must act
+ * while they live: after fork, at exec, at their first stack.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
