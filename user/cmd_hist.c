@@ -53,19 +53,17 @@ static struct proc_hists *hists_of(struct hist_ctx *hc, const struct model_proc 
 
 	if (!p)
 		return NULL;
-	/* newest first: the process of the last record is usually the last one added */
-	for (size_t i = hc->nprocs; i-- > 0;)
-		if (hc->procs[i]->p == p)
-			return hc->procs[i];
-	ph = calloc(1, sizeof(*ph));
+	if (p->user)
+		return p->user;
 	np = realloc(hc->procs, (hc->nprocs + 1) * sizeof(*np));
-	if (!ph || !np) {
-		free(ph);
-		free(np == hc->procs ? NULL : np);
+	if (!np)
 		return NULL;
-	}
 	hc->procs = np;
+	ph = calloc(1, sizeof(*ph));
+	if (!ph)
+		return NULL;
 	ph->p = p;
+	model_set_user(hc->model, p, ph);
 	hist_init(&ph->size, hc->cli->linear);
 	hist_init(&ph->lifetime, hc->cli->linear);
 	hist_init(&ph->mmap_size, hc->cli->linear);

@@ -120,17 +120,17 @@ static struct tl_proc *tl_of(struct tl_ctx *tc, const struct model_proc *p)
 
 	if (!p)
 		return NULL;
-	for (size_t i = tc->nprocs; i-- > 0;)
-		if (tc->procs[i]->p == p)
-			return tc->procs[i];
-	t = calloc(1, sizeof(*t));
+	if (p->user)
+		return p->user;
 	n = realloc(tc->procs, (tc->nprocs + 1) * sizeof(*n));
-	if (!t || !n) {
-		free(t);
+	if (!n)
 		return NULL;
-	}
 	tc->procs = n;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
 	t->p = p;
+	model_set_user(tc->model, p, t);
 	vma_map_init(&t->vmas);
 	tc->procs[tc->nprocs++] = t;
 	return t;

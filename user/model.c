@@ -591,6 +591,12 @@ void model_free(struct model *m)
 	free(m);
 }
 
+void model_set_user(struct model *m, const struct model_proc *p, void *user)
+{
+	(void)m; /* the model owns its processes: only it writes them */
+	((struct model_proc *)p)->user = user;
+}
+
 size_t model_nprocs(const struct model *m)
 {
 	return m->nprocs;
