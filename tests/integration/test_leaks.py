@@ -149,21 +149,10 @@ def test_pid_reuse_is_two_processes(tmp_path):
 def test_attach_after_allocations(tmp_path):
     """-p on a process that allocated before attach: its frees of those blocks count as
     unmatched frees, never as negative leaks."""
-    import time
-    from test_targets import start_heaptrail, wait_for
+    from test_targets import attach_to_waiting
     prog = fixture_path("wait_alloc")
-    target = subprocess.Popen([prog, str(tmp_path / "t.jsonl")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail(["leaks", "--json", "-p", str(target.pid)], tmp_path)
-        wait_for(err, "tracing allocations")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.wait(timeout=20) == 0
-        assert ht.wait(timeout=20) == 0, open(err).read()
-    finally:
-        target.kill()
+    _, out = attach_to_waiting([prog, str(tmp_path / "t.jsonl")], ["leaks", "--json"],
+                               "tracing allocations", tmp_path)
     report = json.loads(open(out).read().splitlines()[-1])
     (proc,) = report["processes"]
     assert proc["comm"] == "wait_alloc"
@@ -226,14 +215,17 @@ def test_stack_depth_truncates(tmp_path):
     assert s["truncated"] is True
 
 
-def test_double_free_with_its_caller(tmp_path):
+def leaks_of_double_free(tmp_path, *opts):
+    """leaks on the double_free fixture, glibc's tcache off (it would abort otherwise)."""
     env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
-    proc = subprocess.run([os.path.join(os.path.dirname(fixture_path("x")), "..", "heaptrail"),
-                           "leaks", "--json", "-c",
-                           f"{fixture_path('double_free')} {tmp_path / 't.jsonl'}"],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = run_heaptrail(["leaks", "--json", *opts, "-c",
+                          f"{fixture_path('double_free')} {tmp_path / 't.jsonl'}"], env=env)
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.splitlines()[-1])
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_double_free_with_its_caller(tmp_path):
+    report = leaks_of_double_free(tmp_path)
     (t,) = read_truth(tmp_path / "t.jsonl")
     (p,) = report["processes"]
     assert p["exit_code"] == 0
@@ -244,13 +236,7 @@ def test_double_free_with_its_caller(tmp_path):
 
 
 def test_double_free_stack_with_free_stacks(tmp_path):
-    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
-    proc = subprocess.run([os.path.join(os.path.dirname(fixture_path("x")), "..", "heaptrail"),
-                           "leaks", "--json", "--free-stacks", "-c",
-                           f"{fixture_path('double_free')} {tmp_path / 't.jsonl'}"],
-                          capture_output=True, text=True, timeout=60, env=env)
-    assert proc.returncode == 0, proc.stderr
-    (p,) = json.loads(proc.stdout.splitlines()[-1])["processes"]
+    (p,) = leaks_of_double_free(tmp_path, "--free-stacks")["processes"]
     (d,) = p["double_free"]
     (t,) = read_truth(tmp_path / "t.jsonl")
     assert [f["sym"] for f in d["frames"][:2]] == ["free_again", "main"]

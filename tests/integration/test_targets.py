@@ -28,22 +28,30 @@ def start_heaptrail(args, tmp_path):
     return proc, out, err
 
 
-def test_attach_to_running_process(tmp_path):
-    truth_file = tmp_path / "truth.jsonl"
-    target = subprocess.Popen([fixture_path("wait_alloc"), str(truth_file)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def attach_to_waiting(fixture_argv, heaptrail_args, banner, tmp_path):
+    """Starts a fixture that prints "ready" and waits for a line on stdin, attaches heaptrail
+    to it with -p, lets it go, and waits for both: heaptrail ends by itself when its target
+    does. Returns (target pid, heaptrail's stdout path)."""
+    target = subprocess.Popen(fixture_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail(["trace", "--json", "-e", "alloc,exit",
-                                        "-p", str(target.pid)], tmp_path)
-        wait_for(err, "tracing 1 process")
+        ht, out, err = start_heaptrail(heaptrail_args + ["-p", str(target.pid)], tmp_path)
+        wait_for(err, banner)
         target.stdin.write("go\n")
         target.stdin.flush()
-        assert target.wait(timeout=20) == 0
-        # heaptrail ends by itself when its target does
-        assert ht.wait(timeout=20) == 0, open(err).read()
+        assert target.wait(timeout=30) == 0
+        assert ht.wait(timeout=30) == 0, open(err).read()
     finally:
         target.kill()
+    return target.pid, out
+
+
+def test_attach_to_running_process(tmp_path):
+    truth_file = tmp_path / "truth.jsonl"
+    _, out = attach_to_waiting([fixture_path("wait_alloc"), str(truth_file)],
+                               ["trace", "--json", "-e", "alloc,exit"], "tracing 1 process",
+                               tmp_path)
     events = [json.loads(l) for l in open(out)]
     got, want = windows(events), truth_windows(read_truth(truth_file))
     assert set(got) == set(want)

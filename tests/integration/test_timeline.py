@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import HEAPTRAIL, fixture_path, read_truth, run_heaptrail
-from test_targets import start_heaptrail, wait_for
+from conftest import fixture_path, read_truth, run_heaptrail
+from test_targets import attach_to_waiting
 
 
 def kind_of(path):
@@ -75,20 +75,12 @@ def test_final_vmas_match_the_kernel(tmp_path, seed):
 
 def test_attach_after_mappings(tmp_path):
     maps = tmp_path / "maps.txt"
-    target = subprocess.Popen([fixture_path("vma_ops"), "7", "600", str(maps), "wait"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert target.stdout.readline().strip() == "ready"  # 300 operations done already
-        ht, out, err = start_heaptrail(["timeline", "--json", "-p", str(target.pid)], tmp_path)
-        wait_for(err, "tracing; the timeline")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.wait(timeout=30) == 0
-        assert ht.wait(timeout=30) == 0, open(err).read()
-    finally:
-        target.kill()
+    # vma_ops says "ready" after half its 600 operations: heaptrail attaches to a process
+    # that has already mapped memory
+    pid, out = attach_to_waiting([fixture_path("vma_ops"), "7", "600", str(maps), "wait"],
+                                 ["timeline", "--json"], "tracing; the timeline", tmp_path)
     report = json.loads(open(out).read())
-    compare(our_view(report, target.pid), kernel_view(maps))
+    compare(our_view(report, pid), kernel_view(maps))
 
 
 def value_at(series, ts):
