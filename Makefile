@@ -25,7 +25,7 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 
 # Unit tests link the BPF-free modules, built again with sanitizers.
-UNIT_MODULES := event json comm procinfo model hist recfile
+UNIT_MODULES := event json comm procinfo model hist recfile ksyms kmodel kreport
 UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	       -fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser $(DEPFLAGS)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -104,7 +104,7 @@ integration: $(BUILD)/heaptrail fixtures
 	$(PYTHON) -m pytest -q tests/integration
 
 # ---------------------------------------------------------------- fuzzing the file reader
-FUZZ_SRCS := user/recfile.c user/event.c user/json.c user/model.c
+FUZZ_SRCS := user/recfile.c user/event.c user/json.c user/model.c user/ksyms.c user/kmodel.c
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	      -D_GNU_SOURCE -Ibpf -Iuser
 
@@ -114,7 +114,7 @@ $(BUILD)/fuzz:
 $(BUILD)/fuzz/fuzz_recfile: tests/fuzz/fuzz_recfile.c $(FUZZ_SRCS) | $(BUILD)/fuzz
 	$(CLANG) $(FUZZ_FLAGS) -o $@ $^ -lzstd
 
-$(BUILD)/fuzz/make_seed: tests/fuzz/make_seed.c user/recfile.c user/event.c user/json.c | $(BUILD)/fuzz
+$(BUILD)/fuzz/make_seed: tests/fuzz/make_seed.c user/recfile.c user/event.c user/json.c user/ksyms.c | $(BUILD)/fuzz
 	$(CC) -O1 -g -D_GNU_SOURCE -Ibpf -Iuser -o $@ $^ -lzstd
 
 $(BUILD)/fuzz/corpus/seed.htr: $(BUILD)/fuzz/make_seed

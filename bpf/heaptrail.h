@@ -30,6 +30,8 @@ enum ht_rec_type {
 	HT_REC_KFUNC = 11, /* kernel-function hook (do_mmap, ...) */
 	HT_REC_STACK = 12, /* a user stack, sent once per stack id */
 	HT_REC_MAPS = 13,  /* userspace: a process's /proc/PID/maps, for symbolizing from a file */
+	HT_REC_KMEM = 14,  /* kernel allocator event (kmem, vmalloc, percpu tracepoints) */
+	HT_REC_KSYMS = 15, /* userspace: /proc/kallsyms text, for kernel stacks from a file */
 	HT_REC_MAX,
 };
 
@@ -37,6 +39,11 @@ enum ht_rec_type {
 #define HT_F_IN_ALLOC	(1u << 0) /* kernel event made from inside an allocator call */
 #define HT_F_IN_SYSCALL (1u << 1) /* kernel-function event made inside a traced syscall */
 #define HT_F_NO_RETURN	(1u << 2) /* allocator call left without returning (an exception) */
+/* kernel allocation at an address still live in the BPF table: its free was not seen */
+#define HT_F_KMEM_REUSED (1u << 3)
+/* kernel allocation the BPF table had no room for: its free will not be seen */
+#define HT_F_KMEM_UNTRACKED (1u << 4)
+#define HT_F_KSTACK	    (1u << 5) /* stack record: a kernel stack */
 
 struct ht_hdr {
 	__u16 type;
@@ -244,6 +251,12 @@ enum ht_lost_kind {
 	HT_LOST_PAIRING,      /* a return did not match the pending entry (pairing state lost) */
 	HT_LOST_TARGETS,      /* a forked child could not be added to the target map (map full) */
 	HT_LOST_STACK,	      /* user stack capture failed */
+	HT_LOST_KMEM_TABLE,   /* kernel allocation not tracked: the BPF table of live ones was full */
+	/*
+	 * kernel allocator events the kernel did not deliver because our program was already
+	 * running on that CPU (an interrupt nested in it): from the programs' recursion_misses
+	 */
+	HT_LOST_KMEM_NESTED,
 	HT_LOST_MAX,
 };
 
@@ -307,5 +320,82 @@ struct ht_hook_layout {
 #define HT_TGT_HOLD	    (1u << 2) /* forked child: stop it before it runs user code */
 /* stop it at its first captured stack, so that userspace reads its mappings while it lives */
 #define HT_TGT_NEED_MAPS (1u << 3)
+
+/* ---------------------------------------------------------------- kernel allocators */
+
+/* Kernel allocators. Append only. */
+enum ht_kalloc {
+	HT_KA_KMALLOC = 1, /* kmalloc/kfree */
+	HT_KA_CACHE,	   /* kmem_cache_alloc/kmem_cache_free */
+	HT_KA_PAGE,	   /* buddy allocator: pages by order */
+	HT_KA_VMALLOC,	   /* vmap areas: vmalloc, vmap, ioremap */
+	HT_KA_PERCPU,
+	HT_KA_MAX,
+};
+
+#define HT_KOP_ALLOC 1
+#define HT_KOP_FREE  2
+#define HT_KCACHE_LEN 32
+
+/*
+ * One kernel allocator event. ptr is the object (slab, vmalloc, percpu) or the struct page
+ * (pages); frees are sent only for allocations this session saw made, so there is no stream of
+ * every free in the system. kfree can free what kmem_cache_alloc made and kmem_cache_free what
+ * kmalloc made: both are one address space ("slab") for matching.
+ */
+struct ht_kmem {
+	struct ht_hdr hdr; /* pid/tid: the task whose context made the call */
+	__u8 kind;	   /* enum ht_kalloc */
+	__u8 op;	   /* HT_KOP_* */
+	__u16 order;	   /* pages: the order; else 0 */
+	__s32 node;	   /* NUMA node asked for, -1: any */
+	__u64 ptr;
+	__u64 call_site;   /* return address into the caller of the allocator, 0 if unknown */
+	__u64 bytes_req;   /* what the caller asked for */
+	__u64 bytes_alloc; /* what the allocator gave (its size class) */
+	__u64 gfp_flags;
+	__u64 stack_id; /* kernel stack (a stack record with HT_F_KSTACK); 0: not captured */
+	__u64 cache;	/* struct kmem_cache address, 0 if none */
+	char cache_name[HT_KCACHE_LEN];
+};
+_Static_assert(sizeof(struct ht_kmem) == 120, "ht_kmem size");
+
+/* The kernel tracepoints of kernel allocators, one program each. */
+enum ht_ktp {
+	HT_KTP_KMALLOC,
+	HT_KTP_KFREE,
+	HT_KTP_CACHE_ALLOC,
+	HT_KTP_CACHE_FREE,
+	HT_KTP_PAGE_ALLOC,
+	HT_KTP_PAGE_FREE,
+	HT_KTP_PAGE_FREE_BATCHED,
+	HT_KTP_VMAP_ALLOC,
+	HT_KTP_VMAP_FREE,
+	HT_KTP_PERCPU_ALLOC,
+	HT_KTP_PERCPU_FREE,
+	HT_KTP_MAX,
+};
+
+/* What a program reads, by position among its tracepoint's arguments (from BTF). */
+enum ht_kslot {
+	HT_KS_CALL_SITE,
+	HT_KS_PTR,
+	HT_KS_REQ,
+	HT_KS_ALLOC,
+	HT_KS_GFP,
+	HT_KS_NODE,
+	HT_KS_CACHE, /* struct kmem_cache * */
+	HT_KS_ORDER,
+	HT_KS_FAILED,
+	HT_KS_MAX,
+};
+
+struct ht_ktp_layout {
+	__u8 idx[HT_KS_MAX]; /* argument index, or HT_ARG_NONE */
+	__u8 pad[16 - HT_KS_MAX];
+};
+
+/* Written by userspace into recorded files: /proc/kallsyms text, split like ht_maps. */
+#define HT_KSYMS_HDR_SIZE HT_MAPS_HDR_SIZE
 
 #endif /* HEAPTRAIL_H */

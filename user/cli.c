@@ -29,6 +29,7 @@ enum {
 	OPT_PERFETTO,
 	OPT_CSV,
 	OPT_SVG,
+	OPT_KMEM_TABLE,
 };
 
 static const struct argp_option options[] = {
@@ -37,6 +38,10 @@ static const struct argp_option options[] = {
 	{ "command", 'c', "'CMD ARGS'", 0, "Start CMD and trace it from its first instruction", 1 },
 	{ "all", 'a', NULL, 0, "Trace every process", 1 },
 	{ "input", 'i', "FILE", 0, "Report from a recording instead of a live target", 1 },
+	{ "kernel", 'k', NULL, 0,
+	  "Kernel allocators too (kmalloc, slab caches, pages, vmalloc, percpu); alone: "
+	  "system-wide, kernel only; with -p/-c: only allocations made in their context",
+	  1 },
 	{ NULL, 0, NULL, 0, "Options:", 2 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 2 },
 	{ "verbose", 'v', NULL, 0, "Say which attach points were used and why others were not", 2 },
@@ -52,6 +57,8 @@ static const struct argp_option options[] = {
 	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)", 2 },
 	{ "probe-at-entry", OPT_PROBE_AT_ENTRY, NULL, 0,
 	  "Put every allocator probe on its function's first instruction (no placement)", 2 },
+	{ "kmem-table-size", OPT_KMEM_TABLE, "N", 0,
+	  "Live kernel allocations followed in BPF (default 262144; more are counted lost)", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "Ring buffer size, a power of two >= 4096, K/M suffixes allowed (default 16M)", 2 },
 	{ NULL, 0, NULL, 0, "leaks:", 3 },
@@ -95,7 +102,9 @@ static const char doc[] =
 	"  heaptrail trace -p 1234 -e alloc --json  allocator calls of pid 1234 as JSON Lines\n"
 	"  heaptrail trace -a -e mmap,munmap -d 5   every process's mmap/munmap for 5 seconds\n"
 	"  heaptrail leaks -c ./myprog --top 5      the 5 largest leaking stacks at exit\n"
-	"  heaptrail leaks -p 1234 --interval 10    a report every 10 s with growth per stack\n";
+	"  heaptrail leaks -p 1234 --interval 10    a report every 10 s with growth per stack\n"
+	"  heaptrail leaks -k -d 30 --min-age 5000  kernel allocations outstanding for 5 s+\n"
+	"  heaptrail hist -k -c './myprog'          kernel allocations made by a command\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -209,6 +218,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		ps->ntargets++;
 		cli->input = arg;
 		break;
+	case 'k':
+		cli->kernel = true;
+		break;
 	case 'o':
 		cli->output = arg;
 		break;
@@ -245,6 +257,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_TOP:
 	case OPT_STACK_DEPTH:
+	case OPT_KMEM_TABLE:
 	case OPT_STACK_TABLE: {
 		unsigned long v;
 
@@ -259,6 +272,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			cli->top = (unsigned)v;
 		else if (key == OPT_STACK_DEPTH)
 			cli->stack_depth = (unsigned)v;
+		else if (key == OPT_KMEM_TABLE)
+			cli->kmem_table_size = (unsigned)v;
 		else
 			cli->stack_table_size = (unsigned)v;
 		break;
@@ -311,10 +326,18 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		ps->status = usage_error("unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
-		if (ps->ntargets != 1)
+		if (cli->kernel && ps->ntargets == 0) {
+			/* -k alone: the kernel's allocations, whoever makes them */
+			ps->ntargets = 1;
+			cli->all = true;
+			cli->kernel_only = true;
+		}
+		if (cli->kernel && !strcmp(cli->command, "timeline"))
+			ps->status = usage_error("timeline does not take -k%s", "");
+		else if (ps->ntargets != 1)
 			ps->status =
-				usage_error("give exactly one target: -p PID, -c 'CMD', -a or -i "
-					    "FILE%s",
+				usage_error("give exactly one target: -p PID, -c 'CMD', -a, -k or "
+					    "-i FILE%s",
 					    "");
 		else if (!strcmp(cli->command, "record") && (cli->input || !cli->output))
 			ps->status = usage_error("record needs a live target and -o FILE%s", "");

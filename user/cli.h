@@ -22,6 +22,9 @@ struct cli {
 	int argc;	     /* the command line, for the recording's metadata */
 	char **args;
 	bool all;
+	bool kernel;	  /* -k: kernel allocators too */
+	bool kernel_only; /* -k without a user target: kernel allocators, system-wide */
+	unsigned kmem_table_size;
 	pid_t pids[CLI_MAX_PIDS];
 	int npids;
 	char **argv; /* -c, split into words */

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "event.h"
 #include "json.h"
+#include "kreport.h"
 #include "model.h"
 #include "report.h"
 #include "source.h"
@@ -38,7 +39,14 @@ struct leaks_ctx {
 	struct previous *prev;
 	size_t nprev;
 	unsigned reports;
+	struct kreport kr; /* -k */
 };
+
+/* The kernel section: asked for (-k), or the recording has kernel allocations. */
+static bool show_kernel(const struct leaks_ctx *lc)
+{
+	return lc->cli->kernel || kmodel_seen(lc->kr.km);
+}
 
 static void on_event(void *ctx, const struct ht_hdr *rec)
 {
@@ -46,6 +54,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 
 	model_apply(lc->model, rec);
 	report_follow_modules(lc->sym, lc->model, rec);
+	kreport_follow(&lc->kr, rec);
 }
 
 /*
@@ -195,7 +204,7 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 
 	if (interval)
 		printf("heaptrail leaks: report %u\n", lc->reports);
-	for (size_t i = 0; i < model_nprocs(lc->model); i++) {
+	for (size_t i = 0; !lc->cli->kernel_only && i < model_nprocs(lc->model); i++) {
 		const struct model_proc *p = model_proc_at(lc->model, i);
 		const struct previous *prev = previous_of(lc, p);
 		size_t n = 0, shown;
@@ -242,6 +251,8 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		else
 			free(sums);
 	}
+	if (show_kernel(lc))
+		kreport_leaks_text(&lc->kr, stdout, now);
 	printf("lost:");
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		printf(" %s=%" PRIu64, ht_lost_kind_name(k), lost[k]);
@@ -262,7 +273,7 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		json_kv_u64(j, "report", lc->reports);
 	json_key(j, "processes");
 	json_array_begin(j);
-	for (size_t i = 0; i < model_nprocs(lc->model); i++) {
+	for (size_t i = 0; !lc->cli->kernel_only && i < model_nprocs(lc->model); i++) {
 		const struct model_proc *p = model_proc_at(lc->model, i);
 		const struct previous *prev = previous_of(lc, p);
 		size_t n = 0;
@@ -332,6 +343,10 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			free(sums);
 	}
 	json_array_end(j);
+	if (show_kernel(lc)) {
+		json_key(j, "kernel");
+		kreport_leaks_json(&lc->kr, j, now);
+	}
 	json_key(j, "lost");
 	json_object_begin(j);
 	for (int k = 0; k < HT_LOST_MAX; k++)
@@ -399,18 +414,22 @@ int cmd_leaks(struct cli *cli)
 	int status = EXIT_RUNTIME;
 	char banner[128];
 
-	o.want_alloc = true;
-	o.capture_stacks = true;
+	o.want_alloc = !cli->kernel_only;
+	o.capture_stacks = !cli->kernel_only;
+	o.kmem_stacks = cli->kernel;
 	o.floor_only = cli->floor;
 	lc.model = model_new();
 	lc.sym = symbolizer_new();
-	if (!lc.model || !lc.sym)
+	lc.kr = (struct kreport){ .km = kmodel_new(), .ks = ksyms_new(), .m = lc.model,
+				  .top = cli->top, .stack_depth = cli->stack_depth,
+				  .min_age_ns = cli->min_age_ns };
+	if (!lc.model || !lc.sym || !lc.kr.km || !lc.kr.ks)
 		goto out;
 	json_init(&lc.json, stdout);
 	model_set_internal(lc.model, is_allocator_code, &lc);
 	symbolizer_set_offline(lc.sym, cli->input != NULL);
-	snprintf(banner, sizeof(banner), "tracing allocations; the report comes at the end%s",
-		 cli->interval ? " and every --interval" : "");
+	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
+		 cli->kernel_only ? "kernel " : "", cli->interval ? " and every --interval" : "");
 	if (source_open(cli, &o, on_event, &lc, banner, &src))
 		goto out;
 	source_set_tick(src, cli->interval, on_tick);
@@ -430,6 +449,8 @@ out:
 		free(lc.prev[i].sums);
 	free(lc.prev);
 	symbolizer_free(lc.sym);
+	kmodel_free(lc.kr.km);
+	ksyms_free(lc.kr.ks);
 	model_free(lc.model);
 	return status;
 }

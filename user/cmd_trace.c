@@ -7,6 +7,7 @@
 #include "comm.h"
 #include "commands.h"
 #include "event.h"
+#include "ksyms.h"
 #include "source.h"
 #include "tracer.h"
 
@@ -15,6 +16,7 @@ struct trace_ctx {
 	struct comm_cache *comms;
 	struct json json;
 	struct source *src;
+	struct ksyms *ksyms; /* -k: call sites by name */
 	uint64_t lost[HT_LOST_MAX]; /* from the lost records, live or recorded */
 };
 
@@ -42,9 +44,12 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct trace_ctx *tc = ctx;
 	int kind = ht_rec_kind(rec);
-	struct ht_fmt_ctx fc = { .t0_ns = source_start_ns(tc->src) };
+	struct ht_fmt_ctx fc = { .t0_ns = source_start_ns(tc->src), .ksyms = tc->ksyms };
 
 	track_comm(tc, rec);
+	if (rec->type == HT_REC_KSYMS && tc->ksyms)
+		ksyms_add_text(tc->ksyms, ((const struct ht_maps *)rec)->text,
+			       ((const struct ht_maps *)rec)->len);
 	if (rec->type == HT_REC_LOST)
 		tc->lost[((const struct ht_lost *)rec)->kind] +=
 			((const struct ht_lost *)rec)->count;
@@ -94,7 +99,16 @@ int cmd_trace(struct cli *cli)
 	o.want_vm = cli->kinds & HT_KINDS_VM;
 	o.want_fault = cli->kinds & HT_KIND_BIT(HT_K_FAULT);
 	o.want_rss = cli->kinds & HT_KIND_BIT(HT_K_RSS);
-	if (cli->all)
+	if (cli->kernel_only)
+		o.want_alloc = o.want_vm = o.want_fault = o.want_rss = false;
+	tc.ksyms = ksyms_new();
+	if (cli->kernel && !cli->input && ksyms_load_proc(tc.ksyms))
+		fprintf(stderr, "heaptrail: cannot read kernel symbols from /proc/kallsyms; call "
+				"sites are shown as addresses\n");
+	if (cli->kernel_only)
+		snprintf(banner, sizeof(banner), "tracing the kernel's allocators%s",
+			 cli->duration ? "" : "; Ctrl-C to stop");
+	else if (cli->all)
 		snprintf(banner, sizeof(banner), "tracing every process%s",
 			 cli->duration ? "" : "; Ctrl-C to stop");
 	else if (cli->npids)
@@ -122,5 +136,6 @@ int cmd_trace(struct cli *cli)
 out:
 	source_close(tc.src);
 	comm_cache_free(tc.comms);
+	ksyms_free(tc.ksyms);
 	return status;
 }

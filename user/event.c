@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "event.h"
+#include "ksyms.h"
 
 static const char *const kind_names[HT_K_MAX] = {
 	[HT_K_MALLOC] = "malloc",
@@ -40,6 +41,16 @@ static const char *const kind_names[HT_K_MAX] = {
 	[HT_K_EXIT] = "exit",
 	[HT_K_RSS] = "rss",
 	[HT_K_LOST] = "lost",
+	[HT_K_KMALLOC] = "kmalloc",
+	[HT_K_KFREE] = "kfree",
+	[HT_K_KMEM_CACHE_ALLOC] = "kmem_cache_alloc",
+	[HT_K_KMEM_CACHE_FREE] = "kmem_cache_free",
+	[HT_K_PAGE_ALLOC] = "page_alloc",
+	[HT_K_PAGE_FREE] = "page_free",
+	[HT_K_VMALLOC] = "vmalloc",
+	[HT_K_VFREE] = "vfree",
+	[HT_K_PERCPU_ALLOC] = "percpu_alloc",
+	[HT_K_PERCPU_FREE] = "percpu_free",
 };
 
 const char *ht_kind_name(int kind)
@@ -57,6 +68,7 @@ static const struct {
 	{ "alloc", HT_KINDS_ALLOC },
 	{ "vm", HT_KINDS_VM },
 	{ "process", HT_KINDS_PROCESS },
+	{ "kernel", HT_KINDS_KERNEL },
 };
 
 int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad)
@@ -271,7 +283,8 @@ const char *ht_lost_kind_name(unsigned kind)
 	static const char *const names[HT_LOST_MAX] = {
 		[HT_LOST_RINGBUF] = "ringbuf", [HT_LOST_THREAD_STATE] = "thread_state",
 		[HT_LOST_PAIRING] = "pairing", [HT_LOST_TARGETS] = "targets",
-		[HT_LOST_STACK] = "stack",
+		[HT_LOST_STACK] = "stack", [HT_LOST_KMEM_TABLE] = "kmem_table",
+		[HT_LOST_KMEM_NESTED] = "kmem_nested",
 	};
 
 	return kind < HT_LOST_MAX ? names[kind] : "?";
@@ -322,6 +335,8 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_KFUNC] = sizeof(struct ht_kfunc_rec),
 	[HT_REC_STACK] = HT_STACK_HDR_SIZE, /* and 8 bytes a frame */
 	[HT_REC_MAPS] = HT_MAPS_HDR_SIZE,   /* and its text */
+	[HT_REC_KMEM] = sizeof(struct ht_kmem),
+	[HT_REC_KSYMS] = HT_KSYMS_HDR_SIZE, /* and its text */
 };
 
 int ht_rec_check(const void *buf, size_t len, const char **why)
@@ -351,7 +366,7 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 			*why = "stack record size does not match its frame count";
 			return -1;
 		}
-	} else if (hdr.type == HT_REC_MAPS) {
+	} else if (hdr.type == HT_REC_MAPS || hdr.type == HT_REC_KSYMS) {
 		struct ht_maps mp;
 
 		if (len < HT_MAPS_HDR_SIZE || hdr.size < HT_MAPS_HDR_SIZE) {
@@ -408,6 +423,16 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 		}
 		break;
 	}
+	case HT_REC_KMEM: {
+		const struct ht_kmem *k = buf;
+
+		if (k->kind == 0 || k->kind >= HT_KA_MAX ||
+		    (k->op != HT_KOP_ALLOC && k->op != HT_KOP_FREE)) {
+			*why = "unknown kernel allocator event";
+			return -1;
+		}
+		break;
+	}
 	}
 	return hdr.type;
 }
@@ -440,6 +465,12 @@ int ht_rec_kind(const struct ht_hdr *hdr)
 		return HT_K_RSS;
 	case HT_REC_LOST:
 		return HT_K_LOST;
+	case HT_REC_KMEM: {
+		const struct ht_kmem *k = (const void *)hdr;
+
+		/* alloc kinds in enum ht_kalloc order, each followed by its free */
+		return HT_K_KMALLOC + 2 * (k->kind - HT_KA_KMALLOC) + (k->op == HT_KOP_FREE);
+	}
 	default:
 		return HT_K_NONE;
 	}
@@ -462,6 +493,98 @@ bool ht_syscall_failed(const struct ht_syscall *rec, int *err)
 		return true;
 	}
 	return false;
+}
+
+/* ---------------------------------------------------------------- GFP flags */
+
+static const struct {
+	uint64_t mask;
+	const char *name;
+} gfp_names[] = {
+	/* composites, largest first, as include/trace/events/mmflags.h lists them */
+	{ 0x1c24ca, "GFP_TRANSHUGE" },
+	{ 0x1c20ca, "GFP_TRANSHUGE_LIGHT" },
+	{ 0x100cca, "GFP_HIGHUSER_MOVABLE" },
+	{ 0x100cc2, "GFP_HIGHUSER" },
+	{ 0x100cc0, "GFP_USER" },
+	{ 0x400cc0, "GFP_KERNEL_ACCOUNT" },
+	{ 0xcc0, "GFP_KERNEL" },
+	{ 0xc40, "GFP_NOFS" },
+	{ 0xa20, "GFP_ATOMIC" }, /* up to 6.3: with __GFP_ATOMIC */
+	{ 0x820, "GFP_ATOMIC" },
+	{ 0xc00, "GFP_NOIO" },
+	{ 0x2800, "GFP_NOWAIT" },
+	/* single bits */
+	{ 1u << 0, "__GFP_DMA" },
+	{ 1u << 1, "__GFP_HIGHMEM" },
+	{ 1u << 2, "__GFP_DMA32" },
+	{ 1u << 3, "__GFP_MOVABLE" },
+	{ 1u << 4, "__GFP_RECLAIMABLE" },
+	{ 1u << 5, "__GFP_HIGH" },
+	{ 1u << 6, "__GFP_IO" },
+	{ 1u << 7, "__GFP_FS" },
+	{ 1u << 8, "__GFP_ZERO" },
+	{ 1u << 9, "__GFP_ATOMIC" },
+	{ 1u << 10, "__GFP_DIRECT_RECLAIM" },
+	{ 1u << 11, "__GFP_KSWAPD_RECLAIM" },
+	{ 1u << 12, "__GFP_WRITE" },
+	{ 1u << 13, "__GFP_NOWARN" },
+	{ 1u << 14, "__GFP_RETRY_MAYFAIL" },
+	{ 1u << 15, "__GFP_NOFAIL" },
+	{ 1u << 16, "__GFP_NORETRY" },
+	{ 1u << 17, "__GFP_MEMALLOC" },
+	{ 1u << 18, "__GFP_COMP" },
+	{ 1u << 19, "__GFP_NOMEMALLOC" },
+	{ 1u << 20, "__GFP_HARDWALL" },
+	{ 1u << 21, "__GFP_THISNODE" },
+	{ 1u << 22, "__GFP_ACCOUNT" },
+	{ 1u << 23, "__GFP_ZEROTAGS" },
+	{ 1u << 24, "__GFP_NO_OBJ_EXT" },
+};
+
+void ht_gfp_each(uint64_t flags, void (*fn)(void *ctx, const char *name), void *ctx)
+{
+	if (!flags) {
+		fn(ctx, "none");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(gfp_names) / sizeof(gfp_names[0]) && flags; i++) {
+		if ((flags & gfp_names[i].mask) == gfp_names[i].mask) {
+			fn(ctx, gfp_names[i].name);
+			flags &= ~gfp_names[i].mask;
+		}
+	}
+	if (flags) {
+		static char unknown[32];
+
+		snprintf(unknown, sizeof(unknown), "0x%" PRIx64, flags);
+		fn(ctx, unknown);
+	}
+}
+
+struct gfp_buf {
+	char *buf;
+	size_t len, used;
+};
+
+static void gfp_append(void *ctx, const char *name)
+{
+	struct gfp_buf *b = ctx;
+	int n = snprintf(b->buf + b->used, b->len - b->used, "%s%s", b->used ? "|" : "", name);
+
+	if (n > 0)
+		b->used += (size_t)n < b->len - b->used ? (size_t)n : b->len - b->used - 1;
+}
+
+const char *ht_gfp_format(uint64_t flags, char *buf, size_t len)
+{
+	struct gfp_buf b = { buf, len, 0 };
+
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	ht_gfp_each(flags, gfp_append, &b);
+	return buf;
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -575,6 +698,52 @@ static void json_kfunc(struct json *j, const struct ht_kfunc_rec *k)
 		json_kv_bool(j, "in_alloc", true);
 }
 
+/* "name+0x1f [module]" of a kernel address, or NULL */
+static const char *ksym_text(struct ksyms *ks, uint64_t addr, char *buf, size_t len)
+{
+	const char *module = NULL, *name;
+	uint64_t off;
+
+	name = ks ? ksyms_lookup(ks, addr, &off, &module) : NULL;
+	if (!name)
+		return NULL;
+	snprintf(buf, len, "%s+0x%" PRIx64 "%s%s%s", name, off, module ? " [" : "",
+		 module ? module : "", module ? "]" : "");
+	return buf;
+}
+
+static void json_kmem(struct json *j, const struct ht_kmem *k, struct ksyms *ks)
+{
+	char gfp[256];
+
+	json_kv_addr(j, "ptr", k->ptr);
+	if (k->call_site) {
+		const char *sym = ksym_text(ks, k->call_site, gfp, sizeof(gfp));
+
+		json_kv_addr(j, "call_site", k->call_site);
+		if (sym)
+			json_kv_string(j, "call_site_sym", sym);
+	}
+	if (k->kind == HT_KA_PAGE)
+		json_kv_u64(j, "order", k->order);
+	if (k->op == HT_KOP_FREE)
+		return;
+	json_kv_u64(j, "bytes_req", k->bytes_req);
+	json_kv_u64(j, "bytes_alloc", k->bytes_alloc);
+	json_kv_u64(j, "gfp_flags", k->gfp_flags);
+	json_kv_string(j, "gfp", ht_gfp_format(k->gfp_flags, gfp, sizeof(gfp)));
+	json_kv_s64(j, "node", k->node);
+	if (k->cache_name[0]) {
+		char name[HT_KCACHE_LEN + 1];
+
+		snprintf(name, sizeof(name), "%.*s", HT_KCACHE_LEN, k->cache_name);
+		json_kv_string(j, "cache", name);
+	}
+	if (k->stack_id)
+		json_kv_u64(j, "stack_id", k->stack_id);
+	json_kv_bool(j, "missed_free", k->hdr.flags & HT_F_KMEM_REUSED);
+}
+
 static void json_exit_status(struct json *j, int status)
 {
 	json_kv_s64(j, "status", status);
@@ -646,6 +815,9 @@ void ht_rec_print_json(struct json *j, const struct ht_hdr *rec, const struct ht
 		json_kv_u64(j, "count", l->count);
 		break;
 	}
+	case HT_REC_KMEM:
+		json_kmem(j, (const struct ht_kmem *)rec, ctx->ksyms);
+		break;
 	}
 	json_object_end(j);
 }
@@ -856,6 +1028,30 @@ void ht_rec_print_text(FILE *out, const struct ht_hdr *rec, const struct ht_fmt_
 
 		fprintf(out, "LOST %" PRIu64 " events (%s)", (uint64_t)l->count,
 			ht_lost_kind_name(l->kind));
+		break;
+	}
+	case HT_REC_KMEM: {
+		const struct ht_kmem *k = (const void *)rec;
+		char gfp[256];
+
+		fprintf(out, "%s ptr=0x%" PRIx64, ht_kind_name(ht_rec_kind(rec)), (uint64_t)k->ptr);
+		if (k->kind == HT_KA_PAGE)
+			fprintf(out, " order=%u", k->order);
+		if (k->op == HT_KOP_ALLOC) {
+			if (k->cache_name[0])
+				fprintf(out, " cache=%.*s", HT_KCACHE_LEN, k->cache_name);
+			fprintf(out, " req=%" PRIu64 " alloc=%" PRIu64 " gfp=%s node=%d",
+				(uint64_t)k->bytes_req, (uint64_t)k->bytes_alloc,
+				ht_gfp_format(k->gfp_flags, gfp, sizeof(gfp)), k->node);
+		}
+		if (k->call_site) {
+			const char *sym = ksym_text(ctx->ksyms, k->call_site, gfp, sizeof(gfp));
+
+			if (sym)
+				fprintf(out, " call_site=%s", sym);
+			else
+				fprintf(out, " call_site=0x%" PRIx64, (uint64_t)k->call_site);
+		}
 		break;
 	}
 	}

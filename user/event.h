@@ -13,6 +13,8 @@
 #include "../bpf/heaptrail.h"
 #include "json.h"
 
+struct ksyms;
+
 /*
  * Event kinds, as named in the JSON contract. A record maps to exactly one kind; -e selects
  * kinds by name or by group.
@@ -46,6 +48,17 @@ enum ht_kind {
 	HT_K_EXIT,
 	HT_K_RSS,
 	HT_K_LOST,
+	/* kernel allocators (-k) */
+	HT_K_KMALLOC,
+	HT_K_KFREE,
+	HT_K_KMEM_CACHE_ALLOC,
+	HT_K_KMEM_CACHE_FREE,
+	HT_K_PAGE_ALLOC,
+	HT_K_PAGE_FREE,
+	HT_K_VMALLOC,
+	HT_K_VFREE,
+	HT_K_PERCPU_ALLOC,
+	HT_K_PERCPU_FREE,
 	HT_K_MAX,
 	HT_K_NONE = -1, /* internal records (rename, held): never printed */
 };
@@ -54,6 +67,7 @@ enum ht_kind {
 #define HT_KINDS_ALLOC	 (HT_KIND_BIT(HT_K_DELETE + 1) - 1)
 #define HT_KINDS_VM	 ((HT_KIND_BIT(HT_K_SHMDT + 1) - 1) & ~HT_KINDS_ALLOC)
 #define HT_KINDS_PROCESS (HT_KIND_BIT(HT_K_FORK) | HT_KIND_BIT(HT_K_EXEC) | HT_KIND_BIT(HT_K_EXIT))
+#define HT_KINDS_KERNEL	 ((HT_KIND_BIT(HT_K_PERCPU_FREE + 1) - 1) & ~(HT_KIND_BIT(HT_K_KMALLOC) - 1))
 #define HT_KINDS_ALL	 (HT_KIND_BIT(HT_K_MAX) - 1)
 
 const char *ht_kind_name(int kind);
@@ -76,6 +90,15 @@ const char *ht_sys_name(unsigned sys);
 const char *ht_lost_kind_name(unsigned kind);
 const char *ht_rss_member_name(unsigned member);
 const char *ht_kfunc_name(unsigned kfunc);
+/*
+ * GFP flags as names joined by '|' ("GFP_KERNEL|__GFP_ZERO"), composites first as the kernel's
+ * own tracepoint output does, unknown bits in hex. The bit values are those of Linux 6.1 to
+ * 6.18 (bit 9 was __GFP_ATOMIC until 6.3). Returns buf.
+ */
+const char *ht_gfp_format(uint64_t flags, char *buf, size_t len);
+/* Calls fn for each name ht_gfp_format would print; what `hist -k` counts. */
+void ht_gfp_each(uint64_t flags, void (*fn)(void *ctx, const char *name), void *ctx);
+
 /* errno's symbolic name ("ENOMEM"), or "E<n>" in buf when unknown. */
 const char *ht_errno_name(int err, char *buf, size_t len);
 
@@ -85,7 +108,8 @@ bool ht_syscall_failed(const struct ht_syscall *rec, int *err);
 /* What a formatter needs beyond the record itself. */
 struct ht_fmt_ctx {
 	const char *comm;
-	uint64_t t0_ns; /* text timestamps are relative to this */
+	uint64_t t0_ns;	     /* text timestamps are relative to this */
+	struct ksyms *ksyms; /* kernel call sites by name, when given */
 };
 
 void ht_rec_print_json(struct json *j, const struct ht_hdr *rec, const struct ht_fmt_ctx *ctx);

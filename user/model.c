@@ -516,7 +516,8 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 		break;
 	case HT_REC_STACK:
 		/* The process exists from its first stack on: its symbols are keyed by it. */
-		proc_get(m, rec->pid, rec->ts_ns);
+		if (!(rec->flags & HT_F_KSTACK))
+			proc_get(m, rec->pid, rec->ts_ns);
 		stack_add(m, (const struct ht_stack *)rec);
 		break;
 	case HT_REC_FORK:
@@ -623,6 +624,13 @@ const struct model_alloc *model_proc_next_alloc(const struct model_proc *p, size
 			return a;
 	}
 	return NULL;
+}
+
+const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id)
+{
+	long i = id ? idmap_find(&m->stack_ids, id) : -1;
+
+	return i >= 0 ? &m->stacks[m->stack_ids.vals[i]] : NULL;
 }
 
 const struct model_stack *model_stack(const struct model *m, uint32_t index)

@@ -105,6 +105,8 @@ const struct model_proc *model_proc_live(const struct model *m, uint32_t pid);
 /* Iterates a process's live allocations: returns the next from *pos, or NULL at the end. */
 const struct model_alloc *model_proc_next_alloc(const struct model_proc *p, size_t *pos);
 const struct model_stack *model_stack(const struct model *m, uint32_t index);
+/* A stack by its id (kernel stacks are found this way), NULL when its record never came. */
+const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id);
 /* Loss counters carried by lost records, by enum ht_lost_kind. */
 const uint64_t *model_lost(const struct model *m);
 /* The last timestamp applied. */

@@ -23,6 +23,7 @@
 #include "heaptrail.skel.h"
 #include "event.h"
 #include "hooks.h"
+#include "kmem.h"
 #include "probes.h"
 #include "procinfo.h"
 #include "tracer.h"
@@ -65,6 +66,7 @@ struct tracer {
 
 	bool uprobe_multi;   /* the kernel has uprobe_multi links */
 	struct hooks *hooks; /* kernel-function hooks, when any can attach */
+	struct kmem *kmem;   /* kernel-allocator tracepoints (-k) */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
 	uint64_t tick_ns; /* tracer_set_tick */
@@ -268,6 +270,8 @@ static int attach_kernel(struct tracer *t)
 	    attach_prog(t, s->progs.sys_exit, "raw tracepoint sys_exit"))
 		return -1;
 	if (hooks_attach(t->hooks, s, push_kernel_link, t))
+		return -1;
+	if (kmem_attach(t->kmem, s, push_kernel_link, t))
 		return -1;
 	if (t->opts.want_fault &&
 	    attach_prog(t, s->progs.page_fault_user, "tracepoint exceptions:page_fault_user"))
@@ -711,8 +715,11 @@ static int on_record(void *ctx, void *data, size_t size)
 /* New losses become lost records in the stream, so that no consumer can miss them. */
 static void report_new_losses(struct tracer *t)
 {
+	uint64_t lost[HT_LOST_MAX];
+
+	tracer_lost(t, lost);
 	for (int k = 0; k < HT_LOST_MAX; k++) {
-		uint64_t v = __atomic_load_n(&t->skel->bss->lost[k], __ATOMIC_RELAXED);
+		uint64_t v = lost[k];
 		struct ht_lost rec = {};
 
 		if (v == t->lost_seen[k])
@@ -752,10 +759,24 @@ void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx
 	t->tick = tick;
 }
 
+/*
+ * The kernel frees much of what a process held after it is gone: RCU callbacks (inodes,
+ * sockets) run a grace period later, in softirq context. With -k the tracer waits for a grace
+ * period (membarrier's global command is synchronize_rcu()) and then a little longer, so that
+ * those frees are seen and do not show as leaks.
+ */
+#define KMEM_LINGER_NS (300 * 1000000ull)
+
+static void kernel_grace_period(void)
+{
+	syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0, 0);
+}
+
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 {
 	uint64_t deadline = duration_s > 0 ? now_ns() + (uint64_t)(duration_s * 1e9) : 0;
 	uint64_t next_check = 0, next_tick = t->tick ? now_ns() + t->tick_ns : 0;
+	uint64_t linger_until = 0;
 	int err = 0;
 
 	while (!*stop && !t->error) {
@@ -778,10 +799,16 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			/* An exit record may still be in the buffer: drain before deciding. */
 			ring_buffer__consume(t->rb);
 			check_targets(t);
-			if (t->nalive == 0)
+			if (t->nalive == 0 && !t->opts.want_kmem)
 				break;
-			next_check = now + 200 * 1000000ull;
+			if (t->nalive == 0 && !linger_until) {
+				kernel_grace_period();
+				linger_until = now_ns() + KMEM_LINGER_NS;
+			}
+			next_check = now + (linger_until ? 10 : 200) * 1000000ull;
 		}
+		if (linger_until && now >= linger_until)
+			break;
 	}
 	ring_buffer__consume(t->rb);
 	report_new_losses(t);
@@ -889,6 +916,10 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 				  opts->want_alloc && !t->uprobe_multi);
 	bpf_program__set_autoload(t->skel->progs.alloc_enter_multi, t->uprobe_multi);
 	t->hooks = hooks_prepare(t->skel, opts->want_vm, opts->verbose);
+	t->kmem = kmem_prepare(t->skel, opts->want_kmem, opts->kmem_stacks, opts->kmem_table_size,
+			       opts->verbose);
+	if (opts->want_kmem && !t->kmem)
+		return -1;
 	bpf_program__set_autoload(t->skel->progs.alloc_return_multi, t->uprobe_multi);
 
 	err = heaptrail_bpf__load(t->skel);
@@ -929,6 +960,8 @@ void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX])
 {
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		lost[k] = t->skel ? __atomic_load_n(&t->skel->bss->lost[k], __ATOMIC_RELAXED) : 0;
+	/* Counted by the kernel itself, per program, rather than by our programs. */
+	lost[HT_LOST_KMEM_NESTED] = kmem_nested_misses(t->kmem);
 }
 
 uint64_t tracer_floor_hits(struct tracer *t)
@@ -979,5 +1012,6 @@ void tracer_close(struct tracer *t)
 	for (int i = 0; i < t->nlibs; i++)
 		libprobes_free(t->libs[i]);
 	hooks_free(t->hooks);
+	kmem_free(t->kmem);
 	free(t);
 }

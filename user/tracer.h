@@ -26,6 +26,9 @@ struct tracer_opts {
 	bool want_fault;
 	bool want_rss;
 	bool capture_stacks;	  /* user stacks of allocations */
+	bool want_kmem;		  /* kernel allocators (-k) */
+	bool kmem_stacks;	  /* kernel stacks of kernel allocations */
+	unsigned kmem_table_size; /* live kernel allocations the BPF side can follow */
 	bool capture_free_stacks; /* and of frees */
 	bool probe_at_entry; /* no probe placement: every entry probe at the function's entry */
 	bool floor_only;     /* benchmarks: the allocator probes only count their hits */

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel allocations: an open-addressing table keyed by (address space, pointer), the slab
+ * cache table, and the counters per allocator.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kmodel.h"
+
+struct kmodel {
+	struct kmodel_alloc *slots;
+	size_t cap, count;
+	struct kmodel_counts kinds[HT_KA_MAX];
+	struct kmodel_cache *caches;
+	size_t ncaches;
+	struct kmodel_hooks hooks;
+	bool seen;
+};
+
+static const char *const kalloc_names[HT_KA_MAX] = {
+	[HT_KA_KMALLOC] = "kmalloc", [HT_KA_CACHE] = "kmem_cache", [HT_KA_PAGE] = "page",
+	[HT_KA_VMALLOC] = "vmalloc", [HT_KA_PERCPU] = "percpu",
+};
+
+const char *ht_kalloc_name(unsigned kind)
+{
+	return kind < HT_KA_MAX && kalloc_names[kind] ? kalloc_names[kind] : "?";
+}
+
+struct kmodel *kmodel_new(void)
+{
+	return calloc(1, sizeof(struct kmodel));
+}
+
+void kmodel_free(struct kmodel *m)
+{
+	if (!m)
+		return;
+	free(m->slots);
+	free(m->caches);
+	free(m);
+}
+
+void kmodel_set_hooks(struct kmodel *m, const struct kmodel_hooks *h)
+{
+	m->hooks = *h;
+}
+
+bool kmodel_seen(const struct kmodel *m)
+{
+	return m->seen;
+}
+
+/* kfree frees what kmem_cache_alloc made and the reverse: one space for both. */
+static unsigned space_of(unsigned kind)
+{
+	return kind == HT_KA_KMALLOC ? HT_KA_CACHE : kind;
+}
+
+static size_t slot_of(const struct kmodel *m, uint64_t ptr, unsigned space)
+{
+	uint64_t h = (ptr ^ ((uint64_t)space << 58)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 20) & (m->cap - 1);
+}
+
+static struct kmodel_alloc *find(struct kmodel *m, uint64_t ptr, unsigned space)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = slot_of(m, ptr, space);; i = (i + 1) & (m->cap - 1)) {
+		struct kmodel_alloc *a = &m->slots[i];
+
+		if (!a->ptr)
+			return NULL;
+		if (a->ptr == ptr && space_of(a->kind) == space)
+			return a;
+	}
+}
+
+static int grow(struct kmodel *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 1024;
+	struct kmodel_alloc *old = m->slots, *n = calloc(ncap, sizeof(*n));
+	size_t ocap = m->cap;
+
+	if (!n)
+		return -1;
+	m->slots = n;
+	m->cap = ncap;
+	for (size_t i = 0; i < ocap; i++) {
+		size_t j;
+
+		if (!old[i].ptr)
+			continue;
+		for (j = slot_of(m, old[i].ptr, space_of(old[i].kind)); n[j].ptr;
+		     j = (j + 1) & (ncap - 1))
+			;
+		n[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* Backward-shift deletion keeps probe chains whole without tombstones. */
+static void remove_slot(struct kmodel *m, struct kmodel_alloc *a)
+{
+	size_t i = (size_t)(a - m->slots), j = i;
+
+	for (;;) {
+		size_t k;
+
+		m->slots[i].ptr = 0;
+		for (;;) {
+			j = (j + 1) & (m->cap - 1);
+			if (!m->slots[j].ptr)
+				goto done;
+			k = slot_of(m, m->slots[j].ptr, space_of(m->slots[j].kind));
+			/* move j back to i unless its home lies cyclically in (i, j] */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			break;
+		}
+		m->slots[i] = m->slots[j];
+		i = j;
+	}
+done:
+	m->count--;
+}
+
+static uint16_t cache_index(struct kmodel *m, const struct ht_kmem *r)
+{
+	char name[sizeof(m->caches[0].name)];
+	struct kmodel_cache *n;
+
+	if (r->kind == HT_KA_CACHE && r->cache_name[0])
+		snprintf(name, sizeof(name), "%.*s", HT_KCACHE_LEN, r->cache_name);
+	else if (r->kind == HT_KA_KMALLOC)
+		snprintf(name, sizeof(name), "kmalloc-%llu", (unsigned long long)r->bytes_alloc);
+	else
+		return KMODEL_NO_CACHE;
+	for (size_t i = 0; i < m->ncaches; i++)
+		if (!strcmp(m->caches[i].name, name))
+			return (uint16_t)i;
+	if (m->ncaches >= KMODEL_NO_CACHE)
+		return KMODEL_NO_CACHE;
+	n = realloc(m->caches, (m->ncaches + 1) * sizeof(*n));
+	if (!n)
+		return KMODEL_NO_CACHE;
+	m->caches = n;
+	memset(&n[m->ncaches], 0, sizeof(*n));
+	memcpy(n[m->ncaches].name, name, sizeof(name));
+	return (uint16_t)m->ncaches++;
+}
+
+static void count_free(struct kmodel *m, const struct kmodel_alloc *a)
+{
+	struct kmodel_counts *cs[2] = { &m->kinds[a->kind],
+					a->cache != KMODEL_NO_CACHE ? &m->caches[a->cache].c
+								    : NULL };
+
+	for (int i = 0; i < 2; i++) {
+		if (!cs[i])
+			continue;
+		cs[i]->live_allocs--;
+		cs[i]->live_bytes -= a->bytes_alloc;
+	}
+}
+
+static void apply_alloc(struct kmodel *m, const struct ht_kmem *r)
+{
+	struct kmodel_alloc *a, n = {
+		.ptr = r->ptr,
+		.bytes_req = r->bytes_req,
+		.bytes_alloc = r->bytes_alloc,
+		.ts_ns = r->hdr.ts_ns,
+		.gfp_flags = r->gfp_flags,
+		.call_site = r->call_site,
+		.stack_id = r->stack_id,
+		.pid = r->hdr.pid,
+		.kind = r->kind,
+		.order = (uint8_t)r->order,
+	};
+	struct kmodel_counts *cs[2];
+	bool keep = !(r->hdr.flags & HT_F_KMEM_UNTRACKED);
+
+	n.cache = cache_index(m, r);
+	cs[0] = &m->kinds[r->kind];
+	cs[1] = n.cache != KMODEL_NO_CACHE ? &m->caches[n.cache].c : NULL;
+	a = find(m, r->ptr, space_of(r->kind));
+	if (a) {
+		/* its free went unseen: not a leak */
+		m->kinds[a->kind].missed_frees++;
+		if (a->cache != KMODEL_NO_CACHE)
+			m->caches[a->cache].c.missed_frees++;
+		count_free(m, a);
+		remove_slot(m, a);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!cs[i])
+			continue;
+		cs[i]->allocs++;
+		cs[i]->bytes_req += n.bytes_req;
+		cs[i]->bytes_alloc += n.bytes_alloc;
+		if (keep) {
+			cs[i]->live_allocs++;
+			cs[i]->live_bytes += n.bytes_alloc;
+		} else {
+			cs[i]->untracked++;
+		}
+	}
+	if (m->hooks.alloc)
+		m->hooks.alloc(m->hooks.ctx, &n);
+	if (!keep)
+		return;
+	if ((m->count + 1) * 4 > m->cap * 3 && grow(m))
+		return;
+	{
+		size_t i = slot_of(m, n.ptr, space_of(n.kind));
+
+		while (m->slots[i].ptr)
+			i = (i + 1) & (m->cap - 1);
+		m->slots[i] = n;
+		m->count++;
+	}
+}
+
+static void apply_free(struct kmodel *m, const struct ht_kmem *r)
+{
+	struct kmodel_alloc *a = find(m, r->ptr, space_of(r->kind));
+
+	/* BPF sends only frees of allocations it saw; one missing here was replaced above */
+	if (!a)
+		return;
+	m->kinds[a->kind].frees++;
+	if (a->cache != KMODEL_NO_CACHE)
+		m->caches[a->cache].c.frees++;
+	count_free(m, a);
+	if (m->hooks.free)
+		m->hooks.free(m->hooks.ctx, a, r->hdr.ts_ns);
+	remove_slot(m, a);
+}
+
+void kmodel_apply(struct kmodel *m, const struct ht_kmem *rec)
+{
+	m->seen = true;
+	if (rec->op == HT_KOP_ALLOC)
+		apply_alloc(m, rec);
+	else
+		apply_free(m, rec);
+}
+
+const struct kmodel_counts *kmodel_kind_counts(const struct kmodel *m, unsigned kind)
+{
+	return kind < HT_KA_MAX ? &m->kinds[kind] : NULL;
+}
+
+size_t kmodel_ncaches(const struct kmodel *m)
+{
+	return m->ncaches;
+}
+
+const struct kmodel_cache *kmodel_cache_at(const struct kmodel *m, size_t i)
+{
+	return i < m->ncaches ? &m->caches[i] : NULL;
+}
+
+const struct kmodel_alloc *kmodel_next(const struct kmodel *m, size_t *pos)
+{
+	for (; *pos < m->cap; (*pos)++)
+		if (m->slots[*pos].ptr)
+			return &m->slots[(*pos)++];
+	return NULL;
+}

@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel-allocator reports: outstanding allocations grouped by (allocator, cache, stack),
+ * counters per allocator and cache, and the distributions of `hist -k`.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "event.h"
+#include "kreport.h"
+
+void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
+{
+	if (rec->type == HT_REC_KMEM)
+		kmodel_apply(kr->km, (const struct ht_kmem *)rec);
+	else if (rec->type == HT_REC_KSYMS)
+		ksyms_add_text(kr->ks, ((const struct ht_maps *)rec)->text,
+			       ((const struct ht_maps *)rec)->len);
+}
+
+/* Live: the running kernel's symbols, unless a recording brought its own. */
+static struct ksyms *ksyms_of(struct kreport *kr)
+{
+	if (ksyms_empty(kr->ks) && !kr->ksyms_tried) {
+		kr->ksyms_tried = true;
+		if (ksyms_load_proc(kr->ks))
+			fprintf(stderr, "heaptrail: no kernel symbols (/proc/kallsyms unreadable); "
+					"kernel frames are shown as addresses\n");
+	}
+	return kr->ks;
+}
+
+/* ---------------------------------------------------------------- grouping */
+
+struct kgroup {
+	uint8_t kind;
+	uint16_t cache;
+	uint64_t stack_id;  /* 0: grouped by call site */
+	uint64_t call_site;
+	uint64_t bytes, allocs;
+	uint64_t oldest_ns;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	const struct kgroup *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->cache != y->cache)
+		return x->cache < y->cache ? -1 : 1;
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	if (!x->stack_id && x->call_site != y->call_site)
+		return x->call_site < y->call_site ? -1 : 1;
+	return 0;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct kgroup *x = a, *y = b;
+
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : by_key(a, b);
+}
+
+/* Live allocations at least min_age old, one entry per group, largest first. */
+static struct kgroup *groups(struct kreport *kr, uint64_t now, size_t *n, uint64_t *bytes,
+			     uint64_t *allocs)
+{
+	struct kgroup *all = NULL, *out;
+	size_t cap = 0, cnt = 0, pos = 0, ng = 0;
+	const struct kmodel_alloc *a;
+
+	*bytes = *allocs = 0;
+	while ((a = kmodel_next(kr->km, &pos))) {
+		if (kr->min_age_ns && (a->ts_ns > now || now - a->ts_ns < kr->min_age_ns))
+			continue;
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			struct kgroup *g = realloc(all, ncap * sizeof(*g));
+
+			if (!g)
+				break;
+			all = g;
+			cap = ncap;
+		}
+		all[cnt++] = (struct kgroup){ a->kind, a->cache, a->stack_id, a->call_site,
+					      a->bytes_alloc, 1, a->ts_ns };
+		*bytes += a->bytes_alloc;
+		(*allocs)++;
+	}
+	if (!cnt) {
+		free(all);
+		*n = 0;
+		return NULL;
+	}
+	qsort(all, cnt, sizeof(*all), by_key);
+	out = all;
+	for (size_t i = 0; i < cnt; i++) {
+		if (ng && !by_key(&out[ng - 1], &all[i])) {
+			struct kgroup *g = &out[ng - 1];
+
+			g->bytes += all[i].bytes;
+			g->allocs++;
+			if (all[i].oldest_ns < g->oldest_ns)
+				g->oldest_ns = all[i].oldest_ns;
+			continue;
+		}
+		out[ng++] = all[i];
+	}
+	qsort(out, ng, sizeof(*out), by_bytes);
+	*n = ng;
+	return out;
+}
+
+/*
+ * The frames of the tracing machinery itself (the BPF program's caller, the tracepoint's
+ * iterator) sit innermost in every captured stack: they are not the allocation's.
+ */
+static bool tracing_frame(const char *sym)
+{
+	return sym && (!strncmp(sym, "bpf_", 4) || !strncmp(sym, "__bpf_", 6) ||
+		       !strncmp(sym, "__traceiter_", 12) || !strncmp(sym, "trace_", 6) ||
+		       !strncmp(sym, "perf_trace_", 11));
+}
+
+/* Calls fn for each frame worth showing, innermost first. */
+static void each_frame(struct kreport *kr, uint64_t stack_id,
+		       void (*fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,
+				  const char *module),
+		       void *ctx)
+{
+	const struct model_stack *st = model_stack_by_id(kr->m, stack_id);
+	struct ksyms *ks = ksyms_of(kr);
+	bool skipping = true;
+	unsigned shown = 0;
+
+	if (!st || !st->frames)
+		return;
+	for (uint32_t i = 0; i < st->nframes && shown < kr->stack_depth; i++) {
+		const char *module = NULL;
+		uint64_t off = 0;
+		const char *sym = ksyms_lookup(ks, st->frames[i], &off, &module);
+
+		if (skipping && tracing_frame(sym))
+			continue;
+		skipping = false;
+		fn(ctx, st->frames[i], sym, off, module);
+		shown++;
+	}
+}
+
+static void json_kv_null(struct json *j, const char *key)
+{
+	json_key(j, key);
+	json_null(j);
+}
+
+static void text_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off,
+		       const char *module)
+{
+	FILE *out = ctx;
+
+	if (sym)
+		fprintf(out, "    %s+0x%" PRIx64 " [%s]\n", sym, off, module ? module : "kernel");
+	else
+		fprintf(out, "    0x%" PRIx64 " [unknown]\n", addr);
+}
+
+static void json_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off,
+		       const char *module)
+{
+	struct json *j = ctx;
+
+	json_object_begin(j);
+	json_kv_addr(j, "addr", addr);
+	if (sym) {
+		char name[256];
+
+		snprintf(name, sizeof(name), "%s+0x%" PRIx64, sym, off);
+		json_kv_string(j, "sym", name);
+	} else {
+		json_kv_null(j, "sym");
+	}
+	json_kv_string(j, "module", module ? module : "kernel");
+	json_kv_null(j, "file");
+	json_kv_null(j, "line");
+	json_object_end(j);
+}
+
+static const char *cache_name(struct kreport *kr, uint16_t cache)
+{
+	const struct kmodel_cache *c =
+		cache == KMODEL_NO_CACHE ? NULL : kmodel_cache_at(kr->km, cache);
+
+	return c ? c->name : NULL;
+}
+
+/* ---------------------------------------------------------------- leaks */
+
+void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
+{
+	uint64_t bytes, allocs;
+	size_t n, shown;
+	struct kgroup *g = groups(kr, now, &n, &bytes, &allocs);
+
+	fprintf(out, "kernel: %" PRIu64 " bytes in %" PRIu64 " outstanding allocations", bytes,
+		allocs);
+	if (kr->min_age_ns)
+		fprintf(out, " older than %" PRIu64 " ms", kr->min_age_ns / 1000000);
+	fprintf(out, "\n  %-12s %10s %10s %10s %12s %12s\n", "ALLOCATOR", "ALLOCS", "FREES", "LIVE",
+		"LIVE_BYTES", "MISSED_FREES");
+	for (unsigned k = 1; k < HT_KA_MAX; k++) {
+		const struct kmodel_counts *c = kmodel_kind_counts(kr->km, k);
+
+		fprintf(out, "  %-12s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %12" PRIu64
+			     " %12" PRIu64 "\n",
+			ht_kalloc_name(k), c->allocs, c->frees, c->live_allocs, c->live_bytes,
+			c->missed_frees);
+	}
+	shown = n < kr->top ? n : kr->top;
+	for (size_t i = 0; i < shown; i++) {
+		const char *cache = cache_name(kr, g[i].cache);
+
+		fprintf(out, "  %" PRIu64 " bytes in %" PRIu64 " allocation%s, %s%s%s%s, from:\n",
+			g[i].bytes, g[i].allocs, g[i].allocs == 1 ? "" : "s",
+			ht_kalloc_name(g[i].kind), cache ? " (" : "", cache ? cache : "",
+			cache ? ")" : "");
+		if (g[i].stack_id) {
+			each_frame(kr, g[i].stack_id, text_frame, out);
+		} else if (g[i].call_site) {
+			const char *module = NULL, *sym;
+			uint64_t off = 0;
+
+			sym = ksyms_lookup(ksyms_of(kr), g[i].call_site, &off, &module);
+			text_frame(out, g[i].call_site, sym, off, module);
+		} else {
+			fprintf(out, "    (stack not captured)\n");
+		}
+	}
+	if (n > shown)
+		fprintf(out, "  ... and %zu more stacks (--top)\n", n - shown);
+	free(g);
+}
+
+static void json_counts(struct json *j, const struct kmodel_counts *c)
+{
+	json_kv_u64(j, "allocs", c->allocs);
+	json_kv_u64(j, "frees", c->frees);
+	json_kv_u64(j, "live_allocs", c->live_allocs);
+	json_kv_u64(j, "live_bytes", c->live_bytes);
+	json_kv_u64(j, "missed_frees", c->missed_frees);
+	json_kv_u64(j, "untracked", c->untracked);
+	json_kv_u64(j, "bytes_req", c->bytes_req);
+	json_kv_u64(j, "bytes_alloc", c->bytes_alloc);
+}
+
+static int cache_by_live(const void *a, const void *b)
+{
+	const struct kmodel_cache *x = *(const struct kmodel_cache *const *)a;
+	const struct kmodel_cache *y = *(const struct kmodel_cache *const *)b;
+
+	if (x->c.live_bytes != y->c.live_bytes)
+		return x->c.live_bytes < y->c.live_bytes ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now)
+{
+	uint64_t bytes, allocs;
+	size_t n, nc = kmodel_ncaches(kr->km);
+	struct kgroup *g = groups(kr, now, &n, &bytes, &allocs);
+	const struct kmodel_cache **cs = calloc(nc ? nc : 1, sizeof(*cs));
+
+	json_object_begin(j);
+	json_kv_u64(j, "live_bytes", bytes);
+	json_kv_u64(j, "live_allocs", allocs);
+	json_kv_u64(j, "min_age_ns", kr->min_age_ns);
+	json_key(j, "allocators");
+	json_array_begin(j);
+	for (unsigned k = 1; k < HT_KA_MAX; k++) {
+		json_object_begin(j);
+		json_kv_string(j, "allocator", ht_kalloc_name(k));
+		json_counts(j, kmodel_kind_counts(kr->km, k));
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_key(j, "caches");
+	json_array_begin(j);
+	for (size_t i = 0; cs && i < nc; i++)
+		cs[i] = kmodel_cache_at(kr->km, i);
+	if (cs)
+		qsort(cs, nc, sizeof(*cs), cache_by_live);
+	for (size_t i = 0; cs && i < nc; i++) {
+		json_object_begin(j);
+		json_kv_string(j, "cache", cs[i]->name);
+		json_counts(j, &cs[i]->c);
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_key(j, "stacks");
+	json_array_begin(j);
+	for (size_t i = 0; i < n && i < kr->top; i++) {
+		const char *cache = cache_name(kr, g[i].cache);
+
+		json_object_begin(j);
+		json_kv_u64(j, "bytes", g[i].bytes);
+		json_kv_u64(j, "allocs", g[i].allocs);
+		json_kv_string(j, "allocator", ht_kalloc_name(g[i].kind));
+		if (cache)
+			json_kv_string(j, "cache", cache);
+		else
+			json_kv_null(j, "cache");
+		json_kv_u64(j, "oldest_ns", g[i].oldest_ns);
+		json_key(j, "call_site");
+		if (g[i].call_site) {
+			const char *module = NULL, *sym;
+			uint64_t off = 0;
+
+			sym = ksyms_lookup(ksyms_of(kr), g[i].call_site, &off, &module);
+			json_frame(j, g[i].call_site, sym, off, module);
+		} else {
+			json_null(j);
+		}
+		json_key(j, "frames");
+		json_array_begin(j);
+		if (g[i].stack_id)
+			each_frame(kr, g[i].stack_id, json_frame, j);
+		json_array_end(j);
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_kv_u64(j, "stacks_total", n);
+	json_object_end(j);
+	free(cs);
+	free(g);
+}
+
+/* ---------------------------------------------------------------- hist -k */
+
+void khists_init(struct khists *h, uint64_t linear_step)
+{
+	memset(h, 0, sizeof(*h));
+	h->step = linear_step;
+	for (int k = 0; k < HT_KA_MAX; k++)
+		hist_init(&h->size[k], linear_step);
+	hist_init(&h->lifetime, linear_step);
+	hist_init(&h->order, 1); /* orders are small integers: one bucket each */
+}
+
+void khists_free(struct khists *h)
+{
+	for (int k = 0; k < HT_KA_MAX; k++)
+		hist_free(&h->size[k]);
+	hist_free(&h->lifetime);
+	hist_free(&h->order);
+	for (size_t i = 0; i < h->ncaches; i++)
+		hist_free(&h->cache_size[i]);
+	free(h->cache_size);
+}
+
+static void count_gfp(void *ctx, const char *name)
+{
+	struct khists *h = ctx;
+	size_t i;
+
+	for (i = 0; i < h->ngfp; i++)
+		if (!strcmp(h->gfp[i].name, name))
+			break;
+	if (i == h->ngfp) {
+		/* names are static strings, but for unknown bits (one static buffer) */
+		if (h->ngfp == sizeof(h->gfp) / sizeof(h->gfp[0]) || name[0] == '0')
+			name = "other";
+		for (i = 0; i < h->ngfp && strcmp(h->gfp[i].name, name); i++)
+			;
+		if (i == h->ngfp) {
+			if (h->ngfp == sizeof(h->gfp) / sizeof(h->gfp[0]))
+				return;
+			h->gfp[h->ngfp++].name = name;
+		}
+	}
+	h->gfp[i].count++;
+}
+
+static void on_kalloc(void *ctx, const struct kmodel_alloc *a)
+{
+	struct khists *h = ctx;
+
+	if (a->kind < HT_KA_MAX)
+		hist_add(&h->size[a->kind], a->bytes_req);
+	if (a->kind == HT_KA_PAGE)
+		hist_add(&h->order, a->order);
+	if (a->cache != KMODEL_NO_CACHE) {
+		if (a->cache >= h->ncaches) {
+			size_t n = (size_t)a->cache + 1;
+			struct hist *c = realloc(h->cache_size, n * sizeof(*c));
+
+			if (!c)
+				return;
+			for (size_t i = h->ncaches; i < n; i++)
+				hist_init(&c[i], h->step);
+			h->cache_size = c;
+			h->ncaches = n;
+		}
+		hist_add(&h->cache_size[a->cache], a->bytes_req);
+	}
+	ht_gfp_each(a->gfp_flags, count_gfp, h);
+}
+
+static void on_kfree(void *ctx, const struct kmodel_alloc *a, uint64_t ts_ns)
+{
+	struct khists *h = ctx;
+
+	if (ts_ns >= a->ts_ns)
+		hist_add(&h->lifetime, ts_ns - a->ts_ns);
+}
+
+void khists_attach(struct khists *h, struct kreport *kr)
+{
+	struct kmodel_hooks hooks = { .alloc = on_kalloc, .free = on_kfree, .ctx = h };
+
+	kmodel_set_hooks(kr->km, &hooks);
+}
+
+static int gfp_by_count(const void *a, const void *b)
+{
+	const typeof(((struct khists *)0)->gfp[0]) *x = a, *y = b;
+
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : strcmp(x->name, y->name);
+}
+
+/* Waste of a cache: what its size classes gave beyond what callers asked for. */
+static double waste_pct(const struct kmodel_counts *c)
+{
+	return c->bytes_alloc ? 100.0 * (double)(c->bytes_alloc - c->bytes_req) /
+					(double)c->bytes_alloc
+			      : 0.0;
+}
+
+void khists_text(struct khists *h, struct kreport *kr, FILE *out)
+{
+	fprintf(out, "kernel allocators\n");
+	for (unsigned k = 1; k < HT_KA_MAX; k++) {
+		if (!h->size[k].total)
+			continue;
+		fprintf(out, "\n  kmem_size %s\n", ht_kalloc_name(k));
+		hist_print(out, &h->size[k], "bytes");
+	}
+	for (size_t i = 0; i < h->ncaches; i++) {
+		if (!h->cache_size[i].total)
+			continue;
+		fprintf(out, "\n  kmem_size cache %s\n", kmodel_cache_at(kr->km, i)->name);
+		hist_print(out, &h->cache_size[i], "bytes");
+	}
+	if (h->lifetime.total) {
+		fprintf(out, "\n  kmem_lifetime\n");
+		hist_print(out, &h->lifetime, "ns");
+	}
+	if (h->order.total) {
+		fprintf(out, "\n  page_order\n");
+		hist_print(out, &h->order, "order");
+	}
+	if (h->ngfp) {
+		qsort(h->gfp, h->ngfp, sizeof(h->gfp[0]), gfp_by_count);
+		fprintf(out, "\n  gfp_flags\n");
+		for (size_t i = 0; i < h->ngfp; i++)
+			fprintf(out, "     %-24s : %" PRIu64 "\n", h->gfp[i].name, h->gfp[i].count);
+	}
+	if (kmodel_ncaches(kr->km)) {
+		fprintf(out, "\n  %-32s %10s %14s %14s %8s\n", "CACHE", "ALLOCS", "BYTES_REQ",
+			"BYTES_ALLOC", "WASTE");
+		for (size_t i = 0; i < kmodel_ncaches(kr->km); i++) {
+			const struct kmodel_cache *c = kmodel_cache_at(kr->km, i);
+
+			fprintf(out, "  %-32s %10" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7.1f%%\n",
+				c->name, c->c.allocs, c->c.bytes_req, c->c.bytes_alloc,
+				waste_pct(&c->c));
+		}
+	}
+	fprintf(out, "\n");
+}
+
+static void json_hist_obj(struct json *j, const char *name, const char *unit, const char *key,
+			  const char *val, const struct hist *h)
+{
+	json_object_begin(j);
+	json_kv_u64(j, "pid", 0);
+	json_kv_bool(j, "kernel", true);
+	json_kv_string(j, "name", name);
+	json_kv_string(j, "unit", unit);
+	if (key)
+		json_kv_string(j, key, val);
+	hist_json_buckets(j, h);
+	json_object_end(j);
+}
+
+void khists_json(struct khists *h, struct kreport *kr, struct json *j)
+{
+	for (unsigned k = 1; k < HT_KA_MAX; k++)
+		if (h->size[k].total)
+			json_hist_obj(j, "kmem_size", "bytes", "allocator", ht_kalloc_name(k),
+				      &h->size[k]);
+	for (size_t i = 0; i < h->ncaches; i++)
+		if (h->cache_size[i].total)
+			json_hist_obj(j, "kmem_size", "bytes", "cache",
+				      kmodel_cache_at(kr->km, i)->name, &h->cache_size[i]);
+	json_hist_obj(j, "kmem_lifetime", "ns", NULL, NULL, &h->lifetime);
+	json_hist_obj(j, "page_order", "order", NULL, NULL, &h->order);
+	qsort(h->gfp, h->ngfp, sizeof(h->gfp[0]), gfp_by_count);
+	json_object_begin(j);
+	json_kv_u64(j, "pid", 0);
+	json_kv_bool(j, "kernel", true);
+	json_kv_string(j, "name", "gfp_flags");
+	json_kv_string(j, "unit", "flag");
+	json_key(j, "buckets");
+	json_array_begin(j);
+	for (size_t i = 0; i < h->ngfp; i++) {
+		json_object_begin(j);
+		json_kv_u64(j, "lo", i);
+		json_kv_u64(j, "hi", i + 1);
+		json_kv_u64(j, "count", h->gfp[i].count);
+		json_kv_string(j, "label", h->gfp[i].name);
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_object_end(j);
+}
+
+void khists_json_waste(struct kreport *kr, struct json *j)
+{
+	json_array_begin(j);
+	for (size_t i = 0; i < kmodel_ncaches(kr->km); i++) {
+		const struct kmodel_cache *c = kmodel_cache_at(kr->km, i);
+
+		json_object_begin(j);
+		json_kv_string(j, "cache", c->name);
+		json_kv_u64(j, "allocs", c->c.allocs);
+		json_kv_u64(j, "bytes_req", c->c.bytes_req);
+		json_kv_u64(j, "bytes_alloc", c->c.bytes_alloc);
+		json_kv_u64(j, "waste_bytes", c->c.bytes_alloc - c->c.bytes_req);
+		json_key(j, "waste_pct");
+		json_double(j, waste_pct(&c->c));
+		json_object_end(j);
+	}
+	json_array_end(j);
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel symbols: kallsyms text kept as given (so that a recording can carry it), parsed on
+ * first lookup into a table of code symbols sorted by address.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ksyms.h"
+
+struct ksym {
+	uint64_t addr;
+	const char *name;   /* into names */
+	const char *module; /* into names, NULL: the kernel image */
+};
+
+struct ksyms {
+	char *text;
+	size_t len, cap;
+	struct ksym *syms;
+	size_t nsyms;
+	char *names; /* a parsed copy of text, NULs written in */
+	bool parsed;
+};
+
+struct ksyms *ksyms_new(void)
+{
+	return calloc(1, sizeof(struct ksyms));
+}
+
+void ksyms_free(struct ksyms *k)
+{
+	if (!k)
+		return;
+	free(k->text);
+	free(k->syms);
+	free(k->names);
+	free(k);
+}
+
+int ksyms_add_text(struct ksyms *k, const char *text, size_t len)
+{
+	if (k->len + len + 1 > k->cap) {
+		size_t cap = (k->len + len + 1) * 2;
+		char *n = realloc(k->text, cap);
+
+		if (!n)
+			return -1;
+		k->text = n;
+		k->cap = cap;
+	}
+	memcpy(k->text + k->len, text, len);
+	k->len += len;
+	k->text[k->len] = 0;
+	k->parsed = false;
+	return 0;
+}
+
+int ksyms_load_proc(struct ksyms *k)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char buf[1 << 16];
+	size_t n;
+	int err = 0;
+
+	if (!f)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (ksyms_add_text(k, buf, n)) {
+			err = -1;
+			break;
+		}
+	fclose(f);
+	/* Without CAP_SYSLOG (kptr_restrict) every address reads as zero. */
+	if (!err && (k->len < 16 || !strncmp(k->text, "0000000000000000", 16)))
+		err = -1;
+	return err;
+}
+
+bool ksyms_empty(const struct ksyms *k)
+{
+	return !k || k->len == 0;
+}
+
+const char *ksyms_text(const struct ksyms *k, size_t *len)
+{
+	*len = k ? k->len : 0;
+	return k && k->len ? k->text : NULL;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Lines are "ffffffff81000000 T _stext" or "ffffffffc0a01000 t fn\t[module]". */
+static int parse(struct ksyms *k)
+{
+	size_t cap = 0;
+	char *save = NULL;
+
+	free(k->names);
+	free(k->syms);
+	k->syms = NULL;
+	k->nsyms = 0;
+	k->names = malloc(k->len + 1);
+	if (!k->names)
+		return -1;
+	memcpy(k->names, k->text, k->len + 1);
+	for (char *line = strtok_r(k->names, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *end, *type, *name, *module;
+		uint64_t addr = strtoull(line, &end, 16);
+
+		if (end == line || *end != ' ')
+			continue;
+		type = end + 1;
+		if (!type[0] || type[1] != ' ')
+			continue;
+		/* code only: text and weak symbols */
+		if (!strchr("tTwW", type[0]))
+			continue;
+		name = type + 2;
+		module = strchr(name, '\t');
+		if (module) {
+			*module++ = 0;
+			if (*module == '[') {
+				module++;
+				module[strcspn(module, "]")] = 0;
+			}
+		}
+		if (k->nsyms == cap) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			struct ksym *n = realloc(k->syms, ncap * sizeof(*n));
+
+			if (!n)
+				return -1;
+			k->syms = n;
+			cap = ncap;
+		}
+		k->syms[k->nsyms++] = (struct ksym){ addr, name, module };
+	}
+	qsort(k->syms, k->nsyms, sizeof(*k->syms), by_addr);
+	k->parsed = true;
+	return 0;
+}
+
+const char *ksyms_lookup(struct ksyms *k, uint64_t addr, uint64_t *off, const char **module)
+{
+	size_t lo = 0, hi;
+
+	if (!k || !k->len || (!k->parsed && parse(k)))
+		return NULL;
+	hi = k->nsyms;
+	if (!hi || addr < k->syms[0].addr)
+		return NULL;
+	/* the last symbol at or below addr */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (k->syms[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*off = addr - k->syms[lo].addr;
+	*module = k->syms[lo].module;
+	return k->syms[lo].name;
+}
