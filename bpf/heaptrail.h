@@ -241,7 +241,8 @@ struct ht_maps {
 	char text[];
 };
 #define HT_MAPS_HDR_SIZE 32
-#define HT_MAPS_MAX_TEXT (64 << 10) /* larger snapshots are split over several records */
+/* larger snapshots are split over several records; the size field is 16 bits */
+#define HT_MAPS_MAX_TEXT (63 << 10)
 _Static_assert(sizeof(struct ht_maps) == HT_MAPS_HDR_SIZE, "ht_maps size");
 
 /* Loss counters, kept in the BPF program's .bss and reported by kind. */

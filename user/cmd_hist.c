@@ -11,6 +11,7 @@
 #include "event.h"
 #include "hist.h"
 #include "json.h"
+#include "kreport.h"
 #include "model.h"
 #include "report.h"
 #include "source.h"
@@ -45,6 +46,8 @@ struct hist_ctx {
 	struct json json;
 	struct proc_hists **procs;
 	size_t nprocs;
+	struct kreport kr; /* -k */
+	struct khists kh;
 };
 
 static struct proc_hists *hists_of(struct hist_ctx *hc, const struct model_proc *p)
@@ -116,6 +119,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	int err;
 
 	model_apply(hc->model, rec);
+	kreport_follow(&hc->kr, rec);
 	if (hc->cli->by_stack)
 		report_follow_modules(hc->sym, hc->model, rec);
 	switch (rec->type) {
@@ -163,7 +167,7 @@ static void text_hist(const char *title, const char *unit, const struct hist *h)
 
 static void text_report(struct hist_ctx *hc)
 {
-	for (size_t i = 0; i < hc->nprocs; i++) {
+	for (size_t i = 0; !hc->cli->kernel_only && i < hc->nprocs; i++) {
 		struct proc_hists *ph = hc->procs[i];
 		uint64_t nfaults = 0;
 
@@ -198,6 +202,8 @@ static void text_report(struct hist_ctx *hc)
 		}
 		printf("\n");
 	}
+	if (hc->cli->kernel || kmodel_seen(hc->kr.km))
+		khists_text(&hc->kh, &hc->kr, stdout);
 	printf("lost:");
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		printf(" %s=%" PRIu64, ht_lost_kind_name(k), model_lost(hc->model)[k]);
@@ -228,11 +234,12 @@ static void json_hist(struct json *j, const struct proc_hists *ph, const char *n
 static void json_report(struct hist_ctx *hc)
 {
 	struct json *j = &hc->json;
+	bool kernel = hc->cli->kernel || kmodel_seen(hc->kr.km);
 
 	json_object_begin(j);
 	json_key(j, "histograms");
 	json_array_begin(j);
-	for (size_t i = 0; i < hc->nprocs; i++) {
+	for (size_t i = 0; !hc->cli->kernel_only && i < hc->nprocs; i++) {
 		struct proc_hists *ph = hc->procs[i];
 
 		json_hist(j, ph, "alloc_size", "bytes", &ph->size);
@@ -270,7 +277,13 @@ static void json_report(struct hist_ctx *hc)
 			}
 		}
 	}
+	if (kernel)
+		khists_json(&hc->kh, &hc->kr, j);
 	json_array_end(j);
+	if (kernel) {
+		json_key(j, "kmem_waste");
+		khists_json_waste(&hc->kr, j);
+	}
 	json_key(j, "lost");
 	json_object_begin(j);
 	for (int k = 0; k < HT_LOST_MAX; k++)
@@ -288,14 +301,16 @@ int cmd_hist(struct cli *cli)
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 
-	o.want_alloc = true;
-	o.want_vm = true;
-	o.want_fault = true;
-	o.capture_stacks = cli->by_stack;
+	o.want_alloc = o.want_vm = o.want_fault = !cli->kernel_only;
+	o.capture_stacks = cli->by_stack && !cli->kernel_only;
 	hc.model = model_new();
 	hc.sym = symbolizer_new();
-	if (!hc.model || !hc.sym)
+	hc.kr = (struct kreport){ .km = kmodel_new(), .ks = ksyms_new(), .m = hc.model,
+				  .top = cli->top, .stack_depth = cli->stack_depth };
+	khists_init(&hc.kh, cli->linear);
+	if (!hc.model || !hc.sym || !hc.kr.km || !hc.kr.ks)
 		goto out;
+	khists_attach(&hc.kh, &hc.kr);
 	model_set_hooks(hc.model, &hooks);
 	symbolizer_set_offline(hc.sym, cli->input != NULL);
 	json_init(&hc.json, stdout);
@@ -324,6 +339,9 @@ out:
 		free(ph);
 	}
 	free(hc.procs);
+	khists_free(&hc.kh);
+	kmodel_free(hc.kr.km);
+	ksyms_free(hc.kr.ks);
 	symbolizer_free(hc.sym);
 	model_free(hc.model);
 	return status;

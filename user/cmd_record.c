@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "event.h"
 #include "json.h"
+#include "ksyms.h"
 #include "model.h"
 #include "recfile.h"
 #include "report.h"
@@ -66,6 +67,46 @@ static void on_snapshot(void *ctx, uint32_t pid, const char *text, size_t len)
 		len -= n;
 	}
 	free(m);
+}
+
+/*
+ * Kernel stacks are symbolized from the recording machine's /proc/kallsyms (addresses move
+ * with every boot): its text goes into the file first, as KSYMS records cut at lines.
+ */
+static int put_ksyms(struct record_ctx *rc)
+{
+	struct ksyms *ks = ksyms_new();
+	struct ht_maps *m = malloc(HT_KSYMS_HDR_SIZE + HT_MAPS_MAX_TEXT);
+	const char *text;
+	size_t len;
+	int err = 0;
+
+	if (!ks || !m || ksyms_load_proc(ks)) {
+		fprintf(stderr, "heaptrail: cannot read /proc/kallsyms: the recording's kernel "
+				"stacks will show addresses only\n");
+		goto out;
+	}
+	text = ksyms_text(ks, &len);
+	while (len && !rc->error) {
+		size_t n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
+
+		while (n < len && n > 0 && text[n - 1] != '\n')
+			n--;
+		if (!n)
+			n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
+		*m = (struct ht_maps){ .hdr = { .type = HT_REC_KSYMS,
+						.size = (uint16_t)(HT_KSYMS_HDR_SIZE + n) },
+				       .len = (uint32_t)n };
+		memcpy(m->text, text, n);
+		put(rc, &m->hdr);
+		text += n;
+		len -= n;
+	}
+	err = rc->error ? -1 : 0;
+out:
+	free(m);
+	ksyms_free(ks);
+	return err;
 }
 
 static void on_event(void *ctx, const struct ht_hdr *rec)
@@ -127,8 +168,9 @@ int cmd_record(struct cli *cli)
 	uint64_t total_lost = 0;
 	char *meta = metadata(cli);
 
-	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
-	o.capture_stacks = true;
+	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = !cli->kernel_only;
+	o.capture_stacks = !cli->kernel_only;
+	o.kmem_stacks = cli->kernel;
 	/* the first mappings read of a process are then exactly its exec's: timeline -i starts there */
 	o.hold_at_exec = true;
 	rc.model = model_new();
@@ -137,7 +179,7 @@ int cmd_record(struct cli *cli)
 		goto out;
 	symbolizer_on_snapshot(rc.sym, on_snapshot, &rc);
 	rc.w = recfile_create(cli->output, meta);
-	if (!rc.w)
+	if (!rc.w || (cli->kernel && put_ksyms(&rc)))
 		goto out;
 	if (source_open(cli, &o, on_event, &rc, "recording; Ctrl-C to stop", &src) ||
 	    source_run(src))

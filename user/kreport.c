@@ -114,15 +114,18 @@ static struct kgroup *groups(struct kreport *kr, uint64_t now, size_t *n, uint64
 }
 
 /*
- * The frames of the tracing machinery itself (the BPF program's caller, the tracepoint's
- * iterator) sit innermost in every captured stack: they are not the allocation's.
+ * The frames of the tracing machinery itself (our BPF program, the tracepoint's iterator and
+ * run function) sit innermost in every captured stack: they are not the allocation's. BPF
+ * programs may be missing from a recording's kallsyms (taken before they loaded), so the cut is
+ * after the last such frame among the innermost few, not at the first other one.
  */
 static bool tracing_frame(const char *sym)
 {
 	return sym && (!strncmp(sym, "bpf_", 4) || !strncmp(sym, "__bpf_", 6) ||
-		       !strncmp(sym, "__traceiter_", 12) || !strncmp(sym, "trace_", 6) ||
-		       !strncmp(sym, "perf_trace_", 11));
+		       !strncmp(sym, "__traceiter_", 12) || !strncmp(sym, "perf_trace_", 11));
 }
+
+#define TRACING_FRAMES_MAX 8
 
 /* Calls fn for each frame worth showing, innermost first. */
 static void each_frame(struct kreport *kr, uint64_t stack_id,
@@ -132,19 +135,23 @@ static void each_frame(struct kreport *kr, uint64_t stack_id,
 {
 	const struct model_stack *st = model_stack_by_id(kr->m, stack_id);
 	struct ksyms *ks = ksyms_of(kr);
-	bool skipping = true;
+	uint32_t start = 0;
 	unsigned shown = 0;
 
 	if (!st || !st->frames)
 		return;
-	for (uint32_t i = 0; i < st->nframes && shown < kr->stack_depth; i++) {
+	for (uint32_t i = 0; i < st->nframes && i < TRACING_FRAMES_MAX; i++) {
+		const char *module = NULL;
+		uint64_t off = 0;
+
+		if (tracing_frame(ksyms_lookup(ks, st->frames[i], &off, &module)))
+			start = i + 1;
+	}
+	for (uint32_t i = start; i < st->nframes && shown < kr->stack_depth; i++) {
 		const char *module = NULL;
 		uint64_t off = 0;
 		const char *sym = ksyms_lookup(ks, st->frames[i], &off, &module);
 
-		if (skipping && tracing_frame(sym))
-			continue;
-		skipping = false;
 		fn(ctx, st->frames[i], sym, off, module);
 		shown++;
 	}

@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Kernel allocators (-k) against a fixture that knows its kernel objects: each AF_UNIX socket
+of kmem_work takes exactly one sock_inode_cache object, a cache nothing merges with."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import fixture_path, read_truth, run_heaptrail, trace_json
+
+CACHE = "sock_inode_cache"
+
+
+def kmem_work(tmp_path, n, keep, hold_ms, name="truth"):
+    truth = str(tmp_path / name)
+    return truth, f"{fixture_path('kmem_work')} {truth} {n} {keep} {hold_ms}"
+
+
+def report(args, command="leaks"):
+    proc = run_heaptrail([command, "--json"] + args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def cache(rep, name=CACHE):
+    cs = [c for c in rep["kernel"]["caches"] if c["cache"] == name]
+    assert len(cs) == 1, [c["cache"] for c in rep["kernel"]["caches"]]
+    return cs[0]
+
+
+def kill_truth_pid(truth):
+    for t in read_truth(truth):
+        try:
+            os.kill(t["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
+
+
+def test_outstanding_sockets_are_reported_with_cache_and_stack(tmp_path):
+    # 300 pairs made, 200 closed at once, 100 pairs held when tracing stops after 1.5 s
+    truth, cmd = kmem_work(tmp_path, 300, 100, 4000)
+    try:
+        rep = report(["-k", "-c", cmd, "-d", "1.5"])
+    finally:
+        kill_truth_pid(truth)
+    c = cache(rep)
+    assert (c["allocs"], c["frees"], c["live_allocs"], c["missed_frees"]) == (600, 400, 200, 0)
+    assert c["live_bytes"] == 200 * (c["bytes_alloc"] // 600)
+    stacks = [s for s in rep["kernel"]["stacks"] if s["cache"] == CACHE]
+    assert sum(s["allocs"] for s in stacks) == 200
+    top = stacks[0]
+    assert top["allocator"] == "kmem_cache"
+    assert top["call_site"]["sym"].startswith("sock_alloc_inode+")
+    syms = [f["sym"] for f in top["frames"]]
+    assert all(s is not None for s in syms)
+    assert any(s.startswith("__sys_socketpair+") for s in syms), syms
+    # the tracing machinery's own frames are cut off
+    assert not any(s.startswith(("bpf_", "__bpf_trace")) for s in syms), syms
+    assert rep["lost"]["kmem_table"] == 0 and rep["lost"]["ringbuf"] == 0
+    # allocator totals include the cache's
+    kc = [a for a in rep["kernel"]["allocators"] if a["allocator"] == "kmem_cache"][0]
+    assert kc["live_allocs"] >= 200 and kc["allocs"] >= 600
+
+
+def test_counts_balance_when_everything_is_closed(tmp_path):
+    truth, cmd = kmem_work(tmp_path, 300, 100, 200)
+    rep = report(["-k", "-c", cmd])
+    c = cache(rep)
+    # inodes are freed by RCU callbacks after the process is gone: the tracer waits for them
+    assert (c["allocs"], c["frees"], c["live_allocs"], c["missed_frees"]) == (600, 600, 0, 0)
+    assert not [s for s in rep["kernel"]["stacks"] if s["cache"] == CACHE]
+    assert [t["event"] for t in read_truth(truth)] == ["opened", "holding", "closed"]
+
+
+def test_pid_filter_keeps_only_that_process(tmp_path):
+    # another process makes the same allocations at the same time; -c traces one of them
+    other_truth, other_cmd = kmem_work(tmp_path, 400, 400, 1500, "other")
+    other = subprocess.Popen(other_cmd.split())
+    try:
+        time.sleep(0.1)
+        truth, cmd = kmem_work(tmp_path, 150, 50, 300)
+        rep = report(["-k", "-c", cmd])
+    finally:
+        other.kill()
+        other.wait()
+    c = cache(rep)
+    assert (c["allocs"], c["frees"]) == (300, 300)
+    assert [t["event"] for t in read_truth(other_truth)][:2] == ["opened", "holding"]
+
+
+def test_kernel_histograms(tmp_path):
+    _, cmd = kmem_work(tmp_path, 200, 0, 0)
+    rep = report(["-k", "-c", cmd], command="hist")
+    kh = [h for h in rep["histograms"] if h.get("kernel")]
+    by_cache = [h for h in kh if h["name"] == "kmem_size" and h.get("cache") == CACHE]
+    assert len(by_cache) == 1 and sum(b["count"] for b in by_cache[0]["buckets"]) == 400
+    # every object of a cache asks for the same size: one bucket
+    assert len(by_cache[0]["buckets"]) == 1
+    alloc_kinds = {h["allocator"] for h in kh if h["name"] == "kmem_size" and "allocator" in h}
+    assert {"kmem_cache", "page"} <= alloc_kinds
+    order = [h for h in kh if h["name"] == "page_order"][0]
+    assert sum(b["count"] for b in order["buckets"]) > 0
+    gfp = {b["label"]: b["count"] for b in [h for h in kh if h["name"] == "gfp_flags"][0]["buckets"]}
+    assert sum(v for k, v in gfp.items() if k.startswith("GFP_KERNEL")) >= 400, gfp
+    waste = {w["cache"]: w for w in rep["kmem_waste"]}
+    w = waste[CACHE]
+    assert w["allocs"] == 400 and w["bytes_alloc"] >= w["bytes_req"] > 0
+    assert w["waste_bytes"] == w["bytes_alloc"] - w["bytes_req"]
+    # kmalloc is grouped by size class; its waste is what the class adds to the request
+    km = [v for k, v in waste.items() if k.startswith("kmalloc-")]
+    assert km and all(v["bytes_alloc"] == v["allocs"] * int(v["cache"].split("-")[-1])
+                      for v in km)
+
+
+def test_trace_shows_kernel_events(tmp_path):
+    _, cmd = kmem_work(tmp_path, 100, 0, 0)
+    events, _ = trace_json(["-k", "-e", "kernel", "-c", cmd])
+    allocs = [e for e in events if e["event"] == "kmem_cache_alloc" and e.get("cache") == CACHE]
+    assert len(allocs) == 200
+    a = allocs[0]
+    assert a["gfp"].startswith("GFP_KERNEL") and a["bytes_alloc"] >= a["bytes_req"] > 0
+    assert a["call_site_sym"].startswith("sock_alloc_inode+")
+    freed = {e["ptr"] for e in events if e["event"] == "kmem_cache_free"}
+    assert {a["ptr"] for a in allocs} <= freed
+    assert {e["event"] for e in events} <= {"kmalloc", "kfree", "kmem_cache_alloc",
+                                            "kmem_cache_free", "page_alloc", "page_free",
+                                            "vmalloc", "vfree", "percpu_alloc", "percpu_free",
+                                            "lost"}
+
+
+def test_record_then_report_from_file(tmp_path):
+    _, cmd = kmem_work(tmp_path, 120, 40, 1500)
+    out = str(tmp_path / "k.htr")
+    proc = run_heaptrail(["record", "-k", "-c", cmd, "-d", "0.8", "-o", out])
+    assert proc.returncode == 0, proc.stderr
+    rep = report(["-i", out])
+    c = cache(rep)
+    assert (c["allocs"], c["frees"], c["live_allocs"]) == (240, 160, 80)
+    top = [s for s in rep["kernel"]["stacks"] if s["cache"] == CACHE][0]
+    # symbolized from the kallsyms the file carries
+    assert any(f["sym"] and f["sym"].startswith("__sys_socketpair+") for f in top["frames"])
+    events, _ = trace_json(["-i", out, "-e", "kernel"])
+    assert len([e for e in events if e["event"] == "kmem_cache_alloc" and
+                e.get("cache") == CACHE]) == 240
+    hist = report(["-i", out], command="hist")
+    assert [h for h in hist["histograms"] if h.get("cache") == CACHE]
+
+
+def test_kernel_only_system_wide():
+    rep = report(["-k", "-d", "0.5"])
+    assert rep["processes"] == []
+    assert {a["allocator"] for a in rep["kernel"]["allocators"]} == {
+        "kmalloc", "kmem_cache", "page", "vmalloc", "percpu"}
+
+
+def test_timeline_refuses_k():
+    proc = run_heaptrail(["timeline", "-k", "-d", "1"])
+    assert proc.returncode == 2 and "timeline does not take -k" in proc.stderr
