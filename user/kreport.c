@@ -127,6 +127,31 @@ static bool tracing_frame(const char *sym)
 
 #define TRACING_FRAMES_MAX 8
 
+/*
+ * Was the stack's allocation made in an interrupt (hard or soft)? It ran on whatever task it
+ * interrupted, so a pid filter keeps it as that task's; the entry frames say what it was.
+ */
+static bool interrupt_stack(struct kreport *kr, uint64_t stack_id)
+{
+	static const char *const entries[] = { "asm_sysvec_", "asm_common_interrupt",
+					       "handle_softirqs", "__do_softirq", "irq_exit_rcu",
+					       "do_softirq", "asm_exc_nmi" };
+	const struct model_stack *st = model_stack_by_id(kr->m, stack_id);
+
+	if (!st || !st->frames)
+		return false;
+	for (uint32_t i = 0; i < st->nframes; i++) {
+		const char *module = NULL, *sym;
+		uint64_t off;
+
+		sym = ksyms_lookup(ksyms_of(kr), st->frames[i], &off, &module);
+		for (size_t k = 0; sym && k < sizeof(entries) / sizeof(entries[0]); k++)
+			if (!strncmp(sym, entries[k], strlen(entries[k])))
+				return true;
+	}
+	return false;
+}
+
 /* Calls fn for each frame worth showing, innermost first. */
 static void each_frame(struct kreport *kr, uint64_t stack_id,
 		       void (*fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,
@@ -229,10 +254,11 @@ void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
 	for (size_t i = 0; i < shown; i++) {
 		const char *cache = cache_name(kr, g[i].cache);
 
-		fprintf(out, "  %" PRIu64 " bytes in %" PRIu64 " allocation%s, %s%s%s%s, from:\n",
+		fprintf(out, "  %" PRIu64 " bytes in %" PRIu64 " allocation%s, %s%s%s%s%s, from:\n",
 			g[i].bytes, g[i].allocs, g[i].allocs == 1 ? "" : "s",
 			ht_kalloc_name(g[i].kind), cache ? " (" : "", cache ? cache : "",
-			cache ? ")" : "");
+			cache ? ")" : "",
+			interrupt_stack(kr, g[i].stack_id) ? ", in interrupt context" : "");
 		if (g[i].stack_id) {
 			each_frame(kr, g[i].stack_id, text_frame, out);
 		} else if (g[i].call_site) {
@@ -319,6 +345,7 @@ void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now)
 		else
 			json_kv_null(j, "cache");
 		json_kv_u64(j, "oldest_ns", g[i].oldest_ns);
+		json_kv_bool(j, "interrupt", interrupt_stack(kr, g[i].stack_id));
 		json_key(j, "call_site");
 		if (g[i].call_site) {
 			const char *module = NULL, *sym;

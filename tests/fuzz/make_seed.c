@@ -25,6 +25,25 @@ int main(int argc, char **argv)
 	struct ht_fork fk = { .hdr = { HT_REC_FORK, sizeof(fk), 0, 13, 1, 1 }, .child_pid = 2 };
 	struct ht_exit ex = { .hdr = { HT_REC_EXIT, sizeof(ex), 0, 14, 2, 2 } };
 	struct ht_lost lo = { .hdr = { HT_REC_LOST, sizeof(lo), 0, 15, 0, 0 }, .count = 1 };
+	static const char ksyms[] = "ffffffff81000000 T _stext\nffffffff81000100 t helper\n";
+	struct {
+		struct ht_maps m;
+		char text[sizeof(ksyms) - 1];
+	} ks = { .m = { .hdr = { HT_REC_KSYMS, HT_KSYMS_HDR_SIZE + sizeof(ksyms) - 1, 0, 8, 0, 0 },
+			.len = sizeof(ksyms) - 1 } };
+	struct ht_kmem ka = { .hdr = { HT_REC_KMEM, sizeof(ka), 0, 16, 1, 1 },
+			      .kind = HT_KA_CACHE,
+			      .op = HT_KOP_ALLOC,
+			      .ptr = 0xffff888000001000,
+			      .call_site = 0xffffffff81000110,
+			      .bytes_req = 100,
+			      .bytes_alloc = 128,
+			      .gfp_flags = 0xcc0,
+			      .cache_name = "filp" };
+	struct ht_kmem kf = { .hdr = { HT_REC_KMEM, sizeof(kf), 0, 17, 1, 1 },
+			      .kind = HT_KA_KMALLOC,
+			      .op = HT_KOP_FREE,
+			      .ptr = 0xffff888000001000 };
 
 	if (argc != 2)
 		return 2;
@@ -38,5 +57,9 @@ int main(int argc, char **argv)
 	recfile_write(w, &f.hdr);
 	recfile_write(w, &ex.hdr);
 	recfile_write(w, &lo.hdr);
+	memcpy(ks.text, ksyms, sizeof(ks.text));
+	recfile_write(w, &ks.m.hdr);
+	recfile_write(w, &ka.hdr);
+	recfile_write(w, &kf.hdr);
 	return recfile_close(w) ? 1 : 0;
 }

@@ -51,7 +51,7 @@ def test_outstanding_sockets_are_reported_with_cache_and_stack(tmp_path):
     stacks = [s for s in rep["kernel"]["stacks"] if s["cache"] == CACHE]
     assert sum(s["allocs"] for s in stacks) == 200
     top = stacks[0]
-    assert top["allocator"] == "kmem_cache"
+    assert top["allocator"] == "kmem_cache" and top["interrupt"] is False
     assert top["call_site"]["sym"].startswith("sock_alloc_inode+")
     syms = [f["sym"] for f in top["frames"]]
     assert all(s is not None for s in syms)

@@ -27,6 +27,14 @@ static void set_layouts(struct heaptrail_bpf *s)
 			.start = 1, .len = 2, .end = HT_ARG_NONE, .prot = 3, .flags = 6
 		};
 	}
+	/* every slot read, from every argument position a tracepoint of ours has */
+	for (int t = 0; t < HT_KTP_MAX; t++) {
+		struct ht_ktp_layout *l = (struct ht_ktp_layout *)&s->rodata->ktp_layout[t];
+
+		for (int k = 0; k < HT_KS_MAX; k++)
+			l->idx[k] = (uint8_t)(k + t) % 10;
+	}
+	s->rodata->kmem_stacks = true;
 }
 
 int main(void)
