@@ -39,7 +39,7 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
-.PHONY: all deps vmlinux run test unit integration fixtures clean format bench fuzz fuzz-smoke
+.PHONY: all deps vmlinux run test unit integration fixtures clean format bench fuzz fuzz-smoke vmtest
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -70,7 +70,8 @@ vmlinux:
 BACKPORTS_LIST := /etc/apt/sources.list.d/heaptrail-backports.sources
 DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
 DEPS_MAIN      := clang llvm gcc g++ make pkg-config zlib1g-dev libcmocka-dev libcapstone-dev \
-		  libzstd-dev python3 python3-pytest valgrind util-linux librsvg2-bin
+		  libzstd-dev python3 python3-pytest valgrind libc6-dbg util-linux librsvg2-bin \
+		  qemu-system-x86 busybox-static cpio file
 
 deps:
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_MAIN)"
@@ -144,6 +145,12 @@ $(BUILD)/bench:
 
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h | $(BUILD)/bench
 	$(CC) -O2 -g -pthread -Wall -o $@ $<
+
+# Other kernels under qemu: KERNEL=6.1 (bookworm) or 6.12 (bookworm-backports), or an exact
+# linux-image-cloud-amd64 version; PYTEST_ARGS narrows what runs inside.
+KERNEL ?= 6.1
+vmtest: $(BUILD)/heaptrail fixtures
+	KERNEL=$(KERNEL) scripts/vmtest.sh
 
 bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "heaptrack"

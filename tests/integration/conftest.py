@@ -50,10 +50,20 @@ def is_marker(ev, which):
     return ev.get("event") == "malloc" and ev.get("size") == which
 
 
-def windows(events):
-    """{(pid, tid): [events between that thread's markers]} for every marked window."""
+def is_hook_event(ev):
+    """An event of a kernel-function hook (do_mmap, ...): another view of a syscall the
+    fixture made, or a mapping no syscall made. Where the kernel lets hooks attach they come
+    besides the syscall events; test_hooks.py checks them."""
+    return "via" in ev
+
+
+def windows(events, hooks=False):
+    """{(pid, tid): [events between that thread's markers]} for every marked window, without
+    kernel-function hook events unless hooks."""
     out, open_ = {}, set()
     for ev in events:
+        if not hooks and is_hook_event(ev):
+            continue
         key = (ev["pid"], ev["tid"])
         if is_marker(ev, MARK_BEGIN):
             assert key not in open_, f"nested window on {key}"

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from conftest import fixture_path, read_truth, run_heaptrail, trace_json
+from conftest import HEAPTRAIL, fixture_path, read_truth, run_heaptrail, trace_json
 
 CACHE = "sock_inode_cache"
 
@@ -29,6 +29,32 @@ def cache(rep, name=CACHE):
     return cs[0]
 
 
+def run_until_holding(args, truth):
+    """Runs heaptrail until the fixture says it holds its sockets, then stops it (SIGINT): no
+    timing guess, however slow the machine (tests also run under qemu's emulation)."""
+    # files, not pipes: the -c command inherits them and lives on after heaptrail
+    out_path, err_path = truth + ".out", truth + ".err"
+    proc = subprocess.Popen([HEAPTRAIL] + args, stdout=open(out_path, "w"),
+                            stderr=open(err_path, "w"))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if os.path.exists(truth) and "holding" in open(truth).read():
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the fixture never said it was holding")
+        time.sleep(0.3)  # the closed sockets' inodes are freed a grace period later
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+        kill_truth_pid(truth)
+    out, err = open(out_path).read(), open(err_path).read()
+    assert proc.returncode == 0, err
+    return out, err
+
+
 def kill_truth_pid(truth):
     for t in read_truth(truth):
         try:
@@ -39,12 +65,10 @@ def kill_truth_pid(truth):
 
 
 def test_outstanding_sockets_are_reported_with_cache_and_stack(tmp_path):
-    # 300 pairs made, 200 closed at once, 100 pairs held when tracing stops after 1.5 s
-    truth, cmd = kmem_work(tmp_path, 300, 100, 4000)
-    try:
-        rep = report(["-k", "-c", cmd, "-d", "1.5"])
-    finally:
-        kill_truth_pid(truth)
+    # 300 pairs made, 200 closed at once, 100 pairs held when tracing stops
+    truth, cmd = kmem_work(tmp_path, 300, 100, 100000)
+    out, _ = run_until_holding(["leaks", "--json", "-k", "-c", cmd], truth)
+    rep = json.loads(out.splitlines()[-1])
     c = cache(rep)
     assert (c["allocs"], c["frees"], c["live_allocs"], c["missed_frees"]) == (600, 400, 200, 0)
     assert c["live_bytes"] == 200 * (c["bytes_alloc"] // 600)
@@ -131,10 +155,9 @@ def test_trace_shows_kernel_events(tmp_path):
 
 
 def test_record_then_report_from_file(tmp_path):
-    _, cmd = kmem_work(tmp_path, 120, 40, 1500)
+    truth, cmd = kmem_work(tmp_path, 120, 40, 100000)
     out = str(tmp_path / "k.htr")
-    proc = run_heaptrail(["record", "-k", "-c", cmd, "-d", "0.8", "-o", out])
-    assert proc.returncode == 0, proc.stderr
+    run_until_holding(["record", "-k", "-c", cmd, "-o", out], truth)
     rep = report(["-i", out])
     c = cache(rep)
     assert (c["allocs"], c["frees"], c["live_allocs"]) == (240, 160, 80)

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# make vmtest KERNEL=6.1|6.12|<package version>: boots a Debian cloud kernel under qemu with an
+# initramfs holding heaptrail, its fixtures, python3 with pytest and the tools the tests call,
+# runs the integration tests inside and exits with their status. The kernel package is fetched
+# with apt-get download and unpacked under build/vmtest, never installed on the host.
+set -euo pipefail
+
+KERNEL=${KERNEL:-6.1}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$REPO/build
+VM=$BUILD/vmtest
+PYTEST_ARGS=${PYTEST_ARGS:-tests/integration} # what pytest runs in the guest
+TIMEOUT=${VMTEST_TIMEOUT:-3000} # seconds for the whole guest run
+MEM=${VMTEST_MEM:-3G}
+
+say() { echo "vmtest: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+for tool in qemu-system-x86_64 busybox cpio apt-get dpkg-deb; do
+	command -v "$tool" >/dev/null || die "$tool is missing (make deps installs it)"
+done
+[ -x "$BUILD/heaptrail" ] || die "build/heaptrail is missing: run make first"
+
+# ------------------------------------------------------------------ the kernel package
+# KERNEL is a major.minor (the newest cloud image of that series the archive has, through the
+# linux-image-cloud-amd64 metapackage's versions) or an exact metapackage version.
+resolve_image() {
+	local meta
+	meta=$(apt-cache madison linux-image-cloud-amd64 | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
+		grep -E "^${KERNEL//./\\.}([.-]|$)" | sort -V | tail -1)
+	[ -n "$meta" ] || die "no linux-image-cloud-amd64 version matches KERNEL=$KERNEL" \
+		"(apt-cache madison linux-image-cloud-amd64 lists them; bookworm-backports has 6.12)"
+	apt-cache depends "linux-image-cloud-amd64=$meta" | awk '/Depends: linux-image-/ {print $2}' |
+		head -1
+}
+
+IMAGE=$(resolve_image)
+[ -n "$IMAGE" ] || die "cannot tell which kernel image KERNEL=$KERNEL stands for"
+KDIR=$VM/$IMAGE
+if [ ! -d "$KDIR/boot" ]; then
+	say "fetching $IMAGE"
+	mkdir -p "$KDIR.tmp"
+	(cd "$KDIR.tmp" && apt-get download "$IMAGE" >/dev/null 2>&1) ||
+		die "apt-get download $IMAGE failed (run apt-get update?)"
+	dpkg-deb -x "$KDIR.tmp"/*.deb "$KDIR.tmp/x"
+	mkdir -p "$KDIR"
+	mv "$KDIR.tmp/x/boot" "$KDIR/boot"
+	rm -rf "$KDIR.tmp"
+fi
+VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-*)
+RELEASE=${VMLINUZ##*/vmlinuz-}
+
+# ------------------------------------------------------------------ the initramfs
+ROOT=$VM/root
+rm -rf "$ROOT"
+mkdir -p "$ROOT"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,usr/bin,usr/lib}
+# merged /usr, as on the host: /lib64/ld-linux-x86-64.so.2 must resolve
+ln -s usr/lib "$ROOT/lib"
+ln -s usr/lib "$ROOT/lib64"
+
+declare -A copied
+copy_file() { # copies a path (symlinks followed), with its directory, once
+	local f=$1
+	[ -n "${copied[$f]:-}" ] && return 0
+	copied[$f]=1
+	[ -e "$f" ] || return 0
+	mkdir -p "$ROOT$(dirname "$f")"
+	cp -L "$f" "$ROOT$f" 2>/dev/null || true
+}
+
+copy_elf() { # a program or library with every library it needs
+	local f=$1 lib
+	copy_file "$f"
+	file -L "$f" 2>/dev/null | grep -q 'dynamically linked' || return 0
+	for lib in $(ldd "$f" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}'); do
+		copy_file "$lib"
+	done
+}
+
+copy_tree() { # a directory, as it is (its ELF files get their libraries too)
+	local d=$1
+	[ -d "$d" ] || return 0
+	mkdir -p "$ROOT$d"
+	cp -a "$d/." "$ROOT$d/"
+	find "$d" -type f \( -name '*.so*' -o -perm -u+x \) -print0 2>/dev/null |
+		while IFS= read -r -d '' f; do
+			if file "$f" | grep -q 'ELF.*dynamically linked'; then
+				ldd "$f" 2>/dev/null | awk '/=> \// {print $3}'
+			fi
+		done | sort -u >"$VM/libs.txt"
+	while read -r lib; do copy_file "$lib"; done <"$VM/libs.txt"
+}
+
+say "staging the initramfs for $RELEASE"
+cp "$(command -v busybox)" "$ROOT/bin/busybox"
+for applet in $(busybox --list); do
+	[ -e "$ROOT/bin/$applet" ] || ln -s busybox "$ROOT/bin/$applet"
+done
+
+# heaptrail, the fixtures and the tests, at the same absolute path as here
+copy_elf "$BUILD/heaptrail"
+copy_elf "$BUILD/verify_progs"
+for f in "$BUILD"/fixtures/*; do copy_elf "$f"; done
+mkdir -p "$ROOT$REPO"
+cp -a "$REPO/tests" "$ROOT$REPO/"
+rm -rf "$ROOT$REPO"/tests/integration/__pycache__ "$ROOT$REPO"/tests/fuzz
+
+# python3 and pytest (Debian's, with the modules it imports)
+copy_elf /usr/bin/python3.11
+ln -s python3.11 "$ROOT/usr/bin/python3"
+mkdir -p "$ROOT/usr/lib/python3.11"
+tar -C /usr/lib/python3.11 --exclude=test --exclude=idlelib --exclude=tkinter \
+	--exclude=turtledemo --exclude=ensurepip --exclude=lib2to3 --exclude=__pycache__ \
+	--exclude='config-3.11-*' -cf - . | tar -C "$ROOT/usr/lib/python3.11" -xf -
+copy_tree /usr/lib/python3.11/lib-dynload
+for pkg in python3-pytest python3-pluggy python3-iniconfig python3-packaging python3-attr \
+	python3-py python3-more-itertools python3-pkg-resources; do
+	dpkg -L "$pkg" 2>/dev/null | while read -r f; do
+		[ -f "$f" ] && case $f in /usr/lib/python3/*) echo "$f" ;; esac
+	done
+done >"$VM/pyfiles.txt"
+while read -r f; do copy_file "$f"; done <"$VM/pyfiles.txt"
+
+# what the tests run besides heaptrail
+for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file; do
+	p=$(command -v "$tool") && copy_elf "$p"
+done
+copy_tree /usr/libexec/valgrind
+copy_tree /usr/lib/debug # libc6-dbg: valgrind needs ld.so's symbols
+copy_tree /usr/lib/x86_64-linux-gnu/valgrind
+copy_tree /usr/lib/x86_64-linux-gnu/gdk-pixbuf-2.0
+copy_tree /etc/fonts
+copy_tree /usr/share/fonts/truetype/dejavu
+copy_file /usr/share/misc/magic.mgc
+for f in /etc/passwd /etc/group /etc/hostname /etc/nsswitch.conf /etc/ld.so.cache; do
+	copy_file "$f"
+done
+
+cat >"$ROOT/init" <<EOF
+#!/bin/sh
+# The guest: mount what heaptrail and the tests need, run the tests, say how they ended.
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TMPDIR=/tmp
+export HEAPTRAIL_VMTEST_KERNEL="$KERNEL"
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf
+ulimit -l unlimited
+echo "vmtest: guest up: \$(uname -r), \$(nproc) CPUs"
+cd "$REPO"
+python3 -m pytest -p no:cacheprovider -q -rfE $PYTEST_ARGS
+echo "VMTEST-RESULT: \$?"
+sync
+poweroff -f
+EOF
+chmod +x "$ROOT/init"
+(cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet) >"$VM/initramfs.cpio"
+say "initramfs: $(du -h "$VM/initramfs.cpio" | cut -f1)"
+
+# ------------------------------------------------------------------ boot
+APPEND="console=ttyS0 panic=-1 quiet loglevel=4"
+LOG=$VM/console-$KERNEL.log
+
+# KVM when it really runs a guest: /dev/kvm can exist and still hang (nested virtualisation).
+accel=tcg
+if [ -w /dev/kvm ] && [ -z "${VMTEST_NO_KVM:-}" ]; then
+	probe=$VM/probe
+	rm -rf "$probe" && mkdir -p "$probe/bin"
+	cp "$(command -v busybox)" "$probe/bin/busybox"
+	printf '#!/bin/busybox sh\n/bin/busybox echo KVM-PROBE-OK\n/bin/busybox poweroff -f\n' \
+		>"$probe/init"
+	chmod +x "$probe/init"
+	(cd "$probe" && find . | cpio -o -H newc --quiet) >"$VM/probe.cpio"
+	if timeout 30 qemu-system-x86_64 -accel kvm -cpu host -m 256M -nographic -no-reboot \
+		-kernel "$VMLINUZ" -initrd "$VM/probe.cpio" -append "$APPEND" 2>/dev/null |
+		grep -q KVM-PROBE-OK; then
+		accel=kvm
+	else
+		say "/dev/kvm does not run a guest here; using software emulation (TCG)"
+	fi
+fi
+cpu="-cpu max"
+[ "$accel" = kvm ] && cpu="-cpu host"
+
+say "booting $RELEASE ($accel), tests inside; console in $LOG"
+set +e
+timeout "$TIMEOUT" qemu-system-x86_64 -accel "$accel" $cpu -smp 2 -m "$MEM" -nographic \
+	-no-reboot -kernel "$VMLINUZ" -initrd "$VM/initramfs.cpio" -append "$APPEND" \
+	</dev/null 2>&1 | tee "$LOG"
+qrc=${PIPESTATUS[0]}
+set -e
+result=$(tr -d '\r' <"$LOG" | sed -n 's/^VMTEST-RESULT: \([0-9]*\)$/\1/p' | tail -1)
+if [ -z "$result" ]; then
+	[ "$qrc" = 124 ] && die "the guest did not finish within ${TIMEOUT}s"
+	die "the guest ended without a test result (qemu exit $qrc)"
+fi
+say "$RELEASE: tests exited with $result"
+exit "$result"
