@@ -191,6 +191,47 @@ static __always_inline struct thread_state *thread_state_get(__u32 tid)
 	return st;
 }
 
+/*
+ * Faults are batched per CPU (timeline, hist, record: fault_batching), or streamed one record
+ * each (trace). A batch holds one thread's faults; see struct ht_faults for when it is sent.
+ */
+const volatile bool fault_batching = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ht_faults);
+} fault_batch SEC(".maps");
+
+static __always_inline void faults_send(struct ht_faults *b)
+{
+	__u32 n = b->n;
+
+	if (!n)
+		return;
+	if (n > HT_FAULT_BATCH)
+		n = HT_FAULT_BATCH;
+	b->hdr.type = HT_REC_FAULTS;
+	b->hdr.size = HT_FAULTS_HDR_SIZE + n * sizeof(b->e[0]);
+	if (bpf_ringbuf_output(&events, b, HT_FAULTS_HDR_SIZE + (__u64)n * sizeof(b->e[0]),
+			       wakeup_flags()))
+		__sync_fetch_and_add(&lost[HT_LOST_RINGBUF], n);
+	b->n = 0;
+}
+
+/* Sends this CPU's batch if it holds faults of thread tid: before that thread's next record. */
+static __always_inline void faults_flush_for(__u32 tid)
+{
+	struct ht_faults *b;
+
+	if (!fault_batching)
+		return;
+	b = bpf_map_lookup_elem(&fault_batch, &(__u32){ 0 });
+	if (b && b->n && b->hdr.tid == tid)
+		faults_send(b);
+}
+
 /* ---------------------------------------------------------------- allocator uprobes */
 
 /*
@@ -586,6 +627,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	if (!st || !st->sys_nr)
 		return 0;
+	faults_flush_for((__u32)id);
 	rec = reserve(HT_REC_SYSCALL, sizeof(*rec), id, st->sys_ts,
 		      st->alloc_depth ? HT_F_IN_ALLOC : 0);
 	if (rec) {
@@ -613,18 +655,55 @@ struct page_fault_ctx {
 SEC("tracepoint/exceptions/page_fault_user")
 int page_fault_user(struct page_fault_ctx *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), now;
+	struct ht_fault_entry *e;
+	struct ht_faults *b;
 	struct ht_fault *rec;
+	__u32 n;
 
 	if (!target_flags(id >> 32))
 		return 0;
-	rec = reserve(HT_REC_FAULT, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
-	if (!rec)
+	now = bpf_ktime_get_ns();
+	if (!fault_batching) {
+		rec = reserve(HT_REC_FAULT, sizeof(*rec), id, now, 0);
+		if (!rec)
+			return 0;
+		rec->address = ctx->address;
+		rec->ip = ctx->ip;
+		rec->error_code = ctx->error_code;
+		bpf_ringbuf_submit(rec, wakeup_flags());
 		return 0;
-	rec->address = ctx->address;
-	rec->ip = ctx->ip;
-	rec->error_code = ctx->error_code;
-	bpf_ringbuf_submit(rec, wakeup_flags());
+	}
+	b = bpf_map_lookup_elem(&fault_batch, &(__u32){ 0 });
+	if (!b)
+		return 0;
+	if (b->n && (b->hdr.tid != (__u32)id || b->n >= HT_FAULT_BATCH ||
+		     now - b->hdr.ts_ns > 0xffffffffull))
+		faults_send(b);
+	if (!b->n) {
+		b->hdr.flags = 0;
+		b->hdr.ts_ns = now;
+		b->hdr.pid = id >> 32;
+		b->hdr.tid = (__u32)id;
+		b->pad0 = 0;
+	}
+	n = b->n;
+	if (n >= HT_FAULT_BATCH)
+		return 0;
+	e = &b->e[n];
+	e->address = ctx->address;
+	e->ip = ctx->ip;
+	e->dt_ns = (__u32)(now - b->hdr.ts_ns);
+	e->error_code = (__u32)ctx->error_code;
+	b->n = n + 1;
+	return 0;
+}
+
+/* A thread switched out: its faults go now, so that none waits on a CPU it left. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(fault_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	faults_flush_for(BPF_CORE_READ(prev, pid));
 	return 0;
 }
 
@@ -691,6 +770,7 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	__u32 tgid = id >> 32, *flags;
 	struct ht_exec *rec;
 
+	faults_flush_for((__u32)id);
 	/* The command started by -c begins here. */
 	flags = bpf_map_lookup_elem(&targets, &tgid);
 	if (flags && (*flags & HT_TGT_PENDING_EXEC))
@@ -721,6 +801,7 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	__u32 tid = (__u32)id, tgid = id >> 32;
 	struct ht_exit *rec;
 
+	faults_flush_for(tid);
 	bpf_map_delete_elem(&threads, &tid);
 	bpf_map_delete_elem(&hook_pending, &tid);
 	/* Every thread passes here; the process is gone when the last one does. */

@@ -32,6 +32,7 @@ enum ht_rec_type {
 	HT_REC_MAPS = 13,  /* userspace: a process's /proc/PID/maps, for symbolizing from a file */
 	HT_REC_KMEM = 14,  /* kernel allocator event (kmem, vmalloc, percpu tracepoints) */
 	HT_REC_KSYMS = 15, /* userspace: /proc/kallsyms text, for kernel stacks from a file */
+	HT_REC_FAULTS = 16, /* a batch of one thread's page faults; userspace expands it */
 	HT_REC_MAX,
 };
 
@@ -182,6 +183,32 @@ struct ht_fault {
 	__u64 error_code;
 };
 _Static_assert(sizeof(struct ht_fault) == 48, "ht_fault size");
+
+/*
+ * Page faults batched per CPU, all of one thread, in the order they happened: one ring-buffer
+ * record per HT_FAULT_BATCH faults instead of one per fault. A batch is sent when full, when
+ * another thread faults on that CPU, when its thread is switched out, before the thread's next
+ * syscall, exec or exit record, and by userspace at the end. Variable size: the header, then
+ * n entries. Never written to files: the live source expands it into ht_fault records.
+ */
+#define HT_FAULT_BATCH 64
+
+struct ht_fault_entry {
+	__u64 address;
+	__u64 ip;
+	__u32 dt_ns; /* after hdr.ts_ns */
+	__u32 error_code;
+};
+
+struct ht_faults {
+	struct ht_hdr hdr;
+	__u32 n;
+	__u32 pad0;
+	struct ht_fault_entry e[HT_FAULT_BATCH];
+};
+#define HT_FAULTS_HDR_SIZE 32
+_Static_assert(sizeof(struct ht_faults) == HT_FAULTS_HDR_SIZE + 24 * HT_FAULT_BATCH,
+	       "ht_faults size");
 
 struct ht_fork {
 	struct ht_hdr hdr; /* pid/tid: the parent */

@@ -85,6 +85,9 @@ static void series_add(struct series *s, uint64_t ts, uint64_t v)
 {
 	if (!s->res)
 		s->res = SERIES_RES_NS;
+	/* batched faults of two threads can arrive out of order: never step back in time */
+	if (s->n && ts < s->pts[2 * (s->n - 1)])
+		ts = s->pts[2 * (s->n - 1)];
 	if (s->n == SERIES_MAX_POINTS) {
 		/* keep the later point of each pair: the value in effect at the end of both */
 		for (size_t i = 0; i < s->n / 2; i++) {
@@ -605,6 +608,7 @@ int cmd_timeline(struct cli *cli)
 	int status = EXIT_RUNTIME;
 
 	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
+	o.fault_batching = true;
 	o.hold_at_exec = true;
 	tc.model = model_new();
 	if (!tc.model)

@@ -337,6 +337,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_MAPS] = HT_MAPS_HDR_SIZE,   /* and its text */
 	[HT_REC_KMEM] = sizeof(struct ht_kmem),
 	[HT_REC_KSYMS] = HT_KSYMS_HDR_SIZE, /* and its text */
+	[HT_REC_FAULTS] = HT_FAULTS_HDR_SIZE, /* and its entries */
 };
 
 int ht_rec_check(const void *buf, size_t len, const char **why)
@@ -364,6 +365,19 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 		if (st.nframes > HT_MAX_STACK_DEPTH ||
 		    hdr.size != HT_STACK_HDR_SIZE + 8 * st.nframes) {
 			*why = "stack record size does not match its frame count";
+			return -1;
+		}
+	} else if (hdr.type == HT_REC_FAULTS) {
+		struct ht_faults fb;
+
+		if (len < HT_FAULTS_HDR_SIZE || hdr.size < HT_FAULTS_HDR_SIZE) {
+			*why = "fault batch shorter than its header";
+			return -1;
+		}
+		memcpy(&fb, buf, HT_FAULTS_HDR_SIZE);
+		if (fb.n == 0 || fb.n > HT_FAULT_BATCH ||
+		    hdr.size != HT_FAULTS_HDR_SIZE + sizeof(fb.e[0]) * fb.n) {
+			*why = "fault batch size does not match its count";
 			return -1;
 		}
 	} else if (hdr.type == HT_REC_MAPS || hdr.type == HT_REC_KSYMS) {

@@ -276,6 +276,9 @@ static int attach_kernel(struct tracer *t)
 	if (t->opts.want_fault &&
 	    attach_prog(t, s->progs.page_fault_user, "tracepoint exceptions:page_fault_user"))
 		return -1;
+	if (t->opts.want_fault && t->opts.fault_batching &&
+	    attach_prog(t, s->progs.fault_switch, "raw tracepoint sched_switch (fault batches)"))
+		return -1;
 	if (t->opts.want_rss && attach_prog(t, s->progs.rss_stat, "tracepoint kmem:rss_stat"))
 		return -1;
 	return 0;
@@ -694,6 +697,56 @@ static void follow(struct tracer *t, const struct ht_hdr *rec)
 	}
 }
 
+/* A batch of faults becomes the fault records it stands for, in their order. */
+static void expand_faults(struct tracer *t, const struct ht_faults *b)
+{
+	for (uint32_t i = 0; i < b->n && i < HT_FAULT_BATCH; i++) {
+		struct ht_fault f = {
+			.hdr = { .type = HT_REC_FAULT,
+				 .size = sizeof(f),
+				 .ts_ns = b->hdr.ts_ns + b->e[i].dt_ns,
+				 .pid = b->hdr.pid,
+				 .tid = b->hdr.tid },
+			.address = b->e[i].address,
+			.ip = b->e[i].ip,
+			.error_code = b->e[i].error_code,
+		};
+
+		t->cb(t->cb_ctx, &f.hdr);
+	}
+}
+
+static int by_batch_ts(const void *a, const void *b)
+{
+	const struct ht_faults *x = *(const struct ht_faults *const *)a;
+	const struct ht_faults *y = *(const struct ht_faults *const *)b;
+
+	return x->hdr.ts_ns < y->hdr.ts_ns ? -1 : x->hdr.ts_ns > y->hdr.ts_ns;
+}
+
+/* At the end: the batches still waiting on each CPU, oldest first. */
+static void drain_fault_batches(struct tracer *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), n = 0;
+	struct ht_faults *vals, **order;
+
+	if (!t->opts.want_fault || !t->opts.fault_batching || ncpu <= 0)
+		return;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	order = calloc((size_t)ncpu, sizeof(*order));
+	if (vals && order &&
+	    !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fault_batch), &(uint32_t){ 0 }, vals)) {
+		for (int c = 0; c < ncpu; c++)
+			if (vals[c].n)
+				order[n++] = &vals[c];
+		qsort(order, (size_t)n, sizeof(*order), by_batch_ts);
+		for (int i = 0; i < n; i++)
+			expand_faults(t, order[i]);
+	}
+	free(order);
+	free(vals);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -703,6 +756,10 @@ static int on_record(void *ctx, void *data, size_t size)
 		fprintf(stderr, "heaptrail: dropping a malformed record from the kernel: %s\n",
 			why);
 		return 0;
+	}
+	if (((struct ht_hdr *)data)->type == HT_REC_FAULTS) {
+		expand_faults(t, data);
+		return t->error;
 	}
 	follow(t, data);
 	t->cb(t->cb_ctx, data);
@@ -811,6 +868,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			break;
 	}
 	ring_buffer__consume(t->rb);
+	drain_fault_batches(t);
 	report_new_losses(t);
 	return t->error ? -1 : 0;
 }
@@ -903,6 +961,9 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	}
 	bpf_program__set_autoload(t->skel->progs.page_fault_user, opts->want_fault);
+	t->skel->rodata->fault_batching = opts->want_fault && opts->fault_batching;
+	bpf_program__set_autoload(t->skel->progs.fault_switch,
+				  opts->want_fault && opts->fault_batching);
 	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->want_rss);
 	bpf_program__set_autoload(t->skel->progs.sys_enter, opts->want_vm);
 	bpf_program__set_autoload(t->skel->progs.sys_exit, opts->want_vm || !opts->all);

@@ -24,6 +24,7 @@ struct tracer_opts {
 	bool want_alloc; /* attach the allocator uprobes */
 	bool want_vm;	 /* memory syscalls */
 	bool want_fault;
+	bool fault_batching; /* faults batched in BPF (not a live per-fault stream) */
 	bool want_rss;
 	bool capture_stacks;	  /* user stacks of allocations */
 	bool want_kmem;		  /* kernel allocators (-k) */
