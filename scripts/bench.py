@@ -101,6 +101,31 @@ def main():
           f"through leaks -i in {seconds:.2f} s (median of {RUNS}, start-up included): "
           f"{REPLAY_RECORDS / seconds / 1e6:.1f} M records/s on one core, peak RSS "
           f"{peak // 1024} MiB.")
+    fault_batching()
+
+
+FAULT_CONFIGS = [
+    ("untraced", lambda cmd: cmd),
+    ("timeline", lambda cmd: [HT, "timeline", "--json", "-c", shlex.join(cmd)]),
+    ("timeline --fault-stream",
+     lambda cmd: [HT, "timeline", "--json", "--fault-stream", "-c", shlex.join(cmd)]),
+]
+
+
+def fault_batching():
+    """The page-fault pass under timeline: faults batched in BPF (the default) against one
+    ring-buffer record per fault, interleaved, medians."""
+    cmd = [os.path.join(BENCH, "faults"), "1024"]
+    samples = {c: [] for c, _ in FAULT_CONFIGS}
+    for r in range(max(RUNS, 5)):
+        for cname, make in FAULT_CONFIGS:
+            samples[cname].append(run(make(cmd))[0])
+    med = {c: statistics.median(v) for c, v in samples.items()}
+    base = med["untraced"]
+    print()
+    print(f"Page faults under timeline (faults 1024: 262,144 first touches), median of "
+          f"{max(RUNS, 5)}: " + ", ".join(f"{c} {v:.0f} ns/fault ({ratio(v, base)}x)"
+                                          for c, v in med.items()) + ".")
 
 
 def ratio(a, b):

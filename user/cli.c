@@ -30,6 +30,7 @@ enum {
 	OPT_CSV,
 	OPT_SVG,
 	OPT_KMEM_TABLE,
+	OPT_FAULT_STREAM,
 };
 
 static const struct argp_option options[] = {
@@ -57,6 +58,10 @@ static const struct argp_option options[] = {
 	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)", 2 },
 	{ "probe-at-entry", OPT_PROBE_AT_ENTRY, NULL, 0,
 	  "Put every allocator probe on its function's first instruction (no placement)", 2 },
+	{ "fault-stream", OPT_FAULT_STREAM, NULL, 0,
+	  "One ring-buffer record per page fault instead of batches made in BPF (timeline, hist, "
+	  "record; for comparison)",
+	  2 },
 	{ "kmem-table-size", OPT_KMEM_TABLE, "N", 0,
 	  "Live kernel allocations followed in BPF (default 262144; more are counted lost)", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
@@ -298,6 +303,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FLOOR:
 		cli->floor = true;
+		break;
+	case OPT_FAULT_STREAM:
+		cli->fault_stream = true;
 		break;
 	case OPT_PROBE_AT_ENTRY:
 		cli->probe_at_entry = true;

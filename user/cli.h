@@ -43,6 +43,7 @@ struct cli {
 	unsigned stack_table_size;
 	bool free_stacks;
 	bool probe_at_entry;
+	bool fault_stream; /* one record per fault (no batching in BPF), for comparison */
 	bool floor;
 	/* hist */
 	bool by_stack;

@@ -302,7 +302,7 @@ int cmd_hist(struct cli *cli)
 	int status = EXIT_RUNTIME;
 
 	o.want_alloc = o.want_vm = o.want_fault = !cli->kernel_only;
-	o.fault_batching = true;
+	o.fault_batching = !cli->fault_stream;
 	o.capture_stacks = cli->by_stack && !cli->kernel_only;
 	hc.model = model_new();
 	hc.sym = symbolizer_new();

@@ -608,7 +608,7 @@ int cmd_timeline(struct cli *cli)
 	int status = EXIT_RUNTIME;
 
 	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
-	o.fault_batching = true;
+	o.fault_batching = !cli->fault_stream;
 	o.hold_at_exec = true;
 	tc.model = model_new();
 	if (!tc.model)
