@@ -178,5 +178,5 @@ $(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky
 $(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -static -o $@ $<
 
-$(BUILD)/bench/gen_recording: tests/bench/gen_recording.c user/recfile.c user/event.c user/json.c | $(BUILD)/bench
+$(BUILD)/bench/gen_recording: tests/bench/gen_recording.c user/recfile.c user/event.c user/json.c user/ksyms.c | $(BUILD)/bench
 	$(CC) -O2 -g -D_GNU_SOURCE -Ibpf -Iuser -Itests/bench -o $@ $^ -lzstd

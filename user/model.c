@@ -23,6 +23,7 @@ struct model {
 	struct model_proc **procs;
 	size_t nprocs, procs_cap;
 	struct idmap live; /* pid -> index in procs, live processes only */
+	struct model_proc *last; /* the last process looked up: records come in runs of one pid */
 
 	struct model_stack *stacks;
 	size_t nstacks, stacks_cap;
@@ -267,9 +268,14 @@ static struct model_proc *proc_new(struct model *m, uint32_t pid, uint64_t ts)
 
 static struct model_proc *proc_get(struct model *m, uint32_t pid, uint64_t ts)
 {
-	long i = idmap_find(&m->live, pid);
+	long i;
 
-	return i >= 0 ? m->procs[m->live.vals[i]] : proc_new(m, pid, ts);
+	/* a retired process (exit, pid reuse, exec) is never returned from here */
+	if (m->last && m->last->pid == pid && !m->last->exited)
+		return m->last;
+	i = idmap_find(&m->live, pid);
+	m->last = i >= 0 ? m->procs[m->live.vals[i]] : proc_new(m, pid, ts);
+	return m->last;
 }
 
 static void set_comm(struct model_proc *p, const char *comm)
