@@ -607,6 +607,77 @@ static __always_inline void hold_forked_child(__u64 id)
 	hold_current(id);
 }
 
+/* hist: the syscalls become histograms here (per CPU, summed by userspace), not records */
+const volatile bool sys_hist_only = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ht_sys_hist_key);
+	__type(value, struct ht_sys_hist);
+} sys_hists SEC(".maps");
+
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 r = 1;
+
+	if (!v)
+		return 0;
+	if (v >> 32) {
+		r += 32;
+		v >>= 32;
+	}
+	if (v >> 16) {
+		r += 16;
+		v >>= 16;
+	}
+	if (v >> 8) {
+		r += 8;
+		v >>= 8;
+	}
+	if (v >> 4) {
+		r += 4;
+		v >>= 4;
+	}
+	if (v >> 2) {
+		r += 2;
+		v >>= 2;
+	}
+	if (v >> 1)
+		r += 1;
+	return r;
+}
+
+static __always_inline void sys_hist_add(__u32 tgid, __u32 sys, __u32 what, __u64 v)
+{
+	struct ht_sys_hist_key key = { .tgid = tgid, .sys = (__u16)sys, .what = (__u16)what };
+	struct ht_sys_hist *h = bpf_map_lookup_elem(&sys_hists, &key);
+	__u32 b = log2_bucket(v);
+
+	if (!h) {
+		static const struct ht_sys_hist zero;
+
+		if (bpf_map_update_elem(&sys_hists, &key, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&sys_hists, &key)) {
+			count_lost(HT_LOST_SYS_HIST);
+			return;
+		}
+		h = bpf_map_lookup_elem(&sys_hists, &key);
+		if (!h)
+			return;
+		h->min = ~0ull;
+	}
+	if (b >= HT_HIST_BUCKETS)
+		b = HT_HIST_BUCKETS - 1;
+	h->counts[b]++;
+	h->total++;
+	h->sum += v;
+	if (v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
@@ -628,6 +699,14 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!st || !st->sys_nr)
 		return 0;
 	faults_flush_for((__u32)id);
+	if (sys_hist_only) {
+		sys_hist_add(id >> 32, st->sys_nr, HT_SYS_HIST_LATENCY,
+			     bpf_ktime_get_ns() - st->sys_ts);
+		if (st->sys_nr == HT_SYS_MMAP && !(ret < 0 && ret >= -4095))
+			sys_hist_add(id >> 32, HT_SYS_MMAP, HT_SYS_HIST_MMAP_LEN, st->sys_args[1]);
+		st->sys_nr = 0;
+		return 0;
+	}
 	rec = reserve(HT_REC_SYSCALL, sizeof(*rec), id, st->sys_ts,
 		      st->alloc_depth ? HT_F_IN_ALLOC : 0);
 	if (rec) {

@@ -170,6 +170,26 @@ struct ht_syscall {
 };
 _Static_assert(sizeof(struct ht_syscall) == 96, "ht_syscall size");
 
+/*
+ * `hist` keeps the memory syscalls' distributions in BPF instead of streaming each call: per
+ * process and syscall, log2 buckets of the latency, and of the length of successful mmaps.
+ * Bucket 0 holds 0, bucket k >= 1 holds [2^(k-1), 2^k), as user/hist.c counts them.
+ */
+#define HT_HIST_BUCKETS 65
+#define HT_SYS_HIST_LATENCY 0
+#define HT_SYS_HIST_MMAP_LEN 1
+
+struct ht_sys_hist_key {
+	__u32 tgid;
+	__u16 sys; /* enum ht_sys */
+	__u16 what; /* HT_SYS_HIST_* */
+};
+
+struct ht_sys_hist {
+	__u64 counts[HT_HIST_BUCKETS];
+	__u64 total, sum, min, max;
+};
+
 /* x86 page-fault error code bits (arch/x86/include/asm/trap_pf.h). */
 #define HT_PF_PROT  (1u << 0) /* 0: page not present, 1: protection fault */
 #define HT_PF_WRITE (1u << 1)
@@ -285,6 +305,7 @@ enum ht_lost_kind {
 	 * running on that CPU (an interrupt nested in it): from the programs' recursion_misses
 	 */
 	HT_LOST_KMEM_NESTED,
+	HT_LOST_SYS_HIST, /* hist: a process's syscall histograms had no room in BPF (map full) */
 	HT_LOST_MAX,
 };
 

@@ -148,6 +148,25 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	}
 }
 
+/* Live, without --linear: the syscall histograms BPF kept, for the process of that pid. */
+static void on_sys_hist(void *ctx, const struct ht_sys_hist_key *k, const struct ht_sys_hist *h)
+{
+	struct hist_ctx *hc = ctx;
+	const struct model_proc *p = NULL;
+	struct proc_hists *ph;
+
+	/* the latest process of that pid (a reused pid shares the BPF entry: pids are the key) */
+	for (size_t i = model_nprocs(hc->model); i-- > 0 && !p;)
+		if (model_proc_at(hc->model, i)->pid == k->tgid)
+			p = model_proc_at(hc->model, i);
+	ph = hists_of(hc, p);
+	if (!ph || k->sys == 0 || k->sys >= HT_SYS_MAX)
+		return;
+	hist_merge_log2(k->what == HT_SYS_HIST_MMAP_LEN ? &ph->mmap_size : &ph->sys[k->sys],
+			(const uint64_t *)h->counts, HT_HIST_BUCKETS, h->total, h->sum, h->min,
+			h->max);
+}
+
 static int by_count(const void *a, const void *b)
 {
 	const struct stack_hist *x = a, *y = b;
@@ -303,6 +322,8 @@ int cmd_hist(struct cli *cli)
 
 	o.want_alloc = o.want_vm = o.want_fault = !cli->kernel_only;
 	o.fault_batching = !cli->fault_stream;
+	/* log2 histograms of the syscalls are kept in BPF; linear buckets need every call */
+	o.sys_hists = !cli->linear;
 	o.capture_stacks = cli->by_stack && !cli->kernel_only;
 	hc.model = model_new();
 	hc.sym = symbolizer_new();
@@ -318,6 +339,11 @@ int cmd_hist(struct cli *cli)
 	if (source_open(cli, &o, on_event, &hc, "tracing; the histograms come at the end", &src) ||
 	    source_run(src))
 		goto out;
+	if (source_tracer(src) && o.sys_hists &&
+	    tracer_sys_hists(source_tracer(src), on_sys_hist, &hc)) {
+		fprintf(stderr, "heaptrail: cannot read the syscall histograms kept in BPF\n");
+		goto out;
+	}
 	status = EXIT_OK;
 	if (cli->json)
 		json_report(&hc);

@@ -284,7 +284,7 @@ const char *ht_lost_kind_name(unsigned kind)
 		[HT_LOST_RINGBUF] = "ringbuf", [HT_LOST_THREAD_STATE] = "thread_state",
 		[HT_LOST_PAIRING] = "pairing", [HT_LOST_TARGETS] = "targets",
 		[HT_LOST_STACK] = "stack", [HT_LOST_KMEM_TABLE] = "kmem_table",
-		[HT_LOST_KMEM_NESTED] = "kmem_nested",
+		[HT_LOST_KMEM_NESTED] = "kmem_nested", [HT_LOST_SYS_HIST] = "sys_hist",
 	};
 
 	return kind < HT_LOST_MAX ? names[kind] : "?";

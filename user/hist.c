@@ -65,6 +65,30 @@ void hist_add(struct hist *h, uint64_t v)
 		h->max = v;
 }
 
+void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total,
+		     uint64_t sum, uint64_t min, uint64_t max)
+{
+	if (h->step || !total)
+		return;
+	if (n > h->nbuckets) {
+		uint64_t *c = realloc(h->counts, n * sizeof(*c));
+
+		if (!c)
+			return;
+		memset(c + h->nbuckets, 0, (n - h->nbuckets) * sizeof(*c));
+		h->counts = c;
+		h->nbuckets = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		h->counts[i] += counts[i];
+	h->total += total;
+	h->sum += sum;
+	if (min < h->min)
+		h->min = min;
+	if (max > h->max)
+		h->max = max;
+}
+
 void hist_print(FILE *out, const struct hist *h, const char *unit)
 {
 	size_t first = 0, last = 0;

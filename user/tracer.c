@@ -962,6 +962,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	}
 	bpf_program__set_autoload(t->skel->progs.page_fault_user, opts->want_fault);
 	t->skel->rodata->fault_batching = opts->want_fault && opts->fault_batching;
+	t->skel->rodata->sys_hist_only = opts->want_vm && opts->sys_hists;
 	bpf_program__set_autoload(t->skel->progs.fault_switch,
 				  opts->want_fault && opts->fault_batching);
 	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->want_rss);
@@ -1014,6 +1015,46 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	if (opts->argv && start_command(t))
 		return -1;
+	return 0;
+}
+
+int tracer_sys_hists(struct tracer *t,
+		     void (*fn)(void *ctx, const struct ht_sys_hist_key *k,
+				const struct ht_sys_hist *h),
+		     void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.sys_hists), ncpu = libbpf_num_possible_cpus();
+	struct ht_sys_hist_key key, next, *prev = NULL;
+	struct ht_sys_hist *vals, sum;
+
+	if (ncpu <= 0)
+		return -1;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -1;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		memset(&sum, 0, sizeof(sum));
+		sum.min = UINT64_MAX;
+		for (int c = 0; c < ncpu; c++) {
+			if (!vals[c].total)
+				continue;
+			for (int b = 0; b < HT_HIST_BUCKETS; b++)
+				sum.counts[b] += vals[c].counts[b];
+			sum.total += vals[c].total;
+			sum.sum += vals[c].sum;
+			if (vals[c].min < sum.min)
+				sum.min = vals[c].min;
+			if (vals[c].max > sum.max)
+				sum.max = vals[c].max;
+		}
+		if (sum.total)
+			fn(ctx, &key, &sum);
+	}
+	free(vals);
 	return 0;
 }
 

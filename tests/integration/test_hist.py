@@ -58,3 +58,22 @@ def test_text_output():
     assert "  alloc_size\n" in proc.stdout
     assert "        16 -> 31         : 10       |********************" in proc.stdout
     assert "syscall_latency mmap" in proc.stdout and "write,not-present" in proc.stdout
+
+
+def test_syscall_histograms_kept_in_bpf(tmp_path):
+    """Live, hist keeps the syscall latencies and mmap lengths in BPF (no record per call);
+    a recording streams every call. Both must count the same calls and lengths."""
+    def syscalls(report):
+        lat = {h["syscall"]: h["total"] for h in report["histograms"]
+               if h["name"] == "syscall_latency"}
+        return lat, buckets(report, "mmap_size")[0]
+
+    live = hist_json(["-c", fixture_path("hist_sizes")])
+    out = tmp_path / "h.htr"
+    proc = run_heaptrail(["record", "-o", str(out), "-c", fixture_path("hist_sizes")])
+    assert proc.returncode == 0, proc.stderr
+    from_file = hist_json(["-i", str(out)])
+    assert syscalls(live) == syscalls(from_file)
+    lat, maps = syscalls(live)
+    assert lat["mmap"] >= 3 and lat["munmap"] >= 1 and maps[(8 << 20, 16 << 20)] == 3
+    assert live["lost"]["sys_hist"] == 0
