@@ -123,12 +123,15 @@ def test_losses_are_counted_and_shown():
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(l) for l in proc.stdout.splitlines()]
     lost = [e for e in events if e["event"] == "lost"]
-    assert lost and all(e["kind"] == "ringbuf" for e in lost)
+    assert lost and all(e["kind"] == "ringbuf" for e in lost), (lost, proc.stderr)
     total_lost = sum(e["count"] for e in lost)
-    assert f"LOST events: ringbuf={total_lost}" in proc.stderr
+    assert f"LOST events: ringbuf={total_lost}" in proc.stderr, proc.stderr
     # churn makes no allocator call but its n pairs: received + lost accounts for each one
     received = [e for e in events if e["event"] in ("malloc", "free")]
-    assert len(received) + total_lost == 2 * n
+    kinds = {}
+    for e in events:
+        kinds[e["event"]] = kinds.get(e["event"], 0) + 1
+    assert len(received) + total_lost == 2 * n, (len(received), total_lost, kinds, proc.stderr)
 
 
 def test_sigterm_stops_cleanly(tmp_path):
