@@ -1345,14 +1345,30 @@ static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind)
 		return 0;                                                                          \
 	}
 
+/*
+ * Frees get a second copy of their program on the same tracepoint. The kernel skips a program
+ * that is already running on this CPU, and softirqs run RCU callbacks (batches of frees) on
+ * the way out of any interrupt, also one that landed inside our free program: the copy, not
+ * running, takes those. Both see every other free; the second finds its address already gone
+ * from kmem_live and sends nothing.
+ */
+#define KMEM_TP_FREE(tp, ktp, kind)                                                                \
+	KMEM_TP(tp, ktp, kmem_free, kind)                                                          \
+	SEC("raw_tp/" #tp)                                                                         \
+	int ktp2_##tp(__u64 *ctx)                                                                  \
+	{                                                                                          \
+		kmem_free(ctx, ktp, kind);                                                         \
+		return 0;                                                                          \
+	}
+
 KMEM_TP(kmalloc, HT_KTP_KMALLOC, kmem_alloc, HT_KA_KMALLOC)
-KMEM_TP(kfree, HT_KTP_KFREE, kmem_free, HT_KA_KMALLOC)
+KMEM_TP_FREE(kfree, HT_KTP_KFREE, HT_KA_KMALLOC)
 KMEM_TP(kmem_cache_alloc, HT_KTP_CACHE_ALLOC, kmem_alloc, HT_KA_CACHE)
-KMEM_TP(kmem_cache_free, HT_KTP_CACHE_FREE, kmem_free, HT_KA_CACHE)
+KMEM_TP_FREE(kmem_cache_free, HT_KTP_CACHE_FREE, HT_KA_CACHE)
 KMEM_TP(mm_page_alloc, HT_KTP_PAGE_ALLOC, kmem_alloc, HT_KA_PAGE)
-KMEM_TP(mm_page_free, HT_KTP_PAGE_FREE, kmem_free, HT_KA_PAGE)
-KMEM_TP(mm_page_free_batched, HT_KTP_PAGE_FREE_BATCHED, kmem_free, HT_KA_PAGE)
+KMEM_TP_FREE(mm_page_free, HT_KTP_PAGE_FREE, HT_KA_PAGE)
+KMEM_TP_FREE(mm_page_free_batched, HT_KTP_PAGE_FREE_BATCHED, HT_KA_PAGE)
 KMEM_TP(alloc_vmap_area, HT_KTP_VMAP_ALLOC, kmem_alloc, HT_KA_VMALLOC)
-KMEM_TP(free_vmap_area_noflush, HT_KTP_VMAP_FREE, kmem_free, HT_KA_VMALLOC)
+KMEM_TP_FREE(free_vmap_area_noflush, HT_KTP_VMAP_FREE, HT_KA_VMALLOC)
 KMEM_TP(percpu_alloc_percpu, HT_KTP_PERCPU_ALLOC, kmem_alloc, HT_KA_PERCPU)
-KMEM_TP(percpu_free_percpu, HT_KTP_PERCPU_FREE, kmem_free, HT_KA_PERCPU)
+KMEM_TP_FREE(percpu_free_percpu, HT_KTP_PERCPU_FREE, HT_KA_PERCPU)

@@ -61,6 +61,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 struct kmem {
 	bool chosen[HT_KTP_MAX];
 	int prog_fd[HT_KTP_MAX];
+	int prog2_fd[HT_KTP_MAX]; /* the second copy of a free program, -1 if none */
 	bool verbose;
 };
 
@@ -78,6 +79,21 @@ static struct bpf_program *ktp_prog(struct heaptrail_bpf *s, int ktp)
 		[HT_KTP_VMAP_FREE] = s->progs.ktp_free_vmap_area_noflush,
 		[HT_KTP_PERCPU_ALLOC] = s->progs.ktp_percpu_alloc_percpu,
 		[HT_KTP_PERCPU_FREE] = s->progs.ktp_percpu_free_percpu,
+	};
+
+	return progs[ktp];
+}
+
+/* The second copy of a free program (see KMEM_TP_FREE), NULL for allocations. */
+static struct bpf_program *ktp_prog2(struct heaptrail_bpf *s, int ktp)
+{
+	struct bpf_program *progs[HT_KTP_MAX] = {
+		[HT_KTP_KFREE] = s->progs.ktp2_kfree,
+		[HT_KTP_CACHE_FREE] = s->progs.ktp2_kmem_cache_free,
+		[HT_KTP_PAGE_FREE] = s->progs.ktp2_mm_page_free,
+		[HT_KTP_PAGE_FREE_BATCHED] = s->progs.ktp2_mm_page_free_batched,
+		[HT_KTP_VMAP_FREE] = s->progs.ktp2_free_vmap_area_noflush,
+		[HT_KTP_PERCPU_FREE] = s->progs.ktp2_percpu_free_percpu,
 	};
 
 	return progs[ktp];
@@ -160,9 +176,11 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks,
 
 		if (ok)
 			skel->rodata->ktp_layout[t] = l;
+		if (ktp_prog2(skel, t))
+			bpf_program__set_autoload(ktp_prog2(skel, t), ok);
 		if (k) {
 			k->chosen[t] = ok;
-			k->prog_fd[t] = -1;
+			k->prog_fd[t] = k->prog2_fd[t] = -1;
 			if (!ok && ktp_descs[t].required)
 				missing_required++;
 			if (!ok)
@@ -199,22 +217,25 @@ int kmem_attach(struct kmem *k, struct heaptrail_bpf *skel,
 	if (!k)
 		return 0;
 	for (int t = 0; t < HT_KTP_MAX; t++) {
-		struct bpf_program *prog = ktp_prog(skel, t);
-		struct bpf_link *link;
+		struct bpf_program *progs[2] = { ktp_prog(skel, t), ktp_prog2(skel, t) };
+		int *fds[2] = { &k->prog_fd[t], &k->prog2_fd[t] };
 
 		if (!k->chosen[t])
 			continue;
-		link = bpf_program__attach(prog);
-		if (!link) {
-			fprintf(stderr, "heaptrail: cannot attach raw tracepoint %s: %s\n",
-				ktp_descs[t].event, strerror(errno));
-			return -1;
+		for (int c = 0; c < 2 && progs[c]; c++) {
+			struct bpf_link *link = bpf_program__attach(progs[c]);
+
+			if (!link) {
+				fprintf(stderr, "heaptrail: cannot attach raw tracepoint %s: %s\n",
+					ktp_descs[t].event, strerror(errno));
+				return -1;
+			}
+			if (push(ctx, link)) {
+				bpf_link__destroy(link);
+				return -1;
+			}
+			*fds[c] = bpf_program__fd(progs[c]);
 		}
-		if (push(ctx, link)) {
-			bpf_link__destroy(link);
-			return -1;
-		}
-		k->prog_fd[t] = bpf_program__fd(prog);
 		if (k->verbose)
 			fprintf(stderr, "heaptrail: attached raw tracepoint %s:%s\n",
 				ktp_descs[t].group, ktp_descs[t].event);
@@ -222,6 +243,21 @@ int kmem_attach(struct kmem *k, struct heaptrail_bpf *skel,
 	return 0;
 }
 
+static uint64_t recursion_misses(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_prog_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+/*
+ * An allocation event is lost when its program was busy. A free is lost only when both copies
+ * were (an interrupt inside the copy that took an interrupted free): at most the smaller of the
+ * two counts, which is what is reported.
+ */
 uint64_t kmem_nested_misses(const struct kmem *k)
 {
 	uint64_t sum = 0;
@@ -229,12 +265,14 @@ uint64_t kmem_nested_misses(const struct kmem *k)
 	if (!k)
 		return 0;
 	for (int t = 0; t < HT_KTP_MAX; t++) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
+		uint64_t a = recursion_misses(k->prog_fd[t]);
 
-		if (k->prog_fd[t] < 0 || bpf_prog_get_info_by_fd(k->prog_fd[t], &info, &len))
-			continue;
-		sum += info.recursion_misses;
+		if (k->prog2_fd[t] >= 0) {
+			uint64_t b = recursion_misses(k->prog2_fd[t]);
+
+			a = a < b ? a : b;
+		}
+		sum += a;
 	}
 	return sum;
 }

@@ -181,3 +181,27 @@ def test_kernel_only_system_wide():
 def test_timeline_refuses_k():
     proc = run_heaptrail(["timeline", "-k", "-d", "1"])
     assert proc.returncode == 2 and "timeline does not take -k" in proc.stderr
+
+
+def raise_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20000), hard))
+
+
+def test_no_false_leaks_from_interrupted_frees(tmp_path):
+    """Closing thousands of sockets at once: their inodes are freed by RCU callbacks, in
+    softirqs that also run on the way out of interrupts landing inside our own free program,
+    which the kernel then skips. A second copy of each free program takes those; before it,
+    this run reported up to 7,318 of 19,800 inodes as leaked."""
+    truth, cmd = kmem_work(tmp_path, 4000, 0, 0)
+    proc = run_heaptrail(["leaks", "--json", "-k", "-c", cmd], preexec_fn=raise_nofile)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout.splitlines()[-1])
+    c = cache(rep)
+    assert c["allocs"] == 8000
+    # whatever the kernel did not deliver is counted, never silently a leak
+    assert c["live_allocs"] <= rep["lost"]["kmem_nested"], (c, rep["lost"])
+    assert c["frees"] + c["live_allocs"] == 8000
+    # only an interrupt inside both copies can still lose one (before: dozens to thousands)
+    assert c["live_allocs"] <= 8, c
