@@ -131,7 +131,10 @@ def test_losses_are_counted_and_shown():
     kinds = {}
     for e in events:
         kinds[e["event"]] = kinds.get(e["event"], 0) + 1
-    assert len(received) + total_lost == 2 * n, (len(received), total_lost, kinds, proc.stderr)
+    # (a lost record may also be the exec or the exit record, if the buffer was full then:
+    # -e alloc hides those, so only the bound is known)
+    assert 2 * n <= len(received) + total_lost <= 2 * n + 2, (len(received), total_lost,
+                                                               kinds, proc.stderr)
 
 
 def test_sigterm_stops_cleanly(tmp_path):
