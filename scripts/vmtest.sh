@@ -161,6 +161,7 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf
 ulimit -l unlimited
+ulimit -n 65536 # as on the host: tests open thousands of sockets
 echo "vmtest: guest up: \$(uname -r), \$(nproc) CPUs"
 cd "$REPO"
 python3 -m pytest -p no:cacheprovider -q -rfE $PYTEST_ARGS
