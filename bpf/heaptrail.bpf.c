@@ -1172,24 +1172,35 @@ struct {
 #define CTX_LOAD(ctx, i)                                                                           \
 	({                                                                                         \
 		__u64 __v;                                                                         \
-		asm volatile("%0 = *(u64 *)(%1 + %2)" : "=r"(__v) : "r"(ctx), "i"((i) * 8));       \
+		asm volatile("%0 = *(u64 *)(%1 + %2)" : "=r"(__v) : "r"(ctx), "i"((i)*8));         \
 		__v;                                                                               \
 	})
 
 static __always_inline __u64 ktp_arg(const __u64 *ctx, __u8 idx)
 {
 	switch (idx) {
-	case 0: return CTX_LOAD(ctx, 0);
-	case 1: return CTX_LOAD(ctx, 1);
-	case 2: return CTX_LOAD(ctx, 2);
-	case 3: return CTX_LOAD(ctx, 3);
-	case 4: return CTX_LOAD(ctx, 4);
-	case 5: return CTX_LOAD(ctx, 5);
-	case 6: return CTX_LOAD(ctx, 6);
-	case 7: return CTX_LOAD(ctx, 7);
-	case 8: return CTX_LOAD(ctx, 8);
-	case 9: return CTX_LOAD(ctx, 9);
-	default: return 0;
+	case 0:
+		return CTX_LOAD(ctx, 0);
+	case 1:
+		return CTX_LOAD(ctx, 1);
+	case 2:
+		return CTX_LOAD(ctx, 2);
+	case 3:
+		return CTX_LOAD(ctx, 3);
+	case 4:
+		return CTX_LOAD(ctx, 4);
+	case 5:
+		return CTX_LOAD(ctx, 5);
+	case 6:
+		return CTX_LOAD(ctx, 6);
+	case 7:
+		return CTX_LOAD(ctx, 7);
+	case 8:
+		return CTX_LOAD(ctx, 8);
+	case 9:
+		return CTX_LOAD(ctx, 9);
+	default:
+		return 0;
 	}
 }
 

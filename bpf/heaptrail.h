@@ -26,12 +26,12 @@ enum ht_rec_type {
 	HT_REC_RSS = 7,
 	HT_REC_COMM = 8, /* task renamed itself (prctl PR_SET_NAME) */
 	HT_REC_HELD = 9, /* a target stopped itself: userspace attaches, reads, then continues it */
-	HT_REC_LOST = 10,  /* synthesized by userspace from the kernel loss counters */
-	HT_REC_KFUNC = 11, /* kernel-function hook (do_mmap, ...) */
-	HT_REC_STACK = 12, /* a user stack, sent once per stack id */
-	HT_REC_MAPS = 13,  /* userspace: a process's /proc/PID/maps, for symbolizing from a file */
-	HT_REC_KMEM = 14,  /* kernel allocator event (kmem, vmalloc, percpu tracepoints) */
-	HT_REC_KSYMS = 15, /* userspace: /proc/kallsyms text, for kernel stacks from a file */
+	HT_REC_LOST = 10,   /* synthesized by userspace from the kernel loss counters */
+	HT_REC_KFUNC = 11,  /* kernel-function hook (do_mmap, ...) */
+	HT_REC_STACK = 12,  /* a user stack, sent once per stack id */
+	HT_REC_MAPS = 13,   /* userspace: a process's /proc/PID/maps, for symbolizing from a file */
+	HT_REC_KMEM = 14,   /* kernel allocator event (kmem, vmalloc, percpu tracepoints) */
+	HT_REC_KSYMS = 15,  /* userspace: /proc/kallsyms text, for kernel stacks from a file */
 	HT_REC_FAULTS = 16, /* a batch of one thread's page faults; userspace expands it */
 	HT_REC_MAX,
 };
@@ -175,13 +175,13 @@ _Static_assert(sizeof(struct ht_syscall) == 96, "ht_syscall size");
  * process and syscall, log2 buckets of the latency, and of the length of successful mmaps.
  * Bucket 0 holds 0, bucket k >= 1 holds [2^(k-1), 2^k), as user/hist.c counts them.
  */
-#define HT_HIST_BUCKETS 65
-#define HT_SYS_HIST_LATENCY 0
+#define HT_HIST_BUCKETS	     65
+#define HT_SYS_HIST_LATENCY  0
 #define HT_SYS_HIST_MMAP_LEN 1
 
 struct ht_sys_hist_key {
 	__u32 tgid;
-	__u16 sys; /* enum ht_sys */
+	__u16 sys;  /* enum ht_sys */
 	__u16 what; /* HT_SYS_HIST_* */
 };
 
@@ -299,7 +299,7 @@ enum ht_lost_kind {
 	HT_LOST_PAIRING,      /* a return did not match the pending entry (pairing state lost) */
 	HT_LOST_TARGETS,      /* a forked child could not be added to the target map (map full) */
 	HT_LOST_STACK,	      /* user stack capture failed */
-	HT_LOST_KMEM_TABLE,   /* kernel allocation not tracked: the BPF table of live ones was full */
+	HT_LOST_KMEM_TABLE, /* kernel allocation not tracked: the BPF table of live ones was full */
 	/*
 	 * kernel allocator events the kernel did not deliver because our program was already
 	 * running on that CPU (an interrupt nested in it): from the programs' recursion_misses
@@ -382,8 +382,8 @@ enum ht_kalloc {
 	HT_KA_MAX,
 };
 
-#define HT_KOP_ALLOC 1
-#define HT_KOP_FREE  2
+#define HT_KOP_ALLOC  1
+#define HT_KOP_FREE   2
 #define HT_KCACHE_LEN 32
 
 /*

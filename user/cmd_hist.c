@@ -327,8 +327,11 @@ int cmd_hist(struct cli *cli)
 	o.capture_stacks = cli->by_stack && !cli->kernel_only;
 	hc.model = model_new();
 	hc.sym = symbolizer_new();
-	hc.kr = (struct kreport){ .km = kmodel_new(), .ks = ksyms_new(), .m = hc.model,
-				  .top = cli->top, .stack_depth = cli->stack_depth };
+	hc.kr = (struct kreport){ .km = kmodel_new(),
+				  .ks = ksyms_new(),
+				  .m = hc.model,
+				  .top = cli->top,
+				  .stack_depth = cli->stack_depth };
 	khists_init(&hc.kh, cli->linear);
 	if (!hc.model || !hc.sym || !hc.kr.km || !hc.kr.ks)
 		goto out;

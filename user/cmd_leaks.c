@@ -420,8 +420,11 @@ int cmd_leaks(struct cli *cli)
 	o.floor_only = cli->floor;
 	lc.model = model_new();
 	lc.sym = symbolizer_new();
-	lc.kr = (struct kreport){ .km = kmodel_new(), .ks = ksyms_new(), .m = lc.model,
-				  .top = cli->top, .stack_depth = cli->stack_depth,
+	lc.kr = (struct kreport){ .km = kmodel_new(),
+				  .ks = ksyms_new(),
+				  .m = lc.model,
+				  .top = cli->top,
+				  .stack_depth = cli->stack_depth,
 				  .min_age_ns = cli->min_age_ns };
 	if (!lc.model || !lc.sym || !lc.kr.km || !lc.kr.ks)
 		goto out;

@@ -16,7 +16,7 @@ struct trace_ctx {
 	struct comm_cache *comms;
 	struct json json;
 	struct source *src;
-	struct ksyms *ksyms; /* -k: call sites by name */
+	struct ksyms *ksyms;	    /* -k: call sites by name */
 	uint64_t lost[HT_LOST_MAX]; /* from the lost records, live or recorded */
 };
 

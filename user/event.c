@@ -64,11 +64,8 @@ static const struct {
 	const char *name;
 	uint64_t mask;
 } kind_groups[] = {
-	{ "all", HT_KINDS_ALL },
-	{ "alloc", HT_KINDS_ALLOC },
-	{ "vm", HT_KINDS_VM },
-	{ "process", HT_KINDS_PROCESS },
-	{ "kernel", HT_KINDS_KERNEL },
+	{ "all", HT_KINDS_ALL },	 { "alloc", HT_KINDS_ALLOC },	{ "vm", HT_KINDS_VM },
+	{ "process", HT_KINDS_PROCESS }, { "kernel", HT_KINDS_KERNEL },
 };
 
 int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad)
@@ -281,10 +278,14 @@ const char *ht_sys_name(unsigned sys)
 const char *ht_lost_kind_name(unsigned kind)
 {
 	static const char *const names[HT_LOST_MAX] = {
-		[HT_LOST_RINGBUF] = "ringbuf", [HT_LOST_THREAD_STATE] = "thread_state",
-		[HT_LOST_PAIRING] = "pairing", [HT_LOST_TARGETS] = "targets",
-		[HT_LOST_STACK] = "stack", [HT_LOST_KMEM_TABLE] = "kmem_table",
-		[HT_LOST_KMEM_NESTED] = "kmem_nested", [HT_LOST_SYS_HIST] = "sys_hist",
+		[HT_LOST_RINGBUF] = "ringbuf",
+		[HT_LOST_THREAD_STATE] = "thread_state",
+		[HT_LOST_PAIRING] = "pairing",
+		[HT_LOST_TARGETS] = "targets",
+		[HT_LOST_STACK] = "stack",
+		[HT_LOST_KMEM_TABLE] = "kmem_table",
+		[HT_LOST_KMEM_NESTED] = "kmem_nested",
+		[HT_LOST_SYS_HIST] = "sys_hist",
 	};
 
 	return kind < HT_LOST_MAX ? names[kind] : "?";
@@ -336,7 +337,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_STACK] = HT_STACK_HDR_SIZE, /* and 8 bytes a frame */
 	[HT_REC_MAPS] = HT_MAPS_HDR_SIZE,   /* and its text */
 	[HT_REC_KMEM] = sizeof(struct ht_kmem),
-	[HT_REC_KSYMS] = HT_KSYMS_HDR_SIZE, /* and its text */
+	[HT_REC_KSYMS] = HT_KSYMS_HDR_SIZE,   /* and its text */
 	[HT_REC_FAULTS] = HT_FAULTS_HDR_SIZE, /* and its entries */
 };
 

@@ -65,8 +65,8 @@ void hist_add(struct hist *h, uint64_t v)
 		h->max = v;
 }
 
-void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total,
-		     uint64_t sum, uint64_t min, uint64_t max)
+void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total, uint64_t sum,
+		     uint64_t min, uint64_t max)
 {
 	if (h->step || !total)
 		return;

@@ -25,8 +25,8 @@ void hist_add(struct hist *h, uint64_t value);
  * Adds counts made elsewhere (BPF) in the log2 buckets of a log2 histogram: counts[k] for
  * bucket k, with their total, sum, min and max.
  */
-void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total,
-		     uint64_t sum, uint64_t min, uint64_t max);
+void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total, uint64_t sum,
+		     uint64_t min, uint64_t max);
 /* Bucket i covers [lo, hi). */
 void hist_bucket(const struct hist *h, size_t i, uint64_t *lo, uint64_t *hi);
 /* bcc-style: one line per bucket from the first to the last non-empty one. */

@@ -26,35 +26,62 @@ struct ktp_desc {
 #define NEED(s) (1u << (s))
 
 static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
-	[HT_KTP_KMALLOC] = { "kmalloc", "kmem", true,
-			     { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags", "node" },
+	[HT_KTP_KMALLOC] = { "kmalloc",
+			     "kmem",
+			     true,
+			     { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
+			       "node" },
 			     NEED(HT_KS_PTR) },
 	[HT_KTP_KFREE] = { "kfree", "kmem", true, { "call_site", "ptr" }, NEED(HT_KS_PTR) },
-	[HT_KTP_CACHE_ALLOC] = { "kmem_cache_alloc", "kmem", true,
+	[HT_KTP_CACHE_ALLOC] = { "kmem_cache_alloc",
+				 "kmem",
+				 true,
 				 { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 				   "node", "s" },
 				 NEED(HT_KS_PTR) },
-	[HT_KTP_CACHE_FREE] = { "kmem_cache_free", "kmem", true,
-				{ "call_site", "ptr", [HT_KS_CACHE] = "s" }, NEED(HT_KS_PTR) },
-	[HT_KTP_PAGE_ALLOC] = { "mm_page_alloc", "kmem", false,
-				{ [HT_KS_PTR] = "page", [HT_KS_GFP] = "gfp_flags",
+	[HT_KTP_CACHE_FREE] = { "kmem_cache_free",
+				"kmem",
+				true,
+				{ "call_site", "ptr", [HT_KS_CACHE] = "s" },
+				NEED(HT_KS_PTR) },
+	[HT_KTP_PAGE_ALLOC] = { "mm_page_alloc",
+				"kmem",
+				false,
+				{ [HT_KS_PTR] = "page",
+				  [HT_KS_GFP] = "gfp_flags",
 				  [HT_KS_ORDER] = "order" },
 				NEED(HT_KS_PTR) | NEED(HT_KS_ORDER) },
-	[HT_KTP_PAGE_FREE] = { "mm_page_free", "kmem", false,
+	[HT_KTP_PAGE_FREE] = { "mm_page_free",
+			       "kmem",
+			       false,
 			       { [HT_KS_PTR] = "page", [HT_KS_ORDER] = "order" },
 			       NEED(HT_KS_PTR) },
-	[HT_KTP_PAGE_FREE_BATCHED] = { "mm_page_free_batched", "kmem", false,
-				       { [HT_KS_PTR] = "page" }, NEED(HT_KS_PTR) },
-	[HT_KTP_VMAP_ALLOC] = { "alloc_vmap_area", "vmalloc", false,
-				{ [HT_KS_PTR] = "addr", [HT_KS_REQ] = "size",
+	[HT_KTP_PAGE_FREE_BATCHED] = { "mm_page_free_batched",
+				       "kmem",
+				       false,
+				       { [HT_KS_PTR] = "page" },
+				       NEED(HT_KS_PTR) },
+	[HT_KTP_VMAP_ALLOC] = { "alloc_vmap_area",
+				"vmalloc",
+				false,
+				{ [HT_KS_PTR] = "addr",
+				  [HT_KS_REQ] = "size",
 				  [HT_KS_FAILED] = "failed" },
 				NEED(HT_KS_PTR) | NEED(HT_KS_REQ) },
-	[HT_KTP_VMAP_FREE] = { "free_vmap_area_noflush", "vmalloc", false,
-			       { [HT_KS_PTR] = "va_start" }, NEED(HT_KS_PTR) },
-	[HT_KTP_PERCPU_ALLOC] = { "percpu_alloc_percpu", "percpu", false,
+	[HT_KTP_VMAP_FREE] = { "free_vmap_area_noflush",
+			       "vmalloc",
+			       false,
+			       { [HT_KS_PTR] = "va_start" },
+			       NEED(HT_KS_PTR) },
+	[HT_KTP_PERCPU_ALLOC] = { "percpu_alloc_percpu",
+				  "percpu",
+				  false,
 				  { "call_site", "ptr", "size", "bytes_alloc", "gfp_flags" },
 				  NEED(HT_KS_PTR) | NEED(HT_KS_REQ) },
-	[HT_KTP_PERCPU_FREE] = { "percpu_free_percpu", "percpu", false, { [HT_KS_PTR] = "ptr" },
+	[HT_KTP_PERCPU_FREE] = { "percpu_free_percpu",
+				 "percpu",
+				 false,
+				 { [HT_KS_PTR] = "ptr" },
 				 NEED(HT_KS_PTR) },
 };
 
@@ -147,8 +174,8 @@ static bool layout_of(const struct btf *btf, const struct ktp_desc *d, struct ht
 	return true;
 }
 
-struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks,
-			  unsigned table_size, bool verbose)
+struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, unsigned table_size,
+			  bool verbose)
 {
 	struct btf *btf = NULL;
 	struct kmem *k = NULL;
@@ -185,7 +212,8 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks,
 				missing_required++;
 			if (!ok)
 				fprintf(stderr,
-					"heaptrail: kernel allocators: no usable tracepoint %s:%s on "
+					"heaptrail: kernel allocators: no usable tracepoint %s:%s "
+					"on "
 					"this kernel; its events are not traced\n",
 					ktp_descs[t].group, ktp_descs[t].event);
 		}

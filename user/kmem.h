@@ -19,8 +19,8 @@ struct kmem;
  * program off and returns NULL. Returns NULL with errno set when -k cannot work here (no BTF,
  * or none of the allocator tracepoints), after saying why.
  */
-struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks,
-			  unsigned table_size, bool verbose);
+struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, unsigned table_size,
+			  bool verbose);
 /* After load: attaches the chosen programs through push(). 0, or -1 after saying why. */
 int kmem_attach(struct kmem *k, struct heaptrail_bpf *skel,
 		int (*push)(void *ctx, struct bpf_link *link), void *ctx);

@@ -156,8 +156,8 @@ static uint16_t cache_index(struct kmodel *m, const struct ht_kmem *r)
 
 static void count_free(struct kmodel *m, const struct kmodel_alloc *a)
 {
-	struct kmodel_counts *cs[2] = { &m->kinds[a->kind],
-					a->cache != KMODEL_NO_CACHE ? &m->caches[a->cache].c
+	struct kmodel_counts *cs[2] = { &m->kinds[a->kind], a->cache != KMODEL_NO_CACHE
+								    ? &m->caches[a->cache].c
 								    : NULL };
 
 	for (int i = 0; i < 2; i++) {

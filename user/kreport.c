@@ -35,7 +35,7 @@ static struct ksyms *ksyms_of(struct kreport *kr)
 struct kgroup {
 	uint8_t kind;
 	uint16_t cache;
-	uint64_t stack_id;  /* 0: grouped by call site */
+	uint64_t stack_id; /* 0: grouped by call site */
 	uint64_t call_site;
 	uint64_t bytes, allocs;
 	uint64_t oldest_ns;
@@ -84,8 +84,8 @@ static struct kgroup *groups(struct kreport *kr, uint64_t now, size_t *n, uint64
 			all = g;
 			cap = ncap;
 		}
-		all[cnt++] = (struct kgroup){ a->kind, a->cache, a->stack_id, a->call_site,
-					      a->bytes_alloc, 1, a->ts_ns };
+		all[cnt++] = (struct kgroup){ a->kind,	      a->cache, a->stack_id, a->call_site,
+					      a->bytes_alloc, 1,	a->ts_ns };
 		*bytes += a->bytes_alloc;
 		(*allocs)++;
 	}
@@ -133,9 +133,10 @@ static bool tracing_frame(const char *sym)
  */
 static bool interrupt_stack(struct kreport *kr, uint64_t stack_id)
 {
-	static const char *const entries[] = { "asm_sysvec_", "asm_common_interrupt",
-					       "handle_softirqs", "__do_softirq", "irq_exit_rcu",
-					       "do_softirq", "asm_exc_nmi" };
+	static const char *const entries[] = { "asm_sysvec_",	  "asm_common_interrupt",
+					       "handle_softirqs", "__do_softirq",
+					       "irq_exit_rcu",	  "do_softirq",
+					       "asm_exc_nmi" };
 	const struct model_stack *st = model_stack_by_id(kr->m, stack_id);
 
 	if (!st || !st->frames)
@@ -188,8 +189,7 @@ static void json_kv_null(struct json *j, const char *key)
 	json_null(j);
 }
 
-static void text_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off,
-		       const char *module)
+static void text_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off, const char *module)
 {
 	FILE *out = ctx;
 
@@ -199,8 +199,7 @@ static void text_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off,
 		fprintf(out, "    0x%" PRIx64 " [unknown]\n", addr);
 }
 
-static void json_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off,
-		       const char *module)
+static void json_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off, const char *module)
 {
 	struct json *j = ctx;
 
@@ -245,8 +244,9 @@ void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
 	for (unsigned k = 1; k < HT_KA_MAX; k++) {
 		const struct kmodel_counts *c = kmodel_kind_counts(kr->km, k);
 
-		fprintf(out, "  %-12s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %12" PRIu64
-			     " %12" PRIu64 "\n",
+		fprintf(out,
+			"  %-12s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64
+			"\n",
 			ht_kalloc_name(k), c->allocs, c->frees, c->live_allocs, c->live_bytes,
 			c->missed_frees);
 	}
@@ -466,9 +466,9 @@ static int gfp_by_count(const void *a, const void *b)
 /* Waste of a cache: what its size classes gave beyond what callers asked for. */
 static double waste_pct(const struct kmodel_counts *c)
 {
-	return c->bytes_alloc ? 100.0 * (double)(c->bytes_alloc - c->bytes_req) /
-					(double)c->bytes_alloc
-			      : 0.0;
+	return c->bytes_alloc
+		       ? 100.0 * (double)(c->bytes_alloc - c->bytes_req) / (double)c->bytes_alloc
+		       : 0.0;
 }
 
 void khists_text(struct khists *h, struct kreport *kr, FILE *out)

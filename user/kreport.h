@@ -36,7 +36,10 @@ struct khists {
 	struct hist order;	     /* pages: allocation order */
 	struct hist *cache_size;     /* per kmodel cache index */
 	size_t ncaches;
-	struct { const char *name; uint64_t count; } gfp[64];
+	struct {
+		const char *name;
+		uint64_t count;
+	} gfp[64];
 	size_t ngfp;
 	uint64_t step; /* --linear, 0: log2 */
 };

@@ -22,7 +22,7 @@ struct idmap {
 struct model {
 	struct model_proc **procs;
 	size_t nprocs, procs_cap;
-	struct idmap live; /* pid -> index in procs, live processes only */
+	struct idmap live;	 /* pid -> index in procs, live processes only */
 	struct model_proc *last; /* the last process looked up: records come in runs of one pid */
 
 	struct model_stack *stacks;

@@ -203,8 +203,8 @@ static void test_khists(void **state)
 	khists_init(&h, 0);
 	khists_attach(&h, &kr);
 	for (int i = 0; i < 3; i++) {
-		r = rec(HT_KA_PAGE, HT_KOP_ALLOC, 0xffffea0000000000 + (uint64_t)i * 64,
-			4096u << i, 4096u << i, NULL, 1);
+		r = rec(HT_KA_PAGE, HT_KOP_ALLOC, 0xffffea0000000000 + (uint64_t)i * 64, 4096u << i,
+			4096u << i, NULL, 1);
 		r.order = (uint16_t)i;
 		r.gfp_flags = i ? 0x820 : 0xcc0 | 0x100;
 		apply(kr.km, r);
