@@ -39,54 +39,53 @@ void hist_bucket(const struct hist *h, size_t i, uint64_t *lo, uint64_t *hi)
 	}
 }
 
-void hist_add(struct hist *h, uint64_t v)
+/* Makes room for buckets [0, n): 0, or -1 when memory is short. */
+static int grow(struct hist *h, size_t n)
 {
-	size_t b = bucket_of(h, v);
+	uint64_t *c;
 
-	if (b >= h->nbuckets) {
-		/* linear buckets grow with the data: past a million, the last one takes the rest */
-		size_t n = b + 1 > (1u << 20) ? (1u << 20) : b + 1;
-		uint64_t *c = realloc(h->counts, n * sizeof(*c));
-
-		if (!c)
-			return;
-		memset(c + h->nbuckets, 0, (n - h->nbuckets) * sizeof(*c));
-		h->counts = c;
-		h->nbuckets = n;
-		if (b >= n)
-			b = n - 1;
-	}
-	h->counts[b]++;
-	h->total++;
-	h->sum += v;
-	if (v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
+	if (n <= h->nbuckets)
+		return 0;
+	c = realloc(h->counts, n * sizeof(*c));
+	if (!c)
+		return -1;
+	memset(c + h->nbuckets, 0, (n - h->nbuckets) * sizeof(*c));
+	h->counts = c;
+	h->nbuckets = n;
+	return 0;
 }
 
-void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total, uint64_t sum,
-		     uint64_t min, uint64_t max)
+static void add_stats(struct hist *h, uint64_t total, uint64_t sum, uint64_t min, uint64_t max)
 {
-	if (h->step || !total)
-		return;
-	if (n > h->nbuckets) {
-		uint64_t *c = realloc(h->counts, n * sizeof(*c));
-
-		if (!c)
-			return;
-		memset(c + h->nbuckets, 0, (n - h->nbuckets) * sizeof(*c));
-		h->counts = c;
-		h->nbuckets = n;
-	}
-	for (size_t i = 0; i < n; i++)
-		h->counts[i] += counts[i];
 	h->total += total;
 	h->sum += sum;
 	if (min < h->min)
 		h->min = min;
 	if (max > h->max)
 		h->max = max;
+}
+
+void hist_add(struct hist *h, uint64_t v)
+{
+	size_t b = bucket_of(h, v);
+
+	/* linear buckets grow with the data: past a million, the last one takes the rest */
+	if (b >= (1u << 20))
+		b = (1u << 20) - 1;
+	if (grow(h, b + 1))
+		return;
+	h->counts[b]++;
+	add_stats(h, 1, v, v, v);
+}
+
+void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total, uint64_t sum,
+		     uint64_t min, uint64_t max)
+{
+	if (h->step || !total || grow(h, n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		h->counts[i] += counts[i];
+	add_stats(h, total, sum, min, max);
 }
 
 void hist_print(FILE *out, const struct hist *h, const char *unit)
