@@ -45,7 +45,7 @@ struct hooks {
 	bool verbose;
 };
 
-static bool name_matches(const char *name, const char *alternatives)
+bool hooks_name_matches(const char *name, const char *alternatives)
 {
 	size_t n = strlen(name);
 
@@ -76,8 +76,8 @@ static bool layout_from_btf(const struct btf *btf, int id, const struct hook_des
 		if (!d->params[k])
 			continue;
 		for (int i = 0; i < btf_vlen(proto); i++)
-			if (name_matches(btf__name_by_offset(btf, params[i].name_off),
-					 d->params[k]))
+			if (hooks_name_matches(btf__name_by_offset(btf, params[i].name_off),
+					       d->params[k]))
 				*slots[k] = (uint8_t)i;
 		if (*slots[k] == HT_ARG_NONE)
 			return false;

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "hooks.h"
 #include "kmem.h"
 
 struct ktp_desc {
@@ -126,20 +127,6 @@ static struct bpf_program *ktp_prog2(struct heaptrail_bpf *s, int ktp)
 	return progs[ktp];
 }
 
-static bool name_is(const char *name, const char *alternatives)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = alternatives; p && *p;) {
-		size_t len = strcspn(p, "|");
-
-		if (len == n && !strncmp(p, name, n))
-			return true;
-		p += len + (p[len] == '|');
-	}
-	return false;
-}
-
 /*
  * The raw tracepoint's arguments are those of __bpf_trace_<event> after its first (__data).
  * Returns false when the event is missing or a needed slot has no parameter of that name.
@@ -165,7 +152,8 @@ static bool layout_of(const struct btf *btf, const struct ktp_desc *d, struct ht
 		if (!d->params[s])
 			continue;
 		for (int i = 1; i < btf_vlen(proto) && i <= 10; i++)
-			if (name_is(btf__name_by_offset(btf, params[i].name_off), d->params[s]))
+			if (hooks_name_matches(btf__name_by_offset(btf, params[i].name_off),
+					       d->params[s]))
 				l->idx[s] = (uint8_t)(i - 1);
 		if (l->idx[s] == HT_ARG_NONE && (d->need & NEED(s)))
 			return false;
