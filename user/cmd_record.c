@@ -42,22 +42,25 @@ static void put(struct record_ctx *rc, const struct ht_hdr *rec)
 	rc->records++;
 }
 
-/* A snapshot of /proc/PID/maps, as MAPS records of at most HT_MAPS_MAX_TEXT, cut at lines. */
-static void on_snapshot(void *ctx, uint32_t pid, const char *text, size_t len)
+/*
+ * Text as records of its type (MAPS, KSYMS: struct ht_maps) of at most HT_MAPS_MAX_TEXT each,
+ * cut at line ends where there are any.
+ */
+static void put_text(struct record_ctx *rc, uint16_t type, uint32_t pid, uint64_t ts,
+		     const char *text, size_t len)
 {
-	struct record_ctx *rc = ctx;
 	struct ht_maps *m = malloc(HT_MAPS_HDR_SIZE + HT_MAPS_MAX_TEXT);
 
-	while (m && len) {
+	while (m && len && !rc->error) {
 		size_t n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
 
 		while (n < len && n > 0 && text[n - 1] != '\n')
 			n--;
 		if (!n)
 			n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
-		*m = (struct ht_maps){ .hdr = { .type = HT_REC_MAPS,
+		*m = (struct ht_maps){ .hdr = { .type = type,
 						.size = (uint16_t)(HT_MAPS_HDR_SIZE + n),
-						.ts_ns = rc->last_ts,
+						.ts_ns = ts,
 						.pid = pid,
 						.tid = pid },
 				       .len = (uint32_t)n };
@@ -69,44 +72,34 @@ static void on_snapshot(void *ctx, uint32_t pid, const char *text, size_t len)
 	free(m);
 }
 
+/* A snapshot of /proc/PID/maps, for symbols from the file. */
+static void on_snapshot(void *ctx, uint32_t pid, const char *text, size_t len)
+{
+	struct record_ctx *rc = ctx;
+
+	put_text(rc, HT_REC_MAPS, pid, rc->last_ts, text, len);
+}
+
 /*
  * Kernel stacks are symbolized from the recording machine's /proc/kallsyms (addresses move
- * with every boot): its text goes into the file first, as KSYMS records cut at lines.
+ * with every boot): its text goes into the file first, as KSYMS records.
  */
 static int put_ksyms(struct record_ctx *rc)
 {
 	struct ksyms *ks = ksyms_new();
-	struct ht_maps *m = malloc(HT_KSYMS_HDR_SIZE + HT_MAPS_MAX_TEXT);
 	const char *text;
 	size_t len;
-	int err = 0;
 
-	if (!ks || !m || ksyms_load_proc(ks)) {
+	if (!ks || ksyms_load_proc(ks)) {
 		fprintf(stderr, "heaptrail: cannot read /proc/kallsyms: the recording's kernel "
 				"stacks will show addresses only\n");
-		goto out;
+		ksyms_free(ks);
+		return 0;
 	}
 	text = ksyms_text(ks, &len);
-	while (len && !rc->error) {
-		size_t n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
-
-		while (n < len && n > 0 && text[n - 1] != '\n')
-			n--;
-		if (!n)
-			n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
-		*m = (struct ht_maps){ .hdr = { .type = HT_REC_KSYMS,
-						.size = (uint16_t)(HT_KSYMS_HDR_SIZE + n) },
-				       .len = (uint32_t)n };
-		memcpy(m->text, text, n);
-		put(rc, &m->hdr);
-		text += n;
-		len -= n;
-	}
-	err = rc->error ? -1 : 0;
-out:
-	free(m);
+	put_text(rc, HT_REC_KSYMS, 0, 0, text, len);
 	ksyms_free(ks);
-	return err;
+	return rc->error ? -1 : 0;
 }
 
 static void on_event(void *ctx, const struct ht_hdr *rec)
