@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
-from conftest import HEAPTRAIL, fixture_path, read_truth, run_heaptrail, trace_json
+from conftest import fixture_path, read_truth, run_heaptrail, trace_json
+from test_targets import start_heaptrail, wait_for
 
 CACHE = "sock_inode_cache"
 
@@ -33,17 +35,9 @@ def run_until_holding(args, truth):
     """Runs heaptrail until the fixture says it holds its sockets, then stops it (SIGINT): no
     timing guess, however slow the machine (tests also run under qemu's emulation)."""
     # files, not pipes: the -c command inherits them and lives on after heaptrail
-    out_path, err_path = truth + ".out", truth + ".err"
-    proc = subprocess.Popen([HEAPTRAIL] + args, stdout=open(out_path, "w"),
-                            stderr=open(err_path, "w"))
+    proc, out_path, err_path = start_heaptrail(args, Path(truth).parent / "heaptrail")
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if os.path.exists(truth) and "holding" in open(truth).read():
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the fixture never said it was holding")
+        wait_for(truth, "holding", timeout=120)
         time.sleep(0.3)  # the closed sockets' inodes are freed a grace period later
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
