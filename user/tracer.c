@@ -67,6 +67,7 @@ struct tracer {
 	bool uprobe_multi;   /* the kernel has uprobe_multi links */
 	struct hooks *hooks; /* kernel-function hooks, when any can attach */
 	struct kmem *kmem;   /* kernel-allocator tracepoints (-k) */
+	uint64_t kmem_nested, kmem_nested_next_ns; /* kmem_nested_misses(), read now and then */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
 	uint64_t tick_ns; /* tracer_set_tick */
@@ -770,10 +771,18 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 /* New losses become lost records in the stream, so that no consumer can miss them. */
-static void report_new_losses(struct tracer *t)
+/*
+ * The kernel's recursion counts cost one syscall per program: read every 200 ms (the loop
+ * polls every 10), and at the end (final).
+ */
+static void report_new_losses(struct tracer *t, bool final)
 {
-	uint64_t lost[HT_LOST_MAX];
+	uint64_t lost[HT_LOST_MAX], now = now_ns();
 
+	if (t->kmem && (final || now >= t->kmem_nested_next_ns)) {
+		t->kmem_nested = kmem_nested_misses(t->kmem);
+		t->kmem_nested_next_ns = now + 200 * 1000000ull;
+	}
 	tracer_lost(t, lost);
 	for (int k = 0; k < HT_LOST_MAX; k++) {
 		uint64_t v = lost[k];
@@ -844,7 +853,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
 			return -1;
 		}
-		report_new_losses(t);
+		report_new_losses(t, false);
 		now = now_ns();
 		if (deadline && now >= deadline)
 			break;
@@ -869,7 +878,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	}
 	ring_buffer__consume(t->rb);
 	drain_fault_batches(t);
-	report_new_losses(t);
+	report_new_losses(t, true);
 	return t->error ? -1 : 0;
 }
 
@@ -1063,7 +1072,7 @@ void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX])
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		lost[k] = t->skel ? __atomic_load_n(&t->skel->bss->lost[k], __ATOMIC_RELAXED) : 0;
 	/* Counted by the kernel itself, per program, rather than by our programs. */
-	lost[HT_LOST_KMEM_NESTED] = kmem_nested_misses(t->kmem);
+	lost[HT_LOST_KMEM_NESTED] = t->kmem_nested;
 }
 
 uint64_t tracer_floor_hits(struct tracer *t)
