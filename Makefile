@@ -105,7 +105,8 @@ integration: $(BUILD)/heaptrail fixtures
 	$(PYTHON) -m pytest -q tests/integration
 
 # ---------------------------------------------------------------- fuzzing the file reader
-FUZZ_SRCS := user/recfile.c user/event.c user/json.c user/model.c user/ksyms.c user/kmodel.c
+FUZZ_SRCS := user/recfile.c user/event.c user/json.c user/model.c user/ksyms.c user/kmodel.c \
+	     user/kreport.c user/hist.c
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	      -D_GNU_SOURCE -Ibpf -Iuser
 

@@ -47,9 +47,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	struct ht_fmt_ctx fc = { .t0_ns = source_start_ns(tc->src), .ksyms = tc->ksyms };
 
 	track_comm(tc, rec);
-	if (rec->type == HT_REC_KSYMS && tc->ksyms)
-		ksyms_add_text(tc->ksyms, ((const struct ht_maps *)rec)->text,
-			       ((const struct ht_maps *)rec)->len);
+	ksyms_follow(tc->ksyms, rec);
 	if (rec->type == HT_REC_LOST)
 		tc->lost[((const struct ht_lost *)rec)->kind] +=
 			((const struct ht_lost *)rec)->count;

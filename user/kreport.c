@@ -13,9 +13,8 @@ void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 {
 	if (rec->type == HT_REC_KMEM)
 		kmodel_apply(kr->km, (const struct ht_kmem *)rec);
-	else if (rec->type == HT_REC_KSYMS)
-		ksyms_add_text(kr->ks, ((const struct ht_maps *)rec)->text,
-			       ((const struct ht_maps *)rec)->len);
+	else
+		ksyms_follow(kr->ks, rec);
 }
 
 /* Live: the running kernel's symbols, unless a recording brought its own. */

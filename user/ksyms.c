@@ -56,6 +56,14 @@ int ksyms_add_text(struct ksyms *k, const char *text, size_t len)
 	return 0;
 }
 
+void ksyms_follow(struct ksyms *k, const struct ht_hdr *rec)
+{
+	const struct ht_maps *m = (const struct ht_maps *)rec;
+
+	if (k && rec->type == HT_REC_KSYMS)
+		ksyms_add_text(k, m->text, m->len);
+}
+
 int ksyms_load_proc(struct ksyms *k)
 {
 	FILE *f = fopen("/proc/kallsyms", "r");

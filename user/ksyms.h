@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../bpf/heaptrail.h"
 
 struct ksyms;
 
@@ -16,6 +17,8 @@ struct ksyms *ksyms_new(void);
 void ksyms_free(struct ksyms *k);
 /* Appends kallsyms text (whole lines; a record may end mid-line, the rest comes next). */
 int ksyms_add_text(struct ksyms *k, const char *text, size_t len);
+/* Adds the text of a KSYMS record (a recording's kallsyms); other records are ignored. */
+void ksyms_follow(struct ksyms *k, const struct ht_hdr *rec);
 /* Reads /proc/kallsyms. 0, or -1 when it cannot be read or shows only zero addresses. */
 int ksyms_load_proc(struct ksyms *k);
 /* Was any text added? */

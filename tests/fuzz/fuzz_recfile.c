@@ -6,8 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "event.h"
-#include "kmodel.h"
-#include "ksyms.h"
+#include "kreport.h"
 #include "model.h"
 #include "recfile.h"
 
@@ -15,22 +14,17 @@ static FILE *sink;
 
 struct fuzz_ctx {
 	struct model *m;
-	struct kmodel *km;
-	struct ksyms *ks;
+	struct kreport kr;
 };
 
 static void apply(void *ctx, const struct ht_hdr *rec)
 {
 	struct fuzz_ctx *fc_ = ctx;
-	struct ht_fmt_ctx fc = { .comm = "fuzz", .ksyms = fc_->ks };
+	struct ht_fmt_ctx fc = { .comm = "fuzz", .ksyms = fc_->kr.ks };
 	struct json j;
 
 	model_apply(fc_->m, rec);
-	if (rec->type == HT_REC_KMEM)
-		kmodel_apply(fc_->km, (const struct ht_kmem *)rec);
-	else if (rec->type == HT_REC_KSYMS)
-		ksyms_add_text(fc_->ks, ((const struct ht_maps *)rec)->text,
-			       ((const struct ht_maps *)rec)->len);
+	kreport_follow(&fc_->kr, rec);
 	json_init(&j, sink);
 	ht_rec_print_json(&j, rec, &fc);
 }
@@ -39,14 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_ctx c = { model_new(), kmodel_new(), ksyms_new() };
+	struct fuzz_ctx c = { .m = model_new(), .kr = { .km = kmodel_new(), .ks = ksyms_new() } };
 	char err[256];
 
 	if (!sink)
 		sink = fopen("/dev/null", "w");
 	recfile_read_mem(data, size, "fuzz", apply, &c, NULL, err, sizeof(err));
 	model_free(c.m);
-	kmodel_free(c.km);
-	ksyms_free(c.ks);
+	kmodel_free(c.kr.km);
+	ksyms_free(c.kr.ks);
 	return 0;
 }
