@@ -152,11 +152,21 @@ static bool interrupt_stack(struct kreport *kr, uint64_t stack_id)
 	return false;
 }
 
+typedef void (*frame_fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,
+			 const char *module);
+
+/* Calls fn for addr with its symbol (NULL when unknown), offset and module. */
+static void one_frame(struct kreport *kr, uint64_t addr, frame_fn fn, void *ctx)
+{
+	const char *module = NULL, *sym;
+	uint64_t off = 0;
+
+	sym = ksyms_lookup(ksyms_of(kr), addr, &off, &module);
+	fn(ctx, addr, sym, off, module);
+}
+
 /* Calls fn for each frame worth showing, innermost first. */
-static void each_frame(struct kreport *kr, uint64_t stack_id,
-		       void (*fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,
-				  const char *module),
-		       void *ctx)
+static void each_frame(struct kreport *kr, uint64_t stack_id, frame_fn fn, void *ctx)
 {
 	const struct model_stack *st = model_stack_by_id(kr->m, stack_id);
 	struct ksyms *ks = ksyms_of(kr);
@@ -172,14 +182,8 @@ static void each_frame(struct kreport *kr, uint64_t stack_id,
 		if (tracing_frame(ksyms_lookup(ks, st->frames[i], &off, &module)))
 			start = i + 1;
 	}
-	for (uint32_t i = start; i < st->nframes && shown < kr->stack_depth; i++) {
-		const char *module = NULL;
-		uint64_t off = 0;
-		const char *sym = ksyms_lookup(ks, st->frames[i], &off, &module);
-
-		fn(ctx, st->frames[i], sym, off, module);
-		shown++;
-	}
+	for (uint32_t i = start; i < st->nframes && shown < kr->stack_depth; i++, shown++)
+		one_frame(kr, st->frames[i], fn, ctx);
 }
 
 static void json_kv_null(struct json *j, const char *key)
@@ -261,11 +265,7 @@ void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
 		if (g[i].stack_id) {
 			each_frame(kr, g[i].stack_id, text_frame, out);
 		} else if (g[i].call_site) {
-			const char *module = NULL, *sym;
-			uint64_t off = 0;
-
-			sym = ksyms_lookup(ksyms_of(kr), g[i].call_site, &off, &module);
-			text_frame(out, g[i].call_site, sym, off, module);
+			one_frame(kr, g[i].call_site, text_frame, out);
 		} else {
 			fprintf(out, "    (stack not captured)\n");
 		}
@@ -346,15 +346,10 @@ void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now)
 		json_kv_u64(j, "oldest_ns", g[i].oldest_ns);
 		json_kv_bool(j, "interrupt", interrupt_stack(kr, g[i].stack_id));
 		json_key(j, "call_site");
-		if (g[i].call_site) {
-			const char *module = NULL, *sym;
-			uint64_t off = 0;
-
-			sym = ksyms_lookup(ksyms_of(kr), g[i].call_site, &off, &module);
-			json_frame(j, g[i].call_site, sym, off, module);
-		} else {
+		if (g[i].call_site)
+			one_frame(kr, g[i].call_site, json_frame, j);
+		else
 			json_null(j);
-		}
 		json_key(j, "frames");
 		json_array_begin(j);
 		if (g[i].stack_id)
