@@ -80,26 +80,24 @@ copy_file() { # copies a path (symlinks followed), with its directory, once
 	cp -L "$f" "$ROOT$f" 2>/dev/null || true
 }
 
+libs_of() { # the shared libraries an ELF file loads (none for others), one a line
+	file -L "$1" 2>/dev/null | grep -q 'ELF.*dynamically linked' || return 0
+	ldd "$1" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}'
+}
+
 copy_elf() { # a program or library with every library it needs
-	local f=$1 lib
-	copy_file "$f"
-	file -L "$f" 2>/dev/null | grep -q 'dynamically linked' || return 0
-	for lib in $(ldd "$f" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}'); do
-		copy_file "$lib"
-	done
+	local lib
+	copy_file "$1"
+	for lib in $(libs_of "$1"); do copy_file "$lib"; done
 }
 
 copy_tree() { # a directory, as it is (its ELF files get their libraries too)
-	local d=$1
+	local d=$1 f lib
 	[ -d "$d" ] || return 0
 	mkdir -p "$ROOT$d"
 	cp -a "$d/." "$ROOT$d/"
 	find "$d" -type f \( -name '*.so*' -o -perm -u+x \) -print0 2>/dev/null |
-		while IFS= read -r -d '' f; do
-			if file "$f" | grep -q 'ELF.*dynamically linked'; then
-				ldd "$f" 2>/dev/null | awk '/=> \// {print $3}'
-			fi
-		done | sort -u >"$VM/libs.txt"
+		while IFS= read -r -d '' f; do libs_of "$f"; done | sort -u >"$VM/libs.txt"
 	while read -r lib; do copy_file "$lib"; done <"$VM/libs.txt"
 }
 
