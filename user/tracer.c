@@ -57,6 +57,7 @@ struct tracer {
 	struct proc *procs;
 	int nprocs, procs_cap;
 	int nalive;
+	uint64_t kmem_frees; /* frees of reported kernel allocations: the exit linger watches */
 
 	pid_t child;	  /* -c */
 	int child_go_fd;  /* writing a byte lets the child exec */
@@ -763,6 +764,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		return t->error;
 	}
 	follow(t, data);
+	if (((struct ht_hdr *)data)->type == HT_REC_KMEM &&
+	    ((struct ht_kmem *)data)->op == HT_KOP_FREE)
+		t->kmem_frees++;
 	t->cb(t->cb_ctx, data);
 	/* After the consumer, which may read the stopped process's mappings. */
 	if (((struct ht_hdr *)data)->type == HT_REC_HELD)
@@ -827,22 +831,76 @@ void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx
 
 /*
  * The kernel frees much of what a process held after it is gone: RCU callbacks (inodes,
- * sockets) run a grace period later, in softirq context. With -k the tracer waits for a grace
- * period (membarrier's global command is synchronize_rcu()) and then a little longer, so that
- * those frees are seen and do not show as leaks.
+ * sockets) run a grace period later, in softirq context or, when softirqs take too long, in
+ * ksoftirqd, which a busy machine may not schedule for a while. With -k the tracer waits for
+ * every callback queued so far to have run: rcu_barrier(), which Linux 6.2+ runs on a write
+ * to rcutree's do_rcu_barrier parameter (lazy callbacks included). Older kernels get a grace
+ * period (membarrier's global command is synchronize_rcu()). Then it lingers while frees of
+ * reported allocations keep arriving: at least KMEM_LINGER_NS, until KMEM_QUIET_NS pass
+ * without one, at most KMEM_LINGER_MAX_NS.
  */
 #define KMEM_LINGER_NS (300 * 1000000ull)
+#define KMEM_QUIET_NS (200 * 1000000ull)
+#define KMEM_LINGER_MAX_NS (5000 * 1000000ull)
+#define RCU_BARRIER_PARAM "/sys/module/rcutree/parameters/do_rcu_barrier"
 
-static void kernel_grace_period(void)
+/* Returns true after a full rcu_barrier(), false after only a grace period. */
+static bool kernel_rcu_barrier(const struct tracer *t)
 {
+	int fd = open(RCU_BARRIER_PARAM, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0 && write(fd, "1", 1) == 1) {
+		close(fd);
+		if (t->opts.verbose)
+			fprintf(stderr, "heaptrail: waited for RCU callbacks (rcu_barrier)\n");
+		return true;
+	}
+	if (fd >= 0)
+		close(fd);
 	syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0, 0);
+	if (t->opts.verbose)
+		fprintf(stderr, "heaptrail: no %s: waited for one RCU grace period\n",
+			RCU_BARRIER_PARAM);
+	return false;
+}
+
+/*
+ * With -k, before the last read. After a stop (signal, -d) the barrier, or a grace period and
+ * KMEM_LINGER_NS, since a live target or the whole system never goes quiet; after the last
+ * target exits, the barrier and the linger until quiet.
+ */
+static int kmem_settle(struct tracer *t, bool linger, volatile sig_atomic_t *stop)
+{
+	bool full = kernel_rcu_barrier(t);
+	uint64_t start = now_ns(), last_free = start, seen_frees = t->kmem_frees;
+
+	if (!linger && full)
+		return 0;
+	while (!t->error && (!linger || !*stop)) {
+		uint64_t now;
+		int err = ring_buffer__poll(t->rb, POLL_MS);
+
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
+			return -1;
+		}
+		now = now_ns();
+		if (t->kmem_frees != seen_frees) {
+			seen_frees = t->kmem_frees;
+			last_free = now;
+		}
+		if (now >= start + KMEM_LINGER_MAX_NS || (!linger && now >= start + KMEM_LINGER_NS) ||
+		    (now >= start + KMEM_LINGER_NS && now >= last_free + KMEM_QUIET_NS))
+			break;
+	}
+	return 0;
 }
 
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 {
 	uint64_t deadline = duration_s > 0 ? now_ns() + (uint64_t)(duration_s * 1e9) : 0;
 	uint64_t next_check = 0, next_tick = t->tick ? now_ns() + t->tick_ns : 0;
-	uint64_t linger_until = 0;
+	bool targets_gone = false;
 	int err = 0;
 
 	while (!*stop && !t->error) {
@@ -865,17 +923,15 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			/* An exit record may still be in the buffer: drain before deciding. */
 			ring_buffer__consume(t->rb);
 			check_targets(t);
-			if (t->nalive == 0 && !t->opts.want_kmem)
+			if (t->nalive == 0) {
+				targets_gone = true;
 				break;
-			if (t->nalive == 0 && !linger_until) {
-				kernel_grace_period();
-				linger_until = now_ns() + KMEM_LINGER_NS;
 			}
-			next_check = now + (linger_until ? 10 : 200) * 1000000ull;
+			next_check = now + 200 * 1000000ull;
 		}
-		if (linger_until && now >= linger_until)
-			break;
 	}
+	if (t->opts.want_kmem && !t->error && kmem_settle(t, targets_gone, stop))
+		return -1;
 	ring_buffer__consume(t->rb);
 	drain_fault_batches(t);
 	report_new_losses(t, true);

@@ -38,7 +38,8 @@ def run_until_holding(args, truth):
     proc, out_path, err_path = start_heaptrail(args, Path(truth).parent / "heaptrail")
     try:
         wait_for(truth, "holding", timeout=120)
-        time.sleep(0.3)  # the closed sockets' inodes are freed a grace period later
+        # no sleep: the closed sockets' inodes are freed by RCU callbacks, which heaptrail
+        # waits for when it stops
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
     finally:
