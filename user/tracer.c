@@ -65,9 +65,9 @@ struct tracer {
 	int child_status;
 	bool child_reaped;
 
-	bool uprobe_multi;   /* the kernel has uprobe_multi links */
-	struct hooks *hooks; /* kernel-function hooks, when any can attach */
-	struct kmem *kmem;   /* kernel-allocator tracepoints (-k) */
+	bool uprobe_multi;			   /* the kernel has uprobe_multi links */
+	struct hooks *hooks;			   /* kernel-function hooks, when any can attach */
+	struct kmem *kmem;			   /* kernel-allocator tracepoints (-k) */
 	uint64_t kmem_nested, kmem_nested_next_ns; /* kmem_nested_misses(), read now and then */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
@@ -839,10 +839,10 @@ void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx
  * reported allocations keep arriving: at least KMEM_LINGER_NS, until KMEM_QUIET_NS pass
  * without one, at most KMEM_LINGER_MAX_NS.
  */
-#define KMEM_LINGER_NS (300 * 1000000ull)
-#define KMEM_QUIET_NS (200 * 1000000ull)
+#define KMEM_LINGER_NS	   (300 * 1000000ull)
+#define KMEM_QUIET_NS	   (200 * 1000000ull)
 #define KMEM_LINGER_MAX_NS (5000 * 1000000ull)
-#define RCU_BARRIER_PARAM "/sys/module/rcutree/parameters/do_rcu_barrier"
+#define RCU_BARRIER_PARAM  "/sys/module/rcutree/parameters/do_rcu_barrier"
 
 /* Returns true after a full rcu_barrier(), false after only a grace period. */
 static bool kernel_rcu_barrier(const struct tracer *t)
@@ -889,7 +889,8 @@ static int kmem_settle(struct tracer *t, bool linger, volatile sig_atomic_t *sto
 			seen_frees = t->kmem_frees;
 			last_free = now;
 		}
-		if (now >= start + KMEM_LINGER_MAX_NS || (!linger && now >= start + KMEM_LINGER_NS) ||
+		if (now >= start + KMEM_LINGER_MAX_NS ||
+		    (!linger && now >= start + KMEM_LINGER_NS) ||
 		    (now >= start + KMEM_LINGER_NS && now >= last_free + KMEM_QUIET_NS))
 			break;
 	}
