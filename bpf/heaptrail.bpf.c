@@ -1267,7 +1267,7 @@ static __always_inline __u64 capture_kstack(void *ctx, __u32 ktp, __u64 id, __u6
 
 static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now, ptr, cache;
+	__u64 id = bpf_get_current_pid_tgid(), now, ptr, cache, stack_id;
 	struct kmem_key key = {};
 	struct ht_kmem *rec;
 	__u32 flags = 0;
@@ -1287,7 +1287,11 @@ static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
 		flags |= HT_F_KMEM_UNTRACKED;
 		count_lost(HT_LOST_KMEM_TABLE);
 	}
+	if (filter_targets)
+		flags |= HT_F_KMEM_FILTERED;
 	now = bpf_ktime_get_ns();
+	/* Before the record is reserved, so that a new stack comes first in the stream. */
+	stack_id = kmem_stacks ? capture_kstack(ctx, ktp, id, now) : 0;
 	rec = reserve(HT_REC_KMEM, sizeof(*rec), id, now, flags);
 	if (!rec)
 		return;
@@ -1317,7 +1321,7 @@ static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
 	if (kind == HT_KA_PAGE) {
 		rec->bytes_req = rec->bytes_alloc = 4096ull << (rec->order & 31);
 	}
-	rec->stack_id = kmem_stacks ? capture_kstack(ctx, ktp, id, now) : 0;
+	rec->stack_id = stack_id;
 	bpf_ringbuf_submit(rec, wakeup_flags());
 }
 

@@ -45,6 +45,12 @@ enum ht_rec_type {
 /* kernel allocation the BPF table had no room for: its free will not be seen */
 #define HT_F_KMEM_UNTRACKED (1u << 4)
 #define HT_F_KSTACK	    (1u << 5) /* stack record: a kernel stack */
+/*
+ * kernel allocation made while a target was current, under a pid filter: if its stack shows
+ * an interrupt, it ran on whatever task it interrupted and is not the target's (userspace
+ * decides, from the stack, which comes before it in the stream)
+ */
+#define HT_F_KMEM_FILTERED (1u << 6)
 
 struct ht_hdr {
 	__u16 type;

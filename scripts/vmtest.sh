@@ -158,6 +158,7 @@ mount -t devtmpfs dev /dev
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf
+ip link set lo up # TCP over loopback: tests of allocations made in softirqs
 ulimit -l unlimited
 ulimit -n 65536 # as on the host: tests open thousands of sockets
 echo "vmtest: guest up: \$(uname -r), \$(nproc) CPUs"

@@ -370,6 +370,7 @@ out:
 	}
 	free(hc.procs);
 	khists_free(&hc.kh);
+	kreport_release(&hc.kr);
 	kmodel_free(hc.kr.km);
 	ksyms_free(hc.kr.ks);
 	symbolizer_free(hc.sym);

@@ -168,9 +168,23 @@ static void count_free(struct kmodel *m, const struct kmodel_alloc *a)
 	}
 }
 
+/* The old allocation at a reused address lost its free: dropped, counted, not a leak. */
+static void drop_missed(struct kmodel *m, const struct ht_kmem *r)
+{
+	struct kmodel_alloc *a = find(m, r->ptr, space_of(r->kind));
+
+	if (!a)
+		return;
+	m->kinds[a->kind].missed_frees++;
+	if (a->cache != KMODEL_NO_CACHE)
+		m->caches[a->cache].c.missed_frees++;
+	count_free(m, a);
+	remove_slot(m, a);
+}
+
 static void apply_alloc(struct kmodel *m, const struct ht_kmem *r)
 {
-	struct kmodel_alloc *a, n = {
+	struct kmodel_alloc n = {
 		.ptr = r->ptr,
 		.bytes_req = r->bytes_req,
 		.bytes_alloc = r->bytes_alloc,
@@ -188,15 +202,7 @@ static void apply_alloc(struct kmodel *m, const struct ht_kmem *r)
 	n.cache = cache_index(m, r);
 	cs[0] = &m->kinds[r->kind];
 	cs[1] = n.cache != KMODEL_NO_CACHE ? &m->caches[n.cache].c : NULL;
-	a = find(m, r->ptr, space_of(r->kind));
-	if (a) {
-		/* its free went unseen: not a leak */
-		m->kinds[a->kind].missed_frees++;
-		if (a->cache != KMODEL_NO_CACHE)
-			m->caches[a->cache].c.missed_frees++;
-		count_free(m, a);
-		remove_slot(m, a);
-	}
+	drop_missed(m, r); /* its free went unseen: not a leak */
 	for (int i = 0; i < 2; i++) {
 		if (!cs[i])
 			continue;
@@ -224,6 +230,17 @@ static void apply_alloc(struct kmodel *m, const struct ht_kmem *r)
 		m->slots[i] = n;
 		m->count++;
 	}
+}
+
+void kmodel_skip_interrupt(struct kmodel *m, const struct ht_kmem *r)
+{
+	uint16_t cache = cache_index(m, r);
+
+	m->seen = true;
+	drop_missed(m, r);
+	m->kinds[r->kind].interrupt_skipped++;
+	if (cache != KMODEL_NO_CACHE)
+		m->caches[cache].c.interrupt_skipped++;
 }
 
 static void apply_free(struct kmodel *m, const struct ht_kmem *r)

@@ -38,6 +38,8 @@ struct kmodel_counts {
 	 */
 	uint64_t missed_frees;
 	uint64_t untracked; /* the BPF table was full: the free would not be seen, not kept */
+	/* with a pid filter: made in an interrupt on a target's CPU, not the target's: not kept */
+	uint64_t interrupt_skipped;
 };
 
 /*
@@ -62,6 +64,8 @@ void kmodel_free(struct kmodel *m);
 void kmodel_set_hooks(struct kmodel *m, const struct kmodel_hooks *h);
 /* Applies a valid HT_REC_KMEM record. */
 void kmodel_apply(struct kmodel *m, const struct ht_kmem *rec);
+/* Counts an allocation record as interrupt_skipped instead of applying it. */
+void kmodel_skip_interrupt(struct kmodel *m, const struct ht_kmem *rec);
 /* Has any kernel-allocator record been applied? */
 bool kmodel_seen(const struct kmodel *m);
 const struct kmodel_counts *kmodel_kind_counts(const struct kmodel *m, unsigned kind);

@@ -9,12 +9,34 @@
 #include "event.h"
 #include "kreport.h"
 
+static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id);
+
 void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 {
-	if (rec->type == HT_REC_KMEM)
-		kmodel_apply(kr->km, (const struct ht_kmem *)rec);
-	else
+	const struct ht_kmem *k = (const void *)rec;
+
+	if (rec->type != HT_REC_KMEM) {
 		ksyms_follow(kr->ks, rec);
+		return;
+	}
+	/*
+	 * With a pid filter, an allocation made in an interrupt (hard or soft) is not the
+	 * target's: the interrupt merely landed on its CPU. BPF cannot tell without the per-CPU
+	 * preempt count (a ksym that needs CONFIG_KALLSYMS_ALL); the stack can.
+	 */
+	if (k->op == HT_KOP_ALLOC && (rec->flags & HT_F_KMEM_FILTERED) &&
+	    stack_in_interrupt(kr, k->stack_id)) {
+		kmodel_skip_interrupt(kr->km, k);
+		return;
+	}
+	kmodel_apply(kr->km, k);
+}
+
+void kreport_release(struct kreport *kr)
+{
+	free(kr->cls);
+	kr->cls = NULL;
+	kr->ncls = kr->cls_cap = 0;
 }
 
 /* Live: the running kernel's symbols, unless a recording brought its own. */
@@ -152,6 +174,54 @@ static bool interrupt_stack(struct kreport *kr, uint64_t stack_id)
 	return false;
 }
 
+struct kstack_class {
+	uint64_t stack_id; /* 0: empty slot */
+	bool irq;
+};
+
+static struct kstack_class *class_slot(struct kstack_class *t, size_t cap, uint64_t id)
+{
+	size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+
+	while (t[i].stack_id && t[i].stack_id != id)
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+/* interrupt_stack, memoized for stacks the model holds (others may still arrive) */
+static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id)
+{
+	struct kstack_class *c;
+	bool irq;
+
+	if (!stack_id)
+		return false;
+	if (kr->cls_cap) {
+		c = class_slot(kr->cls, kr->cls_cap, stack_id);
+		if (c->stack_id)
+			return c->irq;
+	}
+	if (!model_stack_by_id(kr->m, stack_id))
+		return false;
+	irq = interrupt_stack(kr, stack_id);
+	if ((kr->ncls + 1) * 2 > kr->cls_cap) {
+		size_t ncap = kr->cls_cap ? kr->cls_cap * 2 : 256;
+		struct kstack_class *n = calloc(ncap, sizeof(*n));
+
+		if (!n)
+			return irq;
+		for (size_t i = 0; i < kr->cls_cap; i++)
+			if (kr->cls[i].stack_id)
+				*class_slot(n, ncap, kr->cls[i].stack_id) = kr->cls[i];
+		free(kr->cls);
+		kr->cls = n;
+		kr->cls_cap = ncap;
+	}
+	*class_slot(kr->cls, kr->cls_cap, stack_id) = (struct kstack_class){ stack_id, irq };
+	kr->ncls++;
+	return irq;
+}
+
 typedef void (*frame_fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,
 			 const char *module);
 
@@ -234,7 +304,7 @@ static const char *cache_name(struct kreport *kr, uint16_t cache)
 
 void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
 {
-	uint64_t bytes, allocs;
+	uint64_t bytes, allocs, skipped = 0;
 	size_t n, shown;
 	struct kgroup *g = groups(kr, now, &n, &bytes, &allocs);
 
@@ -252,7 +322,13 @@ void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
 			"\n",
 			ht_kalloc_name(k), c->allocs, c->frees, c->live_allocs, c->live_bytes,
 			c->missed_frees);
+		skipped += c->interrupt_skipped;
 	}
+	if (skipped)
+		fprintf(out,
+			"  %" PRIu64 " allocations made in interrupts on a target's CPU were not "
+			"counted as its own (interrupt_skipped)\n",
+			skipped);
 	shown = n < kr->top ? n : kr->top;
 	for (size_t i = 0; i < shown; i++) {
 		const char *cache = cache_name(kr, g[i].cache);
@@ -261,7 +337,7 @@ void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
 			g[i].bytes, g[i].allocs, g[i].allocs == 1 ? "" : "s",
 			ht_kalloc_name(g[i].kind), cache ? " (" : "", cache ? cache : "",
 			cache ? ")" : "",
-			interrupt_stack(kr, g[i].stack_id) ? ", in interrupt context" : "");
+			stack_in_interrupt(kr, g[i].stack_id) ? ", in interrupt context" : "");
 		if (g[i].stack_id) {
 			each_frame(kr, g[i].stack_id, text_frame, out);
 		} else if (g[i].call_site) {
@@ -283,6 +359,7 @@ static void json_counts(struct json *j, const struct kmodel_counts *c)
 	json_kv_u64(j, "live_bytes", c->live_bytes);
 	json_kv_u64(j, "missed_frees", c->missed_frees);
 	json_kv_u64(j, "untracked", c->untracked);
+	json_kv_u64(j, "interrupt_skipped", c->interrupt_skipped);
 	json_kv_u64(j, "bytes_req", c->bytes_req);
 	json_kv_u64(j, "bytes_alloc", c->bytes_alloc);
 }
@@ -344,7 +421,7 @@ void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now)
 		else
 			json_kv_null(j, "cache");
 		json_kv_u64(j, "oldest_ns", g[i].oldest_ns);
-		json_kv_bool(j, "interrupt", interrupt_stack(kr, g[i].stack_id));
+		json_kv_bool(j, "interrupt", stack_in_interrupt(kr, g[i].stack_id));
 		json_key(j, "call_site");
 		if (g[i].call_site)
 			one_frame(kr, g[i].call_site, json_frame, j);

@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sink = fopen("/dev/null", "w");
 	recfile_read_mem(data, size, "fuzz", apply, &c, NULL, err, sizeof(err));
 	model_free(c.m);
+	kreport_release(&c.kr);
 	kmodel_free(c.kr.km);
 	ksyms_free(c.kr.ks);
 	return 0;

@@ -210,3 +210,26 @@ def test_no_false_leaks_from_interrupted_frees(tmp_path):
     assert c["frees"] + c["live_allocs"] == 2 * pairs
     # only an interrupt inside both copies can still lose one (before: dozens to thousands)
     assert c["live_allocs"] <= 8, c
+
+
+def test_interrupt_allocations_are_not_the_targets(tmp_path):
+    """TCP over loopback: the SYN a connect() sends is handled in a softirq that runs in the
+    connecting process's context, and makes the listener's request sock there. With a pid
+    filter such allocations are counted as interrupt_skipped, never as the target's."""
+    truth = str(tmp_path / "truth")
+    rep = report(["-k", "-c", f"{fixture_path('tcp_work')} {truth} 100"])
+    assert [t["event"] for t in read_truth(truth)] == ["done"]
+    k = rep["kernel"]
+    skipped = sum(a["interrupt_skipped"] for a in k["allocators"])
+    assert skipped > 0, k["allocators"]
+    # caches: the slab caches and kmalloc's size classes
+    assert sum(c["interrupt_skipped"] for c in k["caches"]) == sum(
+        a["interrupt_skipped"] for a in k["allocators"]
+        if a["allocator"] in ("kmem_cache", "kmalloc"))
+    assert not any(s["interrupt"] for s in k["stacks"]), k["stacks"]
+    for c in k["caches"]:
+        if c["cache"] == "request_sock_TCP":
+            assert c["allocs"] == 0 and c["live_allocs"] == 0, c
+    # the target's own socket allocations are still its own
+    tcp = [c for c in k["caches"] if c["cache"] == "TCP"]
+    assert tcp and tcp[0]["allocs"] >= 100, [c["cache"] for c in k["caches"]]

@@ -2,7 +2,8 @@
 /*
  * Unit tests of the kernel-allocator side with synthetic records: GFP flag decoding, the
  * kernel model (matching across kmalloc and kmem_cache, missed frees, untracked allocations),
- * size-class waste per cache, kernel symbols and the hist -k distributions.
+ * size-class waste per cache, kernel symbols, interrupt allocations under a pid filter and the
+ * hist -k distributions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "kmodel.h"
 #include "kreport.h"
 #include "ksyms.h"
+#include "model.h"
 
 static void test_gfp_names(void **state)
 {
@@ -224,6 +226,80 @@ static void test_khists(void **state)
 			assert_int_equal(h.gfp[i].count, 1);
 	}
 	khists_free(&h);
+	kreport_release(&kr);
+	kmodel_free(kr.km);
+	ksyms_free(kr.ks);
+}
+
+static void kstack(struct model *m, uint64_t id, uint64_t f0, uint64_t f1)
+{
+	struct ht_stack st;
+
+	memset(&st, 0, sizeof(st));
+	st.hdr.type = HT_REC_STACK;
+	st.hdr.size = HT_STACK_HDR_SIZE + 16;
+	st.hdr.flags = HT_F_KSTACK;
+	st.hdr.pid = st.hdr.tid = 42;
+	st.stack_id = id;
+	st.nframes = 2;
+	st.frames[0] = f0;
+	st.frames[1] = f1;
+	model_apply(m, &st.hdr);
+}
+
+/*
+ * Under a pid filter an allocation whose stack shows an interrupt is counted as skipped, not
+ * kept; without the filter it is kept and its stack marked. Its later free matches nothing.
+ */
+static void test_interrupt_allocations(void **state)
+{
+	static const char text[] = "ffffffff81000000 T sock_alloc_inode\n"
+				   "ffffffff81000100 T __sys_socketpair\n"
+				   "ffffffff81000200 T __alloc_skb\n"
+				   "ffffffff81000300 T handle_softirqs\n"
+				   "ffffffff81000400 T zzz_end\n";
+	struct kreport kr = { .km = kmodel_new(), .ks = ksyms_new(), .m = model_new(), .top = 10 };
+	struct ht_kmem r;
+	const struct kmodel_cache *c;
+
+	(void)state;
+	ksyms_add_text(kr.ks, text, sizeof(text) - 1);
+	kstack(kr.m, 11, 0xffffffff81000010, 0xffffffff81000110); /* process context */
+	kstack(kr.m, 13, 0xffffffff81000210, 0xffffffff81000310); /* in a softirq */
+	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000001000, 768, 832, "sock_inode_cache", 1);
+	r.hdr.flags = HT_F_KMEM_FILTERED;
+	r.stack_id = 11;
+	kreport_follow(&kr, &r.hdr);
+	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000002000, 256, 256, "skbuff_head_cache", 2);
+	r.hdr.flags = HT_F_KMEM_FILTERED;
+	r.stack_id = 13;
+	kreport_follow(&kr, &r.hdr);
+	r = rec(HT_KA_CACHE, HT_KOP_FREE, 0xffff888000002000, 0, 0, NULL, 3);
+	kreport_follow(&kr, &r.hdr);
+	assert_int_equal(kmodel_kind_counts(kr.km, HT_KA_CACHE)->allocs, 1);
+	assert_int_equal(kmodel_kind_counts(kr.km, HT_KA_CACHE)->live_allocs, 1);
+	assert_int_equal(kmodel_kind_counts(kr.km, HT_KA_CACHE)->frees, 0);
+	assert_int_equal(kmodel_kind_counts(kr.km, HT_KA_CACHE)->interrupt_skipped, 1);
+	assert_int_equal(kmodel_ncaches(kr.km), 2);
+	c = kmodel_cache_at(kr.km, 1);
+	assert_string_equal(c->name, "skbuff_head_cache");
+	assert_int_equal(c->c.interrupt_skipped, 1);
+	assert_int_equal(c->c.allocs, 0);
+	/* system-wide (no filter flag): kept */
+	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000003000, 256, 256, "skbuff_head_cache", 4);
+	r.stack_id = 13;
+	kreport_follow(&kr, &r.hdr);
+	assert_int_equal(c->c.allocs, 1);
+	assert_int_equal(c->c.live_allocs, 1);
+	assert_int_equal(c->c.interrupt_skipped, 1);
+	/* a filtered allocation whose stack never arrived is kept: nothing says interrupt */
+	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000004000, 256, 256, "skbuff_head_cache", 5);
+	r.hdr.flags = HT_F_KMEM_FILTERED;
+	r.stack_id = 99;
+	kreport_follow(&kr, &r.hdr);
+	assert_int_equal(c->c.allocs, 2);
+	kreport_release(&kr);
+	model_free(kr.m);
 	kmodel_free(kr.km);
 	ksyms_free(kr.ks);
 }
@@ -237,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_model_table),
 		cmocka_unit_test(test_ksyms),
 		cmocka_unit_test(test_khists),
+		cmocka_unit_test(test_interrupt_allocations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
