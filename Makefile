@@ -120,7 +120,7 @@ $(BUILD)/fuzz/make_seed: tests/fuzz/make_seed.c user/recfile.c user/event.c user
 	$(CC) -O1 -g -D_GNU_SOURCE -Ibpf -Iuser -o $@ $^ -lzstd
 
 $(BUILD)/fuzz/corpus/seed.htr: $(BUILD)/fuzz/make_seed
-	$< $@
+	$< $@ $(BUILD)/fuzz/corpus/raw-block.seed
 
 FUZZ_RUN = $(BUILD)/fuzz/fuzz_recfile $(BUILD)/fuzz/corpus tests/fuzz/regressions \
 	   -artifact_prefix=tests/fuzz/regressions/ -max_len=65536

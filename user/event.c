@@ -405,7 +405,7 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 	case HT_REC_ALLOC: {
 		const struct ht_alloc *a = buf;
 
-		if (a->fn == 0 || a->fn >= HT_FN_MAX) {
+		if (!ht_alloc_fn_valid(a->fn)) {
 			*why = "unknown allocator function";
 			return -1;
 		}

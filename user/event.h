@@ -81,6 +81,11 @@ int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad);
  * Checks that len bytes at buf hold one complete record of a known type whose size field
  * agrees with the body it needs. Returns the type, or -1 with *why set.
  */
+/* The check ht_rec_check makes of an allocator record's own fields. */
+static inline bool ht_alloc_fn_valid(unsigned fn)
+{
+	return fn != 0 && fn < HT_FN_MAX;
+}
 int ht_rec_check(const void *buf, size_t len, const char **why);
 /* The event kind of a valid record. */
 int ht_rec_kind(const struct ht_hdr *hdr);

@@ -201,7 +201,7 @@ static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id)
 		if (c->stack_id)
 			return c->irq;
 	}
-	if (!model_stack_by_id(kr->m, stack_id))
+	if (!kr->m || !model_stack_by_id(kr->m, stack_id))
 		return false;
 	irq = interrupt_stack(kr, stack_id);
 	if ((kr->ncls + 1) * 2 > kr->cls_cap) {

@@ -150,7 +150,8 @@ static int parse(struct ksyms *k)
 		}
 		k->syms[k->nsyms++] = (struct ksym){ addr, name, module };
 	}
-	qsort(k->syms, k->nsyms, sizeof(*k->syms), by_addr);
+	if (k->nsyms) /* text without one code symbol: syms is still NULL */
+		qsort(k->syms, k->nsyms, sizeof(*k->syms), by_addr);
 	k->parsed = true;
 	return 0;
 }

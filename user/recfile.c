@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Record files: the writer buffers records (each padded to 8 bytes) into 1 MiB blocks and
- * compresses each into a zstd frame with a checksum; the reader checks every header, size,
- * frame and record before it hands a record on, and stops at a block cut short.
+ * Record files: the writer buffers records into 1 MiB blocks and compresses each into a zstd
+ * frame with a checksum; the reader checks every header, size, frame and record before it hands
+ * a record on, and stops at a block cut short. Allocator records, nearly all of a long
+ * recording, are packed (format 2, below); others are stored as they are, padded to 8 bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,42 @@
 
 #define META_MAX (1u << 20)
 
+/*
+ * A packed allocator record, format 2. zstd's decoding time grows with the bytes it makes, and
+ * a 96-byte struct ht_alloc is mostly zeros and repeats: packed, a malloc or free takes about
+ * 25 bytes before compression. Layout: u16 PACKED_TYPE, u8 length (all of it), u8 bits
+ * (PK_*), then LEB128 varints: ts_ns as the zigzag delta from the previous packed record of
+ * the block; pid and tid unless PK_SAME_TASK; hdr.flags unless PK_NO_FLAGS; fn; variant and
+ * aliases unless PK_NO_VARIANT; the (stack_id, caller) pair as 0 and the pair in 16 raw
+ * bytes (entered in the block's dictionary while there is room) or as its dictionary index
+ * + 1; args[0]; args[1] and args[2] unless PK_NO_ARGS12; ret; addr unless PK_ADDR_IS_RET;
+ * lat_ns unless PK_NO_LAT. Everything restarts with each block, so that blocks stand alone.
+ * A packed record is not padded; the next unpacked one starts at the next multiple of 8,
+ * after zero bytes (a type that cannot be PACKED_TYPE).
+ */
+#define PACKED_TYPE    0xa110u
+#define PACK_DICT      4096u
+#define PACK_MAX       128u
+#define PK_SAME_TASK   (1u << 0)
+#define PK_NO_FLAGS    (1u << 1)
+#define PK_NO_VARIANT  (1u << 2)
+#define PK_NO_ARGS12   (1u << 3)
+#define PK_ADDR_IS_RET (1u << 4)
+#define PK_NO_LAT      (1u << 5)
+#define PK_KNOWN       0x3fu
+
+struct pack_pair {
+	uint64_t stack_id, caller;
+};
+
+/* What packing refers back to, on either side; reset at each block. */
+struct pack_state {
+	uint64_t ts;
+	uint32_t pid, tid;
+	uint32_t npairs;
+	struct pack_pair pairs[PACK_DICT];
+};
+
 struct recfile_writer {
 	int fd;
 	char *path;
@@ -28,11 +65,251 @@ struct recfile_writer {
 	void *zbuf;
 	size_t zcap;
 	ZSTD_CCtx *cctx;
+	struct pack_state ps;
+	uint16_t pair_slot[2 * PACK_DICT]; /* hash of a pair -> its index + 1; 0: empty */
 };
 
 static size_t padded(size_t n)
 {
 	return (n + 7) & ~(size_t)7;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Bytes read, 0 if the varint runs past end or is longer than 10 bytes. */
+static inline size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (p < end && p[0] < 0x80) { /* most fields: small numbers and deltas */
+		*v = p[0];
+		return 1;
+	}
+
+	for (size_t n = 0; n < 10 && p + n < end; n++) {
+		x |= (uint64_t)(p[n] & 0x7f) << (7 * n);
+		if (!(p[n] & 0x80)) {
+			*v = x;
+			return n + 1;
+		}
+	}
+	return 0;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static void pack_reset(struct pack_state *ps)
+{
+	ps->ts = 0;
+	ps->pid = ps->tid = 0;
+	ps->npairs = 0;
+}
+
+static size_t pair_hash(uint64_t stack_id, uint64_t caller)
+{
+	return (size_t)(((stack_id ^ (caller * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >>
+			40) &
+	       (2 * PACK_DICT - 1);
+}
+
+/* Packs a into out (PACK_MAX bytes); returns its length. */
+static size_t pack_alloc(struct recfile_writer *w, const struct ht_alloc *a, uint8_t *out)
+{
+	struct pack_state *ps = &w->ps;
+	uint8_t bits = 0;
+	size_t n = 4, h;
+
+	n += put_varint(out + n, zigzag((int64_t)(a->hdr.ts_ns - ps->ts)));
+	ps->ts = a->hdr.ts_ns;
+	if (a->hdr.pid == ps->pid && a->hdr.tid == ps->tid) {
+		bits |= PK_SAME_TASK;
+	} else {
+		n += put_varint(out + n, a->hdr.pid);
+		n += put_varint(out + n, a->hdr.tid);
+		ps->pid = a->hdr.pid;
+		ps->tid = a->hdr.tid;
+	}
+	if (!a->hdr.flags)
+		bits |= PK_NO_FLAGS;
+	else
+		n += put_varint(out + n, a->hdr.flags);
+	n += put_varint(out + n, a->fn);
+	if (!a->variant && !a->aliases) {
+		bits |= PK_NO_VARIANT;
+	} else {
+		n += put_varint(out + n, a->variant);
+		n += put_varint(out + n, a->aliases);
+	}
+	for (h = pair_hash(a->stack_id, a->caller); w->pair_slot[h];
+	     h = (h + 1) & (2 * PACK_DICT - 1)) {
+		const struct pack_pair *pp = &ps->pairs[w->pair_slot[h] - 1];
+
+		if (pp->stack_id == a->stack_id && pp->caller == a->caller)
+			break;
+	}
+	if (w->pair_slot[h]) {
+		n += put_varint(out + n, w->pair_slot[h]);
+	} else {
+		out[n++] = 0;
+		memcpy(out + n, &a->stack_id, 8);
+		memcpy(out + n + 8, &a->caller, 8);
+		n += 16;
+		if (ps->npairs < PACK_DICT) {
+			ps->pairs[ps->npairs] = (struct pack_pair){ a->stack_id, a->caller };
+			w->pair_slot[h] = (uint16_t)++ps->npairs;
+		}
+	}
+	n += put_varint(out + n, a->args[0]);
+	if (!a->args[1] && !a->args[2]) {
+		bits |= PK_NO_ARGS12;
+	} else {
+		n += put_varint(out + n, a->args[1]);
+		n += put_varint(out + n, a->args[2]);
+	}
+	n += put_varint(out + n, a->ret);
+	if (a->addr == a->ret)
+		bits |= PK_ADDR_IS_RET;
+	else
+		n += put_varint(out + n, a->addr);
+	if (!a->lat_ns)
+		bits |= PK_NO_LAT;
+	else
+		n += put_varint(out + n, a->lat_ns);
+	out[0] = PACKED_TYPE & 0xff;
+	out[1] = PACKED_TYPE >> 8;
+	out[2] = (uint8_t)n;
+	out[3] = bits;
+	return n;
+}
+
+/*
+ * Unpacks the record at p (at most end - p bytes) into a; returns its length, 0 if it is
+ * corrupt (*why says how).
+ */
+static size_t unpack_alloc(struct pack_state *ps, const uint8_t *p, const uint8_t *end,
+			   struct ht_alloc *a, const char **why)
+{
+	const uint8_t *q = p + 4, *rec_end;
+	uint64_t v[12];
+	unsigned nv = 0, need;
+	uint8_t bits;
+
+	if (end - p < 4 || p[2] < 5 || p[2] > end - p || (p[3] & ~PK_KNOWN)) {
+		*why = "bad packed record header";
+		return 0;
+	}
+	rec_end = p + p[2];
+	bits = p[3];
+	memset(a, 0, sizeof(*a));
+	/* the varints up to the pair */
+	need = 2 + (bits & PK_SAME_TASK ? 0 : 2) + (bits & PK_NO_FLAGS ? 0 : 1) +
+	       (bits & PK_NO_VARIANT ? 0 : 2);
+	for (; nv < need; nv++) {
+		size_t k = get_varint(q, rec_end, &v[nv]);
+
+		if (!k)
+			goto short_rec;
+		q += k;
+	}
+	nv = 0;
+	a->hdr.ts_ns = ps->ts + (uint64_t)unzigzag(v[nv++]);
+	ps->ts = a->hdr.ts_ns;
+	if (!(bits & PK_SAME_TASK)) {
+		if (v[nv] > UINT32_MAX || v[nv + 1] > UINT32_MAX)
+			goto bad_value;
+		ps->pid = (uint32_t)v[nv++];
+		ps->tid = (uint32_t)v[nv++];
+	}
+	a->hdr.pid = ps->pid;
+	a->hdr.tid = ps->tid;
+	if (!(bits & PK_NO_FLAGS)) {
+		if (v[nv] > UINT32_MAX)
+			goto bad_value;
+		a->hdr.flags = (uint32_t)v[nv++];
+	}
+	if (v[nv] > UINT8_MAX)
+		goto bad_value;
+	a->fn = (uint8_t)v[nv++];
+	if (!(bits & PK_NO_VARIANT)) {
+		if (v[nv] > UINT8_MAX || v[nv + 1] > UINT16_MAX)
+			goto bad_value;
+		a->variant = (uint8_t)v[nv++];
+		a->aliases = (uint16_t)v[nv++];
+	}
+	/* the (stack_id, caller) pair */
+	{
+		uint64_t ref;
+		size_t k = get_varint(q, rec_end, &ref);
+
+		if (!k)
+			goto short_rec;
+		q += k;
+		if (ref == 0) {
+			if (rec_end - q < 16)
+				goto short_rec;
+			memcpy(&a->stack_id, q, 8);
+			memcpy(&a->caller, q + 8, 8);
+			q += 16;
+			if (ps->npairs < PACK_DICT)
+				ps->pairs[ps->npairs++] =
+					(struct pack_pair){ a->stack_id, a->caller };
+		} else if (ref <= ps->npairs) {
+			a->stack_id = ps->pairs[ref - 1].stack_id;
+			a->caller = ps->pairs[ref - 1].caller;
+		} else {
+			*why = "packed record refers to a stack not yet seen";
+			return 0;
+		}
+	}
+	need = 2 + (bits & PK_NO_ARGS12 ? 0 : 2) + (bits & PK_ADDR_IS_RET ? 0 : 1) +
+	       (bits & PK_NO_LAT ? 0 : 1);
+	for (nv = 0; nv < need; nv++) {
+		size_t k = get_varint(q, rec_end, &v[nv]);
+
+		if (!k)
+			goto short_rec;
+		q += k;
+	}
+	if (q != rec_end) {
+		*why = "packed record longer than its fields";
+		return 0;
+	}
+	nv = 0;
+	a->args[0] = v[nv++];
+	if (!(bits & PK_NO_ARGS12)) {
+		a->args[1] = v[nv++];
+		a->args[2] = v[nv++];
+	}
+	a->ret = v[nv++];
+	a->addr = bits & PK_ADDR_IS_RET ? a->ret : v[nv++];
+	a->lat_ns = bits & PK_NO_LAT ? 0 : v[nv++];
+	a->hdr.type = HT_REC_ALLOC;
+	a->hdr.size = sizeof(*a);
+	return p[2];
+short_rec:
+	*why = "packed record cut short";
+	return 0;
+bad_value:
+	*why = "packed record field out of range";
+	return 0;
 }
 
 static int write_all(struct recfile_writer *w, const void *buf, size_t len)
@@ -103,6 +380,8 @@ static int flush_block(struct recfile_writer *w)
 
 	if (!w->raw_len)
 		return 0;
+	pack_reset(&w->ps);
+	memset(w->pair_slot, 0, sizeof(w->pair_slot));
 	z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, w->raw, w->raw_len);
 	if (ZSTD_isError(z)) {
 		fprintf(stderr, "heaptrail: compressing for %s: %s\n", w->path,
@@ -119,10 +398,24 @@ static int flush_block(struct recfile_writer *w)
 
 int recfile_write(struct recfile_writer *w, const struct ht_hdr *rec)
 {
-	size_t len = padded(rec->size);
+	size_t len = padded(rec->size), at;
 
-	if (w->raw_len + len > RECFILE_BLOCK_RAW_MAX && flush_block(w))
-		return -1;
+	if (rec->type == HT_REC_ALLOC && rec->size == sizeof(struct ht_alloc)) {
+		if (w->raw_len + PACK_MAX > RECFILE_BLOCK_RAW_MAX && flush_block(w))
+			return -1;
+		w->raw_len += pack_alloc(w, (const struct ht_alloc *)rec, w->raw + w->raw_len);
+		w->nrecords++;
+		return 0;
+	}
+	/* after packed records: zeros up to the next multiple of 8 */
+	at = padded(w->raw_len);
+	if (at + len > RECFILE_BLOCK_RAW_MAX) {
+		if (flush_block(w))
+			return -1;
+		at = 0;
+	}
+	memset(w->raw + w->raw_len, 0, at - w->raw_len);
+	w->raw_len = at;
 	memcpy(w->raw + w->raw_len, rec, rec->size);
 	memset(w->raw + w->raw_len + rec->size, 0, len - rec->size);
 	w->raw_len += len;
@@ -168,6 +461,7 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 	struct recfile_header h;
 	uint8_t *raw = NULL;
 	ZSTD_DCtx *dctx = NULL;
+	struct pack_state *ps = NULL;
 	size_t off, nblock = 0, drop_from = 0;
 	uint64_t last_ts = 0, records = 0;
 	int ret = -1;
@@ -180,10 +474,10 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 		return -1;
 	}
 	memcpy(&h, data, sizeof(h));
-	if (h.version != RECFILE_VERSION) {
+	if (h.version < 1 || h.version > RECFILE_VERSION) {
 		snprintf(err, errlen,
-			 "%s: format version %u is not supported (this heaptrail reads %u)", name,
-			 h.version, RECFILE_VERSION);
+			 "%s: format version %u is not supported (this heaptrail reads 1 to %u)",
+			 name, h.version, RECFILE_VERSION);
 		return -1;
 	}
 	if (h.meta_len > META_MAX || h.meta_len > size - sizeof(h)) {
@@ -200,7 +494,8 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 	}
 	raw = aligned_alloc(8, RECFILE_BLOCK_RAW_MAX);
 	dctx = ZSTD_createDCtx();
-	if (!raw || !dctx) {
+	ps = malloc(sizeof(*ps));
+	if (!raw || !dctx || !ps) {
 		snprintf(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
@@ -242,32 +537,50 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 				 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
 			goto out;
 		}
+		pack_reset(ps);
 		while (pos < n) {
 			const char *why;
-			struct ht_hdr *rec = (struct ht_hdr *)(raw + pos);
+			struct ht_hdr *rec;
+			struct ht_alloc a;
+			uint16_t type = 0;
 
-			if (ht_rec_check(rec, n - pos, &why) < 0) {
-				snprintf(err, errlen,
-					 "%s: block %zu holds a bad record at byte %zu (%s)", name,
-					 nblock, pos, why);
-				goto out;
+			memcpy(&type, raw + pos, n - pos >= 2 ? 2 : 1);
+			if (type == PACKED_TYPE) {
+				size_t k = unpack_alloc(ps, raw + pos, raw + n, &a, &why);
+
+				if (!k)
+					goto bad_record;
+				/* type and size are right by construction: what ht_rec_check adds */
+				if (!ht_alloc_fn_valid(a.fn)) {
+					why = "unknown allocator function";
+					goto bad_record;
+				}
+				pos += k;
+				rec = &a.hdr;
+			} else {
+				pos = padded(pos);
+				if (pos >= n)
+					break;
+				rec = (struct ht_hdr *)(raw + pos);
+				if (ht_rec_check(rec, n - pos, &why) < 0)
+					goto bad_record;
+				pos += padded(rec->size);
 			}
-			pos += padded(rec->size);
+			if (rec->ts_ns > last_ts)
+				last_ts = rec->ts_ns;
 			count++;
+			records++;
+			cb(ctx, rec);
+			continue;
+		bad_record:
+			snprintf(err, errlen, "%s: block %zu holds a bad record at byte %zu (%s)",
+				 name, nblock, pos, why);
+			goto out;
 		}
 		if (count != b.nrecords) {
 			snprintf(err, errlen, "%s: block %zu holds %u records, its header says %u",
 				 name, nblock, count, b.nrecords);
 			goto out;
-		}
-		/* Checked whole before any record is handed on. */
-		for (pos = 0; pos < n; pos += padded(((struct ht_hdr *)(raw + pos))->size)) {
-			struct ht_hdr *rec = (struct ht_hdr *)(raw + pos);
-
-			if (rec->ts_ns > last_ts)
-				last_ts = rec->ts_ns;
-			records++;
-			cb(ctx, rec);
 		}
 		off += sizeof(b) + b.zsize;
 		if (done && off - drop_from >= DROP_EVERY) {
@@ -278,6 +591,7 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 	ret = 0;
 out:
 	ZSTD_freeDCtx(dctx);
+	free(ps);
 	free(raw);
 	if (ret && meta_out) {
 		free(*meta_out);

@@ -13,7 +13,7 @@
 #include "../bpf/heaptrail.h"
 
 #define RECFILE_MAGIC	      "HEAPTRL\n"
-#define RECFILE_VERSION	      1
+#define RECFILE_VERSION	      2		  /* 2: allocator records packed; 1 is still read */
 #define RECFILE_BLOCK_MAGIC   0x4b4c4254u /* "TBLK" */
 #define RECFILE_BLOCK_RAW_MAX (1u << 20)  /* records per block, in bytes */
 

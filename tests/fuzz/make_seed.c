@@ -1,7 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Writes a small valid recording with one record of most types, the fuzzer's seed. */
+/*
+ * Writes a small valid recording with one record of most types, the fuzzer's seed, and with a
+ * second path the same records as one raw block ('R' and the block's content, uncompressed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 #include "recfile.h"
+
+/* The first block of the recording at path, decompressed, after an 'R'. */
+static int write_raw_seed(const char *path, const char *out)
+{
+	static uint8_t file[1 << 16], raw[RECFILE_BLOCK_RAW_MAX];
+	struct recfile_header h;
+	struct recfile_block b;
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(file, 1, sizeof(file), f) : 0, off, z;
+
+	if (f)
+		fclose(f);
+	if (n < sizeof(h))
+		return 1;
+	memcpy(&h, file, sizeof(h));
+	off = sizeof(h) + h.meta_len;
+	if (n < off + sizeof(b))
+		return 1;
+	memcpy(&b, file + off, sizeof(b));
+	if (n < off + sizeof(b) + b.zsize)
+		return 1;
+	z = ZSTD_decompress(raw, sizeof(raw), file + off + sizeof(b), b.zsize);
+	f = fopen(out, "wb");
+	if (ZSTD_isError(z) || !f || fputc('R', f) == EOF || fwrite(raw, 1, z, f) != z) {
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	return fclose(f) ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -45,7 +81,7 @@ int main(int argc, char **argv)
 			      .op = HT_KOP_FREE,
 			      .ptr = 0xffff888000001000 };
 
-	if (argc != 2)
+	if (argc != 2 && argc != 3)
 		return 2;
 	w = recfile_create(argv[1], "{\"format\":\"heaptrail recording\"}");
 	if (!w)
@@ -61,5 +97,7 @@ int main(int argc, char **argv)
 	recfile_write(w, &ks.m.hdr);
 	recfile_write(w, &ka.hdr);
 	recfile_write(w, &kf.hdr);
-	return recfile_close(w) ? 1 : 0;
+	if (recfile_close(w))
+		return 1;
+	return argc == 3 ? write_raw_seed(argv[1], argv[2]) : 0;
 }
