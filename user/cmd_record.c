@@ -5,9 +5,11 @@
  * losses, and each process's mappings read while it lived (MAPS records) for symbols.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include "commands.h"
@@ -15,6 +17,7 @@
 #include "json.h"
 #include "ksyms.h"
 #include "model.h"
+#include "procinfo.h"
 #include "recfile.h"
 #include "report.h"
 #include "source.h"
@@ -102,6 +105,21 @@ static int put_ksyms(struct record_ctx *rc)
 	return rc->error ? -1 : 0;
 }
 
+/*
+ * A mapping whose file path or size the timeline takes from the live process (the mapped
+ * file's fd or /proc/PID/maps line; a System V segment's size): a recording carries a maps
+ * snapshot read at the same moment, so that the timeline from the file is the live one.
+ */
+static bool names_mapping(const struct ht_hdr *rec)
+{
+	const struct ht_syscall *s = (const void *)rec;
+	int err;
+
+	if (rec->type != HT_REC_SYSCALL || ht_syscall_failed(s, &err))
+		return false;
+	return s->sys == HT_SYS_SHMAT || (s->sys == HT_SYS_MMAP && !(s->args[3] & MAP_ANONYMOUS));
+}
+
 static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct record_ctx *rc = ctx;
@@ -111,6 +129,15 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	if (rec->type == HT_REC_LOST)
 		rc->lost[((const struct ht_lost *)rec)->kind] +=
 			((const struct ht_lost *)rec)->count;
+	/* the mappings as they are now, before the mapping they name (see names_mapping) */
+	if (names_mapping(rec)) {
+		size_t len;
+		char *text = proc_maps_text((pid_t)rec->pid, &len);
+
+		if (text)
+			put_text(rc, HT_REC_MAPS, rec->pid, rec->ts_ns, text, len);
+		free(text);
+	}
 	/* holds are the live source's business */
 	if (rec->type != HT_REC_HELD)
 		put(rc, rec);

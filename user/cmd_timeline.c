@@ -68,6 +68,14 @@ struct tl_proc {
 	size_t nmarkers;
 	uint32_t *tids;
 	size_t ntids;
+	/*
+	 * From a recording: the maps snapshot the recorder read just before a file mapping or a
+	 * shmat (its records, chunks appended until the next syscall), where -i finds what the
+	 * live timeline reads from /proc: the mapped file's path, the segment's size.
+	 */
+	char *snap;
+	size_t snap_len;
+	bool snap_open;
 };
 
 #define MARKER_MIN_BYTES (256u << 10)
@@ -180,15 +188,43 @@ static const char *perms_of(unsigned prot, unsigned flags)
  * The file behind a new mapping (live only): the fd, if still open, else the line of
  * /proc/PID/maps that holds the address. "" when neither says.
  */
-static void file_of(struct tl_ctx *tc, uint32_t pid, int fd, uint64_t addr, char *out, size_t len)
+/* The path of the snapshot line that holds addr (and that line's end), "" if none. */
+static uint64_t snap_path_at(const struct tl_proc *t, uint64_t addr, char *out, size_t len)
+{
+	const char *p = t->snap, *end = t->snap + t->snap_len;
+
+	out[0] = '\0';
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)) ?: end;
+		char line[4352];
+		uint64_t s, e;
+
+		snprintf(line, sizeof(line), "%.*s", (int)(eol - p), p);
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &s, &e) == 2 && addr >= s && addr < e) {
+			const char *slash = strchr(line, '/');
+
+			if (slash)
+				snprintf(out, len, "%s", slash);
+			return e;
+		}
+		p = eol + 1;
+	}
+	return 0;
+}
+
+static void file_of(struct tl_ctx *tc, struct tl_proc *t, int fd, uint64_t addr, char *out,
+		    size_t len)
 {
 	char link[64], line[4352];
+	uint32_t pid = t->p->pid;
 	ssize_t n;
 	FILE *f;
 
 	out[0] = '\0';
-	if (tc->cli->input)
+	if (tc->cli->input) {
+		snap_path_at(t, addr, out, len);
 		return;
+	}
 	snprintf(link, sizeof(link), "/proc/%u/fd/%d", pid, fd);
 	n = readlink(link, out, len - 1);
 	if (n > 0 && out[0] == '/') {
@@ -241,14 +277,29 @@ static void note_tid(struct tl_proc *t, uint32_t tid)
 	}
 }
 
-/* Size of a System V segment, from /proc/sysvipc/shm (live only). */
-static uint64_t shm_size(int shmid)
+/*
+ * Size of a System V segment: live from /proc/sysvipc/shm; from a recording, the snapshot's
+ * lines of that segment from where it was attached.
+ */
+static uint64_t shm_size(struct tl_ctx *tc, const struct tl_proc *t, int shmid, uint64_t addr)
 {
-	char line[512];
-	uint64_t size = 0;
-	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	char line[512], path[4096], next[4096];
+	uint64_t size = 0, end;
+	FILE *f;
 	int id;
 	unsigned long long sz;
+
+	if (tc->cli->input) {
+		end = snap_path_at(t, addr, path, sizeof(path));
+		if (!end || strncmp(path, "/SYSV", 5))
+			return 0;
+		/* one segment may show as several VMAs (mprotect'ed parts) */
+		for (uint64_t e;
+		     (e = snap_path_at(t, end, next, sizeof(next))) && !strcmp(next, path);)
+			end = e;
+		return end - addr;
+	}
+	f = fopen("/proc/sysvipc/shm", "re");
 
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "%*d %d %*o %llu", &id, &sz) == 2 && id == shmid)
@@ -284,7 +335,7 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 			vma_map_add(m, (uint64_t)s->ret, a[1],
 				    perms_of((unsigned)a[2], (unsigned)a[3]), VMA_ANON, NULL);
 		} else {
-			file_of(tc, s->hdr.pid, (int)a[4], (uint64_t)s->ret, path, sizeof(path));
+			file_of(tc, t, (int)a[4], (uint64_t)s->ret, path, sizeof(path));
 			vma_map_add(m, (uint64_t)s->ret, a[1],
 				    perms_of((unsigned)a[2], (unsigned)a[3]), VMA_FILE,
 				    path[0] ? path : NULL);
@@ -319,7 +370,7 @@ static void apply_syscall(struct tl_ctx *tc, struct tl_proc *t, const struct ht_
 		series_add(&t->s[S_HEAP], s->hdr.ts_ns, (uint64_t)s->ret - t->brk_start);
 		break;
 	case HT_SYS_SHMAT: {
-		uint64_t size = shm_size((int)a[0]);
+		uint64_t size = shm_size(tc, t, (int)a[0], (uint64_t)s->ret);
 
 		snprintf(path, sizeof(path), "/SYSV shmid %d", (int)a[0]);
 		if (size)
@@ -398,12 +449,27 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		t->loaded = false;
 		t->brk_start = 0;
 		break;
-	case HT_REC_MAPS:
+	case HT_REC_MAPS: {
+		const struct ht_maps *mp = (const void *)rec;
+
 		/* from a recording: the first snapshot after exec, attach or fork is the start */
-		if (tc->cli->input && !t->loaded)
-			start_from(t, ((const struct ht_maps *)rec)->text,
-				   ((const struct ht_maps *)rec)->len);
+		if (tc->cli->input && !t->loaded) {
+			start_from(t, mp->text, mp->len);
+		} else if (tc->cli->input) {
+			char *n;
+
+			if (!t->snap_open) /* a new snapshot replaces the last */
+				t->snap_len = 0;
+			n = realloc(t->snap, t->snap_len + mp->len);
+			if (n) {
+				memcpy(n + t->snap_len, mp->text, mp->len);
+				t->snap = n;
+				t->snap_len += mp->len;
+			}
+			t->snap_open = true;
+		}
 		break;
+	}
 	case HT_REC_HELD: /* stopped at exec or fork: the snapshot is exact */
 	case HT_REC_COMM: /* attached: read it now */
 		if (!t->loaded || rec->type == HT_REC_HELD)
@@ -413,6 +479,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		if (!t->loaded)
 			load_maps(tc, t); /* -a: the first sight of a process */
 		apply_syscall(tc, t, (const struct ht_syscall *)rec);
+		t->snap_open = false; /* the next snapshot is another */
 		break;
 	case HT_REC_FAULT: {
 		const struct ht_fault *f = (const void *)rec;
@@ -631,6 +698,7 @@ out:
 			free(tc.procs[i]->s[k].pts);
 		free(tc.procs[i]->markers);
 		free(tc.procs[i]->tids);
+		free(tc.procs[i]->snap);
 		free(tc.procs[i]);
 	}
 	free(tc.procs);

@@ -139,3 +139,43 @@ def test_timeline_from_file(tmp_path):
     report = json.loads(proc.stdout)
     pid = next(p["pid"] for p in report["processes"] if p["comm"] == "vma_ops")
     compare(our_view(report, pid), kernel_view(maps))
+
+
+def test_timeline_from_file_names_mappings_as_live(tmp_path):
+    """Paths of file mappings (their fds closed at once) and a System V segment's size come
+    from the live process; the recording carries a maps snapshot read at the same moment, so
+    the timeline from the file is the live one, names and sizes included."""
+    from test_timeline import kernel_view, our_view, compare
+
+    def final(report):
+        p = next(p for p in report["processes"] if p["comm"] == "map_files")
+        return p["pid"], [(v["start"], v["end"], v["perms"], v["kind"], v.get("path"))
+                          for v in p["final_vmas"]]
+
+    maps = tmp_path / "maps.txt"
+    # alive 1 s after its last mapping: the names are read while it lives
+    cmd = f"{fixture_path('map_files')} {tmp_path / 'mapped.dat'} {maps} 1000"
+    live = run_heaptrail(["timeline", "--json", "-c", cmd])
+    assert live.returncode == 0, live.stderr
+    live_pid, live_vmas = final(json.loads(live.stdout))
+    compare(our_view(json.loads(live.stdout), live_pid), kernel_view(maps))
+    named = [v for v in live_vmas if v[4] and v[4].endswith("mapped.dat")]
+    assert len(named) == 5, live_vmas  # shared split in 3 by mprotect, private in 2 by munmap
+    assert [v for v in live_vmas if v[3] == "shm"], live_vmas
+
+    out = record(tmp_path, cmd)
+    proc = run_heaptrail(["timeline", "--json", "-i", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    rec_pid, rec_vmas = final(json.loads(proc.stdout))
+    compare(our_view(json.loads(proc.stdout), rec_pid), kernel_view(maps))
+    # two runs of one program: compare what does not move with ASLR (sizes, not addresses)
+    def shape(vmas):
+        out = []
+        for start, end, perms, kind, path in vmas:
+            if kind == "shm":
+                out.append((int(end, 16) - int(start, 16), perms, kind, "SYSV"))
+            elif kind == "file" and path and path.endswith("mapped.dat"):
+                out.append((int(end, 16) - int(start, 16), perms, kind, "mapped.dat"))
+        return sorted(out)
+    assert len(shape(live_vmas)) == 6
+    assert shape(rec_vmas) == shape(live_vmas), (rec_vmas, live_vmas)
