@@ -25,7 +25,7 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 
 # Unit tests link the BPF-free modules, built again with sanitizers.
-UNIT_MODULES := event json comm procinfo model hist recfile ksyms kmodel kreport
+UNIT_MODULES := event json comm procinfo model hist recfile ksyms kmodel kreport slabs
 UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	       -fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser $(DEPFLAGS)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -106,7 +106,7 @@ integration: $(BUILD)/heaptrail fixtures
 
 # ---------------------------------------------------------------- fuzzing the file reader
 FUZZ_SRCS := user/recfile.c user/event.c user/json.c user/model.c user/ksyms.c user/kmodel.c \
-	     user/kreport.c user/hist.c
+	     user/kreport.c user/hist.c user/slabs.c
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	      -D_GNU_SOURCE -Ibpf -Iuser
 

@@ -33,6 +33,7 @@ enum ht_rec_type {
 	HT_REC_KMEM = 14,   /* kernel allocator event (kmem, vmalloc, percpu tracepoints) */
 	HT_REC_KSYMS = 15,  /* userspace: /proc/kallsyms text, for kernel stacks from a file */
 	HT_REC_FAULTS = 16, /* a batch of one thread's page faults; userspace expands it */
+	HT_REC_SLABS = 17,  /* userspace: merged slab caches (/sys/kernel/slab), ht_maps layout */
 	HT_REC_MAX,
 };
 

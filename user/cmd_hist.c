@@ -329,6 +329,9 @@ int cmd_hist(struct cli *cli)
 	hc.sym = symbolizer_new();
 	hc.kr = (struct kreport){ .km = kmodel_new(),
 				  .ks = ksyms_new(),
+				  .sl = slabs_new(),
+				  /* a recording brings its own, or none: not this machine's */
+				  .slabs_tried = cli->input != NULL,
 				  .m = hc.model,
 				  .top = cli->top,
 				  .stack_depth = cli->stack_depth };
@@ -373,6 +376,7 @@ out:
 	kreport_release(&hc.kr);
 	kmodel_free(hc.kr.km);
 	ksyms_free(hc.kr.ks);
+	slabs_free(hc.kr.sl);
 	symbolizer_free(hc.sym);
 	model_free(hc.model);
 	return status;

@@ -422,6 +422,9 @@ int cmd_leaks(struct cli *cli)
 	lc.sym = symbolizer_new();
 	lc.kr = (struct kreport){ .km = kmodel_new(),
 				  .ks = ksyms_new(),
+				  .sl = slabs_new(),
+				  /* a recording brings its own, or none: not this machine's */
+				  .slabs_tried = cli->input != NULL,
 				  .m = lc.model,
 				  .top = cli->top,
 				  .stack_depth = cli->stack_depth,
@@ -455,6 +458,7 @@ out:
 	kreport_release(&lc.kr);
 	kmodel_free(lc.kr.km);
 	ksyms_free(lc.kr.ks);
+	slabs_free(lc.kr.sl);
 	model_free(lc.model);
 	return status;
 }

@@ -19,6 +19,7 @@
 #include "model.h"
 #include "procinfo.h"
 #include "recfile.h"
+#include "slabs.h"
 #include "report.h"
 #include "source.h"
 #include "symbolize.h"
@@ -102,6 +103,22 @@ static int put_ksyms(struct record_ctx *rc)
 	text = ksyms_text(ks, &len);
 	put_text(rc, HT_REC_KSYMS, 0, 0, text, len);
 	ksyms_free(ks);
+	return rc->error ? -1 : 0;
+}
+
+/* Which slab caches the kernel merged, so that a file names them as live reports do. */
+static int put_slabs(struct record_ctx *rc)
+{
+	struct slabs *sl = slabs_new();
+	const char *text;
+	size_t len;
+
+	if (sl && !slabs_load_sys(sl)) {
+		text = slabs_text(sl, &len);
+		if (text)
+			put_text(rc, HT_REC_SLABS, 0, 0, text, len);
+	}
+	slabs_free(sl);
 	return rc->error ? -1 : 0;
 }
 
@@ -200,7 +217,7 @@ int cmd_record(struct cli *cli)
 		goto out;
 	symbolizer_on_snapshot(rc.sym, on_snapshot, &rc);
 	rc.w = recfile_create(cli->output, meta);
-	if (!rc.w || (cli->kernel && put_ksyms(&rc)))
+	if (!rc.w || (cli->kernel && (put_ksyms(&rc) || put_slabs(&rc))))
 		goto out;
 	if (source_open(cli, &o, on_event, &rc, "recording; Ctrl-C to stop", &src) ||
 	    source_run(src))

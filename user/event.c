@@ -339,6 +339,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_KMEM] = sizeof(struct ht_kmem),
 	[HT_REC_KSYMS] = HT_KSYMS_HDR_SIZE,   /* and its text */
 	[HT_REC_FAULTS] = HT_FAULTS_HDR_SIZE, /* and its entries */
+	[HT_REC_SLABS] = HT_MAPS_HDR_SIZE,    /* and its text */
 };
 
 int ht_rec_check(const void *buf, size_t len, const char **why)
@@ -381,7 +382,8 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 			*why = "fault batch size does not match its count";
 			return -1;
 		}
-	} else if (hdr.type == HT_REC_MAPS || hdr.type == HT_REC_KSYMS) {
+	} else if (hdr.type == HT_REC_MAPS || hdr.type == HT_REC_KSYMS ||
+		   hdr.type == HT_REC_SLABS) {
 		struct ht_maps mp;
 
 		if (len < HT_MAPS_HDR_SIZE || hdr.size < HT_MAPS_HDR_SIZE) {

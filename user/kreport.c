@@ -17,6 +17,7 @@ void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 
 	if (rec->type != HT_REC_KMEM) {
 		ksyms_follow(kr->ks, rec);
+		slabs_follow(kr->sl, rec);
 		return;
 	}
 	/*
@@ -292,6 +293,33 @@ static void json_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off, 
 	json_object_end(j);
 }
 
+/* Live: the running kernel's merged caches, unless a recording brought its own. */
+static struct slabs *slabs_of(struct kreport *kr)
+{
+	if (kr->sl && slabs_empty(kr->sl) && !kr->slabs_tried) {
+		kr->slabs_tried = true;
+		slabs_load_sys(kr->sl); /* no SLUB sysfs: merged caches are not named */
+	}
+	return kr->sl;
+}
+
+struct alias_out {
+	FILE *out;
+	unsigned n;
+};
+
+static void text_alias(void *ctx, const char *other)
+{
+	struct alias_out *t = ctx;
+
+	fprintf(t->out, "%s%s", t->n++ ? ", " : ", merged with ", other);
+}
+
+static void json_alias(void *ctx, const char *other)
+{
+	json_string(ctx, other);
+}
+
 static const char *cache_name(struct kreport *kr, uint16_t cache)
 {
 	const struct kmodel_cache *c =
@@ -333,10 +361,16 @@ void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
 	for (size_t i = 0; i < shown; i++) {
 		const char *cache = cache_name(kr, g[i].cache);
 
-		fprintf(out, "  %" PRIu64 " bytes in %" PRIu64 " allocation%s, %s%s%s%s%s, from:\n",
-			g[i].bytes, g[i].allocs, g[i].allocs == 1 ? "" : "s",
-			ht_kalloc_name(g[i].kind), cache ? " (" : "", cache ? cache : "",
-			cache ? ")" : "",
+		struct alias_out alias = { out, 0 };
+
+		fprintf(out, "  %" PRIu64 " bytes in %" PRIu64 " allocation%s, %s", g[i].bytes,
+			g[i].allocs, g[i].allocs == 1 ? "" : "s", ht_kalloc_name(g[i].kind));
+		if (cache) {
+			fprintf(out, " (%s", cache);
+			slabs_merged_with(slabs_of(kr), cache, text_alias, &alias);
+			fputc(')', out);
+		}
+		fprintf(out, "%s, from:\n",
 			stack_in_interrupt(kr, g[i].stack_id) ? ", in interrupt context" : "");
 		if (g[i].stack_id) {
 			each_frame(kr, g[i].stack_id, text_frame, out);
@@ -403,6 +437,11 @@ void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now)
 	for (size_t i = 0; cs && i < nc; i++) {
 		json_object_begin(j);
 		json_kv_string(j, "cache", cs[i]->name);
+		/* the caches the kernel merged with this one: its counts are theirs too */
+		json_key(j, "merged_with");
+		json_array_begin(j);
+		slabs_merged_with(slabs_of(kr), cs[i]->name, json_alias, j);
+		json_array_end(j);
 		json_counts(j, &cs[i]->c);
 		json_object_end(j);
 	}

@@ -13,15 +13,17 @@
 #include "json.h"
 #include "kmodel.h"
 #include "ksyms.h"
+#include "slabs.h"
 #include "model.h"
 
 struct kreport {
 	struct kmodel *km;
 	struct ksyms *ks;
-	struct model *m; /* where kernel stacks are kept */
+	struct slabs *sl; /* merged slab caches, NULL: not shown */
+	struct model *m;  /* where kernel stacks are kept */
 	unsigned top, stack_depth;
 	uint64_t min_age_ns;
-	bool ksyms_tried;
+	bool ksyms_tried, slabs_tried;
 	/* which kernel stacks are an interrupt's, memoized: one symbol walk per stack */
 	struct kstack_class *cls;
 	size_t ncls, cls_cap;

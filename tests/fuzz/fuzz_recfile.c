@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_ctx c = { .m = model_new(), .kr = { .km = kmodel_new(), .ks = ksyms_new() } };
+	struct fuzz_ctx c = { .m = model_new(),
+			      .kr = { .km = kmodel_new(), .ks = ksyms_new(), .sl = slabs_new() } };
 	char err[256];
 
 	if (!sink)
@@ -70,5 +71,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kreport_release(&c.kr);
 	kmodel_free(c.kr.km);
 	ksyms_free(c.kr.ks);
+	slabs_free(c.kr.sl);
 	return 0;
 }

@@ -62,6 +62,12 @@ int main(int argc, char **argv)
 	struct ht_exit ex = { .hdr = { HT_REC_EXIT, sizeof(ex), 0, 14, 2, 2 } };
 	struct ht_lost lo = { .hdr = { HT_REC_LOST, sizeof(lo), 0, 15, 0, 0 }, .count = 1 };
 	static const char ksyms[] = "ffffffff81000000 T _stext\nffffffff81000100 t helper\n";
+	static const char slabs[] = "filp :A-0000256\nbio-184 :A-0000256\n";
+	struct {
+		struct ht_maps m;
+		char text[sizeof(slabs) - 1];
+	} sl = { .m = { .hdr = { HT_REC_SLABS, HT_MAPS_HDR_SIZE + sizeof(slabs) - 1, 0, 8, 0, 0 },
+			.len = sizeof(slabs) - 1 } };
 	struct {
 		struct ht_maps m;
 		char text[sizeof(ksyms) - 1];
@@ -95,6 +101,8 @@ int main(int argc, char **argv)
 	recfile_write(w, &lo.hdr);
 	memcpy(ks.text, ksyms, sizeof(ks.text));
 	recfile_write(w, &ks.m.hdr);
+	memcpy(sl.text, slabs, sizeof(sl.text));
+	recfile_write(w, &sl.m.hdr);
 	recfile_write(w, &ka.hdr);
 	recfile_write(w, &kf.hdr);
 	if (recfile_close(w))

@@ -233,3 +233,38 @@ def test_interrupt_allocations_are_not_the_targets(tmp_path):
     # the target's own socket allocations are still its own
     tcp = [c for c in k["caches"] if c["cache"] == "TCP"]
     assert tcp and tcp[0]["allocs"] >= 100, [c["cache"] for c in k["caches"]]
+
+
+def slab_truth():
+    """/sys/kernel/slab: each merged cache is a link to the shared one."""
+    links = {}
+    for name in os.listdir("/sys/kernel/slab"):
+        path = os.path.join("/sys/kernel/slab", name)
+        if os.path.islink(path):
+            links[name] = os.path.basename(os.readlink(path))
+    return links
+
+
+def check_merged(rep, links):
+    checked = 0
+    for c in rep["kernel"]["caches"]:
+        shared = links.get(c["cache"])
+        want = sorted(n for n, s in links.items() if shared and s == shared and n != c["cache"])
+        assert c["merged_with"] == want, c
+        checked += bool(want)
+    return checked
+
+
+def test_merged_caches_are_named(tmp_path):
+    """A merged cache reports the name of the one it merged into (TIME_WAIT sockets' bind
+    buckets show as eventpoll_epi here): the caches that share it come with it, live and
+    from a recording (which carries the table)."""
+    links = slab_truth()
+    assert links, "no merged caches in /sys/kernel/slab"
+    truth = str(tmp_path / "truth")
+    cmd = f"{fixture_path('tcp_work')} {truth} 50"
+    assert check_merged(report(["-k", "-c", cmd]), links) > 0
+    out = str(tmp_path / "k.htr")
+    proc = run_heaptrail(["record", "-k", "-c", cmd, "-o", out])
+    assert proc.returncode == 0, proc.stderr
+    assert check_merged(report(["-i", out]), links) > 0

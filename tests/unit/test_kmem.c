@@ -18,6 +18,7 @@
 #include "kreport.h"
 #include "ksyms.h"
 #include "model.h"
+#include "slabs.h"
 
 static void test_gfp_names(void **state)
 {
@@ -304,6 +305,55 @@ static void test_interrupt_allocations(void **state)
 	ksyms_free(kr.ks);
 }
 
+static void slabs_rec(struct slabs *s, const char *text, size_t len)
+{
+	struct {
+		struct ht_maps m;
+		char text[256];
+	} r;
+
+	assert_true(len <= sizeof(r.text));
+	memset(&r, 0, sizeof(r));
+	r.m.hdr.type = HT_REC_SLABS;
+	r.m.hdr.size = (uint16_t)(HT_MAPS_HDR_SIZE + len);
+	r.m.len = (uint32_t)len;
+	memcpy(r.text, text, len);
+	slabs_follow(s, &r.m.hdr);
+}
+
+static void add_name(void *ctx, const char *other)
+{
+	char *buf = ctx;
+
+	strcat(buf, other);
+	strcat(buf, ";");
+}
+
+/* Merged caches from SLABS records, which may cut a line anywhere. */
+static void test_merged_caches(void **state)
+{
+	static const char text[] = "tcp_bind_bucket :A-0000128\neventpoll_epi :A-0000128\n"
+				   "UNIX :A-0001152\nfib6_node :A-0000128\nbad-line\n";
+	struct slabs *s = slabs_new();
+	char buf[256] = "";
+	size_t len;
+
+	(void)state;
+	assert_true(slabs_empty(s));
+	slabs_rec(s, text, 20);
+	slabs_rec(s, text + 20, sizeof(text) - 1 - 20);
+	assert_int_equal(slabs_merged_with(s, "eventpoll_epi", add_name, buf), 2);
+	assert_string_equal(buf, "fib6_node;tcp_bind_bucket;");
+	assert_int_equal(slabs_merged_with(s, "UNIX", NULL, NULL), 0);
+	assert_int_equal(slabs_merged_with(s, "sock_inode_cache", NULL, NULL), 0);
+	/* the text stays whole for a recording, also after lookups */
+	assert_string_equal(slabs_text(s, &len), text);
+	assert_int_equal(len, sizeof(text) - 1);
+	slabs_rec(s, "UNIX-STREAM :A-0001152\n", 23);
+	assert_int_equal(slabs_merged_with(s, "UNIX", NULL, NULL), 1);
+	slabs_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_ksyms),
 		cmocka_unit_test(test_khists),
 		cmocka_unit_test(test_interrupt_allocations),
+		cmocka_unit_test(test_merged_caches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
