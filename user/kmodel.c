@@ -154,15 +154,20 @@ static uint16_t cache_index(struct kmodel *m, const struct ht_kmem *r)
 	return (uint16_t)m->ncaches++;
 }
 
+/* The counts an allocation goes into: its allocator's, and its cache's when it has one. */
+static size_t counts_of(struct kmodel *m, unsigned kind, uint16_t cache,
+			struct kmodel_counts *cs[2])
+{
+	cs[0] = &m->kinds[kind];
+	cs[1] = cache != KMODEL_NO_CACHE ? &m->caches[cache].c : NULL;
+	return cs[1] ? 2 : 1;
+}
+
 static void count_free(struct kmodel *m, const struct kmodel_alloc *a)
 {
-	struct kmodel_counts *cs[2] = { &m->kinds[a->kind], a->cache != KMODEL_NO_CACHE
-								    ? &m->caches[a->cache].c
-								    : NULL };
+	struct kmodel_counts *cs[2];
 
-	for (int i = 0; i < 2; i++) {
-		if (!cs[i])
-			continue;
+	for (size_t i = 0, n = counts_of(m, a->kind, a->cache, cs); i < n; i++) {
 		cs[i]->live_allocs--;
 		cs[i]->live_bytes -= a->bytes_alloc;
 	}
@@ -172,12 +177,12 @@ static void count_free(struct kmodel *m, const struct kmodel_alloc *a)
 static void drop_missed(struct kmodel *m, const struct ht_kmem *r)
 {
 	struct kmodel_alloc *a = find(m, r->ptr, space_of(r->kind));
+	struct kmodel_counts *cs[2];
 
 	if (!a)
 		return;
-	m->kinds[a->kind].missed_frees++;
-	if (a->cache != KMODEL_NO_CACHE)
-		m->caches[a->cache].c.missed_frees++;
+	for (size_t i = 0, n = counts_of(m, a->kind, a->cache, cs); i < n; i++)
+		cs[i]->missed_frees++;
 	count_free(m, a);
 	remove_slot(m, a);
 }
@@ -198,14 +203,12 @@ static void apply_alloc(struct kmodel *m, const struct ht_kmem *r)
 	};
 	struct kmodel_counts *cs[2];
 	bool keep = !(r->hdr.flags & HT_F_KMEM_UNTRACKED);
+	size_t ncs;
 
 	n.cache = cache_index(m, r);
-	cs[0] = &m->kinds[r->kind];
-	cs[1] = n.cache != KMODEL_NO_CACHE ? &m->caches[n.cache].c : NULL;
+	ncs = counts_of(m, r->kind, n.cache, cs);
 	drop_missed(m, r); /* its free went unseen: not a leak */
-	for (int i = 0; i < 2; i++) {
-		if (!cs[i])
-			continue;
+	for (size_t i = 0; i < ncs; i++) {
 		cs[i]->allocs++;
 		cs[i]->bytes_req += n.bytes_req;
 		cs[i]->bytes_alloc += n.bytes_alloc;
@@ -234,25 +237,25 @@ static void apply_alloc(struct kmodel *m, const struct ht_kmem *r)
 
 void kmodel_skip_interrupt(struct kmodel *m, const struct ht_kmem *r)
 {
-	uint16_t cache = cache_index(m, r);
+	struct kmodel_counts *cs[2];
+	size_t ncs = counts_of(m, r->kind, cache_index(m, r), cs);
 
 	m->seen = true;
 	drop_missed(m, r);
-	m->kinds[r->kind].interrupt_skipped++;
-	if (cache != KMODEL_NO_CACHE)
-		m->caches[cache].c.interrupt_skipped++;
+	for (size_t i = 0; i < ncs; i++)
+		cs[i]->interrupt_skipped++;
 }
 
 static void apply_free(struct kmodel *m, const struct ht_kmem *r)
 {
 	struct kmodel_alloc *a = find(m, r->ptr, space_of(r->kind));
+	struct kmodel_counts *cs[2];
 
 	/* BPF sends only frees of allocations it saw; one missing here was replaced above */
 	if (!a)
 		return;
-	m->kinds[a->kind].frees++;
-	if (a->cache != KMODEL_NO_CACHE)
-		m->caches[a->cache].c.frees++;
+	for (size_t i = 0, n = counts_of(m, a->kind, a->cache, cs); i < n; i++)
+		cs[i]->frees++;
 	count_free(m, a);
 	if (m->hooks.free)
 		m->hooks.free(m->hooks.ctx, a, r->hdr.ts_ns);
