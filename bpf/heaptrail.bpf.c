@@ -657,23 +657,25 @@ static __always_inline void sys_hist_add(__u32 tgid, __u32 sys, __u32 what, __u6
 	if (!h) {
 		static const struct ht_sys_hist zero;
 
-		if (bpf_map_update_elem(&sys_hists, &key, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&sys_hists, &key)) {
+		/* EEXIST: another CPU made it since the lookup */
+		bpf_map_update_elem(&sys_hists, &key, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&sys_hists, &key);
+		if (!h) {
 			count_lost(HT_LOST_SYS_HIST);
 			return;
 		}
-		h = bpf_map_lookup_elem(&sys_hists, &key);
-		if (!h)
-			return;
-		h->min = ~0ull;
 	}
 	if (b >= HT_HIST_BUCKETS)
 		b = HT_HIST_BUCKETS - 1;
+	/*
+	 * Per CPU: this CPU's copy of an entry another CPU made starts all zero, so its first
+	 * value sets the minimum (a minimum preset at insertion would be set on one CPU only).
+	 */
+	if (!h->total || v < h->min)
+		h->min = v;
 	h->counts[b]++;
 	h->total++;
 	h->sum += v;
-	if (v < h->min)
-		h->min = v;
 	if (v > h->max)
 		h->max = v;
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """heaptrail hist against a fixture whose distribution is known."""
 import json
+import os
 
 from conftest import fixture_path, run_heaptrail
 
@@ -77,3 +78,17 @@ def test_syscall_histograms_kept_in_bpf(tmp_path):
     lat, maps = syscalls(live)
     assert lat["mmap"] >= 3 and lat["munmap"] >= 1 and maps[(8 << 20, 16 << 20)] == 3
     assert live["lost"]["sys_hist"] == 0
+
+
+def test_syscall_histograms_merge_across_cpus():
+    """Each CPU keeps its own copy of a process's histograms in BPF; the copy a CPU finds
+    made by another starts empty, and its minimum must not read as 0. mmap_cpus maps
+    4 KiB, 8 KiB, ... on each CPU in turn (the first on CPU 0)."""
+    rounds, ncpu = 4, os.cpu_count()
+    live = hist_json(["-c", f"{fixture_path('mmap_cpus')} {rounds}"])
+    (size,) = [h for h in live["histograms"] if h["name"] == "mmap_size"]
+    assert size["min"] <= 4096 and size["min"] > 0, size
+    assert size["max"] >= 4096 * rounds * ncpu, size
+    (lat,) = [h for h in live["histograms"]
+              if h["name"] == "syscall_latency" and h["syscall"] == "munmap"]
+    assert lat["total"] >= rounds * ncpu and lat["min"] > 0, lat
