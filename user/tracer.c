@@ -774,10 +774,10 @@ static int on_record(void *ctx, void *data, size_t size)
 	return t->error;
 }
 
-/* New losses become lost records in the stream, so that no consumer can miss them. */
 /*
- * The kernel's recursion counts cost one syscall per program: read every 200 ms (the loop
- * polls every 10), and at the end (final).
+ * New losses become lost records in the stream, so that no consumer can miss them. The
+ * kernel's recursion counts cost one syscall per program: read every 200 ms (the loop polls
+ * every 10), and at the end (final).
  */
 static void report_new_losses(struct tracer *t, bool final)
 {
@@ -833,9 +833,9 @@ void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx
  * The kernel frees much of what a process held after it is gone: RCU callbacks (inodes,
  * sockets) run a grace period later, in softirq context or, when softirqs take too long, in
  * ksoftirqd, which a busy machine may not schedule for a while. With -k the tracer waits for
- * every callback queued so far to have run: rcu_barrier(), which Linux 6.2+ runs on a write
- * to rcutree's do_rcu_barrier parameter (lazy callbacks included). Older kernels get a grace
- * period (membarrier's global command is synchronize_rcu()). Then it lingers while frees of
+ * every callback queued so far to have run: rcu_barrier(), which the kernel runs on a write to
+ * rcutree's do_rcu_barrier parameter (lazy callbacks included) where it has one (6.12 and 6.18
+ * do). Others get a grace period (membarrier's global command is synchronize_rcu()). Then it lingers while frees of
  * reported allocations keep arriving: at least KMEM_LINGER_NS, until KMEM_QUIET_NS pass
  * without one, at most KMEM_LINGER_MAX_NS.
  */
@@ -843,6 +843,18 @@ void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx
 #define KMEM_QUIET_NS	   (200 * 1000000ull)
 #define KMEM_LINGER_MAX_NS (5000 * 1000000ull)
 #define RCU_BARRIER_PARAM  "/sys/module/rcutree/parameters/do_rcu_barrier"
+
+/* One poll of the ring buffer; -1 after saying why it failed. */
+static int poll_ring(struct tracer *t)
+{
+	int err = ring_buffer__poll(t->rb, POLL_MS);
+
+	if (err < 0 && err != -EINTR) {
+		fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
 
 /* Returns true after a full rcu_barrier(), false after only a grace period. */
 static bool kernel_rcu_barrier(const struct tracer *t)
@@ -878,12 +890,9 @@ static int kmem_settle(struct tracer *t, bool linger, volatile sig_atomic_t *sto
 		return 0;
 	while (!t->error && (!linger || !*stop)) {
 		uint64_t now;
-		int err = ring_buffer__poll(t->rb, POLL_MS);
 
-		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
+		if (poll_ring(t))
 			return -1;
-		}
 		now = now_ns();
 		if (t->kmem_frees != seen_frees) {
 			seen_frees = t->kmem_frees;
@@ -902,16 +911,12 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	uint64_t deadline = duration_s > 0 ? now_ns() + (uint64_t)(duration_s * 1e9) : 0;
 	uint64_t next_check = 0, next_tick = t->tick ? now_ns() + t->tick_ns : 0;
 	bool targets_gone = false;
-	int err = 0;
 
 	while (!*stop && !t->error) {
 		uint64_t now;
 
-		err = ring_buffer__poll(t->rb, POLL_MS);
-		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
+		if (poll_ring(t))
 			return -1;
-		}
 		report_new_losses(t, false);
 		now = now_ns();
 		if (deadline && now >= deadline)
