@@ -373,7 +373,6 @@ out:
 	}
 	free(hc.procs);
 	khists_free(&hc.kh);
-	kreport_release(&hc.kr);
 	kmodel_free(hc.kr.km);
 	ksyms_free(hc.kr.ks);
 	slabs_free(hc.kr.sl);

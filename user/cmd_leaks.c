@@ -455,7 +455,6 @@ out:
 		free(lc.prev[i].sums);
 	free(lc.prev);
 	symbolizer_free(lc.sym);
-	kreport_release(&lc.kr);
 	kmodel_free(lc.kr.km);
 	ksyms_free(lc.kr.ks);
 	slabs_free(lc.kr.sl);

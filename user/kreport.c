@@ -33,13 +33,6 @@ void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 	kmodel_apply(kr->km, k);
 }
 
-void kreport_release(struct kreport *kr)
-{
-	free(kr->cls);
-	kr->cls = NULL;
-	kr->ncls = kr->cls_cap = 0;
-}
-
 /* Live: the running kernel's symbols, unless a recording brought its own. */
 static struct ksyms *ksyms_of(struct kreport *kr)
 {
@@ -175,52 +168,20 @@ static bool interrupt_stack(struct kreport *kr, uint64_t stack_id)
 	return false;
 }
 
-struct kstack_class {
-	uint64_t stack_id; /* 0: empty slot */
-	bool irq;
-};
+#define MARK_PROCESS   1
+#define MARK_INTERRUPT 2
 
-static struct kstack_class *class_slot(struct kstack_class *t, size_t cap, uint64_t id)
-{
-	size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
-
-	while (t[i].stack_id && t[i].stack_id != id)
-		i = (i + 1) & (cap - 1);
-	return &t[i];
-}
-
-/* interrupt_stack, memoized for stacks the model holds (others may still arrive) */
+/* interrupt_stack, remembered in the model's stack (stacks not arrived yet are not) */
 static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id)
 {
-	struct kstack_class *c;
-	bool irq;
+	const struct model_stack *st = kr->m ? model_stack_by_id(kr->m, stack_id) : NULL;
 
-	if (!stack_id)
+	if (!st || !st->frames)
 		return false;
-	if (kr->cls_cap) {
-		c = class_slot(kr->cls, kr->cls_cap, stack_id);
-		if (c->stack_id)
-			return c->irq;
-	}
-	if (!kr->m || !model_stack_by_id(kr->m, stack_id))
-		return false;
-	irq = interrupt_stack(kr, stack_id);
-	if ((kr->ncls + 1) * 2 > kr->cls_cap) {
-		size_t ncap = kr->cls_cap ? kr->cls_cap * 2 : 256;
-		struct kstack_class *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return irq;
-		for (size_t i = 0; i < kr->cls_cap; i++)
-			if (kr->cls[i].stack_id)
-				*class_slot(n, ncap, kr->cls[i].stack_id) = kr->cls[i];
-		free(kr->cls);
-		kr->cls = n;
-		kr->cls_cap = ncap;
-	}
-	*class_slot(kr->cls, kr->cls_cap, stack_id) = (struct kstack_class){ stack_id, irq };
-	kr->ncls++;
-	return irq;
+	if (!st->mark)
+		model_stack_set_mark(kr->m, stack_id,
+				     interrupt_stack(kr, stack_id) ? MARK_INTERRUPT : MARK_PROCESS);
+	return st->mark == MARK_INTERRUPT;
 }
 
 typedef void (*frame_fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,

@@ -24,9 +24,6 @@ struct kreport {
 	unsigned top, stack_depth;
 	uint64_t min_age_ns;
 	bool ksyms_tried, slabs_tried;
-	/* which kernel stacks are an interrupt's, memoized: one symbol walk per stack */
-	struct kstack_class *cls;
-	size_t ncls, cls_cap;
 };
 
 /*
@@ -34,8 +31,6 @@ struct kreport {
  * the model has seen rec (kernel stacks are kept there).
  */
 void kreport_follow(struct kreport *kr, const struct ht_hdr *rec);
-/* Frees what kreport_follow allocated (not km, ks or m). */
-void kreport_release(struct kreport *kr);
 void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now);
 void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now);
 

@@ -311,7 +311,7 @@ static uint32_t stack_index(struct model *m, uint64_t id)
 	}
 	if (idmap_put(&m->stack_ids, id, (uint32_t)m->nstacks))
 		return MODEL_NO_STACK;
-	m->stacks[m->nstacks] = (struct model_stack){ id, 0, NULL };
+	m->stacks[m->nstacks] = (struct model_stack){ .id = id };
 	return (uint32_t)m->nstacks++;
 }
 
@@ -637,6 +637,14 @@ const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id)
 	long i = id ? idmap_find(&m->stack_ids, id) : -1;
 
 	return i >= 0 ? &m->stacks[m->stack_ids.vals[i]] : NULL;
+}
+
+void model_stack_set_mark(struct model *m, uint64_t id, uint8_t mark)
+{
+	long i = id ? idmap_find(&m->stack_ids, id) : -1;
+
+	if (i >= 0)
+		m->stacks[m->stack_ids.vals[i]].mark = mark;
 }
 
 const struct model_stack *model_stack(const struct model *m, uint32_t index)

@@ -67,6 +67,7 @@ struct model_proc {
 struct model_stack {
 	uint64_t id;
 	uint32_t nframes;
+	uint8_t mark; /* the command's own, 0 until it sets one (model_stack_set_mark) */
 	const uint64_t *frames;
 };
 
@@ -107,6 +108,8 @@ const struct model_alloc *model_proc_next_alloc(const struct model_proc *p, size
 const struct model_stack *model_stack(const struct model *m, uint32_t index);
 /* A stack by its id (kernel stacks are found this way), NULL when its record never came. */
 const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id);
+/* Remembers what a command made of a stack (kreport: was it an interrupt's?). */
+void model_stack_set_mark(struct model *m, uint64_t id, uint8_t mark);
 /* Loss counters carried by lost records, by enum ht_lost_kind. */
 const uint64_t *model_lost(const struct model *m);
 /* The last timestamp applied. */

@@ -68,7 +68,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		recfile_read_mem(data, size, "fuzz", apply, &c, NULL, err, sizeof(err));
 	}
 	model_free(c.m);
-	kreport_release(&c.kr);
 	kmodel_free(c.kr.km);
 	ksyms_free(c.kr.ks);
 	slabs_free(c.kr.sl);

@@ -227,7 +227,6 @@ static void test_khists(void **state)
 			assert_int_equal(h.gfp[i].count, 1);
 	}
 	khists_free(&h);
-	kreport_release(&kr);
 	kmodel_free(kr.km);
 	ksyms_free(kr.ks);
 }
@@ -299,7 +298,6 @@ static void test_interrupt_allocations(void **state)
 	r.stack_id = 99;
 	kreport_follow(&kr, &r.hdr);
 	assert_int_equal(c->c.allocs, 2);
-	kreport_release(&kr);
 	model_free(kr.m);
 	kmodel_free(kr.km);
 	ksyms_free(kr.ks);
