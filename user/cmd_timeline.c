@@ -184,14 +184,11 @@ static const char *perms_of(unsigned prot, unsigned flags)
 	return p;
 }
 
-/*
- * The file behind a new mapping (live only): the fd, if still open, else the line of
- * /proc/PID/maps that holds the address. "" when neither says.
- */
-/* The path of the snapshot line that holds addr (and that line's end), "" if none. */
-static uint64_t snap_path_at(const struct tl_proc *t, uint64_t addr, char *out, size_t len)
+/* The path in the maps text line that holds addr ("" if none), and that line's end (0: none). */
+static uint64_t maps_path_at(const char *text, size_t text_len, uint64_t addr, char *out,
+			     size_t len)
 {
-	const char *p = t->snap, *end = t->snap + t->snap_len;
+	const char *p = text, *end = text + text_len;
 
 	out[0] = '\0';
 	while (p && p < end) {
@@ -212,42 +209,33 @@ static uint64_t snap_path_at(const struct tl_proc *t, uint64_t addr, char *out, 
 	return 0;
 }
 
+/*
+ * The file behind a new mapping: the fd, if still open, else the line of /proc/PID/maps that
+ * holds the address (from a recording, of the snapshot read then). "" when neither says.
+ */
 static void file_of(struct tl_ctx *tc, struct tl_proc *t, int fd, uint64_t addr, char *out,
 		    size_t len)
 {
-	char link[64], line[4352];
-	uint32_t pid = t->p->pid;
+	char link[64], *text;
+	size_t text_len;
 	ssize_t n;
-	FILE *f;
 
 	out[0] = '\0';
 	if (tc->cli->input) {
-		snap_path_at(t, addr, out, len);
+		maps_path_at(t->snap, t->snap_len, addr, out, len);
 		return;
 	}
-	snprintf(link, sizeof(link), "/proc/%u/fd/%d", pid, fd);
+	snprintf(link, sizeof(link), "/proc/%u/fd/%d", t->p->pid, fd);
 	n = readlink(link, out, len - 1);
 	if (n > 0 && out[0] == '/') {
 		out[n] = '\0';
 		return;
 	}
 	out[0] = '\0';
-	snprintf(link, sizeof(link), "/proc/%u/maps", pid);
-	f = fopen(link, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		uint64_t s, e;
-		char *slash = strchr(line, '/');
-
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &s, &e) == 2 && addr >= s && addr < e) {
-			if (slash) {
-				slash[strcspn(slash, "\n")] = '\0';
-				snprintf(out, len, "%s", slash);
-			}
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
+	text = proc_maps_text((pid_t)t->p->pid, &text_len);
+	if (text)
+		maps_path_at(text, text_len, addr, out, len);
+	free(text);
 }
 
 static void add_marker(struct tl_proc *t, uint64_t ts, uint64_t bytes, const char *what)
@@ -290,12 +278,13 @@ static uint64_t shm_size(struct tl_ctx *tc, const struct tl_proc *t, int shmid, 
 	unsigned long long sz;
 
 	if (tc->cli->input) {
-		end = snap_path_at(t, addr, path, sizeof(path));
+		end = maps_path_at(t->snap, t->snap_len, addr, path, sizeof(path));
 		if (!end || strncmp(path, "/SYSV", 5))
 			return 0;
 		/* one segment may show as several VMAs (mprotect'ed parts) */
 		for (uint64_t e;
-		     (e = snap_path_at(t, end, next, sizeof(next))) && !strcmp(next, path);)
+		     (e = maps_path_at(t->snap, t->snap_len, end, next, sizeof(next))) &&
+		     !strcmp(next, path);)
 			end = e;
 		return end - addr;
 	}
