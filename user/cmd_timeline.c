@@ -16,6 +16,7 @@
 #include "json.h"
 #include "model.h"
 #include "procinfo.h"
+#include "textbuf.h"
 #include "source.h"
 #include "timeline_out.h"
 #include "vma.h"
@@ -73,8 +74,7 @@ struct tl_proc {
 	 * shmat (its records, chunks appended until the next syscall), where -i finds what the
 	 * live timeline reads from /proc: the mapped file's path, the segment's size.
 	 */
-	char *snap;
-	size_t snap_len;
+	struct textbuf snap;
 	bool snap_open;
 };
 
@@ -222,7 +222,7 @@ static void file_of(struct tl_ctx *tc, struct tl_proc *t, int fd, uint64_t addr,
 
 	out[0] = '\0';
 	if (tc->cli->input) {
-		maps_path_at(t->snap, t->snap_len, addr, out, len);
+		maps_path_at(t->snap.text, t->snap.len, addr, out, len);
 		return;
 	}
 	snprintf(link, sizeof(link), "/proc/%u/fd/%d", t->p->pid, fd);
@@ -278,12 +278,12 @@ static uint64_t shm_size(struct tl_ctx *tc, const struct tl_proc *t, int shmid, 
 	unsigned long long sz;
 
 	if (tc->cli->input) {
-		end = maps_path_at(t->snap, t->snap_len, addr, path, sizeof(path));
+		end = maps_path_at(t->snap.text, t->snap.len, addr, path, sizeof(path));
 		if (!end || strncmp(path, "/SYSV", 5))
 			return 0;
 		/* one segment may show as several VMAs (mprotect'ed parts) */
 		for (uint64_t e;
-		     (e = maps_path_at(t->snap, t->snap_len, end, next, sizeof(next))) &&
+		     (e = maps_path_at(t->snap.text, t->snap.len, end, next, sizeof(next))) &&
 		     !strcmp(next, path);)
 			end = e;
 		return end - addr;
@@ -445,16 +445,9 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		if (tc->cli->input && !t->loaded) {
 			start_from(t, mp->text, mp->len);
 		} else if (tc->cli->input) {
-			char *n;
-
 			if (!t->snap_open) /* a new snapshot replaces the last */
-				t->snap_len = 0;
-			n = realloc(t->snap, t->snap_len + mp->len);
-			if (n) {
-				memcpy(n + t->snap_len, mp->text, mp->len);
-				t->snap = n;
-				t->snap_len += mp->len;
-			}
+				t->snap.len = 0;
+			textbuf_append(&t->snap, mp->text, mp->len);
 			t->snap_open = true;
 		}
 		break;
@@ -687,7 +680,7 @@ out:
 			free(tc.procs[i]->s[k].pts);
 		free(tc.procs[i]->markers);
 		free(tc.procs[i]->tids);
-		free(tc.procs[i]->snap);
+		textbuf_free(&tc.procs[i]->snap);
 		free(tc.procs[i]);
 	}
 	free(tc.procs);

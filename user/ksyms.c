@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ksyms.h"
+#include "textbuf.h"
 
 struct ksym {
 	uint64_t addr;
@@ -15,8 +16,7 @@ struct ksym {
 };
 
 struct ksyms {
-	char *text;
-	size_t len, cap;
+	struct textbuf buf;
 	struct ksym *syms;
 	size_t nsyms;
 	char *names; /* a parsed copy of text, NULs written in */
@@ -32,7 +32,7 @@ void ksyms_free(struct ksyms *k)
 {
 	if (!k)
 		return;
-	free(k->text);
+	textbuf_free(&k->buf);
 	free(k->syms);
 	free(k->names);
 	free(k);
@@ -40,18 +40,8 @@ void ksyms_free(struct ksyms *k)
 
 int ksyms_add_text(struct ksyms *k, const char *text, size_t len)
 {
-	if (k->len + len + 1 > k->cap) {
-		size_t cap = (k->len + len + 1) * 2;
-		char *n = realloc(k->text, cap);
-
-		if (!n)
-			return -1;
-		k->text = n;
-		k->cap = cap;
-	}
-	memcpy(k->text + k->len, text, len);
-	k->len += len;
-	k->text[k->len] = 0;
+	if (textbuf_append(&k->buf, text, len))
+		return -1;
 	k->parsed = false;
 	return 0;
 }
@@ -80,20 +70,20 @@ int ksyms_load_proc(struct ksyms *k)
 		}
 	fclose(f);
 	/* Without CAP_SYSLOG (kptr_restrict) every address reads as zero. */
-	if (!err && (k->len < 16 || !strncmp(k->text, "0000000000000000", 16)))
+	if (!err && (k->buf.len < 16 || !strncmp(k->buf.text, "0000000000000000", 16)))
 		err = -1;
 	return err;
 }
 
 bool ksyms_empty(const struct ksyms *k)
 {
-	return !k || k->len == 0;
+	return !k || k->buf.len == 0;
 }
 
 const char *ksyms_text(const struct ksyms *k, size_t *len)
 {
-	*len = k ? k->len : 0;
-	return k && k->len ? k->text : NULL;
+	*len = k ? k->buf.len : 0;
+	return k && k->buf.len ? k->buf.text : NULL;
 }
 
 static int by_addr(const void *a, const void *b)
@@ -113,10 +103,10 @@ static int parse(struct ksyms *k)
 	free(k->syms);
 	k->syms = NULL;
 	k->nsyms = 0;
-	k->names = malloc(k->len + 1);
+	k->names = malloc(k->buf.len + 1);
 	if (!k->names)
 		return -1;
-	memcpy(k->names, k->text, k->len + 1);
+	memcpy(k->names, k->buf.text, k->buf.len + 1);
 	for (char *line = strtok_r(k->names, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *end, *type, *name, *module;
@@ -160,7 +150,7 @@ const char *ksyms_lookup(struct ksyms *k, uint64_t addr, uint64_t *off, const ch
 {
 	size_t lo = 0, hi;
 
-	if (!k || !k->len || (!k->parsed && parse(k)))
+	if (!k || !k->buf.len || (!k->parsed && parse(k)))
 		return NULL;
 	hi = k->nsyms;
 	if (!hi || addr < k->syms[0].addr)

@@ -10,14 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 #include "slabs.h"
+#include "textbuf.h"
 
 struct slab_alias {
 	const char *name, *shared; /* into text */
 };
 
 struct slabs {
-	char *text; /* "name shared\n" lines, as given */
-	size_t len;
+	struct textbuf buf; /* "name shared\n" lines, as given */
 	bool parsed;
 	char *pbuf; /* a copy of text, cut into the pairs of a */
 	struct slab_alias *a;
@@ -33,7 +33,7 @@ void slabs_free(struct slabs *s)
 {
 	if (!s)
 		return;
-	free(s->text);
+	textbuf_free(&s->buf);
 	free(s->pbuf);
 	free(s->a);
 	free(s);
@@ -41,14 +41,8 @@ void slabs_free(struct slabs *s)
 
 static int add_text(struct slabs *s, const char *text, size_t len)
 {
-	char *n = realloc(s->text, s->len + len + 1);
-
-	if (!n)
+	if (textbuf_append(&s->buf, text, len))
 		return -1;
-	memcpy(n + s->len, text, len);
-	s->text = n;
-	s->len += len;
-	s->text[s->len] = '\0';
 	s->parsed = false;
 	return 0;
 }
@@ -92,13 +86,13 @@ void slabs_follow(struct slabs *s, const struct ht_hdr *rec)
 
 bool slabs_empty(const struct slabs *s)
 {
-	return !s || !s->len;
+	return !s || !s->buf.len;
 }
 
 const char *slabs_text(const struct slabs *s, size_t *len)
 {
-	*len = s ? s->len : 0;
-	return s && s->len ? s->text : NULL;
+	*len = s ? s->buf.len : 0;
+	return s && s->buf.len ? s->buf.text : NULL;
 }
 
 static int by_name(const void *x, const void *y)
@@ -115,11 +109,11 @@ static void parse(struct slabs *s)
 	s->parsed = true;
 	s->n = 0;
 	free(s->pbuf);
-	s->pbuf = malloc(s->len + 1);
+	s->pbuf = malloc(s->buf.len + 1);
 	if (!s->pbuf)
 		return;
-	memcpy(s->pbuf, s->text, s->len + 1);
-	for (p = s->pbuf, end = s->pbuf + s->len; p < end;) {
+	memcpy(s->pbuf, s->buf.text, s->buf.len + 1);
+	for (p = s->pbuf, end = s->pbuf + s->buf.len; p < end;) {
 		char *eol = memchr(p, '\n', (size_t)(end - p)), *sp;
 
 		if (!eol)
@@ -151,7 +145,7 @@ size_t slabs_merged_with(struct slabs *s, const char *name,
 	const char *shared = NULL;
 	size_t count = 0;
 
-	if (!s || !s->len)
+	if (!s || !s->buf.len)
 		return 0;
 	if (!s->parsed)
 		parse(s);
