@@ -327,17 +327,11 @@ int cmd_hist(struct cli *cli)
 	o.capture_stacks = cli->by_stack && !cli->kernel_only;
 	hc.model = model_new();
 	hc.sym = symbolizer_new();
-	hc.kr = (struct kreport){ .km = kmodel_new(),
-				  .ks = ksyms_new(),
-				  .sl = slabs_new(),
-				  /* a recording brings its own, or none: not this machine's */
-				  .slabs_tried = cli->input != NULL,
-				  .m = hc.model,
-				  .top = cli->top,
-				  .stack_depth = cli->stack_depth };
 	khists_init(&hc.kh, cli->linear);
-	if (!hc.model || !hc.sym || !hc.kr.km || !hc.kr.ks)
+	if (kreport_init(&hc.kr, hc.model, cli->input != NULL) || !hc.model || !hc.sym)
 		goto out;
+	hc.kr.top = cli->top;
+	hc.kr.stack_depth = cli->stack_depth;
 	khists_attach(&hc.kh, &hc.kr);
 	model_set_hooks(hc.model, &hooks);
 	symbolizer_set_offline(hc.sym, cli->input != NULL);
@@ -373,9 +367,7 @@ out:
 	}
 	free(hc.procs);
 	khists_free(&hc.kh);
-	kmodel_free(hc.kr.km);
-	ksyms_free(hc.kr.ks);
-	slabs_free(hc.kr.sl);
+	kreport_fini(&hc.kr);
 	symbolizer_free(hc.sym);
 	model_free(hc.model);
 	return status;

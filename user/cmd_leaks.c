@@ -420,17 +420,11 @@ int cmd_leaks(struct cli *cli)
 	o.floor_only = cli->floor;
 	lc.model = model_new();
 	lc.sym = symbolizer_new();
-	lc.kr = (struct kreport){ .km = kmodel_new(),
-				  .ks = ksyms_new(),
-				  .sl = slabs_new(),
-				  /* a recording brings its own, or none: not this machine's */
-				  .slabs_tried = cli->input != NULL,
-				  .m = lc.model,
-				  .top = cli->top,
-				  .stack_depth = cli->stack_depth,
-				  .min_age_ns = cli->min_age_ns };
-	if (!lc.model || !lc.sym || !lc.kr.km || !lc.kr.ks)
+	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.model || !lc.sym)
 		goto out;
+	lc.kr.top = cli->top;
+	lc.kr.stack_depth = cli->stack_depth;
+	lc.kr.min_age_ns = cli->min_age_ns;
 	json_init(&lc.json, stdout);
 	model_set_internal(lc.model, is_allocator_code, &lc);
 	symbolizer_set_offline(lc.sym, cli->input != NULL);
@@ -455,9 +449,7 @@ out:
 		free(lc.prev[i].sums);
 	free(lc.prev);
 	symbolizer_free(lc.sym);
-	kmodel_free(lc.kr.km);
-	ksyms_free(lc.kr.ks);
-	slabs_free(lc.kr.sl);
+	kreport_fini(&lc.kr);
 	model_free(lc.model);
 	return status;
 }

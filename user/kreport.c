@@ -33,6 +33,24 @@ void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 	kmodel_apply(kr->km, k);
 }
 
+int kreport_init(struct kreport *kr, struct model *m, bool from_file)
+{
+	*kr = (struct kreport){ .km = kmodel_new(),
+				.ks = ksyms_new(),
+				.sl = slabs_new(),
+				.m = m,
+				/* not this machine's */
+				.slabs_tried = from_file };
+	return kr->km && kr->ks && kr->sl ? 0 : -1;
+}
+
+void kreport_fini(struct kreport *kr)
+{
+	kmodel_free(kr->km);
+	ksyms_free(kr->ks);
+	slabs_free(kr->sl);
+}
+
 /* Live: the running kernel's symbols, unless a recording brought its own. */
 static struct ksyms *ksyms_of(struct kreport *kr)
 {

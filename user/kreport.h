@@ -27,6 +27,12 @@ struct kreport {
 };
 
 /*
+ * Makes kr's tables, kernel stacks kept in m; -1 out of memory (kreport_fini frees what was
+ * made). from_file: a recording brings its own merged-slab table, or none.
+ */
+int kreport_init(struct kreport *kr, struct model *m, bool from_file);
+void kreport_fini(struct kreport *kr);
+/*
  * Follows the records a kernel report needs: kernel allocations and kallsyms text. Call after
  * the model has seen rec (kernel stacks are kept there).
  */

@@ -39,13 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_ctx c = { .m = model_new(),
-			      .kr = { .km = kmodel_new(), .ks = ksyms_new(), .sl = slabs_new() } };
+	struct fuzz_ctx c = { .m = model_new() };
 	char err[256];
 
 	if (!sink)
 		sink = fopen("/dev/null", "w");
-	c.kr.m = c.m;
+	kreport_init(&c.kr, c.m, true);
 	if (size > 1 && data[0] == 'R' && size - 1 <= RECFILE_BLOCK_RAW_MAX) {
 		struct recfile_header h = { .magic = RECFILE_MAGIC, .version = RECFILE_VERSION };
 		struct recfile_block b = { .magic = RECFILE_BLOCK_MAGIC,
@@ -68,8 +67,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		recfile_read_mem(data, size, "fuzz", apply, &c, NULL, err, sizeof(err));
 	}
 	model_free(c.m);
-	kmodel_free(c.kr.km);
-	ksyms_free(c.kr.ks);
-	slabs_free(c.kr.sl);
+	kreport_fini(&c.kr);
 	return 0;
 }

@@ -198,11 +198,13 @@ static void test_ksyms(void **state)
 
 static void test_khists(void **state)
 {
-	struct kreport kr = { .km = kmodel_new(), .ks = ksyms_new(), .top = 10 };
+	struct kreport kr;
 	struct khists h;
 	struct ht_kmem r;
 
 	(void)state;
+	assert_int_equal(kreport_init(&kr, NULL, true), 0);
+	kr.top = 10;
 	khists_init(&h, 0);
 	khists_attach(&h, &kr);
 	for (int i = 0; i < 3; i++) {
@@ -227,8 +229,7 @@ static void test_khists(void **state)
 			assert_int_equal(h.gfp[i].count, 1);
 	}
 	khists_free(&h);
-	kmodel_free(kr.km);
-	ksyms_free(kr.ks);
+	kreport_fini(&kr);
 }
 
 static void kstack(struct model *m, uint64_t id, uint64_t f0, uint64_t f1)
@@ -258,11 +259,13 @@ static void test_interrupt_allocations(void **state)
 				   "ffffffff81000200 T __alloc_skb\n"
 				   "ffffffff81000300 T handle_softirqs\n"
 				   "ffffffff81000400 T zzz_end\n";
-	struct kreport kr = { .km = kmodel_new(), .ks = ksyms_new(), .m = model_new(), .top = 10 };
+	struct kreport kr;
 	struct ht_kmem r;
 	const struct kmodel_cache *c;
 
 	(void)state;
+	assert_int_equal(kreport_init(&kr, model_new(), true), 0);
+	kr.top = 10;
 	ksyms_add_text(kr.ks, text, sizeof(text) - 1);
 	kstack(kr.m, 11, 0xffffffff81000010, 0xffffffff81000110); /* process context */
 	kstack(kr.m, 13, 0xffffffff81000210, 0xffffffff81000310); /* in a softirq */
@@ -299,8 +302,7 @@ static void test_interrupt_allocations(void **state)
 	kreport_follow(&kr, &r.hdr);
 	assert_int_equal(c->c.allocs, 2);
 	model_free(kr.m);
-	kmodel_free(kr.km);
-	ksyms_free(kr.ks);
+	kreport_fini(&kr);
 }
 
 static void slabs_rec(struct slabs *s, const char *text, size_t len)
