@@ -200,6 +200,25 @@ static size_t pack_alloc(struct recfile_writer *w, const struct ht_alloc *a, uin
 	return n;
 }
 
+/* The fields of one packed record, read in order; a read past its end marks it cut short. */
+struct cursor {
+	const uint8_t *p, *end;
+	bool cut, out_of_range;
+};
+
+static inline uint64_t next(struct cursor *c, uint64_t max)
+{
+	uint64_t v = 0;
+	size_t k = get_varint(c->p, c->end, &v);
+
+	if (!k)
+		c->cut = true;
+	c->p += k;
+	if (v > max)
+		c->out_of_range = true;
+	return v;
+}
+
 /*
  * Unpacks the record at p (at most end - p bytes) into a; returns its length, 0 if it is
  * corrupt (*why says how).
@@ -207,109 +226,65 @@ static size_t pack_alloc(struct recfile_writer *w, const struct ht_alloc *a, uin
 static size_t unpack_alloc(struct pack_state *ps, const uint8_t *p, const uint8_t *end,
 			   struct ht_alloc *a, const char **why)
 {
-	const uint8_t *q = p + 4, *rec_end;
-	uint64_t v[12];
-	unsigned nv = 0, need;
+	struct cursor c;
+	uint64_t ref;
 	uint8_t bits;
 
 	if (end - p < 4 || p[2] < 5 || p[2] > end - p || (p[3] & ~PK_KNOWN)) {
 		*why = "bad packed record header";
 		return 0;
 	}
-	rec_end = p + p[2];
+	c = (struct cursor){ p + 4, p + p[2], false, false };
 	bits = p[3];
 	memset(a, 0, sizeof(*a));
-	/* the varints up to the pair */
-	need = 2 + (bits & PK_SAME_TASK ? 0 : 2) + (bits & PK_NO_FLAGS ? 0 : 1) +
-	       (bits & PK_NO_VARIANT ? 0 : 2);
-	for (; nv < need; nv++) {
-		size_t k = get_varint(q, rec_end, &v[nv]);
-
-		if (!k)
-			goto short_rec;
-		q += k;
-	}
-	nv = 0;
-	a->hdr.ts_ns = ps->ts + (uint64_t)unzigzag(v[nv++]);
-	ps->ts = a->hdr.ts_ns;
+	ps->ts += (uint64_t)unzigzag(next(&c, UINT64_MAX));
 	if (!(bits & PK_SAME_TASK)) {
-		if (v[nv] > UINT32_MAX || v[nv + 1] > UINT32_MAX)
-			goto bad_value;
-		ps->pid = (uint32_t)v[nv++];
-		ps->tid = (uint32_t)v[nv++];
+		ps->pid = (uint32_t)next(&c, UINT32_MAX);
+		ps->tid = (uint32_t)next(&c, UINT32_MAX);
 	}
-	a->hdr.pid = ps->pid;
-	a->hdr.tid = ps->tid;
-	if (!(bits & PK_NO_FLAGS)) {
-		if (v[nv] > UINT32_MAX)
-			goto bad_value;
-		a->hdr.flags = (uint32_t)v[nv++];
-	}
-	if (v[nv] > UINT8_MAX)
-		goto bad_value;
-	a->fn = (uint8_t)v[nv++];
+	a->hdr = (struct ht_hdr){ .type = HT_REC_ALLOC,
+				  .size = sizeof(*a),
+				  .ts_ns = ps->ts,
+				  .pid = ps->pid,
+				  .tid = ps->tid };
+	if (!(bits & PK_NO_FLAGS))
+		a->hdr.flags = (uint32_t)next(&c, UINT32_MAX);
+	a->fn = (uint8_t)next(&c, UINT8_MAX);
 	if (!(bits & PK_NO_VARIANT)) {
-		if (v[nv] > UINT8_MAX || v[nv + 1] > UINT16_MAX)
-			goto bad_value;
-		a->variant = (uint8_t)v[nv++];
-		a->aliases = (uint16_t)v[nv++];
+		a->variant = (uint8_t)next(&c, UINT8_MAX);
+		a->aliases = (uint16_t)next(&c, UINT16_MAX);
 	}
-	/* the (stack_id, caller) pair */
-	{
-		uint64_t ref;
-		size_t k = get_varint(q, rec_end, &ref);
-
-		if (!k)
-			goto short_rec;
-		q += k;
-		if (ref == 0) {
-			if (rec_end - q < 16)
-				goto short_rec;
-			memcpy(&a->stack_id, q, 8);
-			memcpy(&a->caller, q + 8, 8);
-			q += 16;
-			if (ps->npairs < PACK_DICT)
-				ps->pairs[ps->npairs++] =
-					(struct pack_pair){ a->stack_id, a->caller };
-		} else if (ref <= ps->npairs) {
-			a->stack_id = ps->pairs[ref - 1].stack_id;
-			a->caller = ps->pairs[ref - 1].caller;
-		} else {
-			*why = "packed record refers to a stack not yet seen";
-			return 0;
-		}
-	}
-	need = 2 + (bits & PK_NO_ARGS12 ? 0 : 2) + (bits & PK_ADDR_IS_RET ? 0 : 1) +
-	       (bits & PK_NO_LAT ? 0 : 1);
-	for (nv = 0; nv < need; nv++) {
-		size_t k = get_varint(q, rec_end, &v[nv]);
-
-		if (!k)
-			goto short_rec;
-		q += k;
-	}
-	if (q != rec_end) {
-		*why = "packed record longer than its fields";
+	/* the (stack_id, caller) pair: 0 and the pair, or its dictionary index + 1 */
+	ref = next(&c, UINT64_MAX);
+	if (!c.cut && ref == 0 && c.end - c.p >= 16) {
+		memcpy(&a->stack_id, c.p, 8);
+		memcpy(&a->caller, c.p + 8, 8);
+		c.p += 16;
+		if (ps->npairs < PACK_DICT)
+			ps->pairs[ps->npairs++] = (struct pack_pair){ a->stack_id, a->caller };
+	} else if (ref == 0) {
+		c.cut = true;
+	} else if (ref <= ps->npairs) {
+		a->stack_id = ps->pairs[ref - 1].stack_id;
+		a->caller = ps->pairs[ref - 1].caller;
+	} else if (!c.cut) {
+		*why = "packed record refers to a stack not yet seen";
 		return 0;
 	}
-	nv = 0;
-	a->args[0] = v[nv++];
+	a->args[0] = next(&c, UINT64_MAX);
 	if (!(bits & PK_NO_ARGS12)) {
-		a->args[1] = v[nv++];
-		a->args[2] = v[nv++];
+		a->args[1] = next(&c, UINT64_MAX);
+		a->args[2] = next(&c, UINT64_MAX);
 	}
-	a->ret = v[nv++];
-	a->addr = bits & PK_ADDR_IS_RET ? a->ret : v[nv++];
-	a->lat_ns = bits & PK_NO_LAT ? 0 : v[nv++];
-	a->hdr.type = HT_REC_ALLOC;
-	a->hdr.size = sizeof(*a);
-	return p[2];
-short_rec:
-	*why = "packed record cut short";
-	return 0;
-bad_value:
-	*why = "packed record field out of range";
-	return 0;
+	a->ret = next(&c, UINT64_MAX);
+	a->addr = bits & PK_ADDR_IS_RET ? a->ret : next(&c, UINT64_MAX);
+	if (!(bits & PK_NO_LAT))
+		a->lat_ns = next(&c, UINT64_MAX);
+	*why = c.cut		? "packed record cut short"
+	       : c.out_of_range ? "packed record field out of range"
+	       : c.p != c.end	? "packed record longer than its fields"
+				: NULL;
+	return *why ? 0 : p[2];
 }
 
 static int write_all(struct recfile_writer *w, const void *buf, size_t len)
