@@ -105,7 +105,8 @@ def test_pid_filter_keeps_only_that_process(tmp_path):
         other.kill()
         other.wait()
     c = cache(rep)
-    assert (c["allocs"], c["frees"]) == (300, 300)
+    # with the losses: it failed once under extra load (frees 100 of 300), cause not found
+    assert (c["allocs"], c["frees"]) == (300, 300), (c, rep["lost"])
     assert [t["event"] for t in read_truth(other_truth)][:2] == ["opened", "holding"]
 
 
