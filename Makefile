@@ -13,7 +13,7 @@ WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wm
 CFLAGS   ?= -O2 -g
 # -MMD -MP: a changed header rebuilds everything that includes it, skeletons included.
 DEPFLAGS  = -MMD -MP
-USER_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser $(DEPFLAGS)
+USER_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf $(USER_INC) $(DEPFLAGS)
 BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf -Wall \
 	      -Wno-unused-function $(DEPFLAGS)
 LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ -lm
@@ -21,15 +21,26 @@ LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ -lm
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-USER_SRCS := $(wildcard user/*.c)
-USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# user/ is one folder per stage of the data flow. The BPF-free core (every stage but the live
+# source, the commands and main) is a library that the binary, the unit tests, the fuzzer and
+# the generators link: a new file in one of its folders needs no list edited.
+CORE_DIRS := user/record user/model user/symbols user/report user/output user/util \
+	     user/source/file
+CORE_SRCS := $(wildcard $(addsuffix /*.c,$(CORE_DIRS)))
+USER_SRCS := $(shell find user -name '*.c' | sort)
+APP_SRCS  := $(filter-out $(CORE_SRCS),$(USER_SRCS))
+APP_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(APP_SRCS))
+CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))
+CORE_LIB  := $(BUILD)/libheaptrail.a
+CORE_LIBS := -ldw -lelf -lz -lzstd -lm
+USER_INC  := -Iuser $(patsubst %,-I%,$(shell find user -mindepth 1 -type d | sort))
 
-# Unit tests link the BPF-free modules, built again with sanitizers.
-UNIT_MODULES := event json comm procinfo model hist recfile ksyms kmodel kreport slabs
+# Unit tests link the core built again with sanitizers.
 UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	       -fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser $(DEPFLAGS)
+	       -fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Ibpf $(USER_INC) $(DEPFLAGS)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
-UNIT_OBJS    := $(patsubst %,$(BUILD)/unit/mod_%.o,$(UNIT_MODULES))
+UNIT_OBJS    := $(patsubst %.c,$(BUILD)/unit/%.o,$(CORE_SRCS))
+UNIT_LIB     := $(BUILD)/unit/libheaptrail.a
 
 FIXTURE_C   := $(wildcard tests/fixtures/*.c)
 FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
@@ -45,7 +56,7 @@ FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
 all: $(BUILD)/heaptrail
 
-$(BUILD) $(BUILD)/user $(BUILD)/unit $(BUILD)/fixtures:
+$(BUILD) $(BUILD)/unit $(BUILD)/fixtures:
 	mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
@@ -55,10 +66,15 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # Every user object may include a skeleton; generate them first.
-$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c $(SKELS)
+	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c $< -o $@
 
-$(BUILD)/heaptrail: $(USER_OBJS)
+$(CORE_LIB): $(CORE_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/heaptrail: $(APP_OBJS) $(CORE_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 vmlinux:
@@ -77,11 +93,16 @@ deps:
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_MAIN)"
 
 # ---------------------------------------------------------------- tests
-$(BUILD)/unit/mod_%.o: user/%.c | $(BUILD)/unit
+$(BUILD)/unit/user/%.o: user/%.c
+	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -c $< -o $@
 
-$(BUILD)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(BUILD)/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_OBJS) -lcmocka -lzstd
+$(UNIT_LIB): $(UNIT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_LIB) | $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_LIB) -lcmocka $(CORE_LIBS)
 
 $(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
@@ -105,19 +126,28 @@ integration: $(BUILD)/heaptrail fixtures
 	$(PYTHON) -m pytest -q tests/integration
 
 # ---------------------------------------------------------------- fuzzing the file reader
-FUZZ_SRCS := user/recfile.c user/event.c user/json.c user/model.c user/ksyms.c user/kmodel.c \
-	     user/kreport.c user/hist.c user/slabs.c
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	      -D_GNU_SOURCE -Ibpf -Iuser
+# The fuzz target links the core built again with clang's fuzzer instrumentation.
+FUZZ_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	       -D_GNU_SOURCE -Ibpf $(USER_INC) $(DEPFLAGS)
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(CORE_SRCS))
+FUZZ_LIB  := $(BUILD)/fuzz/libheaptrail.a
 
 $(BUILD)/fuzz:
 	mkdir -p $@ $@/corpus
 
-$(BUILD)/fuzz/fuzz_recfile: tests/fuzz/fuzz_recfile.c $(FUZZ_SRCS) | $(BUILD)/fuzz
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $^ -lzstd
+$(BUILD)/fuzz/user/%.o: user/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(BUILD)/fuzz/make_seed: tests/fuzz/make_seed.c user/recfile.c user/event.c user/json.c user/ksyms.c | $(BUILD)/fuzz
-	$(CC) -O1 -g -D_GNU_SOURCE -Ibpf -Iuser -o $@ $^ -lzstd
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_recfile: tests/fuzz/fuzz_recfile.c $(FUZZ_LIB) | $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(CORE_LIBS)
+
+$(BUILD)/fuzz/make_seed: tests/fuzz/make_seed.c $(CORE_LIB) | $(BUILD)/fuzz
+	$(CC) -O1 -g -D_GNU_SOURCE -Ibpf $(USER_INC) -o $@ $^ $(CORE_LIBS)
 
 $(BUILD)/fuzz/corpus/seed.htr: $(BUILD)/fuzz/make_seed
 	$< $@ $(BUILD)/fuzz/corpus/raw-block.seed
@@ -161,13 +191,13 @@ run: deps $(BUILD)/heaptrail $(BUILD)/demo
 	$(BUILD)/heaptrail trace -c $(BUILD)/demo
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fixtures/*.c \
+	clang-format -i bpf/*.c bpf/*.h $(shell find user -name '*.[ch]') tests/unit/*.c tests/fixtures/*.c \
 		tests/fixtures/*.h tests/bench/*.c tests/bench/*.h tests/fuzz/*.c tests/tools/*.c
 
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/unit/*.d $(BUILD)/fixtures/*.d)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The leaky fixture with its debug info moved to a separate file, found via .gnu_debuglink.
 $(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky
@@ -179,5 +209,5 @@ $(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky
 $(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -static -o $@ $<
 
-$(BUILD)/bench/gen_recording: tests/bench/gen_recording.c user/recfile.c user/event.c user/json.c user/ksyms.c | $(BUILD)/bench
-	$(CC) -O2 -g -D_GNU_SOURCE -Ibpf -Iuser -Itests/bench -o $@ $^ -lzstd
+$(BUILD)/bench/gen_recording: tests/bench/gen_recording.c $(CORE_LIB) | $(BUILD)/bench
+	$(CC) -O2 -g -D_GNU_SOURCE -Ibpf $(USER_INC) -Itests/bench -o $@ $^ $(CORE_LIBS)
