@@ -33,7 +33,7 @@ APP_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(APP_SRCS))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))
 CORE_LIB  := $(BUILD)/libheaptrail.a
 CORE_LIBS := -ldw -lelf -lz -lzstd -lm
-USER_INC  := -Iuser $(patsubst %,-I%,$(shell find user -mindepth 1 -type d | sort))
+USER_INC  := -Iuser
 
 # Unit tests link the core built again with sanitizers.
 UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -117,7 +117,7 @@ fixtures: $(FIXTURES) $(BUILD)/verify_progs
 
 # Loads every BPF program on its own (tests/integration/test_programs.py).
 $(BUILD)/verify_progs: tests/tools/verify_progs.c $(SKELS) | $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) $(DEPFLAGS) -o $@ $< $(LIBS)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf $(DEPFLAGS) -o $@ $< $(LIBS)
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

@@ -2,8 +2,8 @@
 /* heaptrail's entry point: parse the command line and dispatch to the command's handler. */
 #include <stdio.h>
 #include <string.h>
-#include "cli.h"
-#include "commands.h"
+#include "cmd/cli.h"
+#include "cmd/commands.h"
 
 static const struct {
 	const char *name;

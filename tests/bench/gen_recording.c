@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 #include "bench.h"
-#include "recfile.h"
+#include "source/file/recfile.h"
 
 int main(int argc, char **argv)
 {

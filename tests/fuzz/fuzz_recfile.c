@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
-#include "event.h"
-#include "kreport.h"
-#include "model.h"
-#include "recfile.h"
+#include "record/event.h"
+#include "report/kreport.h"
+#include "model/model.h"
+#include "source/file/recfile.h"
 
 static FILE *sink;
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
-#include "recfile.h"
+#include "source/file/recfile.h"
 
 /* The first block of the recording at path, decompressed, after an 'R'. */
 static int write_raw_seed(const char *path, const char *out)

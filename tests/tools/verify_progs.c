@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
-#include "../../bpf/heaptrail.h"
+#include "heaptrail.h"
 #include "heaptrail.skel.h"
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)

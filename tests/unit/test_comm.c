@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include "comm.h"
+#include "model/comm.h"
 
 static void test_thread_and_process_names(void **state)
 {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
-#include "event.h"
-#include "json.h"
+#include "record/event.h"
+#include "output/json.h"
 
 #define HDR(t, s)                                                                                  \
 	{                                                                                          \

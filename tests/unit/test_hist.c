@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "hist.h"
+#include "report/hist.h"
 
 static void test_log2_buckets(void **state)
 {

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "event.h"
-#include "kmodel.h"
-#include "kreport.h"
-#include "ksyms.h"
-#include "model.h"
-#include "slabs.h"
+#include "record/event.h"
+#include "model/kmodel.h"
+#include "report/kreport.h"
+#include "symbols/ksyms.h"
+#include "model/model.h"
+#include "symbols/slabs.h"
 
 static void test_gfp_names(void **state)
 {

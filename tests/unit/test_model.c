@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include "model.h"
+#include "model/model.h"
 
 static uint64_t clock_ns = 1000;
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <zstd.h>
-#include "recfile.h"
+#include "source/file/recfile.h"
 
 #define NRECORDS 40000 /* packed, about 20 bytes each: one block */
 

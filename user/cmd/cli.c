@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <wordexp.h>
-#include "cli.h"
-#include "event.h"
+#include "cmd/cli.h"
+#include "record/event.h"
 
 const char *argp_program_version = "heaptrail 0.1";
 const char *argp_program_bug_address = NULL;

@@ -3,8 +3,8 @@
 #ifndef HT_COMMANDS_H
 #define HT_COMMANDS_H
 
-#include "cli.h"
-#include "tracer.h"
+#include "cmd/cli.h"
+#include "source/live/tracer.h"
 
 /* The tracer options every command takes from the command line: target, libs, buffer. */
 static inline struct tracer_opts tracer_opts_of(const struct cli *cli)

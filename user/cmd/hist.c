@@ -7,16 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "commands.h"
-#include "event.h"
-#include "hist.h"
-#include "json.h"
-#include "kreport.h"
-#include "model.h"
-#include "report.h"
-#include "source.h"
-#include "symbolize.h"
-#include "tracer.h"
+#include "cmd/commands.h"
+#include "record/event.h"
+#include "report/hist.h"
+#include "output/json.h"
+#include "report/kreport.h"
+#include "model/model.h"
+#include "report/report.h"
+#include "source/source.h"
+#include "symbols/symbolize.h"
+#include "source/live/tracer.h"
 
 /* read/write/exec x page not present/present */
 #define FAULT_KINDS 6

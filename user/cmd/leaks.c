@@ -9,15 +9,15 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "commands.h"
-#include "event.h"
-#include "json.h"
-#include "kreport.h"
-#include "model.h"
-#include "report.h"
-#include "source.h"
-#include "symbolize.h"
-#include "tracer.h"
+#include "cmd/commands.h"
+#include "record/event.h"
+#include "output/json.h"
+#include "report/kreport.h"
+#include "model/model.h"
+#include "report/report.h"
+#include "source/source.h"
+#include "symbols/symbolize.h"
+#include "source/live/tracer.h"
 
 struct stack_sum {
 	uint32_t stack;

@@ -12,17 +12,17 @@
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
-#include "commands.h"
-#include "event.h"
-#include "json.h"
-#include "ksyms.h"
-#include "model.h"
-#include "procinfo.h"
-#include "recfile.h"
-#include "slabs.h"
-#include "report.h"
-#include "source.h"
-#include "symbolize.h"
+#include "cmd/commands.h"
+#include "record/event.h"
+#include "output/json.h"
+#include "symbols/ksyms.h"
+#include "model/model.h"
+#include "util/procinfo.h"
+#include "source/file/recfile.h"
+#include "symbols/slabs.h"
+#include "report/report.h"
+#include "source/source.h"
+#include "symbols/symbolize.h"
 
 struct record_ctx {
 	struct cli *cli;

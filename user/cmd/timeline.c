@@ -11,15 +11,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "commands.h"
-#include "event.h"
-#include "json.h"
-#include "model.h"
-#include "procinfo.h"
-#include "textbuf.h"
-#include "source.h"
-#include "timeline_out.h"
-#include "vma.h"
+#include "cmd/commands.h"
+#include "record/event.h"
+#include "output/json.h"
+#include "model/model.h"
+#include "util/procinfo.h"
+#include "util/textbuf.h"
+#include "source/source.h"
+#include "output/timeline_out.h"
+#include "model/vma.h"
 
 /*
  * A series keeps at most one point per `res` ns, starting at 1 us; at SERIES_MAX_POINTS it

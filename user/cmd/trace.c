@@ -4,12 +4,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "comm.h"
-#include "commands.h"
-#include "event.h"
-#include "ksyms.h"
-#include "source.h"
-#include "tracer.h"
+#include "model/comm.h"
+#include "cmd/commands.h"
+#include "record/event.h"
+#include "symbols/ksyms.h"
+#include "source/source.h"
+#include "source/live/tracer.h"
 
 struct trace_ctx {
 	struct cli *cli;

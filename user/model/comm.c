@@ -2,9 +2,9 @@
 /* A chained hash of task names keyed by tid; entries remember their process for forgetting. */
 #include <stdlib.h>
 #include <string.h>
-#include "../bpf/heaptrail.h"
-#include "comm.h"
-#include "procinfo.h"
+#include "heaptrail.h"
+#include "model/comm.h"
+#include "util/procinfo.h"
 
 #define COMM_BUCKETS 4096
 

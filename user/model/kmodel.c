@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kmodel.h"
+#include "model/kmodel.h"
 
 struct kmodel {
 	struct kmodel_alloc *slots;

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../bpf/heaptrail.h"
+#include "heaptrail.h"
 
 #define KMODEL_NO_CACHE UINT16_MAX
 

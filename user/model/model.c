@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "model.h"
+#include "model/model.h"
 
 #define FREED_CACHE 4096 /* recently freed addresses remembered per process (32 KiB) */
 #define MIN_CAP	    16

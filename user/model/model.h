@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../bpf/heaptrail.h"
+#include "heaptrail.h"
 
 #define MODEL_NO_STACK		UINT32_MAX /* an allocation whose stack is not known */
 #define MODEL_DOUBLE_FREES_KEPT 64	   /* double frees kept with details, per process */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "vma.h"
+#include "model/vma.h"
 
 #define PAGE 4096ull
 

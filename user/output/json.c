@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* A small streaming JSON writer; the caller checks the FILE for errors once, at the end. */
 #include <inttypes.h>
-#include "json.h"
+#include "output/json.h"
 
 void json_init(struct json *j, FILE *out)
 {

@@ -9,8 +9,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "json.h"
-#include "timeline_out.h"
+#include "output/json.h"
+#include "output/timeline_out.h"
 
 void tl_write_perfetto(FILE *f, const struct tl_process *procs, size_t n)
 {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include "event.h"
-#include "ksyms.h"
+#include "record/event.h"
+#include "symbols/ksyms.h"
 
 static const char *const kind_names[HT_K_MAX] = {
 	[HT_K_MALLOC] = "malloc",

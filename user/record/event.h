@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "../bpf/heaptrail.h"
-#include "json.h"
+#include "heaptrail.h"
+#include "output/json.h"
 
 struct ksyms;
 

@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hist.h"
+#include "report/hist.h"
 
 #define BAR_WIDTH 40
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "json.h"
+#include "output/json.h"
 
 struct hist {
 	uint64_t step; /* 0: log2 buckets */

@@ -6,8 +6,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "event.h"
-#include "kreport.h"
+#include "record/event.h"
+#include "report/kreport.h"
 
 static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id);
 

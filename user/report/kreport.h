@@ -9,12 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "hist.h"
-#include "json.h"
-#include "kmodel.h"
-#include "ksyms.h"
-#include "slabs.h"
-#include "model.h"
+#include "report/hist.h"
+#include "output/json.h"
+#include "model/kmodel.h"
+#include "symbols/ksyms.h"
+#include "symbols/slabs.h"
+#include "model/model.h"
 
 struct kreport {
 	struct kmodel *km;

@@ -2,7 +2,7 @@
 /* Module-list tracking and symbolized stacks, shared by the leaks and hist reports. */
 #include <inttypes.h>
 #include <stdio.h>
-#include "report.h"
+#include "report/report.h"
 
 void report_follow_modules(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec)
 {

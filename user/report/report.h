@@ -6,10 +6,10 @@
 #ifndef HT_REPORT_H
 #define HT_REPORT_H
 
-#include "../bpf/heaptrail.h"
-#include "json.h"
-#include "model.h"
-#include "symbolize.h"
+#include "heaptrail.h"
+#include "output/json.h"
+#include "model/model.h"
+#include "symbols/symbolize.h"
 
 #define REPORT_SYM_FRAMES 16 /* frames one address can expand to (inlining) */
 

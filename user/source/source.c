@@ -3,8 +3,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "recfile.h"
-#include "source.h"
+#include "source/file/recfile.h"
+#include "source/source.h"
 
 struct source {
 	struct cli *cli;

@@ -7,8 +7,8 @@
 #define HT_SOURCE_H
 
 #include <signal.h>
-#include "cli.h"
-#include "tracer.h"
+#include "cmd/cli.h"
+#include "source/live/tracer.h"
 
 struct source;
 

@@ -6,7 +6,7 @@
 #include <libelf.h>
 #include <string.h>
 #include <unistd.h>
-#include "elfsym.h"
+#include "symbols/elfsym.h"
 
 /* Versym entries with this bit are non-default (name@VER rather than name@@VER). */
 #define VERSYM_HIDDEN 0x8000

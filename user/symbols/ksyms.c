@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ksyms.h"
-#include "textbuf.h"
+#include "symbols/ksyms.h"
+#include "util/textbuf.h"
 
 struct ksym {
 	uint64_t addr;

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../bpf/heaptrail.h"
+#include "heaptrail.h"
 
 struct ksyms;
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "slabs.h"
-#include "textbuf.h"
+#include "symbols/slabs.h"
+#include "util/textbuf.h"
 
 struct slab_alias {
 	const char *name, *shared; /* into text */

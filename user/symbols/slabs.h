@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "../bpf/heaptrail.h"
+#include "heaptrail.h"
 
 struct slabs;
 

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "procinfo.h"
-#include "symbolize.h"
+#include "util/procinfo.h"
+#include "symbols/symbolize.h"
 
 /* libstdc++'s demangler; heaptrail links the C++ runtime for it. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);

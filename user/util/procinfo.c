@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "procinfo.h"
+#include "util/procinfo.h"
 
 bool proc_alive(pid_t pid)
 {

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
-#include "event.h"
-#include "recfile.h"
+#include "record/event.h"
+#include "source/file/recfile.h"
 
 #define META_MAX (1u << 20)
 

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../bpf/heaptrail.h"
+#include "heaptrail.h"
 
 #define RECFILE_MAGIC	      "HEAPTRL\n"
 #define RECFILE_VERSION	      2		  /* 2: allocator records packed; 1 is still read */

@@ -11,7 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include "hooks.h"
+#include "source/live/hooks.h"
 
 enum hook_mode { MODE_NONE, MODE_FEXIT, MODE_KPROBE };
 

@@ -8,7 +8,7 @@
 #define HT_HOOKS_H
 
 #include <stdbool.h>
-#include "../bpf/heaptrail.h" /* before the skeleton: it names the shared types */
+#include "heaptrail.h" /* before the skeleton: it names the shared types */
 #include "heaptrail.skel.h"
 
 struct hooks;

@@ -11,8 +11,8 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include "hooks.h"
-#include "kmem.h"
+#include "source/live/hooks.h"
+#include "source/live/kmem.h"
 
 struct ktp_desc {
 	const char *event; /* raw tracepoint name */

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "../bpf/heaptrail.h" /* before the skeleton: it names the shared types */
+#include "heaptrail.h" /* before the skeleton: it names the shared types */
 #include "heaptrail.skel.h"
 
 struct kmem;

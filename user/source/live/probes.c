@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../bpf/heaptrail.h"
-#include "elfsym.h"
-#include "probes.h"
+#include "heaptrail.h"
+#include "symbols/elfsym.h"
+#include "source/live/probes.h"
 
 struct alloc_sym {
 	const char *name;

@@ -19,14 +19,14 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "../bpf/heaptrail.h" /* before the skeleton: it names the shared types */
+#include "heaptrail.h" /* before the skeleton: it names the shared types */
 #include "heaptrail.skel.h"
-#include "event.h"
-#include "hooks.h"
-#include "kmem.h"
-#include "probes.h"
-#include "procinfo.h"
-#include "tracer.h"
+#include "record/event.h"
+#include "source/live/hooks.h"
+#include "source/live/kmem.h"
+#include "source/live/probes.h"
+#include "util/procinfo.h"
+#include "source/live/tracer.h"
 
 #define MAX_LIBS 8
 /* Records arrive without wakeups until the buffer is an eighth full: poll this often. */

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "../bpf/heaptrail.h"
+#include "heaptrail.h"
 
 struct tracer_opts {
 	bool all;	   /* -a */
