@@ -50,7 +50,7 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
-.PHONY: all deps vmlinux run test unit integration fixtures clean format bench fuzz fuzz-smoke vmtest
+.PHONY: all layers deps vmlinux run test unit integration fixtures clean format bench fuzz fuzz-smoke vmtest
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -74,8 +74,12 @@ $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/heaptrail: $(APP_OBJS) $(CORE_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/heaptrail: $(APP_OBJS) $(CORE_LIB) | layers
+	$(CC) $(CFLAGS) -o $@ $(APP_OBJS) $(CORE_LIB) $(LIBS)
+
+# A stage never includes a later one (scripts/layers.sh has the order).
+layers:
+	@scripts/layers.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_DIR)/vmlinux.h
@@ -144,7 +148,7 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_recfile: tests/fuzz/fuzz_recfile.c $(FUZZ_LIB) | $(BUILD)/fuzz
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(CORE_LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(CORE_LIBS)
 
 $(BUILD)/fuzz/make_seed: tests/fuzz/make_seed.c $(CORE_LIB) | $(BUILD)/fuzz
 	$(CC) -O1 -g -D_GNU_SOURCE -Ibpf $(USER_INC) -o $@ $^ $(CORE_LIBS)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+#include "output/event_fmt.h"
 #include "record/event.h"
 #include "report/kreport.h"
 #include "model/model.h"
@@ -26,13 +27,13 @@ struct fuzz_ctx {
 static void apply(void *ctx, const struct ht_hdr *rec)
 {
 	struct fuzz_ctx *fc_ = ctx;
-	struct ht_fmt_ctx fc = { .comm = "fuzz", .ksyms = fc_->kr.ks };
+	struct event_fmt_ctx fc = { .comm = "fuzz", .ksyms = fc_->kr.ks };
 	struct json j;
 
 	model_apply(fc_->m, rec);
 	kreport_follow(&fc_->kr, rec);
 	json_init(&j, sink);
-	ht_rec_print_json(&j, rec, &fc);
+	event_fmt_json(&j, rec, &fc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

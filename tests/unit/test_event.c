@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
+#include "output/event_fmt.h"
 #include "record/event.h"
 #include "output/json.h"
 
@@ -21,7 +22,7 @@
 /* Formats one record as JSON into a string the test owns. */
 static char *to_json(const void *rec)
 {
-	struct ht_fmt_ctx fc = { .comm = "prog", .t0_ns = 0 };
+	struct event_fmt_ctx fc = { .comm = "prog", .t0_ns = 0 };
 	struct json j;
 	char *buf = NULL;
 	size_t len = 0;
@@ -29,20 +30,20 @@ static char *to_json(const void *rec)
 
 	assert_non_null(f);
 	json_init(&j, f);
-	ht_rec_print_json(&j, rec, &fc);
+	event_fmt_json(&j, rec, &fc);
 	fclose(f);
 	return buf;
 }
 
 static char *to_text(const void *rec)
 {
-	struct ht_fmt_ctx fc = { .comm = "prog", .t0_ns = 0 };
+	struct event_fmt_ctx fc = { .comm = "prog", .t0_ns = 0 };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	ht_rec_print_text(f, rec, &fc);
+	event_fmt_text(f, rec, &fc);
 	fclose(f);
 	return buf;
 }

@@ -430,7 +430,7 @@ int cmd_leaks(struct cli *cli)
 	symbolizer_set_offline(lc.sym, cli->input != NULL);
 	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
 		 cli->kernel_only ? "kernel " : "", cli->interval ? " and every --interval" : "");
-	if (source_open(cli, &o, on_event, &lc, banner, &src))
+	if (source_open(cli->input, cli->duration, &o, on_event, &lc, banner, &src))
 		goto out;
 	source_set_tick(src, cli->interval, on_tick);
 	if (source_run(src))

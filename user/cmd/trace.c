@@ -6,6 +6,7 @@
 #include <string.h>
 #include "model/comm.h"
 #include "cmd/commands.h"
+#include "output/event_fmt.h"
 #include "record/event.h"
 #include "symbols/ksyms.h"
 #include "source/source.h"
@@ -44,7 +45,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct trace_ctx *tc = ctx;
 	int kind = ht_rec_kind(rec);
-	struct ht_fmt_ctx fc = { .t0_ns = source_start_ns(tc->src), .ksyms = tc->ksyms };
+	struct event_fmt_ctx fc = { .t0_ns = source_start_ns(tc->src), .ksyms = tc->ksyms };
 
 	track_comm(tc, rec);
 	ksyms_follow(tc->ksyms, rec);
@@ -59,10 +60,10 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 			  ? ""
 			  : comm_cache_get(tc->comms, rec->pid, rec->tid, !tc->cli->input);
 	if (tc->cli->json) {
-		ht_rec_print_json(&tc->json, rec, &fc);
+		event_fmt_json(&tc->json, rec, &fc);
 		json_line_end(&tc->json);
 	} else {
-		ht_rec_print_text(stdout, rec, &fc);
+		event_fmt_text(stdout, rec, &fc);
 	}
 out:
 	if (rec->type == HT_REC_EXIT)
@@ -118,7 +119,7 @@ int cmd_trace(struct cli *cli)
 	if (!tc.comms)
 		return EXIT_RUNTIME;
 	json_init(&tc.json, stdout);
-	if (source_open(cli, &o, on_event, &tc, banner, &tc.src))
+	if (source_open(cli->input, cli->duration, &o, on_event, &tc, banner, &tc.src))
 		goto out;
 	if (!cli->json)
 		printf("%13s %7s %7s %-16s %s\n", "TIME(s)", "PID", "TID", "COMM", "EVENT");

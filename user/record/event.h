@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Records as userspace sees them: validation of raw bytes, names of functions, syscalls and
- * loss kinds, event-kind selection (-e), and the text and JSON forms that `trace` prints.
+ * loss kinds, event-kind selection (-e), and the argument layout of every call (its text and
+ * JSON forms are output/event_fmt.h).
  */
 #ifndef HT_EVENT_H
 #define HT_EVENT_H
@@ -9,11 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include "heaptrail.h"
-#include "output/json.h"
-
-struct ksyms;
 
 /*
  * Event kinds, as named in the JSON contract. A record maps to exactly one kind; -e selects
@@ -90,6 +87,41 @@ int ht_rec_check(const void *buf, size_t len, const char **why);
 /* The event kind of a valid record. */
 int ht_rec_kind(const struct ht_hdr *hdr);
 
+/* The arguments of a call, in the order the C API has them, and how each is printed. */
+enum ht_arg_kind {
+	HT_ARGK_NONE,
+	HT_ARGK_ADDR, /* printed as "0x..." */
+	HT_ARGK_SIZE, /* unsigned number */
+	HT_ARGK_HEX,  /* flags: a number in JSON, hex in text */
+	HT_ARGK_INT,  /* signed 32-bit (fds, pkeys, shmids) */
+};
+
+struct ht_arg_desc {
+	const char *name;
+	enum ht_arg_kind kind;
+};
+
+struct ht_sys_desc {
+	const char *name; /* the syscall */
+	int kind;	  /* the contract's event kind */
+	bool returns_addr;
+	struct ht_arg_desc args[6];
+};
+
+struct ht_alloc_desc {
+	const char *name;
+	int kind;
+	bool is_free;
+	struct ht_arg_desc args[3];
+};
+
+/* An allocator function's layout, NULL when fn is not one. */
+const struct ht_alloc_desc *ht_alloc_desc(unsigned fn);
+/* Its arguments as this variant passes them (new and delete differ per variant). */
+void ht_alloc_args(unsigned fn, unsigned variant, struct ht_arg_desc out[3]);
+/* A memory syscall's layout, NULL when sys is not one. */
+const struct ht_sys_desc *ht_sys_desc(unsigned sys);
+
 const char *ht_alloc_fn_name(unsigned fn, unsigned variant);
 const char *ht_sys_name(unsigned sys);
 const char *ht_lost_kind_name(unsigned kind);
@@ -109,15 +141,5 @@ const char *ht_errno_name(int err, char *buf, size_t len);
 
 /* Does this syscall record describe a failure (-errno, or a brk that did not move)? */
 bool ht_syscall_failed(const struct ht_syscall *rec, int *err);
-
-/* What a formatter needs beyond the record itself. */
-struct ht_fmt_ctx {
-	const char *comm;
-	uint64_t t0_ns;	     /* text timestamps are relative to this */
-	struct ksyms *ksyms; /* kernel call sites by name, when given */
-};
-
-void ht_rec_print_json(struct json *j, const struct ht_hdr *rec, const struct ht_fmt_ctx *ctx);
-void ht_rec_print_text(FILE *out, const struct ht_hdr *rec, const struct ht_fmt_ctx *ctx);
 
 #endif

@@ -7,7 +7,8 @@
 #include "source/source.h"
 
 struct source {
-	struct cli *cli;
+	const char *input; /* a recording, or NULL: live */
+	double duration;
 	struct tracer *tracer; /* live */
 	tracer_event_fn cb;
 	void *ctx;
@@ -37,8 +38,8 @@ static void file_record(void *arg, const struct ht_hdr *rec)
 	s->cb(s->ctx, rec);
 }
 
-int source_open(struct cli *cli, const struct tracer_opts *o, tracer_event_fn cb, void *ctx,
-		const char *banner, struct source **out)
+int source_open(const char *input, double duration, const struct tracer_opts *o,
+		tracer_event_fn cb, void *ctx, const char *banner, struct source **out)
 {
 	struct source *s = calloc(1, sizeof(*s));
 	/* No SA_RESTART: the tracer's poll must return to see the request. */
@@ -50,10 +51,11 @@ int source_open(struct cli *cli, const struct tracer_opts *o, tracer_event_fn cb
 	*out = s;
 	if (!s)
 		return -1;
-	s->cli = cli;
+	s->input = input;
+	s->duration = duration;
 	s->cb = cb;
 	s->ctx = ctx;
-	if (cli->input)
+	if (input)
 		return 0;
 	if (tracer_open(o, cb, ctx, &s->tracer) || tracer_start(s->tracer))
 		return -1;
@@ -73,8 +75,8 @@ int source_run(struct source *s)
 	char err[512];
 
 	if (s->tracer)
-		return tracer_run(s->tracer, s->cli->duration, &stop_requested);
-	if (recfile_read(s->cli->input, file_record, s, NULL, err, sizeof(err))) {
+		return tracer_run(s->tracer, s->duration, &stop_requested);
+	if (recfile_read(s->input, file_record, s, NULL, err, sizeof(err))) {
 		fprintf(stderr, "heaptrail: %s\n", err);
 		return -1;
 	}
