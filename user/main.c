@@ -1,35 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* heaptrail's entry point: parse the command line and dispatch to the command's handler. */
-#include <stdio.h>
-#include <string.h>
+/* heaptrail's entry point: the command table, the parse, and the chosen command's run. */
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 
-static const struct {
-	const char *name;
-	int (*run)(struct cli *cli);
-} commands[] = {
-	{ "trace", cmd_trace },	  { "leaks", cmd_leaks },	{ "hist", cmd_hist },
-	{ "record", cmd_record }, { "timeline", cmd_timeline },
+/* In the order heaptrail --help lists them. */
+static const struct cli_command *const main_commands[] = {
+	&cmd_trace_command, &cmd_leaks_command,	 &cmd_hist_command,
+	&cmd_timeline_command, &cmd_record_command, NULL,
 };
 
 int main(int argc, char **argv)
 {
+	const struct cli_command *cmd;
 	struct cli cli;
-	int status = cli_parse(argc, argv, &cli);
+	int status = cli_parse(argc, argv, main_commands, &cli, &cmd);
 
-	if (status) {
-		cli_free(&cli);
-		return status;
-	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (!strcmp(cli.command, commands[i].name)) {
-			status = commands[i].run(&cli);
-			cli_free(&cli);
-			return status;
-		}
-	}
-	fprintf(stderr, "heaptrail: unknown command '%s' (see heaptrail --help)\n", cli.command);
+	if (!status)
+		status = cmd->run(&cli);
 	cli_free(&cli);
-	return EXIT_USAGE;
+	return status < 0 ? EXIT_OK : status; /* < 0: --help or --version was printed */
 }

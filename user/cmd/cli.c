@@ -1,125 +1,162 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* argp parsing of heaptrail's options, and their checks. */
-#include <argp.h>
+/*
+ * The command line: the option groups commands share, one parse loop over the chosen command's
+ * options, and --help. Every command's and group's option is known to the parser, so that one
+ * meant for another command is refused by name rather than reported as unknown.
+ */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wordexp.h>
 #include "cmd/cli.h"
-#include "record/event.h"
+#include "heaptrail.h"
 
-const char *argp_program_version = "heaptrail 0.1";
-const char *argp_program_bug_address = NULL;
+#define CLI_VERSION "heaptrail 0.1"
 
 enum {
-	OPT_RINGBUF = 1000,
-	OPT_LIB,
-	OPT_TOP,
-	OPT_MIN_AGE,
-	OPT_INTERVAL,
+	OPT_PID = 'p',
+	OPT_COMMAND = 'c',
+	OPT_ALL = 'a',
+	OPT_INPUT = 'i',
+	OPT_KERNEL = 'k',
+	OPT_DURATION = 'd',
+	OPT_VERBOSE = 'v',
+	OPT_JSON = 'j',
+	OPT_LIB = 1000,
+	OPT_RINGBUF,
+	OPT_PROBE_AT_ENTRY,
+	OPT_KMEM_TABLE,
 	OPT_STACK_DEPTH,
 	OPT_STACK_TABLE,
 	OPT_FREE_STACKS,
-	OPT_PROBE_AT_ENTRY,
-	OPT_FLOOR,
-	OPT_BY_STACK,
-	OPT_LINEAR,
-	OPT_PERFETTO,
-	OPT_CSV,
-	OPT_SVG,
-	OPT_KMEM_TABLE,
 	OPT_FAULT_STREAM,
 };
 
-static const struct argp_option options[] = {
-	{ NULL, 0, NULL, 0, "Target (exactly one):", 1 },
-	{ "pid", 'p', "PID[,PID...]", 0, "Attach to running processes", 1 },
-	{ "command", 'c', "'CMD ARGS'", 0, "Start CMD and trace it from its first instruction", 1 },
-	{ "all", 'a', NULL, 0, "Trace every process", 1 },
-	{ "input", 'i', "FILE", 0, "Report from a recording instead of a live target", 1 },
-	{ "kernel", 'k', NULL, 0,
-	  "Kernel allocators too (kmalloc, slab caches, pages, vmalloc, percpu); alone: "
-	  "system-wide, kernel only; with -p/-c: only allocations made in their context",
-	  1 },
-	{ NULL, 0, NULL, 0, "Options:", 2 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 2 },
-	{ "verbose", 'v', NULL, 0, "Say which attach points were used and why others were not", 2 },
-	{ "json", 'j', NULL, 0, "JSON output (JSON Lines for trace)", 2 },
-	{ "output", 'o', "FILE", 0, "record: the file to write (created with mode 0600)", 2 },
-	{ "events", 'e', "LIST", 0,
-	  "Event kinds to show (trace): names (malloc,free,mmap,fault,...) or groups "
-	  "(alloc,vm,process,all); default all but fault and rss",
-	  2 },
-	{ "lib", OPT_LIB, "PATH", 0,
-	  "Also probe the allocator symbols of this library or static binary (repeatable)", 2 },
-	{ "floor", OPT_FLOOR, NULL, 0,
-	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)", 2 },
-	{ "probe-at-entry", OPT_PROBE_AT_ENTRY, NULL, 0,
-	  "Put every allocator probe on its function's first instruction (no placement)", 2 },
-	{ "fault-stream", OPT_FAULT_STREAM, NULL, 0,
-	  "One ring-buffer record per page fault instead of batches made in BPF (timeline, hist, "
-	  "record; for comparison)",
-	  2 },
-	{ "kmem-table-size", OPT_KMEM_TABLE, "N", 0,
-	  "Live kernel allocations followed in BPF (default 262144; more are counted lost)", 2 },
-	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
-	  "Ring buffer size, a power of two >= 4096, K/M suffixes allowed (default 16M)", 2 },
-	{ NULL, 0, NULL, 0, "leaks:", 3 },
-	{ "top", OPT_TOP, "N", 0, "Stacks shown per process, largest first (default 10)", 3 },
-	{ "min-age", OPT_MIN_AGE, "MS", 0,
-	  "Only allocations at least this old at the end of tracing (default 0)", 3 },
-	{ "interval", OPT_INTERVAL, "SECONDS", 0,
-	  "Also report every SECONDS, with each stack's growth since the previous report", 3 },
-	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Frames captured per stack, 1-127 (default 127)",
-	  3 },
-	{ "stack-table-size", OPT_STACK_TABLE, "N", 0,
-	  "Stack ids remembered in the kernel as already sent (default 16384)", 3 },
-	{ "free-stacks", OPT_FREE_STACKS, NULL, 0,
-	  "Capture the stacks of frees too, so that double frees show theirs (costs a stack walk "
-	  "per free)",
-	  3 },
-	{ NULL, 0, NULL, 0, "hist:", 4 },
-	{ "by-stack", OPT_BY_STACK, NULL, 0, "Also allocation sizes per call site (--top of them)",
-	  4 },
-	{ "linear", OPT_LINEAR, "STEP", 0, "Linear buckets STEP wide instead of powers of two", 4 },
-	{ NULL, 0, NULL, 0, "timeline:", 5 },
-	{ "perfetto", OPT_PERFETTO, "FILE", 0,
-	  "Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing", 5 },
-	{ "csv", OPT_CSV, "FILE", 0, "Every series point as CSV rows", 5 },
-	{ "svg", OPT_SVG, "FILE", 0, "A chart per process", 5 },
-	{ 0 },
+static const struct cli_option target_options[] = {
+	{ "pid", 'p', "PID[,PID...]", "Attach to running processes", OPT_PID, false },
+	{ "command", 'c', "'CMD ARGS'", "Start CMD and trace it from its first instruction",
+	  OPT_COMMAND, false },
+	{ "all", 'a', NULL, "Trace every process", OPT_ALL, false },
+	{ "duration", 'd', "SECONDS", "Stop after this long", OPT_DURATION, true },
+	{ "verbose", 'v', NULL, "Say which attach points were used and why others were not",
+	  OPT_VERBOSE, false },
+	{ "lib", 0, "PATH",
+	  "Also probe the allocator symbols of this library or static binary (repeatable)", OPT_LIB,
+	  false },
+	{ "ringbuf-size", 0, "BYTES",
+	  "Ring buffer size, a power of two >= 4096, K/M suffixes allowed (default 16M)",
+	  OPT_RINGBUF, true },
+	{ "probe-at-entry", 0, NULL,
+	  "Put every allocator probe on its function's first instruction (no placement)",
+	  OPT_PROBE_AT_ENTRY, true },
+	{ NULL },
 };
 
-static const char doc[] =
-	"heaptrail -- trace memory allocation: allocator calls, brk/mmap and friends, page faults, "
-	"RSS\v"
-	"COMMANDS:\n"
-	"  trace      live event stream, one line (or one JSON object) per event\n"
-	"  leaks      live allocations at the end, grouped by stack, largest first\n"
-	"  hist       sizes, lifetimes, syscall latencies, mmap sizes, faults\n"
-	"  timeline   address space, heap, live bytes, RSS and faults over time\n"
-	"  record     everything the reports need, into a file (-o FILE); then -i FILE\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  heaptrail trace -c './myprog arg'        trace a command from its first instruction\n"
-	"  heaptrail trace -p 1234 -e alloc --json  allocator calls of pid 1234 as JSON Lines\n"
-	"  heaptrail trace -a -e mmap,munmap -d 5   every process's mmap/munmap for 5 seconds\n"
-	"  heaptrail leaks -c ./myprog --top 5      the 5 largest leaking stacks at exit\n"
-	"  heaptrail leaks -p 1234 --interval 10    a report every 10 s with growth per stack\n"
-	"  heaptrail leaks -k -d 30 --min-age 5000  kernel allocations outstanding for 5 s+\n"
-	"  heaptrail hist -k -c './myprog'          kernel allocations made by a command\n";
+static const struct cli_option input_options[] = {
+	{ "input", 'i', "FILE", "Report from a recording instead of a live target", OPT_INPUT,
+	  false },
+	{ NULL },
+};
 
-static int usage_error(const char *fmt, const char *arg)
+static const struct cli_option kernel_options[] = {
+	{ "kernel", 'k', NULL,
+	  "Kernel allocators too (kmalloc, slab caches, pages, vmalloc, percpu); alone: "
+	  "system-wide, kernel only; with -p/-c: only allocations made in their context",
+	  OPT_KERNEL, false },
+	{ "kmem-table-size", 0, "N",
+	  "Live kernel allocations followed in BPF (default 262144; more are counted lost)",
+	  OPT_KMEM_TABLE, true },
+	{ NULL },
+};
+
+static const struct cli_option json_options[] = {
+	{ "json", 'j', NULL, "JSON output", OPT_JSON, false },
+	{ NULL },
+};
+
+static const struct cli_option stack_options[] = {
+	{ "stack-depth", 0, "N", "Frames captured per stack, 1-127 (default 127)", OPT_STACK_DEPTH,
+	  false },
+	{ "stack-table-size", 0, "N",
+	  "Stack ids remembered in the kernel as already sent (default 16384)", OPT_STACK_TABLE,
+	  true },
+	{ NULL },
+};
+
+static const struct cli_option free_stack_options[] = {
+	{ "free-stacks", 0, NULL,
+	  "Capture the stacks of frees too, so that double frees show theirs (costs a stack walk "
+	  "per free)",
+	  OPT_FREE_STACKS, true },
+	{ NULL },
+};
+
+static const struct cli_option fault_options[] = {
+	{ "fault-stream", 0, NULL,
+	  "One ring-buffer record per page fault instead of batches made in BPF (for comparison)",
+	  OPT_FAULT_STREAM, true },
+	{ NULL },
+};
+
+/* The groups in the order --help lists them. */
+static const struct {
+	unsigned group;
+	const char *title;
+	const struct cli_option *options;
+} cli_groups[] = {
+	{ CLI_TARGET, "Target (exactly one of -p, -c, -a)", target_options },
+	{ CLI_INPUT, "Or from a recording", input_options },
+	{ CLI_KERNEL, "Kernel allocators", kernel_options },
+	{ CLI_JSON, "Output", json_options },
+	{ CLI_STACKS, "Stacks", stack_options },
+	{ CLI_FREE_STACKS, "Stacks", free_stack_options },
+	{ CLI_FAULTS, "Page faults", fault_options },
+};
+
+#define CLI_NGROUPS (sizeof(cli_groups) / sizeof(cli_groups[0]))
+
+int cli_usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "heaptrail: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see heaptrail --help)\n");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
 	return EXIT_USAGE;
 }
 
-static int parse_pids(struct cli *cli, const char *arg)
+int cli_parse_count(const char *opt, const char *arg, unsigned long max, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end || !*arg || *arg == '-' || v == 0 || v > max)
+		return cli_usage_error("invalid number '%s' for %s: want 1 to %lu", arg, opt, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+int cli_parse_seconds(const char *opt, const char *arg, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(arg, &end);
+	if (errno || *end || !*arg || !(*out > 0))
+		return cli_usage_error("invalid %s '%s': want a positive number of seconds", opt,
+				       arg);
+	return 0;
+}
+
+static int cli_parse_pids(struct cli *cli, const char *arg)
 {
 	char *copy = strdup(arg), *save = NULL;
 
@@ -132,23 +169,23 @@ static int parse_pids(struct cli *cli, const char *arg)
 		errno = 0;
 		v = strtol(tok, &end, 10);
 		if (errno || *end || v <= 0 || v > INT_MAX) {
-			usage_error("invalid pid '%s'", tok);
+			cli_usage_error("invalid pid '%s'", tok);
 			free(copy);
 			return EXIT_USAGE;
 		}
 		if (cli->npids == CLI_MAX_PIDS) {
 			free(copy);
-			return usage_error("too many pids%s", "");
+			return cli_usage_error("too many pids (at most %d)", CLI_MAX_PIDS);
 		}
 		cli->pids[cli->npids++] = (pid_t)v;
 	}
 	free(copy);
 	if (!cli->npids)
-		return usage_error("invalid pid list '%s'", arg);
+		return cli_usage_error("invalid pid list '%s'", arg);
 	return 0;
 }
 
-static int parse_size(const char *arg, unsigned long *out)
+static int cli_parse_size(const char *arg, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -170,7 +207,7 @@ static int parse_size(const char *arg, unsigned long *out)
 }
 
 /* The command string is split like a shell would, without running anything. */
-static int split_command(struct cli *cli, const char *arg)
+static int cli_split_command(struct cli *cli, const char *arg)
 {
 	wordexp_t we;
 	int err = wordexp(arg, &we, WRDE_NOCMD | WRDE_UNDEF);
@@ -178,7 +215,7 @@ static int split_command(struct cli *cli, const char *arg)
 	if (err || we.we_wordc == 0) {
 		if (!err)
 			wordfree(&we);
-		return usage_error("cannot parse the command '%s'", arg);
+		return cli_usage_error("cannot parse the command '%s'", arg);
 	}
 	cli->argv = calloc(we.we_wordc + 1, sizeof(char *));
 	if (!cli->argv) {
@@ -191,206 +228,411 @@ static int split_command(struct cli *cli, const char *arg)
 	return 0;
 }
 
-struct parse_state {
-	struct cli *cli;
-	int status;
-	int ntargets;
-};
-
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+/* One option of a shared group. */
+static int cli_parse_group_option(struct cli *cli, int key, const char *arg, int *ntargets)
 {
-	struct parse_state *ps = state->input;
-	struct cli *cli = ps->cli;
-	const char *bad;
-	char *end;
-
-	if (ps->status)
-		return 0;
 	switch (key) {
-	case 'p':
-		ps->ntargets++;
-		ps->status = parse_pids(cli, arg);
-		break;
-	case 'c':
-		ps->ntargets++;
-		ps->status = split_command(cli, arg);
-		break;
-	case 'a':
-		ps->ntargets++;
+	case OPT_PID:
+		(*ntargets)++;
+		return cli_parse_pids(cli, arg);
+	case OPT_COMMAND:
+		(*ntargets)++;
+		return cli_split_command(cli, arg);
+	case OPT_ALL:
+		(*ntargets)++;
 		cli->all = true;
-		break;
-	case 'i':
-		ps->ntargets++;
+		return 0;
+	case OPT_INPUT:
+		(*ntargets)++;
 		cli->input = arg;
-		break;
-	case 'k':
+		return 0;
+	case OPT_KERNEL:
 		cli->kernel = true;
-		break;
-	case 'o':
-		cli->output = arg;
-		break;
-	case 'd':
+		return 0;
+	case OPT_DURATION:
 		errno = 0;
-		cli->duration = strtod(arg, &end);
-		if (errno || *end || cli->duration <= 0)
-			ps->status = usage_error("invalid duration '%s'", arg);
-		break;
-	case 'v':
+		if (cli_parse_seconds("duration", arg, &cli->duration))
+			return EXIT_USAGE;
+		return 0;
+	case OPT_VERBOSE:
 		cli->verbose = true;
-		break;
-	case 'j':
+		return 0;
+	case OPT_JSON:
 		cli->json = true;
-		break;
-	case 'e':
-		if (ht_kinds_parse(arg, &cli->kinds, &bad))
-			ps->status = usage_error(
-				*bad ? "unknown event kind '%s'" : "empty event list%s", bad);
-		break;
+		return 0;
 	case OPT_LIB:
 		if (cli->nlibs == CLI_MAX_LIBS)
-			ps->status = usage_error("too many --lib options%s", "");
-		else
-			cli->libs[cli->nlibs++] = arg;
-		break;
+			return cli_usage_error("too many --lib options (at most %d)", CLI_MAX_LIBS);
+		cli->libs[cli->nlibs++] = arg;
+		return 0;
 	case OPT_RINGBUF:
-		if (parse_size(arg, &cli->ringbuf_size) || cli->ringbuf_size < 4096 ||
-		    (cli->ringbuf_size & (cli->ringbuf_size - 1)) ||
-		    cli->ringbuf_size > (1ul << 30))
-			ps->status = usage_error("--ringbuf-size '%s': want a power of two between "
-						 "4096 and 1G",
-						 arg);
-		break;
-	case OPT_TOP:
-	case OPT_STACK_DEPTH:
-	case OPT_KMEM_TABLE:
-	case OPT_STACK_TABLE: {
-		unsigned long v;
-
-		errno = 0;
-		v = strtoul(arg, &end, 10);
-		if (errno || *end || !*arg || v == 0 || v > (1ul << 24) ||
-		    (key == OPT_STACK_DEPTH && v > HT_MAX_STACK_DEPTH)) {
-			ps->status = usage_error("invalid number '%s'", arg);
-			break;
-		}
-		if (key == OPT_TOP)
-			cli->top = (unsigned)v;
-		else if (key == OPT_STACK_DEPTH)
-			cli->stack_depth = (unsigned)v;
-		else if (key == OPT_KMEM_TABLE)
-			cli->kmem_table_size = (unsigned)v;
-		else
-			cli->stack_table_size = (unsigned)v;
-		break;
-	}
-	case OPT_PERFETTO:
-		cli->perfetto = arg;
-		break;
-	case OPT_CSV:
-		cli->csv = arg;
-		break;
-	case OPT_SVG:
-		cli->svg = arg;
-		break;
-	case OPT_BY_STACK:
-		cli->by_stack = true;
-		break;
-	case OPT_LINEAR:
-		errno = 0;
-		cli->linear = strtoull(arg, &end, 0);
-		if (errno || *end || !*arg || cli->linear == 0)
-			ps->status = usage_error("invalid --linear '%s'", arg);
-		break;
-	case OPT_FLOOR:
-		cli->floor = true;
-		break;
-	case OPT_FAULT_STREAM:
-		cli->fault_stream = true;
-		break;
+		if (cli_parse_size(arg, &cli->ringbuf_size) || cli->ringbuf_size < 4096 ||
+		    (cli->ringbuf_size & (cli->ringbuf_size - 1)) || cli->ringbuf_size > (1ul << 30))
+			return cli_usage_error("--ringbuf-size '%s': want a power of two between "
+					       "4096 and 1G",
+					       arg);
+		return 0;
 	case OPT_PROBE_AT_ENTRY:
 		cli->probe_at_entry = true;
-		break;
+		return 0;
+	case OPT_KMEM_TABLE:
+		return cli_parse_count("--kmem-table-size", arg, 1ul << 24, &cli->kmem_table_size);
+	case OPT_STACK_DEPTH:
+		return cli_parse_count("--stack-depth", arg, HT_MAX_STACK_DEPTH, &cli->stack_depth);
+	case OPT_STACK_TABLE:
+		return cli_parse_count("--stack-table-size", arg, 1ul << 24,
+				       &cli->stack_table_size);
 	case OPT_FREE_STACKS:
 		cli->free_stacks = true;
-		break;
-	case OPT_MIN_AGE: {
-		double ms;
-
-		errno = 0;
-		ms = strtod(arg, &end);
-		if (errno || *end || !*arg || ms < 0)
-			ps->status = usage_error("invalid --min-age '%s'", arg);
-		else
-			cli->min_age_ns = (uint64_t)(ms * 1e6);
-		break;
+		return 0;
+	case OPT_FAULT_STREAM:
+		cli->fault_stream = true;
+		return 0;
 	}
-	case OPT_INTERVAL:
-		errno = 0;
-		cli->interval = strtod(arg, &end);
-		if (errno || *end || cli->interval <= 0)
-			ps->status = usage_error("invalid --interval '%s'", arg);
-		break;
-	case ARGP_KEY_ARG:
-		ps->status = usage_error("unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (cli->kernel && ps->ntargets == 0) {
-			/* -k alone: the kernel's allocations, whoever makes them */
-			ps->ntargets = 1;
-			cli->all = true;
-			cli->kernel_only = true;
-		}
-		if (cli->kernel && !strcmp(cli->command, "timeline"))
-			ps->status = usage_error("timeline does not take -k%s", "");
-		else if (ps->ntargets != 1)
-			ps->status =
-				usage_error("give exactly one target: -p PID, -c 'CMD', -a, -k or "
-					    "-i FILE%s",
-					    "");
-		else if (!strcmp(cli->command, "record") && (cli->input || !cli->output))
-			ps->status = usage_error("record needs a live target and -o FILE%s", "");
-		else if (strcmp(cli->command, "record") && cli->output)
-			ps->status = usage_error("-o FILE is for record%s", "");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
+	return cli_usage_error("internal error: option %d has no parser", key);
+}
+
+/*
+ * Every option any command or group knows, so that getopt recognises them all; an entry
+ * remembers where it came from (a group, or a command).
+ */
+struct cli_known {
+	const struct cli_option *opt;
+	unsigned group;			/* 0: a command's own */
+	const struct cli_command *cmd; /* its command, for its own options */
+};
+
+struct cli_table {
+	struct cli_known *known;
+	size_t n;
+	struct option *longopts;
+	char shortopts[128];
+};
+
+static int cli_table_add(struct cli_table *t, const struct cli_option *opts, unsigned group,
+			 const struct cli_command *cmd)
+{
+	for (const struct cli_option *o = opts; o && o->name; o++) {
+		struct cli_known *k = realloc(t->known, (t->n + 1) * sizeof(*k));
+
+		if (!k)
+			return -1;
+		t->known = k;
+		k[t->n++] = (struct cli_known){ o, group, cmd };
 	}
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, struct cli *cli)
+static void cli_table_free(struct cli_table *t)
 {
-	static const struct argp argp = { options, parse_opt, "COMMAND TARGET [OPTION...]",
-					  doc,	   NULL,      NULL,
-					  NULL };
-	struct parse_state ps = { .cli = cli };
-	int idx;
+	free(t->known);
+	free(t->longopts);
+}
 
+/*
+ * getopt's tables: a long option returns 1000 + the index of its first entry, a short one its
+ * letter (a letter means one option everywhere).
+ */
+static int cli_table_build(struct cli_table *t, const struct cli_command *const *cmds)
+{
+	size_t nlong = 0, ns = 0;
+
+	memset(t, 0, sizeof(*t));
+	for (size_t g = 0; g < CLI_NGROUPS; g++)
+		if (cli_table_add(t, cli_groups[g].options, cli_groups[g].group, NULL))
+			return -1;
+	for (size_t c = 0; cmds[c]; c++)
+		if (cli_table_add(t, cmds[c]->options, 0, cmds[c]))
+			return -1;
+	t->longopts = calloc(t->n + 3, sizeof(*t->longopts));
+	if (!t->longopts)
+		return -1;
+	t->shortopts[ns++] = ':'; /* a missing argument returns ':', not '?' */
+	for (size_t i = 0; i < t->n; i++) {
+		const struct cli_option *o = t->known[i].opt;
+		bool seen = false;
+
+		for (size_t j = 0; j < nlong; j++)
+			seen |= !strcmp(t->longopts[j].name, o->name);
+		if (!seen)
+			t->longopts[nlong++] = (struct option){ o->name, o->arg ? required_argument
+										: no_argument,
+								NULL, 1000 + (int)i };
+		if (o->short_name && !strchr(t->shortopts + 1, o->short_name) &&
+		    ns + 3 < sizeof(t->shortopts)) {
+			t->shortopts[ns++] = o->short_name;
+			if (o->arg)
+				t->shortopts[ns++] = ':';
+		}
+	}
+	t->longopts[nlong++] = (struct option){ "help", no_argument, NULL, 'h' };
+	t->longopts[nlong++] = (struct option){ "version", no_argument, NULL, 'V' };
+	t->shortopts[ns++] = 'h';
+	return 0;
+}
+
+/* Does cmd take this option (one of its own, or of a group it takes)? */
+static bool cli_takes(const struct cli_command *cmd, const struct cli_known *k)
+{
+	if (k->group)
+		return cmd->groups & k->group;
+	if (k->cmd == cmd)
+		return true;
+	for (const struct cli_option *o = cmd->options; o && o->name; o++)
+		if (!strcmp(o->name, k->opt->name))
+			return true;
+	return false;
+}
+
+/* The entry of this command for the option getopt returned (by name: --top is two commands'). */
+static const struct cli_known *cli_table_find(const struct cli_table *t,
+					      const struct cli_command *cmd, int ret)
+{
+	const struct cli_known *first = NULL;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct cli_known *k = &t->known[i];
+		bool same = ret >= 1000 ? !strcmp(k->opt->name, t->known[ret - 1000].opt->name)
+					: k->opt->short_name == ret;
+
+		if (!same)
+			continue;
+		if (cli_takes(cmd, k))
+			return k;
+		if (!first)
+			first = k;
+	}
+	return first;
+}
+
+static void cli_option_spelling(const struct cli_option *o, char *buf, size_t len)
+{
+	if (o->short_name)
+		snprintf(buf, len, "-%c/--%s", o->short_name, o->name);
+	else
+		snprintf(buf, len, "--%s", o->name);
+}
+
+/* "leaks does not take --perfetto (timeline does)". */
+static int cli_refuse(const struct cli_command *cmd, const struct cli_command *const *cmds,
+		      const struct cli_known *k)
+{
+	char spelled[64], takers[128] = "";
+	size_t used = 0;
+	int n = 0;
+
+	cli_option_spelling(k->opt, spelled, sizeof(spelled));
+	for (size_t c = 0; cmds[c]; c++) {
+		if (cmds[c] == cmd || !cli_takes(cmds[c], k))
+			continue;
+		used += snprintf(takers + used, sizeof(takers) - used, "%s%s", n++ ? ", " : "",
+				 cmds[c]->name);
+		if (used >= sizeof(takers))
+			break;
+	}
+	return cli_usage_error("%s does not take %s (%s %s)", cmd->name, spelled,
+			       n ? takers : "no command", n == 1 ? "does" : "do");
+}
+
+/* Prints text from column indent on, wrapped at width, ending with a newline. */
+static void cli_help_wrap(const char *text, int indent, int width)
+{
+	int col = indent;
+
+	while (*text) {
+		int word = (int)strcspn(text, " ");
+
+		if (col > indent && col + 1 + word > width) {
+			printf("\n%*s", indent - 1, "");
+			col = indent;
+		}
+		printf(" %.*s", word, text);
+		col += 1 + word;
+		text += word;
+		text += strspn(text, " ");
+	}
+	printf("\n");
+}
+
+static void cli_help_options(const struct cli_option *opts)
+{
+	for (const struct cli_option *o = opts; o && o->name; o++) {
+		char left[64];
+		int n;
+
+		if (o->short_name)
+			n = snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->name);
+		else
+			n = snprintf(left, sizeof(left), "    --%s", o->name);
+		if (o->arg && n > 0 && (size_t)n < sizeof(left))
+			snprintf(left + n, sizeof(left) - n, " %s", o->arg);
+		printf("  %-30s", left);
+		cli_help_wrap(o->help, 33, 100);
+	}
+}
+
+static void cli_help_command(const struct cli_command *cmd)
+{
+	printf("Usage: heaptrail %s %s\n%s\n", cmd->name, cmd->usage, cmd->summary);
+	for (size_t g = 0; g < CLI_NGROUPS; g++) {
+		if (!(cmd->groups & cli_groups[g].group))
+			continue;
+		if (g == 0 || strcmp(cli_groups[g].title, cli_groups[g - 1].title) ||
+		    !(cmd->groups & cli_groups[g - 1].group))
+			printf("\n%s:\n", cli_groups[g].title);
+		cli_help_options(cli_groups[g].options);
+	}
+	if (cmd->options && cmd->options->name) {
+		printf("\n%s:\n", cmd->name);
+		cli_help_options(cmd->options);
+	}
+	printf("\nExit status: 0 on success, 1 on a runtime error, 2 on bad usage.\n");
+}
+
+static void cli_help(const struct cli_command *const *cmds)
+{
+	printf("Usage: heaptrail COMMAND TARGET [OPTION...]\n"
+	       "Trace memory allocation: allocator calls, brk/mmap and friends, page faults, RSS,\n"
+	       "the kernel's allocators.\n\nCommands:\n");
+	for (size_t c = 0; cmds[c]; c++)
+		printf("  %-10s %s\n", cmds[c]->name, cmds[c]->summary);
+	printf("\n'heaptrail COMMAND --help' lists a command's options.\n\n"
+	       "Examples:\n"
+	       "  heaptrail trace -c './myprog arg'        trace a command from its first "
+	       "instruction\n"
+	       "  heaptrail trace -p 1234 -e alloc --json  allocator calls of pid 1234 as JSON "
+	       "Lines\n"
+	       "  heaptrail trace -a -e mmap,munmap -d 5   every process's mmap/munmap for 5 "
+	       "seconds\n"
+	       "  heaptrail leaks -c ./myprog --top 5      the 5 largest leaking stacks at exit\n"
+	       "  heaptrail leaks -p 1234 --interval 10    a report every 10 s with growth per "
+	       "stack\n"
+	       "  heaptrail leaks -k -d 30 --min-age 5000  kernel allocations outstanding for 5 "
+	       "s+\n"
+	       "  heaptrail hist -k -c './myprog'          kernel allocations made by a command\n");
+}
+
+/* What is wrong with the target as given, once every option is known. */
+static int cli_check_target(const struct cli_command *cmd, struct cli *cli, int ntargets)
+{
+	if (cli->kernel && ntargets == 0) {
+		/* -k alone: the kernel's allocations, whoever makes them */
+		ntargets = 1;
+		cli->all = true;
+		cli->kernel_only = true;
+	}
+	if (ntargets != 1)
+		return cli_usage_error("give exactly one target: -p PID, -c 'CMD', -a%s%s",
+				       cmd->groups & CLI_KERNEL ? ", -k" : "",
+				       cmd->groups & CLI_INPUT ? " or -i FILE" : "");
+	return 0;
+}
+
+static void cli_defaults(struct cli *cli)
+{
 	memset(cli, 0, sizeof(*cli));
 	cli->ringbuf_size = 16ul << 20;
-	cli->top = 10;
 	cli->stack_depth = HT_MAX_STACK_DEPTH;
 	cli->stack_table_size = 16384;
-	cli->kinds = HT_KINDS_ALL & ~(HT_KIND_BIT(HT_K_FAULT) | HT_KIND_BIT(HT_K_RSS));
-	argp_err_exit_status = EXIT_USAGE;
-	/* The command comes first, options after it; --help and --version need none. */
-	if (argc < 2)
-		return usage_error("missing command%s", "");
-	if (argv[1][0] == '-') {
-		static const char *const info[] = { "--help", "-?", "--usage", "--version", "-V" };
+}
 
-		for (size_t i = 0; i < sizeof(info) / sizeof(info[0]); i++)
-			if (!strcmp(argv[1], info[i]))
-				argp_parse(&argp, 2, argv, 0, NULL, &ps); /* prints, exits 0 */
-		return usage_error("missing command before '%s'", argv[1]);
+/* The loop over argv[2...]: options, and the first error, said once. */
+static int cli_parse_options(int argc, char **argv, const struct cli_command *const *cmds,
+			     const struct cli_command *cmd, struct cli *cli)
+{
+	const struct cli_option *live_only = NULL; /* the first such option given */
+	struct cli_table t;
+	int ntargets = 0, status = 0, ret;
+
+	if (cli_table_build(&t, cmds)) {
+		cli_table_free(&t);
+		return cli_usage_error("out of memory");
 	}
+	opterr = 0;
+	optind = 1;
+	while (!status && (ret = getopt_long(argc, argv, t.shortopts, t.longopts, NULL)) != -1) {
+		const struct cli_known *k;
+		char spelled[64];
+
+		if (ret == 'h') {
+			cli_help_command(cmd);
+			status = -1;
+		} else if (ret == 'V') {
+			printf("%s\n", CLI_VERSION);
+			status = -1;
+		} else if (ret == '?' || ret == ':') {
+			const char *what = argv[optind - 1];
+
+			if (optopt && !(what[0] == '-' && what[1] == '-'))
+				snprintf(spelled, sizeof(spelled), "-%c", optopt);
+			else
+				snprintf(spelled, sizeof(spelled), "%.*s", (int)strcspn(what, "="),
+					 what);
+			status = ret == ':' ? cli_usage_error("%s needs a value (see heaptrail %s "
+							      "--help)",
+							      spelled, cmd->name)
+					    : cli_usage_error("unknown option '%s' (see heaptrail "
+							      "%s --help)",
+							      spelled, cmd->name);
+		} else if (!(k = cli_table_find(&t, cmd, ret))) {
+			status = cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		} else if (!cli_takes(cmd, k)) {
+			status = cli_refuse(cmd, cmds, k);
+		} else {
+			if (k->opt->live_only && !live_only)
+				live_only = k->opt;
+			status = k->group ? cli_parse_group_option(cli, k->opt->key, optarg, &ntargets)
+					  : cmd->parse(k->opt->key, optarg);
+		}
+	}
+	if (!status && optind < argc)
+		status = cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!status && cli->input && live_only) {
+		char spelled[64];
+
+		cli_option_spelling(live_only, spelled, sizeof(spelled));
+		status = cli_usage_error("%s is for a live target, not -i FILE", spelled);
+	}
+	cli_table_free(&t);
+	if (!status)
+		status = cli_check_target(cmd, cli, ntargets);
+	if (!status && cmd->check)
+		status = cmd->check(cli);
+	return status;
+}
+
+int cli_parse(int argc, char **argv, const struct cli_command *const *cmds, struct cli *cli,
+	      const struct cli_command **cmd)
+{
+	int status;
+
+	cli_defaults(cli);
+	*cmd = NULL;
+	if (argc < 2)
+		return cli_usage_error("missing command (see heaptrail --help)");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		cli_help(cmds);
+		return -1;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("%s\n", CLI_VERSION);
+		return -1;
+	}
+	if (argv[1][0] == '-')
+		return cli_usage_error("missing command before '%s' (see heaptrail --help)",
+				       argv[1]);
+	for (size_t c = 0; cmds[c]; c++)
+		if (!strcmp(cmds[c]->name, argv[1]))
+			*cmd = cmds[c];
+	if (!*cmd)
+		return cli_usage_error("unknown command '%s' (see heaptrail --help)", argv[1]);
 	cli->command = argv[1];
 	cli->argc = argc;
 	cli->args = argv;
-	argv[1] = argv[0];
-	if (argp_parse(&argp, argc - 1, argv + 1, 0, &idx, &ps))
-		return EXIT_USAGE;
-	return ps.status;
+	status = cli_parse_options(argc - 1, argv + 1, cmds, *cmd, cli);
+	if (status)
+		*cmd = status < 0 ? NULL : *cmd;
+	return status;
 }
 
 void cli_free(struct cli *cli)
@@ -400,4 +642,5 @@ void cli_free(struct cli *cli)
 			free(*a);
 		free(cli->argv);
 	}
+	cli->argv = NULL;
 }

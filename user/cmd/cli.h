@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The command line shared by every heaptrail command: target, duration, verbosity, output. */
+/*
+ * The command line: what every command shares (its target, and the option groups that feed the
+ * tracer), and the table each command describes itself with, its own options among them.
+ */
 #ifndef HT_CLI_H
 #define HT_CLI_H
 
@@ -15,10 +18,10 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 
+/* What the shared option groups fill in; a command's own options live in its own file. */
 struct cli {
 	const char *command; /* trace, ... */
 	const char *input;   /* -i: a recording instead of a live target */
-	const char *output;  /* record -o */
 	int argc;	     /* the command line, for the recording's metadata */
 	char **args;
 	bool all;
@@ -34,26 +37,58 @@ struct cli {
 	bool verbose;
 	bool json;
 	unsigned long ringbuf_size;
-	uint64_t kinds; /* -e */
-	/* leaks */
-	unsigned top; /* stacks per process */
-	uint64_t min_age_ns;
-	double interval;
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool free_stacks;
 	bool probe_at_entry;
 	bool fault_stream; /* one record per fault (no batching in BPF), for comparison */
-	bool floor;
-	/* hist */
-	bool by_stack;
-	uint64_t linear; /* bucket width; 0: log2 buckets */
-	/* timeline */
-	const char *perfetto, *csv, *svg;
 };
 
-/* Parses argv (command name first). Returns 0, or an exit status after printing why. */
-int cli_parse(int argc, char **argv, struct cli *cli);
+/* The option groups a command can take besides its own. */
+enum cli_group {
+	CLI_TARGET = 1 << 0,	  /* -p -c -a -d -v --lib --ringbuf-size --probe-at-entry */
+	CLI_INPUT = 1 << 1,	  /* -i FILE */
+	CLI_KERNEL = 1 << 2,	  /* -k --kmem-table-size */
+	CLI_JSON = 1 << 3,	  /* --json */
+	CLI_STACKS = 1 << 4,	  /* --stack-depth --stack-table-size */
+	CLI_FREE_STACKS = 1 << 5, /* --free-stacks */
+	CLI_FAULTS = 1 << 6,	  /* --fault-stream */
+};
+
+struct cli_option {
+	const char *name; /* the long form, without "--"; NULL ends a table */
+	char short_name;  /* 0: long only */
+	const char *arg;  /* the argument's name in --help; NULL: a flag */
+	const char *help;
+	int key;	 /* handed to the parser */
+	bool live_only; /* refused with -i: it only changes how a live target is traced */
+};
+
+struct cli_command {
+	const char *name;
+	const char *summary;  /* one line for heaptrail --help */
+	const char *usage;    /* what follows "heaptrail NAME" in its --help */
+	unsigned groups;      /* enum cli_group */
+	const struct cli_option *options; /* its own */
+	/* One of its own options: 0, or an exit status after cli_usage_error(). */
+	int (*parse)(int key, const char *arg);
+	/* After every option, before tracing: 0, or an exit status after saying why. */
+	int (*check)(const struct cli *cli);
+	int (*run)(struct cli *cli);
+};
+
+/*
+ * Parses argv (command name first) against the command table. Returns 0 with *cmd set, or an
+ * exit status after printing why (or the help that was asked for: then *cmd is NULL).
+ */
+int cli_parse(int argc, char **argv, const struct cli_command *const *cmds, struct cli *cli,
+	      const struct cli_command **cmd);
 void cli_free(struct cli *cli);
+
+/* Prints "heaptrail: " and the message as one line on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parsers for options' arguments; each says what was wrong on failure (EXIT_USAGE). */
+int cli_parse_count(const char *opt, const char *arg, unsigned long max, unsigned *out);
+int cli_parse_seconds(const char *opt, const char *arg, double *out);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The handlers of heaptrail's commands; each returns the process exit status. */
+/* heaptrail's commands: each returns the process exit status. */
 #ifndef HT_COMMANDS_H
 #define HT_COMMANDS_H
 
@@ -32,5 +32,9 @@ int cmd_leaks(struct cli *cli);
 int cmd_hist(struct cli *cli);
 int cmd_record(struct cli *cli);
 int cmd_timeline(struct cli *cli);
+
+/* Each command's name, options and handler, in its own file. */
+extern const struct cli_command cmd_trace_command, cmd_leaks_command, cmd_hist_command,
+	cmd_timeline_command, cmd_record_command;
 
 #endif

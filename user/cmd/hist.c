@@ -3,6 +3,7 @@
  * `heaptrail hist`: distributions per process: allocation sizes (per call site with --by-stack),
  * allocation lifetimes, memory syscall latencies, mmap sizes, and page faults by kind.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,45 @@ struct proc_hists {
 	size_t nstacks;
 };
 
+/* hist's own options. */
+static struct {
+	unsigned top;	 /* call sites with --by-stack */
+	bool by_stack;	 /* allocation sizes per call site too */
+	uint64_t linear; /* bucket width; 0: log2 buckets */
+} hist_opts = { .top = 10 };
+
+enum { HIST_OPT_TOP = 1, HIST_OPT_BY_STACK, HIST_OPT_LINEAR };
+
+static const struct cli_option hist_options[] = {
+	{ "by-stack", 0, NULL, "Also allocation sizes per call site (the --top most frequent)",
+	  HIST_OPT_BY_STACK, false },
+	{ "top", 0, "N", "Call sites shown per process with --by-stack (default 10)", HIST_OPT_TOP,
+	  false },
+	{ "linear", 0, "STEP", "Linear buckets STEP wide instead of powers of two", HIST_OPT_LINEAR,
+	  false },
+	{ NULL },
+};
+
+static int hist_parse(int key, const char *arg)
+{
+	char *end;
+
+	switch (key) {
+	case HIST_OPT_TOP:
+		return cli_parse_count("--top", arg, 1ul << 24, &hist_opts.top);
+	case HIST_OPT_BY_STACK:
+		hist_opts.by_stack = true;
+		return 0;
+	case HIST_OPT_LINEAR:
+		errno = 0;
+		hist_opts.linear = strtoull(arg, &end, 0);
+		if (errno || *end || !*arg || *arg == '-' || hist_opts.linear == 0)
+			return cli_usage_error("invalid --linear '%s': want a bucket width", arg);
+		return 0;
+	}
+	return 0;
+}
+
 struct hist_ctx {
 	struct cli *cli;
 	struct model *model;
@@ -67,11 +107,11 @@ static struct proc_hists *hists_of(struct hist_ctx *hc, const struct model_proc 
 		return NULL;
 	ph->p = p;
 	model_set_user(hc->model, p, ph);
-	hist_init(&ph->size, hc->cli->linear);
-	hist_init(&ph->lifetime, hc->cli->linear);
-	hist_init(&ph->mmap_size, hc->cli->linear);
+	hist_init(&ph->size, hist_opts.linear);
+	hist_init(&ph->lifetime, hist_opts.linear);
+	hist_init(&ph->mmap_size, hist_opts.linear);
 	for (int s = 0; s < HT_SYS_MAX; s++)
-		hist_init(&ph->sys[s], hc->cli->linear);
+		hist_init(&ph->sys[s], hist_opts.linear);
 	hc->procs[hc->nprocs++] = ph;
 	return ph;
 }
@@ -85,7 +125,7 @@ static void on_alloc(void *ctx, const struct model_proc *p, const struct model_a
 	if (!ph)
 		return;
 	hist_add(&ph->size, a->size);
-	if (!hc->cli->by_stack)
+	if (!hist_opts.by_stack)
 		return;
 	for (size_t i = 0; i < ph->nstacks && !sh; i++)
 		if (ph->by_stack[i].stack == a->stack)
@@ -98,7 +138,7 @@ static void on_alloc(void *ctx, const struct model_proc *p, const struct model_a
 		ph->by_stack = n;
 		sh = &ph->by_stack[ph->nstacks++];
 		sh->stack = a->stack;
-		hist_init(&sh->size, hc->cli->linear);
+		hist_init(&sh->size, hist_opts.linear);
 	}
 	hist_add(&sh->size, a->size);
 }
@@ -120,7 +160,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 
 	model_apply(hc->model, rec);
 	kreport_follow(&hc->kr, rec);
-	if (hc->cli->by_stack)
+	if (hist_opts.by_stack)
 		report_follow_modules(hc->sym, hc->model, rec);
 	switch (rec->type) {
 	case HT_REC_SYSCALL: {
@@ -210,9 +250,9 @@ static void text_report(struct hist_ctx *hc)
 					printf("     %-19s : %" PRIu64 "\n", fault_kind_names[k],
 					       ph->faults[k]);
 		}
-		if (hc->cli->by_stack) {
+		if (hist_opts.by_stack) {
 			qsort(ph->by_stack, ph->nstacks, sizeof(*ph->by_stack), by_count);
-			for (size_t k = 0; k < ph->nstacks && k < hc->cli->top; k++) {
+			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
 				printf("\n  alloc_size from:\n");
 				report_text_stack(hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
 						  hc->cli->stack_depth);
@@ -285,9 +325,9 @@ static void json_report(struct hist_ctx *hc)
 		}
 		json_array_end(j);
 		json_object_end(j);
-		if (hc->cli->by_stack) {
+		if (hist_opts.by_stack) {
 			qsort(ph->by_stack, ph->nstacks, sizeof(*ph->by_stack), by_count);
-			for (size_t k = 0; k < ph->nstacks && k < hc->cli->top; k++) {
+			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
 				json_hist_begin(j, ph, "alloc_size", "bytes");
 				report_json_frames(j, hc->sym, hc->model, ph->p,
 						   ph->by_stack[k].stack, hc->cli->stack_depth);
@@ -323,14 +363,14 @@ int cmd_hist(struct cli *cli)
 	o.want_alloc = o.want_vm = o.want_fault = !cli->kernel_only;
 	o.fault_batching = !cli->fault_stream;
 	/* log2 histograms of the syscalls are kept in BPF; linear buckets need every call */
-	o.sys_hists = !cli->linear;
-	o.capture_stacks = cli->by_stack && !cli->kernel_only;
+	o.sys_hists = !hist_opts.linear;
+	o.capture_stacks = hist_opts.by_stack && !cli->kernel_only;
 	hc.model = model_new();
 	hc.sym = symbolizer_new();
-	khists_init(&hc.kh, cli->linear);
+	khists_init(&hc.kh, hist_opts.linear);
 	if (kreport_init(&hc.kr, hc.model, cli->input != NULL) || !hc.model || !hc.sym)
 		goto out;
-	hc.kr.top = cli->top;
+	hc.kr.top = hist_opts.top;
 	hc.kr.stack_depth = cli->stack_depth;
 	khists_attach(&hc.kh, &hc.kr);
 	model_set_hooks(hc.model, &hooks);
@@ -372,3 +412,13 @@ out:
 	model_free(hc.model);
 	return status;
 }
+
+const struct cli_command cmd_hist_command = {
+	.name = "hist",
+	.summary = "sizes, lifetimes, syscall latencies, mmap sizes, faults",
+	.usage = "TARGET [--json] [--by-stack] [--linear STEP] [OPTION...]",
+	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FAULTS,
+	.options = hist_options,
+	.parse = hist_parse,
+	.run = cmd_hist,
+};

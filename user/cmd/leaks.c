@@ -3,6 +3,7 @@
  * `heaptrail leaks`: what is still allocated, per process, grouped by the stack that allocated
  * it, largest first; at the end of tracing, and every --interval with each stack's growth.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,54 @@ struct previous {
 	struct stack_sum *sums;
 	size_t n;
 };
+
+/* leaks' own options. */
+static struct {
+	unsigned top; /* stacks per process */
+	uint64_t min_age_ns;
+	double interval;
+	bool floor; /* benchmarks: the probes count their hits, nothing else */
+} leaks_opts = { .top = 10 };
+
+enum { LEAKS_OPT_TOP = 1, LEAKS_OPT_MIN_AGE, LEAKS_OPT_INTERVAL, LEAKS_OPT_FLOOR };
+
+static const struct cli_option leaks_options[] = {
+	{ "top", 0, "N", "Stacks shown per process, largest first (default 10)", LEAKS_OPT_TOP,
+	  false },
+	{ "min-age", 0, "MS", "Only allocations at least this old at the end of tracing (default 0)",
+	  LEAKS_OPT_MIN_AGE, false },
+	{ "interval", 0, "SECONDS",
+	  "Also report every SECONDS, with each stack's growth since the previous report",
+	  LEAKS_OPT_INTERVAL, true },
+	{ "floor", 0, NULL,
+	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)",
+	  LEAKS_OPT_FLOOR, true },
+	{ NULL },
+};
+
+static int leaks_parse(int key, const char *arg)
+{
+	char *end;
+	double ms;
+
+	switch (key) {
+	case LEAKS_OPT_TOP:
+		return cli_parse_count("--top", arg, 1ul << 24, &leaks_opts.top);
+	case LEAKS_OPT_MIN_AGE:
+		errno = 0;
+		ms = strtod(arg, &end);
+		if (errno || *end || !*arg || !(ms >= 0))
+			return cli_usage_error("invalid --min-age '%s': want milliseconds", arg);
+		leaks_opts.min_age_ns = (uint64_t)(ms * 1e6);
+		return 0;
+	case LEAKS_OPT_INTERVAL:
+		return cli_parse_seconds("--interval", arg, &leaks_opts.interval);
+	case LEAKS_OPT_FLOOR:
+		leaks_opts.floor = true;
+		return 0;
+	}
+	return 0;
+}
 
 struct leaks_ctx {
 	struct cli *cli;
@@ -116,7 +165,7 @@ static struct stack_sum *sum_stacks(struct leaks_ctx *lc, const struct model_pro
 	while ((a = model_proc_next_alloc(p, &pos))) {
 		size_t key = a->stack < nstacks ? a->stack : nstacks;
 
-		if (end - a->ts_ns < lc->cli->min_age_ns || a->ts_ns > end)
+		if (end - a->ts_ns < leaks_opts.min_age_ns || a->ts_ns > end)
 			continue;
 		if (!where[key]) {
 			if (count == cap) {
@@ -229,7 +278,7 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			else
 				report_text_frame(&f[k - 1], 0);
 		}
-		shown = n < lc->cli->top ? n : lc->cli->top;
+		shown = n < leaks_opts.top ? n : leaks_opts.top;
 		for (size_t k = 0; k < shown; k++) {
 			printf("  %" PRIu64 " bytes in %" PRIu64 " allocation%s", sums[k].bytes,
 			       sums[k].allocs, sums[k].allocs == 1 ? "" : "s");
@@ -322,7 +371,7 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		json_array_end(j);
 		json_key(j, "stacks");
 		json_array_begin(j);
-		for (size_t k = 0; k < n && k < lc->cli->top; k++) {
+		for (size_t k = 0; k < n && k < leaks_opts.top; k++) {
 			json_object_begin(j);
 			json_kv_u64(j, "bytes", sums[k].bytes);
 			json_kv_u64(j, "allocs", sums[k].allocs);
@@ -417,26 +466,26 @@ int cmd_leaks(struct cli *cli)
 	o.want_alloc = !cli->kernel_only;
 	o.capture_stacks = !cli->kernel_only;
 	o.kmem_stacks = cli->kernel;
-	o.floor_only = cli->floor;
+	o.floor_only = leaks_opts.floor;
 	lc.model = model_new();
 	lc.sym = symbolizer_new();
 	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.model || !lc.sym)
 		goto out;
-	lc.kr.top = cli->top;
+	lc.kr.top = leaks_opts.top;
 	lc.kr.stack_depth = cli->stack_depth;
-	lc.kr.min_age_ns = cli->min_age_ns;
+	lc.kr.min_age_ns = leaks_opts.min_age_ns;
 	json_init(&lc.json, stdout);
 	model_set_internal(lc.model, is_allocator_code, &lc);
 	symbolizer_set_offline(lc.sym, cli->input != NULL);
 	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
-		 cli->kernel_only ? "kernel " : "", cli->interval ? " and every --interval" : "");
+		 cli->kernel_only ? "kernel " : "", leaks_opts.interval ? " and every --interval" : "");
 	if (source_open(cli->input, cli->duration, &o, on_event, &lc, banner, &src))
 		goto out;
-	source_set_tick(src, cli->interval, on_tick);
+	source_set_tick(src, leaks_opts.interval, on_tick);
 	if (source_run(src))
 		goto out;
 	status = EXIT_OK;
-	if (cli->floor) {
+	if (leaks_opts.floor) {
 		fprintf(stderr, "heaptrail: floor: %" PRIu64 " allocator probe hits\n",
 			tracer_floor_hits(source_tracer(src)));
 		goto out;
@@ -453,3 +502,13 @@ out:
 	model_free(lc.model);
 	return status;
 }
+
+const struct cli_command cmd_leaks_command = {
+	.name = "leaks",
+	.summary = "live allocations at the end, grouped by stack, largest first",
+	.usage = "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",
+	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS,
+	.options = leaks_options,
+	.parse = leaks_parse,
+	.run = cmd_leaks,
+};

@@ -24,6 +24,31 @@
 #include "source/source.h"
 #include "symbols/symbolize.h"
 
+/* record's own option: the file. */
+static const char *record_output;
+
+enum { RECORD_OPT_OUTPUT = 'o' };
+
+static const struct cli_option record_options[] = {
+	{ "output", 'o', "FILE", "The file to write (created with mode 0600)", RECORD_OPT_OUTPUT,
+	  false },
+	{ NULL },
+};
+
+static int record_parse(int key, const char *arg)
+{
+	if (key == RECORD_OPT_OUTPUT)
+		record_output = arg;
+	return 0;
+}
+
+static int record_check(const struct cli *cli)
+{
+	if (!record_output)
+		return cli_usage_error("record needs -o FILE");
+	return 0;
+}
+
 struct record_ctx {
 	struct cli *cli;
 	struct recfile_writer *w;
@@ -216,7 +241,7 @@ int cmd_record(struct cli *cli)
 	if (!meta || !rc.model || !rc.sym)
 		goto out;
 	symbolizer_on_snapshot(rc.sym, on_snapshot, &rc);
-	rc.w = recfile_create(cli->output, meta);
+	rc.w = recfile_create(record_output, meta);
 	if (!rc.w || (cli->kernel && (put_ksyms(&rc) || put_slabs(&rc))))
 		goto out;
 	if (source_open(cli->input, cli->duration, &o, on_event, &rc, "recording; Ctrl-C to stop", &src) ||
@@ -234,7 +259,7 @@ out:
 			total_lost += rc.lost[k];
 		fprintf(stderr,
 			"heaptrail: recorded %" PRIu64 " records to %s%s; lost events: %s\n",
-			rc.records, cli->output, rc.error ? " (cut short by a write error)" : "",
+			rc.records, record_output, rc.error ? " (cut short by a write error)" : "",
 			total_lost ? "see the lost records" : "none");
 	}
 	symbolizer_free(rc.sym);
@@ -242,3 +267,14 @@ out:
 	free(meta);
 	return status;
 }
+
+const struct cli_command cmd_record_command = {
+	.name = "record",
+	.summary = "everything the reports need, into a file (-o FILE); then -i FILE",
+	.usage = "TARGET -o FILE [OPTION...]",
+	.groups = CLI_TARGET | CLI_KERNEL | CLI_STACKS | CLI_FREE_STACKS | CLI_FAULTS,
+	.options = record_options,
+	.parse = record_parse,
+	.check = record_check,
+	.run = cmd_record,
+};

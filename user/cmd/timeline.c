@@ -80,6 +80,32 @@ struct tl_proc {
 
 #define MARKER_MIN_BYTES (256u << 10)
 
+/* timeline's own options: where its pictures and tables go. */
+static struct {
+	const char *perfetto, *csv, *svg;
+} timeline_opts;
+
+enum { TIMELINE_OPT_PERFETTO = 1, TIMELINE_OPT_CSV, TIMELINE_OPT_SVG };
+
+static const struct cli_option timeline_options[] = {
+	{ "perfetto", 0, "FILE", "Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing",
+	  TIMELINE_OPT_PERFETTO, false },
+	{ "csv", 0, "FILE", "Every series point as CSV rows", TIMELINE_OPT_CSV, false },
+	{ "svg", 0, "FILE", "A chart per process", TIMELINE_OPT_SVG, false },
+	{ NULL },
+};
+
+static int timeline_parse(int key, const char *arg)
+{
+	if (key == TIMELINE_OPT_PERFETTO)
+		timeline_opts.perfetto = arg;
+	else if (key == TIMELINE_OPT_CSV)
+		timeline_opts.csv = arg;
+	else if (key == TIMELINE_OPT_SVG)
+		timeline_opts.svg = arg;
+	return 0;
+}
+
 struct tl_ctx {
 	struct cli *cli;
 	struct model *model;
@@ -605,9 +631,9 @@ static int write_outputs(struct tl_ctx *tc)
 	const struct {
 		const char *path;
 		void (*write)(FILE *, const struct tl_process *, size_t);
-	} outs[] = { { tc->cli->perfetto, tl_write_perfetto },
-		     { tc->cli->csv, tl_write_csv },
-		     { tc->cli->svg, tl_write_svg } };
+	} outs[] = { { timeline_opts.perfetto, tl_write_perfetto },
+		     { timeline_opts.csv, tl_write_csv },
+		     { timeline_opts.svg, tl_write_svg } };
 	int err = 0;
 
 	if (!procs || !series) {
@@ -669,7 +695,7 @@ int cmd_timeline(struct cli *cli)
 	status = write_outputs(&tc) ? EXIT_RUNTIME : EXIT_OK;
 	if (cli->json)
 		json_report(&tc);
-	else if (!cli->perfetto && !cli->csv && !cli->svg)
+	else if (!timeline_opts.perfetto && !timeline_opts.csv && !timeline_opts.svg)
 		text_report(&tc);
 	fflush(stdout);
 out:
@@ -687,3 +713,13 @@ out:
 	model_free(tc.model);
 	return status;
 }
+
+const struct cli_command cmd_timeline_command = {
+	.name = "timeline",
+	.summary = "address space, heap, live bytes, RSS and faults over time",
+	.usage = "TARGET [--json | --perfetto FILE | --csv FILE | --svg FILE] [OPTION...]",
+	.groups = CLI_TARGET | CLI_INPUT | CLI_JSON | CLI_FAULTS,
+	.options = timeline_options,
+	.parse = timeline_parse,
+	.run = cmd_timeline,
+};

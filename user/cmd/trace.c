@@ -12,6 +12,32 @@
 #include "source/source.h"
 #include "source/live/tracer.h"
 
+/* trace's own options. */
+static struct {
+	uint64_t kinds; /* -e */
+} trace_opts = {
+	.kinds = HT_KINDS_ALL & ~(HT_KIND_BIT(HT_K_FAULT) | HT_KIND_BIT(HT_K_RSS)),
+};
+
+enum { TRACE_OPT_EVENTS = 'e' };
+
+static const struct cli_option trace_options[] = {
+	{ "events", 'e', "LIST",
+	  "Event kinds to show: names (malloc,free,mmap,fault,...) or groups (alloc,vm,process,"
+	  "kernel,all); default all but fault and rss",
+	  TRACE_OPT_EVENTS, false },
+	{ NULL },
+};
+
+static int trace_parse(int key, const char *arg)
+{
+	const char *bad;
+
+	if (key == TRACE_OPT_EVENTS && ht_kinds_parse(arg, &trace_opts.kinds, &bad))
+		return cli_usage_error(*bad ? "unknown event kind '%s'" : "empty event list%s", bad);
+	return 0;
+}
+
 struct trace_ctx {
 	struct cli *cli;
 	struct comm_cache *comms;
@@ -53,7 +79,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		tc->lost[((const struct ht_lost *)rec)->kind] +=
 			((const struct ht_lost *)rec)->count;
 	/* Losses are shown whatever -e says. */
-	if (kind == HT_K_NONE || (kind != HT_K_LOST && !(tc->cli->kinds & HT_KIND_BIT(kind))))
+	if (kind == HT_K_NONE || (kind != HT_K_LOST && !(trace_opts.kinds & HT_KIND_BIT(kind))))
 		goto out;
 	/* /proc tells the names of live processes, not of recorded ones */
 	fc.comm = rec->type == HT_REC_LOST
@@ -94,10 +120,10 @@ int cmd_trace(struct cli *cli)
 	int status = EXIT_RUNTIME;
 	char banner[512];
 
-	o.want_alloc = cli->kinds & HT_KINDS_ALLOC;
-	o.want_vm = cli->kinds & HT_KINDS_VM;
-	o.want_fault = cli->kinds & HT_KIND_BIT(HT_K_FAULT);
-	o.want_rss = cli->kinds & HT_KIND_BIT(HT_K_RSS);
+	o.want_alloc = trace_opts.kinds & HT_KINDS_ALLOC;
+	o.want_vm = trace_opts.kinds & HT_KINDS_VM;
+	o.want_fault = trace_opts.kinds & HT_KIND_BIT(HT_K_FAULT);
+	o.want_rss = trace_opts.kinds & HT_KIND_BIT(HT_K_RSS);
 	if (cli->kernel_only)
 		o.want_alloc = o.want_vm = o.want_fault = o.want_rss = false;
 	tc.ksyms = ksyms_new();
@@ -138,3 +164,13 @@ out:
 	ksyms_free(tc.ksyms);
 	return status;
 }
+
+const struct cli_command cmd_trace_command = {
+	.name = "trace",
+	.summary = "live event stream, one line (or one JSON object) per event",
+	.usage = "TARGET [--json] [-e LIST] [OPTION...]",
+	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON,
+	.options = trace_options,
+	.parse = trace_parse,
+	.run = cmd_trace,
+};
