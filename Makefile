@@ -18,9 +18,13 @@ BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf 
 	      -Wno-unused-function $(DEPFLAGS)
 LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ -lm
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c)
-BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
-SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+# One .bpf.c per concern, linked into one object and one skeleton by libbpf's static linker.
+# shared.bpf.c, which defines the shared maps the others declare extern, links first: after a
+# file with maps of its own, bpftool 7.5's linker (libbpf 1.5) misplaces that file's map
+# relocations ("map relo failed to find map for section '.maps'").
+BPF_SRCS  := bpf/shared.bpf.c $(filter-out bpf/shared.bpf.c,$(wildcard bpf/*.bpf.c))
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(BUILD)/heaptrail.skel.h
 # user/ is one folder per stage of the data flow. The BPF-free core (every stage but the live
 # source, the commands and main) is a library that the binary, the unit tests, the fuzzer and
 # the generators link: a new file in one of its folders needs no list edited.
@@ -50,7 +54,8 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
-.PHONY: all layers deps vmlinux run test unit integration fixtures clean format bench fuzz fuzz-smoke vmtest
+.PHONY: all layers deps vmlinux run test unit integration fixtures clean format bench fuzz \
+	fuzz-smoke vmtest
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -59,11 +64,17 @@ all: $(BUILD)/heaptrail
 $(BUILD) $(BUILD)/unit $(BUILD)/fixtures:
 	mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
-	$(CLANG) $(BPF_CFLAGS) -MF $(BUILD)/$*.bpf.d -c $< -o $@
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MF $(BUILD)/bpf/$*.bpf.d -c $< -o $@
 
-$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+# Named apart from the one-file object of earlier trees, whose stale .d would otherwise add
+# bpf/heaptrail.bpf.c to its prerequisites.
+$(BUILD)/heaptrail.linked.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $(BPF_OBJS)
+
+$(BUILD)/heaptrail.skel.h: $(BUILD)/heaptrail.linked.o
+	$(BPFTOOL) gen skeleton $< name heaptrail_bpf > $@
 
 # Every user object may include a skeleton; generate them first.
 $(BUILD)/user/%.o: user/%.c $(SKELS)
@@ -195,7 +206,8 @@ run: deps $(BUILD)/heaptrail $(BUILD)/demo
 	$(BUILD)/heaptrail trace -c $(BUILD)/demo
 
 format:
-	clang-format -i bpf/*.c bpf/*.h $(shell find user -name '*.[ch]') tests/unit/*.c tests/fixtures/*.c \
+	clang-format -i bpf/*.c bpf/*.h $(shell find user -name '*.[ch]') tests/unit/*.c \
+		tests/fixtures/*.c \
 		tests/fixtures/*.h tests/bench/*.c tests/bench/*.h tests/fuzz/*.c tests/tools/*.c
 
 clean:

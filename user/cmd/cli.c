@@ -267,7 +267,8 @@ static int cli_parse_group_option(struct cli *cli, int key, const char *arg, int
 		return 0;
 	case OPT_RINGBUF:
 		if (cli_parse_size(arg, &cli->ringbuf_size) || cli->ringbuf_size < 4096 ||
-		    (cli->ringbuf_size & (cli->ringbuf_size - 1)) || cli->ringbuf_size > (1ul << 30))
+		    (cli->ringbuf_size & (cli->ringbuf_size - 1)) ||
+		    cli->ringbuf_size > (1ul << 30))
 			return cli_usage_error("--ringbuf-size '%s': want a power of two between "
 					       "4096 and 1G",
 					       arg);
@@ -298,7 +299,7 @@ static int cli_parse_group_option(struct cli *cli, int key, const char *arg, int
  */
 struct cli_known {
 	const struct cli_option *opt;
-	unsigned group;			/* 0: a command's own */
+	unsigned group;		       /* 0: a command's own */
 	const struct cli_command *cmd; /* its command, for its own options */
 };
 
@@ -355,9 +356,9 @@ static int cli_table_build(struct cli_table *t, const struct cli_command *const 
 		for (size_t j = 0; j < nlong; j++)
 			seen |= !strcmp(t->longopts[j].name, o->name);
 		if (!seen)
-			t->longopts[nlong++] = (struct option){ o->name, o->arg ? required_argument
-										: no_argument,
-								NULL, 1000 + (int)i };
+			t->longopts[nlong++] =
+				(struct option){ o->name, o->arg ? required_argument : no_argument,
+						 NULL, 1000 + (int)i };
 		if (o->short_name && !strchr(t->shortopts + 1, o->short_name) &&
 		    ns + 3 < sizeof(t->shortopts)) {
 			t->shortopts[ns++] = o->short_name;
@@ -581,7 +582,8 @@ static int cli_parse_options(int argc, char **argv, const struct cli_command *co
 		} else {
 			if (k->opt->live_only && !live_only)
 				live_only = k->opt;
-			status = k->group ? cli_parse_group_option(cli, k->opt->key, optarg, &ntargets)
+			status = k->group ? cli_parse_group_option(cli, k->opt->key, optarg,
+								   &ntargets)
 					  : cmd->parse(k->opt->key, optarg);
 		}
 	}

@@ -60,15 +60,15 @@ struct cli_option {
 	char short_name;  /* 0: long only */
 	const char *arg;  /* the argument's name in --help; NULL: a flag */
 	const char *help;
-	int key;	 /* handed to the parser */
+	int key;	/* handed to the parser */
 	bool live_only; /* refused with -i: it only changes how a live target is traced */
 };
 
 struct cli_command {
 	const char *name;
-	const char *summary;  /* one line for heaptrail --help */
-	const char *usage;    /* what follows "heaptrail NAME" in its --help */
-	unsigned groups;      /* enum cli_group */
+	const char *summary;		  /* one line for heaptrail --help */
+	const char *usage;		  /* what follows "heaptrail NAME" in its --help */
+	unsigned groups;		  /* enum cli_group */
 	const struct cli_option *options; /* its own */
 	/* One of its own options: 0, or an exit status after cli_usage_error(). */
 	int (*parse)(int key, const char *arg);

@@ -45,8 +45,9 @@ enum { LEAKS_OPT_TOP = 1, LEAKS_OPT_MIN_AGE, LEAKS_OPT_INTERVAL, LEAKS_OPT_FLOOR
 static const struct cli_option leaks_options[] = {
 	{ "top", 0, "N", "Stacks shown per process, largest first (default 10)", LEAKS_OPT_TOP,
 	  false },
-	{ "min-age", 0, "MS", "Only allocations at least this old at the end of tracing (default 0)",
-	  LEAKS_OPT_MIN_AGE, false },
+	{ "min-age", 0, "MS",
+	  "Only allocations at least this old at the end of tracing (default 0)", LEAKS_OPT_MIN_AGE,
+	  false },
 	{ "interval", 0, "SECONDS",
 	  "Also report every SECONDS, with each stack's growth since the previous report",
 	  LEAKS_OPT_INTERVAL, true },
@@ -478,7 +479,8 @@ int cmd_leaks(struct cli *cli)
 	model_set_internal(lc.model, is_allocator_code, &lc);
 	symbolizer_set_offline(lc.sym, cli->input != NULL);
 	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
-		 cli->kernel_only ? "kernel " : "", leaks_opts.interval ? " and every --interval" : "");
+		 cli->kernel_only ? "kernel " : "",
+		 leaks_opts.interval ? " and every --interval" : "");
 	if (source_open(cli->input, cli->duration, &o, on_event, &lc, banner, &src))
 		goto out;
 	source_set_tick(src, leaks_opts.interval, on_tick);

@@ -689,7 +689,8 @@ int cmd_timeline(struct cli *cli)
 	if (!tc.model)
 		return EXIT_RUNTIME;
 	json_init(&tc.json, stdout);
-	if (source_open(cli->input, cli->duration, &o, on_event, &tc, "tracing; the timeline comes at the end", &src) ||
+	if (source_open(cli->input, cli->duration, &o, on_event, &tc,
+			"tracing; the timeline comes at the end", &src) ||
 	    source_run(src))
 		goto out;
 	status = write_outputs(&tc) ? EXIT_RUNTIME : EXIT_OK;

@@ -34,7 +34,8 @@ static int trace_parse(int key, const char *arg)
 	const char *bad;
 
 	if (key == TRACE_OPT_EVENTS && ht_kinds_parse(arg, &trace_opts.kinds, &bad))
-		return cli_usage_error(*bad ? "unknown event kind '%s'" : "empty event list%s", bad);
+		return cli_usage_error(*bad ? "unknown event kind '%s'" : "empty event list%s",
+				       bad);
 	return 0;
 }
 

@@ -38,8 +38,8 @@ static void file_record(void *arg, const struct ht_hdr *rec)
 	s->cb(s->ctx, rec);
 }
 
-int source_open(const char *input, double duration, const struct tracer_opts *o,
-		tracer_event_fn cb, void *ctx, const char *banner, struct source **out)
+int source_open(const char *input, double duration, const struct tracer_opts *o, tracer_event_fn cb,
+		void *ctx, const char *banner, struct source **out)
 {
 	struct source *s = calloc(1, sizeof(*s));
 	/* No SA_RESTART: the tracer's poll must return to see the request. */

@@ -16,8 +16,8 @@ struct source;
  * banner, and runs for at most duration seconds (0: until the targets are gone). Otherwise
  * the recording at input, only remembered here. On failure prints why and returns -1.
  */
-int source_open(const char *input, double duration, const struct tracer_opts *o,
-		tracer_event_fn cb, void *ctx, const char *banner, struct source **out);
+int source_open(const char *input, double duration, const struct tracer_opts *o, tracer_event_fn cb,
+		void *ctx, const char *banner, struct source **out);
 /* Calls tick every interval seconds while live (interval 0: never). */
 void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx));
 /* Runs to the end: the target's exit, -d, SIGINT/SIGTERM, or the end of the file. 0 or -1. */

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Allocator uprobes: entry and return paired per thread, so that one record carries the
+ * arguments and the result, calls made inside another allocator call folded into it, and the
+ * user stack of each allocation captured at its entry.
+ */
+#include "shared.h"
+
+/* Stack capture: a per-CPU scratch record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ht_stack);
+} stack_scratch SEC(".maps");
+
+/*
+ * The user stack of the current allocator call, captured at its entry, deduplicated by a hash:
+ * the frames go to userspace the first time an id is seen. At entry the frame-pointer walk
+ * starts at the allocator's own ip and goes on from its caller's caller, since the allocator has
+ * not pushed a frame yet; the caller's return address, read at the stack pointer, takes the
+ * first slot, so that the code that called the allocator is never missing. Returns the id, 0
+ * when the capture failed (counted).
+ */
+static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64 ret_addr)
+{
+	struct ht_stack *b = bpf_map_lookup_elem(&stack_scratch, &(__u32){ 0 });
+	__u64 hash = 0xcbf29ce484222325ull;
+	__u32 size = stack_depth * 8, n;
+	long bytes;
+
+	if (!b)
+		return 0;
+	if (size > sizeof(b->frames))
+		size = sizeof(b->frames);
+	bytes = bpf_get_stack(ctx, b->frames, size, BPF_F_USER_STACK);
+	if (bytes <= 0) {
+		count_lost(HT_LOST_STACK);
+		return 0;
+	}
+	n = bytes / 8;
+	if (n > HT_MAX_STACK_DEPTH)
+		n = HT_MAX_STACK_DEPTH;
+	b->frames[0] = ret_addr;
+	for (__u32 i = 0; i < HT_MAX_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		hash = (hash ^ b->frames[i]) * 0x100000001b3ull;
+	}
+	hash |= 1; /* never 0, which means none */
+	if (hold_for_maps) {
+		__u32 *flags = bpf_map_lookup_elem(&targets, &(__u32){ id >> 32 });
+
+		if (flags && (*flags & HT_TGT_NEED_MAPS)) {
+			*flags &= ~HT_TGT_NEED_MAPS;
+			hold_current(id);
+		}
+	}
+	if (bpf_map_lookup_elem(&stacks_sent, &hash))
+		return hash;
+	b->hdr.type = HT_REC_STACK;
+	b->hdr.size = HT_STACK_HDR_SIZE + n * 8;
+	b->hdr.flags = 0;
+	b->hdr.ts_ns = now;
+	b->hdr.pid = id >> 32;
+	b->hdr.tid = (__u32)id;
+	b->stack_id = hash;
+	b->nframes = n;
+	b->pad0 = 0;
+	/*
+	 * Woken at once: userspace reads the process's module list when it sees a new stack, and
+	 * a short-lived process may be gone a poll interval later.
+	 */
+	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8,
+			       BPF_RB_FORCE_WAKEUP)) {
+		/* not sent: the allocation still names it, and a later one sends it */
+		count_lost(HT_LOST_RINGBUF);
+		return hash;
+	}
+	bpf_map_update_elem(&stacks_sent, &hash, &(__u8){ 1 }, BPF_ANY);
+	return hash;
+}
+
+static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 now, __u64 ret,
+				       __u64 addr, __u32 flags)
+{
+	__u64 cookie = st->alloc_cookie;
+	bool is_free = HT_FN_IS_FREE(HT_COOKIE_FN(cookie));
+	struct ht_alloc *rec;
+
+	rec = reserve(HT_REC_ALLOC, sizeof(*rec), id, is_free ? now : st->alloc_ts, flags);
+	if (!rec)
+		return;
+	rec->fn = HT_COOKIE_FN(cookie);
+	rec->variant = HT_COOKIE_VARIANT(cookie);
+	rec->aliases = HT_COOKIE_ALIASES(cookie);
+	rec->pad0 = 0;
+	rec->caller = st->alloc_ret;
+	rec->stack_id = st->alloc_stack;
+	rec->args[0] = st->alloc_args[0];
+	rec->args[1] = st->alloc_args[1];
+	rec->args[2] = st->alloc_args[2];
+	rec->ret = ret;
+	rec->addr = addr;
+	rec->lat_ns = is_free ? 0 : now - st->alloc_ts;
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp);
+static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_state *st, __u64 id,
+					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie);
+
+/*
+ * Calls are paired by depth and by stack pointer. At entry the stack pointer points at the
+ * return address; a call nested in the outer one (realloc calling malloc) has a lower one, and
+ * a tail call from it (operator delete jumping to free) the same one, in another function.
+ * Anything else means the outer call is over although no return was seen: an exception or a
+ * longjmp left it. It is reported then, as a call that did not return.
+ *
+ * Only an outer call without a uretprobe (operator new, whose return is probed at its ret
+ * instructions so that exceptions can pass) goes stale that way, and then a fresh call at the
+ * same depth (free, reached by tail calls from __cxa_end_catch) has the same stack pointer: a
+ * tail call is told from it by the return address, still the outer call's. With a uretprobe
+ * that slot holds the trampoline, and such a call does not go stale short of a longjmp.
+ */
+static __always_inline bool is_nested(struct thread_state *st, __u64 sp, __u64 ret_addr,
+				      __u64 cookie)
+{
+	if (sp < st->alloc_sp)
+		return true;
+	return sp == st->alloc_sp && cookie != st->alloc_cookie &&
+	       ((st->alloc_cookie & HT_COOKIE_URET) || ret_addr == st->alloc_ret);
+}
+
+static __always_inline int on_alloc_enter(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 sp = PT_REGS_SP(ctx), ret_addr = 0, now;
+	struct thread_state *st;
+	bool instant;
+
+	if (floor_only) {
+		__sync_fetch_and_add(&floor_hits, 1);
+		return 0;
+	}
+	if (cookie & HT_COOKIE_AT_RET)
+		return on_alloc_return(ctx, sp);
+	/*
+	 * Without -a the uprobes are bound to the targets by the kernel: no need to look them up.
+	 * (A -c command pending its exec calls no allocator; if it did, its exec resets the model.)
+	 */
+	if (filter_targets ? (__u32)(id >> 32) == self_pid : !target_flags(id >> 32))
+		return 0;
+	st = thread_state_get((__u32)id);
+	if (!st)
+		return 0;
+	now = bpf_ktime_get_ns();
+	bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp);
+	instant = !free_returns && HT_FN_IS_FREE(HT_COOKIE_FN(cookie));
+	if (st->alloc_depth > 0) {
+		if (is_nested(st, sp, ret_addr, cookie)) {
+			/* a free without a return probe would never bring the depth back */
+			if (!instant)
+				st->alloc_depth++;
+			return 0;
+		}
+		if (!HT_FN_IS_FREE(HT_COOKIE_FN(st->alloc_cookie)))
+			emit_alloc(st, id, now, 0, 0, HT_F_NO_RETURN);
+		st->alloc_depth = 0;
+	}
+	if (instant)
+		return on_free_instant(ctx, st, id, now, sp, ret_addr, cookie);
+	st->alloc_depth = 1;
+	st->alloc_cookie = cookie;
+	st->alloc_sp = sp;
+	st->alloc_ret = ret_addr;
+	st->alloc_stack =
+		capture_stacks && (capture_free_stacks || !HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
+			? capture_stack(ctx, id, now, ret_addr)
+			: 0;
+	st->alloc_args[0] = PT_REGS_PARM1(ctx);
+	st->alloc_args[1] = PT_REGS_PARM2(ctx);
+	st->alloc_args[2] = PT_REGS_PARM3(ctx);
+	st->alloc_ts = now;
+	/*
+	 * Frees are emitted at entry: once free() has begun, another thread may be handed the same
+	 * address, and its malloc record must come after this one.
+	 */
+	if (HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
+		emit_alloc(st, id, now, 0, 0, 0);
+	return 0;
+}
+
+/*
+ * A free without a return probe, at depth 0: emitted now, unless it is the tail call of the free
+ * just emitted (same stack pointer and return address, another function).
+ */
+static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_state *st, __u64 id,
+					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie)
+{
+	if (sp == st->free_sp && ret_addr == st->free_ret && cookie != st->free_cookie)
+		return 0;
+	st->free_sp = sp;
+	st->free_ret = ret_addr;
+	st->free_cookie = cookie;
+	st->alloc_cookie = cookie;
+	st->alloc_ret = ret_addr;
+	st->alloc_args[0] = PT_REGS_PARM1(ctx);
+	st->alloc_args[1] = PT_REGS_PARM2(ctx);
+	st->alloc_args[2] = PT_REGS_PARM3(ctx);
+	st->alloc_stack =
+		capture_stacks && capture_free_stacks ? capture_stack(ctx, id, now, ret_addr) : 0;
+	emit_alloc(st, id, now, 0, 0, 0);
+	return 0;
+}
+
+/* entry_sp: the stack pointer the returning call had at its entry. */
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct thread_state *st;
+	__u64 ret, addr, now;
+	__u32 fn;
+
+	if (floor_only) {
+		__sync_fetch_and_add(&floor_hits, 1);
+		return 0;
+	}
+	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
+	/* No depth: the call began before we attached. */
+	if (!st || st->alloc_depth == 0)
+		return 0;
+	if (entry_sp < st->alloc_sp) {
+		/* a nested call returns */
+		if (st->alloc_depth > 1)
+			st->alloc_depth--;
+		return 0;
+	}
+	st->alloc_depth = 0;
+	if (entry_sp > st->alloc_sp) {
+		/* returning from further up than the outer call: its return was missed */
+		count_lost(HT_LOST_PAIRING);
+		return 0;
+	}
+	fn = HT_COOKIE_FN(st->alloc_cookie);
+	if (HT_FN_IS_FREE(fn))
+		return 0;
+	now = bpf_ktime_get_ns();
+	ret = PT_REGS_RC(ctx);
+	addr = ret;
+	if (fn == HT_FN_POSIX_MEMALIGN) {
+		/* The result is in *memptr, and only when it returned 0. */
+		addr = 0;
+		if ((int)ret == 0 &&
+		    bpf_probe_read_user(&addr, sizeof(addr), (void *)st->alloc_args[0]))
+			addr = 0;
+	}
+	emit_alloc(st, id, now, ret, addr, 0);
+	return 0;
+}
+
+/*
+ * Each handler exists twice: uprobe.multi links (Linux 6.6, commit 89ae89f53d20) attach every
+ * function of a library in one link, which also detaches in one grace period; older kernels get
+ * one perf-event uprobe per function.
+ */
+SEC("uprobe")
+int alloc_enter(struct pt_regs *ctx)
+{
+	return on_alloc_enter(ctx);
+}
+
+/* After the return the stack pointer is one slot above where it was at entry. */
+SEC("uretprobe")
+int alloc_return(struct pt_regs *ctx)
+{
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8);
+}
+
+SEC("uprobe.multi")
+int alloc_enter_multi(struct pt_regs *ctx)
+{
+	return on_alloc_enter(ctx);
+}
+
+SEC("uretprobe.multi")
+int alloc_return_multi(struct pt_regs *ctx)
+{
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8);
+}

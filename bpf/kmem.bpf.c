@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel allocators (-k): kmalloc, slab caches, pages, vmalloc and percpu through their raw
+ * tracepoints, the live ones followed in a table so that only their frees are sent, with
+ * kernel stacks.
+ */
+#include "shared.h"
+
+/*
+ * Raw tracepoints, not perf-event ones: a perf tracepoint program is skipped whenever any
+ * tracing program runs on that CPU (bpf_prog_active), so a kfree in an interrupt that lands
+ * during our kmalloc program would be lost (bcc memleak's false leaks, its issue 2997). A raw
+ * tracepoint program only skips its own nested runs, and the kernel counts them
+ * (recursion_misses), which userspace reports as losses. Argument positions come from BTF
+ * (the __bpf_trace_<event> functions' parameter names), since they move between releases.
+ */
+
+/* A live kernel allocation this session saw made: its free is worth sending. */
+struct kmem_key {
+	__u64 ptr;
+	__u32 space; /* HT_KA_CACHE stands for both slab allocators */
+	__u32 pad;
+};
+
+/*
+ * Preallocated: a map that allocates on update calls kmalloc from inside our kmalloc program,
+ * which the kernel then skips as a nested run, and its own refills show up as events.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 18); /* --kmem-table-size */
+	__type(key, struct kmem_key);
+	__type(value, __u8);
+} kmem_live SEC(".maps");
+
+/* One scratch stack per program: programs of different events nest (an interrupt). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HT_KTP_MAX);
+	__type(key, __u32);
+	__type(value, struct ht_stack);
+} kstack_scratch SEC(".maps");
+
+/*
+ * The context may only be read at constant offsets, and clang would otherwise merge the cases
+ * into one load from a computed address, which the verifier refuses: one asm load per case.
+ */
+#define CTX_LOAD(ctx, i)                                                                           \
+	({                                                                                         \
+		__u64 __v;                                                                         \
+		asm volatile("%0 = *(u64 *)(%1 + %2)" : "=r"(__v) : "r"(ctx), "i"((i)*8));         \
+		__v;                                                                               \
+	})
+
+static __always_inline __u64 ktp_arg(const __u64 *ctx, __u8 idx)
+{
+	switch (idx) {
+	case 0:
+		return CTX_LOAD(ctx, 0);
+	case 1:
+		return CTX_LOAD(ctx, 1);
+	case 2:
+		return CTX_LOAD(ctx, 2);
+	case 3:
+		return CTX_LOAD(ctx, 3);
+	case 4:
+		return CTX_LOAD(ctx, 4);
+	case 5:
+		return CTX_LOAD(ctx, 5);
+	case 6:
+		return CTX_LOAD(ctx, 6);
+	case 7:
+		return CTX_LOAD(ctx, 7);
+	case 8:
+		return CTX_LOAD(ctx, 8);
+	case 9:
+		return CTX_LOAD(ctx, 9);
+	default:
+		return 0;
+	}
+}
+
+static __always_inline __u64 kslot(const __u64 *ctx, __u32 ktp, __u32 slot, __u64 dflt)
+{
+	__u8 idx;
+
+	if (ktp >= HT_KTP_MAX || slot >= HT_KS_MAX)
+		return dflt;
+	idx = ktp_layout[ktp].idx[slot];
+	return idx == HT_ARG_NONE ? dflt : ktp_arg(ctx, idx);
+}
+
+static __always_inline __u32 kmem_space(__u32 kind)
+{
+	return kind == HT_KA_KMALLOC ? HT_KA_CACHE : kind;
+}
+
+/* The kernel stack of the current event, sent once per id like user stacks. */
+static __always_inline __u64 capture_kstack(void *ctx, __u32 ktp, __u64 id, __u64 now)
+{
+	struct ht_stack *b = bpf_map_lookup_elem(&kstack_scratch, &ktp);
+	__u64 hash = 0x84222325cbf29ce4ull; /* another seed than user stacks */
+	__u32 size = stack_depth * 8, n;
+	long bytes;
+
+	if (!b)
+		return 0;
+	if (size > sizeof(b->frames))
+		size = sizeof(b->frames);
+	bytes = bpf_get_stack(ctx, b->frames, size, 0);
+	if (bytes <= 0) {
+		count_lost(HT_LOST_STACK);
+		return 0;
+	}
+	n = bytes / 8;
+	if (n > HT_MAX_STACK_DEPTH)
+		n = HT_MAX_STACK_DEPTH;
+	for (__u32 i = 0; i < HT_MAX_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		hash = (hash ^ b->frames[i]) * 0x100000001b3ull;
+	}
+	hash |= 1;
+	if (bpf_map_lookup_elem(&stacks_sent, &hash))
+		return hash;
+	b->hdr.type = HT_REC_STACK;
+	b->hdr.size = HT_STACK_HDR_SIZE + n * 8;
+	b->hdr.flags = HT_F_KSTACK;
+	b->hdr.ts_ns = now;
+	b->hdr.pid = id >> 32;
+	b->hdr.tid = (__u32)id;
+	b->stack_id = hash;
+	b->nframes = n;
+	b->pad0 = 0;
+	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8,
+			       wakeup_flags())) {
+		count_lost(HT_LOST_RINGBUF);
+		return hash;
+	}
+	bpf_map_update_elem(&stacks_sent, &hash, &(__u8){ 1 }, BPF_ANY);
+	return hash;
+}
+
+static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now, ptr, cache, stack_id;
+	struct kmem_key key = {};
+	struct ht_kmem *rec;
+	__u32 flags = 0;
+	long err;
+
+	if (kslot(ctx, ktp, HT_KS_FAILED, 0))
+		return;
+	ptr = kslot(ctx, ktp, HT_KS_PTR, 0);
+	if (!ptr || !target_flags(id >> 32))
+		return;
+	key.ptr = ptr;
+	key.space = kmem_space(kind);
+	err = bpf_map_update_elem(&kmem_live, &key, &(__u8){ 1 }, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */) {
+		flags |= HT_F_KMEM_REUSED;
+	} else if (err) {
+		flags |= HT_F_KMEM_UNTRACKED;
+		count_lost(HT_LOST_KMEM_TABLE);
+	}
+	if (filter_targets)
+		flags |= HT_F_KMEM_FILTERED;
+	now = bpf_ktime_get_ns();
+	/* Before the record is reserved, so that a new stack comes first in the stream. */
+	stack_id = kmem_stacks ? capture_kstack(ctx, ktp, id, now) : 0;
+	rec = reserve(HT_REC_KMEM, sizeof(*rec), id, now, flags);
+	if (!rec)
+		return;
+	rec->kind = kind;
+	rec->op = HT_KOP_ALLOC;
+	rec->order = kslot(ctx, ktp, HT_KS_ORDER, 0);
+	rec->node = (__s32)kslot(ctx, ktp, HT_KS_NODE, (__u64)-1);
+	rec->ptr = ptr;
+	rec->call_site = kslot(ctx, ktp, HT_KS_CALL_SITE, 0);
+	rec->bytes_req = kslot(ctx, ktp, HT_KS_REQ, 0);
+	rec->bytes_alloc = kslot(ctx, ktp, HT_KS_ALLOC, rec->bytes_req);
+	rec->gfp_flags = kslot(ctx, ktp, HT_KS_GFP, 0);
+	cache = kslot(ctx, ktp, HT_KS_CACHE, 0);
+	rec->cache = cache;
+	rec->cache_name[0] = 0;
+	if (cache) {
+		struct kmem_cache *s = (void *)cache;
+		const char *name = BPF_CORE_READ(s, name);
+
+		/* Linux 6.1 passes the sizes, later ones the cache. */
+		if (ktp_layout[ktp].idx[HT_KS_REQ] == HT_ARG_NONE) {
+			rec->bytes_req = BPF_CORE_READ(s, object_size);
+			rec->bytes_alloc = BPF_CORE_READ(s, size);
+		}
+		bpf_probe_read_kernel_str(rec->cache_name, sizeof(rec->cache_name), name);
+	}
+	if (kind == HT_KA_PAGE) {
+		rec->bytes_req = rec->bytes_alloc = 4096ull << (rec->order & 31);
+	}
+	rec->stack_id = stack_id;
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+/* Frees in any context, of any process: only those of allocations seen made are sent. */
+static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ptr;
+	struct kmem_key key = {};
+	struct ht_kmem *rec;
+
+	ptr = kslot(ctx, ktp, HT_KS_PTR, 0);
+	if (!ptr)
+		return;
+	key.ptr = ptr;
+	key.space = kmem_space(kind);
+	if (bpf_map_delete_elem(&kmem_live, &key))
+		return;
+	rec = reserve(HT_REC_KMEM, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return;
+	__builtin_memset(&rec->kind, 0, sizeof(*rec) - sizeof(rec->hdr));
+	rec->kind = kind;
+	rec->op = HT_KOP_FREE;
+	rec->order = kslot(ctx, ktp, HT_KS_ORDER, 0);
+	rec->node = -1;
+	rec->ptr = ptr;
+	rec->call_site = kslot(ctx, ktp, HT_KS_CALL_SITE, 0);
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+#define KMEM_TP(tp, ktp, fn, kind)                                                                 \
+	SEC("raw_tp/" #tp)                                                                         \
+	int ktp_##tp(__u64 *ctx)                                                                   \
+	{                                                                                          \
+		fn(ctx, ktp, kind);                                                                \
+		return 0;                                                                          \
+	}
+
+/*
+ * Frees get a second copy of their program on the same tracepoint. The kernel skips a program
+ * that is already running on this CPU, and softirqs run RCU callbacks (batches of frees) on
+ * the way out of any interrupt, also one that landed inside our free program: the copy, not
+ * running, takes those. Both see every other free; the second finds its address already gone
+ * from kmem_live and sends nothing.
+ */
+#define KMEM_TP_FREE(tp, ktp, kind)                                                                \
+	KMEM_TP(tp, ktp, kmem_free, kind)                                                          \
+	SEC("raw_tp/" #tp)                                                                         \
+	int ktp2_##tp(__u64 *ctx)                                                                  \
+	{                                                                                          \
+		kmem_free(ctx, ktp, kind);                                                         \
+		return 0;                                                                          \
+	}
+
+KMEM_TP(kmalloc, HT_KTP_KMALLOC, kmem_alloc, HT_KA_KMALLOC)
+KMEM_TP_FREE(kfree, HT_KTP_KFREE, HT_KA_KMALLOC)
+KMEM_TP(kmem_cache_alloc, HT_KTP_CACHE_ALLOC, kmem_alloc, HT_KA_CACHE)
+KMEM_TP_FREE(kmem_cache_free, HT_KTP_CACHE_FREE, HT_KA_CACHE)
+KMEM_TP(mm_page_alloc, HT_KTP_PAGE_ALLOC, kmem_alloc, HT_KA_PAGE)
+KMEM_TP_FREE(mm_page_free, HT_KTP_PAGE_FREE, HT_KA_PAGE)
+KMEM_TP_FREE(mm_page_free_batched, HT_KTP_PAGE_FREE_BATCHED, HT_KA_PAGE)
+KMEM_TP(alloc_vmap_area, HT_KTP_VMAP_ALLOC, kmem_alloc, HT_KA_VMALLOC)
+KMEM_TP_FREE(free_vmap_area_noflush, HT_KTP_VMAP_FREE, HT_KA_VMALLOC)
+KMEM_TP(percpu_alloc_percpu, HT_KTP_PERCPU_ALLOC, kmem_alloc, HT_KA_PERCPU)
+KMEM_TP_FREE(percpu_free_percpu, HT_KTP_PERCPU_FREE, HT_KA_PERCPU)

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Process lifecycle: fork (children of targets become targets), exec (where a target may be
+ * held until userspace read its mappings), exit and renames.
+ */
+#include "shared.h"
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 pflags, cflags;
+	struct ht_fork *rec;
+
+	/* New threads share the process: nothing to follow. */
+	if (parent_tgid == child_tgid)
+		return 0;
+	pflags = target_flags(parent_tgid);
+	if (!pflags)
+		return 0;
+	if (filter_targets) {
+		cflags = HT_TGT_HOLD | (hold_for_maps ? HT_TGT_NEED_MAPS : 0);
+		if (bpf_map_update_elem(&targets, &child_tgid, &cflags, BPF_ANY))
+			count_lost(HT_LOST_TARGETS);
+	}
+	rec = reserve(HT_REC_FORK, sizeof(*rec),
+		      ((__u64)parent_tgid << 32) | BPF_CORE_READ(parent, pid), bpf_ktime_get_ns(),
+		      0);
+	if (!rec)
+		return 0;
+	rec->child_pid = child_tgid;
+	rec->pad0 = 0;
+	BPF_CORE_READ_STR_INTO(&rec->comm, child, comm);
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, *flags;
+	struct ht_exec *rec;
+
+	faults_flush_for((__u32)id);
+	/* The command started by -c begins here. */
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	if (flags && (*flags & HT_TGT_PENDING_EXEC))
+		*flags &= ~HT_TGT_PENDING_EXEC;
+	/* a new program: its mappings are to be read again */
+	if (flags && hold_for_maps)
+		*flags |= HT_TGT_NEED_MAPS;
+	if (!target_flags(tgid))
+		return 0;
+	rec = reserve(HT_REC_EXEC, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	rec->old_tid = old_pid;
+	rec->pad0 = 0;
+	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+	bpf_probe_read_kernel_str(&rec->filename, sizeof(rec->filename),
+				  BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
+	if (hold_at_exec && filter_targets)
+		hold_current(id); /* after the exec record: userspace sees it first */
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct ht_exit *rec;
+
+	faults_flush_for(tid);
+	bpf_map_delete_elem(&threads, &tid);
+	bpf_map_delete_elem(&hook_pending, &tid);
+	/* Every thread passes here; the process is gone when the last one does. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	if (!target_flags(tgid))
+		return 0;
+	/* Deleting also settles which of several racing last threads reports the exit. */
+	if (filter_targets && bpf_map_delete_elem(&targets, &tgid))
+		return 0;
+	rec = reserve(HT_REC_EXIT, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	rec->exit_code = BPF_CORE_READ(task, exit_code);
+	rec->pad0 = 0;
+	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+	bpf_ringbuf_submit(rec, wakeup_flags());
+	return 0;
+}
+
+SEC("raw_tp/task_rename")
+int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_comm *rec;
+
+	if (!target_flags(id >> 32))
+		return 0;
+	rec = reserve(HT_REC_COMM, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (!rec)
+		return 0;
+	bpf_probe_read_kernel_str(&rec->comm, sizeof(rec->comm), comm);
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
+	return 0;
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What heaptrail's BPF programs share: every setting userspace fills in between open and load,
+ * the maps more than one concern uses (the ring buffer, the targets, per-thread pairing state,
+ * sent stacks, loss counters), and the helpers that reserve records, count losses and hold a
+ * target. Each bpf/NAME.bpf.c includes it; shared.bpf.c alone defines what it declares (it sets
+ * HT_SHARED_DEFINE), and libbpf's static linker joins them into one object and one skeleton.
+ */
+#ifndef HT_BPF_SHARED_H
+#define HT_BPF_SHARED_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "heaptrail.h"
+
+#ifdef HT_SHARED_DEFINE
+#define HT_SHARED
+#define HT_SETTING(type, name, value) const volatile type name = value
+#else
+#define HT_SHARED		      extern
+#define HT_SETTING(type, name, value) extern const volatile type name
+#endif
+
+/* ---------------------------------------------------------------- settings */
+/* Set by userspace between open and load, all of them here. */
+HT_SETTING(bool, filter_targets, true);		    /* false with -a: every process */
+HT_SETTING(__u32, self_pid, 0);			    /* heaptrail itself is never traced */
+HT_SETTING(bool, capture_stacks, false);	    /* user stacks of allocations (leaks) */
+HT_SETTING(bool, capture_free_stacks, false);	    /* and of frees (leaks --free-stacks) */
+HT_SETTING(__u32, stack_depth, HT_MAX_STACK_DEPTH); /* --stack-depth */
+/* stop a target at its first stack until userspace has read its mappings (HT_TGT_NEED_MAPS) */
+HT_SETTING(bool, hold_for_maps, false);
+/*
+ * Frees have return probes only when kernel events are traced: then the munmap or brk a free
+ * makes is flagged as the allocator's. Otherwise a free is complete at its entry (one uretprobe
+ * less per free, ~1 us here), and a free reached by a tail call from another free (operator
+ * delete jumping to free) is told by the same stack pointer and return address.
+ */
+HT_SETTING(bool, free_returns, true);
+/*
+ * Stop a target at its exec, before the new program's first instruction (and so before ld.so
+ * maps anything), so that userspace reads exactly the mappings the kernel made (timeline).
+ */
+HT_SETTING(bool, hold_at_exec, false);
+/* Benchmarks' floor: the allocator probes only count their hits (leaks --floor). */
+HT_SETTING(bool, floor_only, false);
+HT_SHARED __u64 floor_hits; /* its hit count */
+/* hist: the syscalls become histograms in BPF (syscalls.bpf.c), not records */
+HT_SETTING(bool, sys_hist_only, false);
+/* faults batched per CPU (timeline, hist, record) rather than streamed one record each */
+HT_SETTING(bool, fault_batching, false);
+/* where each kernel-function hook finds its values among its arguments, from BTF */
+HT_SETTING(struct ht_hook_layout, hook_layout[HT_HOOK_MAX], {});
+/* where each kernel-allocator tracepoint has its arguments, from BTF */
+HT_SETTING(struct ht_ktp_layout, ktp_layout[HT_KTP_MAX], {});
+/* kernel stacks of kernel allocations */
+HT_SETTING(bool, kmem_stacks, false);
+
+/* ---------------------------------------------------------------- shared maps and helpers */
+
+/* Loss counters by enum ht_lost_kind; userspace reads them through the mmapped .bss. */
+HT_SHARED __u64 lost[HT_LOST_MAX];
+
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* --ringbuf-size */
+} events SEC(".maps");
+
+/* tgid -> HT_TGT_* flags. Forked children of targets are added here by the fork program. */
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u32);
+} targets SEC(".maps");
+
+/*
+ * Per-thread pairing state. A thread is at most in one syscall at a time and allocator calls
+ * never overlap a syscall of the same thread, so both halves share one entry: one lookup.
+ */
+struct thread_state {
+	__u64 sys_args[6];
+	__u64 sys_ts;
+	__u32 sys_nr;	   /* enum ht_sys; 0 when no syscall is pending */
+	__u32 alloc_depth; /* allocator calls on this thread's stack, outermost included */
+	__u64 alloc_args[3];
+	__u64 alloc_ts;
+	__u64 alloc_cookie; /* the outermost call's function */
+	__u64 alloc_sp;	   /* the outermost call's stack pointer at entry (at its return address) */
+	__u64 alloc_ret;   /* and that return address */
+	__u64 alloc_stack; /* its stack id, 0 if none */
+	/* the last free emitted at entry, when frees have no return probe */
+	__u64 free_sp, free_ret, free_cookie;
+};
+
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+/*
+ * Kernel-function hooks through kprobe/kretprobe pairs: the entry's values wait on a small
+ * per-thread stack (do_mmap with MAP_FIXED calls the munmap path, so hooks nest).
+ */
+#define HOOK_STACK  4 /* a power of two: indexes are masked so that the verifier sees the bound */
+#define HOOK_VALUES 5 /* start, len, end, prot, flags */
+
+struct hook_frame {
+	__u32 hook;
+	__u32 pad;
+	__u64 v[HOOK_VALUES];
+};
+
+struct hook_stack {
+	__u32 depth;
+	__u32 pad;
+	struct hook_frame frames[HOOK_STACK];
+};
+
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct hook_stack);
+} hook_pending SEC(".maps");
+
+/* Stack ids already sent to userspace (--stack-table-size), user and kernel alike. */
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} stacks_sent SEC(".maps");
+
+/*
+ * Waking the consumer for every record costs an irq_work and a reschedule per event (measured:
+ * most of the cost of a traced malloc/free pair once the probes are emulated). Records go in
+ * silently while the buffer is under an eighth full; userspace polls every few milliseconds
+ * anyway, and is woken when the buffer fills faster than that.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+			       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void count_lost(enum ht_lost_kind kind)
+{
+	__sync_fetch_and_add(&lost[kind], 1);
+}
+
+/* Returns the HT_TGT_* flags that apply to the current process, 0 if it is not traced. */
+static __always_inline __u32 target_flags(__u32 tgid)
+{
+	__u32 *flags;
+
+	if (tgid == self_pid)
+		return 0;
+	if (!filter_targets)
+		return HT_TGT_TRACED;
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	if (!flags)
+		return 0;
+	/* A command started by -c is traced from its exec on, not while it is still our fork. */
+	if (*flags & HT_TGT_PENDING_EXEC)
+		return 0;
+	return *flags | HT_TGT_TRACED;
+}
+
+static __always_inline void *reserve(__u32 type, __u32 size, __u64 id, __u64 ts, __u32 flags)
+{
+	struct ht_hdr *hdr = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!hdr) {
+		count_lost(HT_LOST_RINGBUF);
+		return NULL;
+	}
+	hdr->type = type;
+	hdr->size = size;
+	hdr->flags = flags;
+	hdr->ts_ns = ts;
+	hdr->pid = id >> 32;
+	hdr->tid = (__u32)id;
+	return hdr;
+}
+
+static __always_inline struct thread_state *thread_state_get(__u32 tid)
+{
+	static const struct thread_state zero;
+	struct thread_state *st;
+
+	st = bpf_map_lookup_elem(&threads, &tid);
+	if (st)
+		return st;
+	/* -EEXIST cannot happen (only this thread inserts its tid); a full map shows below. */
+	bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&threads, &tid);
+	if (!st)
+		count_lost(HT_LOST_THREAD_STATE);
+	return st;
+}
+
+/*
+ * Faults are batched per CPU (timeline, hist, record: fault_batching), or streamed one record
+ * each (trace). A batch holds one thread's faults; see struct ht_faults for when it is sent.
+ */
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ht_faults);
+} fault_batch SEC(".maps");
+
+static __always_inline void faults_send(struct ht_faults *b)
+{
+	__u32 n = b->n;
+
+	if (!n)
+		return;
+	if (n > HT_FAULT_BATCH)
+		n = HT_FAULT_BATCH;
+	b->hdr.type = HT_REC_FAULTS;
+	b->hdr.size = HT_FAULTS_HDR_SIZE + n * sizeof(b->e[0]);
+	if (bpf_ringbuf_output(&events, b, HT_FAULTS_HDR_SIZE + (__u64)n * sizeof(b->e[0]),
+			       wakeup_flags()))
+		__sync_fetch_and_add(&lost[HT_LOST_RINGBUF], n);
+	b->n = 0;
+}
+
+/* Sends this CPU's batch if it holds faults of thread tid: before that thread's next record. */
+static __always_inline void faults_flush_for(__u32 tid)
+{
+	struct ht_faults *b;
+
+	if (!fault_batching)
+		return;
+	b = bpf_map_lookup_elem(&fault_batch, &(__u32){ 0 });
+	if (b && b->n && b->hdr.tid == tid)
+		faults_send(b);
+}
+
+/*
+ * Stops the current process (it happens on its way back to user mode) and tells userspace,
+ * which continues it once it has done what it needed: attach its uprobes, read its mappings.
+ * A short-lived process would otherwise be gone before userspace got there.
+ */
+static __always_inline void hold_current(__u64 id)
+{
+	struct ht_hdr *rec;
+
+	bpf_send_signal(19 /* SIGSTOP */);
+	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	if (rec)
+		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+}
+
+#endif
