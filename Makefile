@@ -213,7 +213,7 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/vmtest -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # The leaky fixture with its debug info moved to a separate file, found via .gnu_debuglink.
 $(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky

@@ -356,6 +356,7 @@ int cmd_hist(struct cli *cli)
 {
 	struct hist_ctx hc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
+	struct source_opts so = { cli->input, cli->duration, true, &o };
 	struct model_hooks hooks = { .alloc = on_alloc, .free = on_free, .ctx = &hc };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
@@ -376,7 +377,7 @@ int cmd_hist(struct cli *cli)
 	model_set_hooks(hc.model, &hooks);
 	symbolizer_set_offline(hc.sym, cli->input != NULL);
 	json_init(&hc.json, stdout);
-	if (source_open(cli->input, cli->duration, &o, on_event, &hc,
+	if (source_open(&so, on_event, &hc,
 			"tracing; the histograms come at the end", &src) ||
 	    source_run(src))
 		goto out;

@@ -460,6 +460,7 @@ int cmd_leaks(struct cli *cli)
 {
 	struct leaks_ctx lc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
+	struct source_opts so = { cli->input, cli->duration, true, &o };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	char banner[128];
@@ -481,7 +482,7 @@ int cmd_leaks(struct cli *cli)
 	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
 		 cli->kernel_only ? "kernel " : "",
 		 leaks_opts.interval ? " and every --interval" : "");
-	if (source_open(cli->input, cli->duration, &o, on_event, &lc, banner, &src))
+	if (source_open(&so, on_event, &lc, banner, &src))
 		goto out;
 	source_set_tick(src, leaks_opts.interval, on_tick);
 	if (source_run(src))

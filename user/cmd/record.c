@@ -2,14 +2,14 @@
 /*
  * `heaptrail record TARGET -o FILE`: everything the reports need, into a file they read back
  * with -i: allocator calls with their stacks, memory syscalls, faults, RSS, process lifecycle,
- * losses, and each process's mappings read while it lived (MAPS records) for symbols.
+ * losses, and each process's mappings read while it lived (MAPS records: the source's
+ * snapshots, and the ones the symbolizer reads when a stack leaves the modules it knows).
  */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include "cmd/commands.h"
@@ -17,7 +17,6 @@
 #include "output/json.h"
 #include "symbols/ksyms.h"
 #include "model/model.h"
-#include "util/procinfo.h"
 #include "source/file/recfile.h"
 #include "symbols/slabs.h"
 #include "report/report.h"
@@ -71,34 +70,20 @@ static void put(struct record_ctx *rc, const struct ht_hdr *rec)
 	rc->records++;
 }
 
-/*
- * Text as records of its type (MAPS, KSYMS: struct ht_maps) of at most HT_MAPS_MAX_TEXT each,
- * cut at line ends where there are any.
- */
+static int put_one(void *ctx, const struct ht_hdr *rec)
+{
+	struct record_ctx *rc = ctx;
+
+	put(rc, rec);
+	return rc->error;
+}
+
+/* Text as records of its type (MAPS, KSYMS, SLABS). */
 static void put_text(struct record_ctx *rc, uint16_t type, uint32_t pid, uint64_t ts,
 		     const char *text, size_t len)
 {
-	struct ht_maps *m = malloc(HT_MAPS_HDR_SIZE + HT_MAPS_MAX_TEXT);
-
-	while (m && len && !rc->error) {
-		size_t n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
-
-		while (n < len && n > 0 && text[n - 1] != '\n')
-			n--;
-		if (!n)
-			n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
-		*m = (struct ht_maps){ .hdr = { .type = type,
-						.size = (uint16_t)(HT_MAPS_HDR_SIZE + n),
-						.ts_ns = ts,
-						.pid = pid,
-						.tid = pid },
-				       .len = (uint32_t)n };
-		memcpy(m->text, text, n);
-		put(rc, &m->hdr);
-		text += n;
-		len -= n;
-	}
-	free(m);
+	if (!rc->error && ht_text_records(type, pid, ts, text, len, put_one, rc))
+		rc->error = 1;
 }
 
 /* A snapshot of /proc/PID/maps, for symbols from the file. */
@@ -147,21 +132,6 @@ static int put_slabs(struct record_ctx *rc)
 	return rc->error ? -1 : 0;
 }
 
-/*
- * A mapping whose file path or size the timeline takes from the live process (the mapped
- * file's fd or /proc/PID/maps line; a System V segment's size): a recording carries a maps
- * snapshot read at the same moment, so that the timeline from the file is the live one.
- */
-static bool names_mapping(const struct ht_hdr *rec)
-{
-	const struct ht_syscall *s = (const void *)rec;
-	int err;
-
-	if (rec->type != HT_REC_SYSCALL || ht_syscall_failed(s, &err))
-		return false;
-	return s->sys == HT_SYS_SHMAT || (s->sys == HT_SYS_MMAP && !(s->args[3] & MAP_ANONYMOUS));
-}
-
 static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct record_ctx *rc = ctx;
@@ -171,15 +141,6 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	if (rec->type == HT_REC_LOST)
 		rc->lost[((const struct ht_lost *)rec)->kind] +=
 			((const struct ht_lost *)rec)->count;
-	/* the mappings as they are now, before the mapping they name (see names_mapping) */
-	if (names_mapping(rec)) {
-		size_t len;
-		char *text = proc_maps_text((pid_t)rec->pid, &len);
-
-		if (text)
-			put_text(rc, HT_REC_MAPS, rec->pid, rec->ts_ns, text, len);
-		free(text);
-	}
 	/* holds are the live source's business */
 	if (rec->type != HT_REC_HELD)
 		put(rc, rec);
@@ -225,6 +186,7 @@ int cmd_record(struct cli *cli)
 {
 	struct record_ctx rc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
+	struct source_opts so = { cli->input, cli->duration, true, &o };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	uint64_t total_lost = 0;
@@ -244,7 +206,7 @@ int cmd_record(struct cli *cli)
 	rc.w = recfile_create(record_output, meta);
 	if (!rc.w || (cli->kernel && (put_ksyms(&rc) || put_slabs(&rc))))
 		goto out;
-	if (source_open(cli->input, cli->duration, &o, on_event, &rc, "recording; Ctrl-C to stop",
+	if (source_open(&so, on_event, &rc, "recording; Ctrl-C to stop",
 			&src) ||
 	    source_run(src))
 		goto out;

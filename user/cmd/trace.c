@@ -118,6 +118,7 @@ int cmd_trace(struct cli *cli)
 {
 	struct trace_ctx tc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
+	struct source_opts so = { cli->input, cli->duration, false, &o };
 	int status = EXIT_RUNTIME;
 	char banner[512];
 
@@ -146,7 +147,7 @@ int cmd_trace(struct cli *cli)
 	if (!tc.comms)
 		return EXIT_RUNTIME;
 	json_init(&tc.json, stdout);
-	if (source_open(cli->input, cli->duration, &o, on_event, &tc, banner, &tc.src))
+	if (source_open(&so, on_event, &tc, banner, &tc.src))
 		goto out;
 	if (!cli->json)
 		printf("%13s %7s %7s %-16s %s\n", "TIME(s)", "PID", "TID", "COMM", "EVENT");

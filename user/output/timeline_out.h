@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "model/space.h"
 
 /* One series: (ts_ns, value) pairs. */
 struct tl_series {
@@ -13,13 +14,6 @@ struct tl_series {
 	const char *unit; /* "bytes" or "count" */
 	const uint64_t *pts;
 	size_t n;
-};
-
-/* A moment worth a marker: a large mmap/munmap, a brk move. */
-struct tl_marker {
-	uint64_t ts_ns;
-	uint64_t bytes;
-	char label[64];
 };
 
 struct tl_process {
@@ -30,7 +24,7 @@ struct tl_process {
 	size_t ntids;
 	const struct tl_series *series;
 	size_t nseries;
-	const struct tl_marker *markers;
+	const struct space_marker *markers;
 	size_t nmarkers;
 };
 

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -480,6 +481,34 @@ int ht_rec_kind(const struct ht_hdr *hdr)
 	default:
 		return HT_K_NONE;
 	}
+}
+
+int ht_text_records(uint16_t type, uint32_t pid, uint64_t ts, const char *text, size_t len,
+		    int (*fn)(void *ctx, const struct ht_hdr *rec), void *ctx)
+{
+	struct ht_maps *m = malloc(HT_MAPS_HDR_SIZE + HT_MAPS_MAX_TEXT);
+	int err = m ? 0 : -1;
+
+	while (!err && len) {
+		size_t n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
+
+		while (n < len && n > 0 && text[n - 1] != '\n')
+			n--;
+		if (!n)
+			n = len < HT_MAPS_MAX_TEXT ? len : HT_MAPS_MAX_TEXT;
+		*m = (struct ht_maps){ .hdr = { .type = type,
+						.size = (uint16_t)(HT_MAPS_HDR_SIZE + n),
+						.ts_ns = ts,
+						.pid = pid,
+						.tid = pid },
+				       .len = (uint32_t)n };
+		memcpy(m->text, text, n);
+		err = fn(ctx, &m->hdr) ? -1 : 0;
+		text += n;
+		len -= n;
+	}
+	free(m);
+	return err;
 }
 
 bool ht_syscall_failed(const struct ht_syscall *rec, int *err)

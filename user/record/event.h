@@ -139,6 +139,14 @@ void ht_gfp_each(uint64_t flags, void (*fn)(void *ctx, const char *name), void *
 /* errno's symbolic name ("ENOMEM"), or "E<n>" in buf when unknown. */
 const char *ht_errno_name(int err, char *buf, size_t len);
 
+/*
+ * Text as records of its type (MAPS, KSYMS, SLABS: the struct ht_maps layout), handed to fn one
+ * at a time: at most HT_MAPS_MAX_TEXT bytes each, cut at line ends where there are any.
+ * 0, or -1 when out of memory or when fn returned non-zero.
+ */
+int ht_text_records(uint16_t type, uint32_t pid, uint64_t ts, const char *text, size_t len,
+		    int (*fn)(void *ctx, const struct ht_hdr *rec), void *ctx);
+
 /* Does this syscall record describe a failure (-errno, or a brk that did not move)? */
 bool ht_syscall_failed(const struct ht_syscall *rec, int *err);
 

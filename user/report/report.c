@@ -16,14 +16,7 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 					 (const uint64_t *)((const struct ht_stack *)rec)->frames,
 					 ((const struct ht_stack *)rec)->nframes);
 		break;
-	case HT_REC_HELD: /* stopped for this: its mappings are there to read */
-	case HT_REC_EXEC:
-	case HT_REC_COMM:
-		p = model_proc_live(m, rec->pid);
-		if (p)
-			symbolizer_snapshot(sym, p->pid, p->start_ns);
-		break;
-	case HT_REC_MAPS: /* from a recording */
+	case HT_REC_MAPS: /* the source's snapshots, live or recorded */
 		p = model_proc_live(m, rec->pid);
 		if (p)
 			symbolizer_add_maps(sym, p->pid, p->start_ns,

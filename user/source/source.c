@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The live tracer or a recording, behind one interface for the report commands. */
+/*
+ * The live tracer or a recording, behind one interface for the report commands; live, the
+ * maps snapshots a recording carries are made here.
+ */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include "record/event.h"
 #include "source/file/recfile.h"
 #include "source/source.h"
+#include "util/pidset.h"
+#include "util/procinfo.h"
 
 struct source {
 	const char *input; /* a recording, or NULL: live */
 	double duration;
+	bool maps_snapshots;
+	struct pidset snapped; /* live: processes with a snapshot since their exec */
 	struct tracer *tracer; /* live */
 	tracer_event_fn cb;
+	void (*tick)(void *ctx);
 	void *ctx;
 	uint64_t first_ns;
 };
@@ -38,8 +48,70 @@ static void file_record(void *arg, const struct ht_hdr *rec)
 	s->cb(s->ctx, rec);
 }
 
-int source_open(const char *input, double duration, const struct tracer_opts *o, tracer_event_fn cb,
-		void *ctx, const char *banner, struct source **out)
+static int source_deliver(void *arg, const struct ht_hdr *rec)
+{
+	struct source *s = arg;
+
+	s->cb(s->ctx, rec);
+	return 0;
+}
+
+/* Live: /proc/PID/maps now, handed on as MAPS records stamped with ts. */
+static void source_snapshot(struct source *s, uint32_t pid, uint64_t ts)
+{
+	size_t len;
+	char *text = proc_maps_text((pid_t)pid, &len);
+
+	if (text && len)
+		ht_text_records(HT_REC_MAPS, pid, ts, text, len, source_deliver, s);
+	free(text);
+	pidset_add(&s->snapped, pid);
+}
+
+/* A mapping the address space names from the snapshot: a file's path, a segment's size. */
+static bool source_names_mapping(const struct ht_hdr *rec)
+{
+	const struct ht_syscall *sc = (const void *)rec;
+	int err;
+
+	if (rec->type != HT_REC_SYSCALL || ht_syscall_failed(sc, &err))
+		return false;
+	return sc->sys == HT_SYS_SHMAT ||
+	       (sc->sys == HT_SYS_MMAP && !(sc->args[3] & MAP_ANONYMOUS));
+}
+
+/* Live: the record, with the snapshots that go before or after it (source_opts). */
+static void source_live_record(void *arg, const struct ht_hdr *rec)
+{
+	struct source *s = arg;
+
+	if (!s->maps_snapshots) {
+		s->cb(s->ctx, rec);
+		return;
+	}
+	if (rec->type == HT_REC_SYSCALL &&
+	    (!pidset_has(&s->snapped, rec->pid) || source_names_mapping(rec)))
+		source_snapshot(s, rec->pid, rec->ts_ns);
+	if (rec->type == HT_REC_EXEC)
+		pidset_remove(&s->snapped, rec->pid);
+	s->cb(s->ctx, rec);
+	switch (rec->type) {
+	case HT_REC_EXEC:
+	case HT_REC_HELD: /* stopped for this: its mappings are there to read */
+		source_snapshot(s, rec->pid, rec->ts_ns);
+		break;
+	case HT_REC_COMM: /* a process seen for the first time (attach) */
+		if (!pidset_has(&s->snapped, rec->pid))
+			source_snapshot(s, rec->pid, rec->ts_ns);
+		break;
+	case HT_REC_EXIT:
+		pidset_remove(&s->snapped, rec->pid);
+		break;
+	}
+}
+
+int source_open(const struct source_opts *o, tracer_event_fn cb, void *ctx, const char *banner,
+		struct source **out)
 {
 	struct source *s = calloc(1, sizeof(*s));
 	/* No SA_RESTART: the tracer's poll must return to see the request. */
@@ -51,23 +123,33 @@ int source_open(const char *input, double duration, const struct tracer_opts *o,
 	*out = s;
 	if (!s)
 		return -1;
-	s->input = input;
-	s->duration = duration;
+	s->input = o->input;
+	s->duration = o->duration;
+	s->maps_snapshots = o->maps_snapshots;
 	s->cb = cb;
 	s->ctx = ctx;
-	if (input)
+	if (o->input)
 		return 0;
-	if (tracer_open(o, cb, ctx, &s->tracer) || tracer_start(s->tracer))
+	if (tracer_open(o->live, source_live_record, s, &s->tracer) || tracer_start(s->tracer))
 		return -1;
 	s->first_ns = tracer_start_ns(s->tracer);
 	fprintf(stderr, "heaptrail: %s\n", banner);
 	return 0;
 }
 
+/* The tracer calls ticks with its consumer's context, which is this source. */
+static void source_tick(void *arg)
+{
+	struct source *s = arg;
+
+	s->tick(s->ctx);
+}
+
 void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx))
 {
+	s->tick = tick;
 	if (s->tracer && interval > 0)
-		tracer_set_tick(s->tracer, interval, tick);
+		tracer_set_tick(s->tracer, interval, source_tick);
 }
 
 int source_run(struct source *s)
@@ -98,5 +180,6 @@ void source_close(struct source *s)
 	if (!s)
 		return;
 	tracer_close(s->tracer);
+	pidset_free(&s->snapped);
 	free(s);
 }

@@ -1,23 +1,37 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Where a report's records come from: the live tracer, or a recording (-i FILE). Either way the
- * command's callback sees the same records in the same order.
+ * command's callback sees the same records in the same order, maps snapshots included: live,
+ * the source reads /proc/PID/maps at the moments a recording holds one and hands it on as MAPS
+ * records, so that nothing after the source reads /proc for the address space.
  */
 #ifndef HT_SOURCE_H
 #define HT_SOURCE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include "source/live/tracer.h"
 
 struct source;
 
+struct source_opts {
+	const char *input; /* a recording, or NULL: live */
+	double duration;   /* live: seconds at most (0: until the targets are gone) */
+	/*
+	 * Live: MAPS records with /proc/PID/maps after an exec, a hold (a forked child, an exec
+	 * held for it), the first sight of a process (attach, or its first syscall under -a),
+	 * and before each successful file mmap and shmat, whose path or size they name.
+	 */
+	bool maps_snapshots;
+	const struct tracer_opts *live; /* what to trace, when live */
+};
+
 /*
- * input NULL: live, with o; loads, attaches and starts the target, saying so on stderr with
- * banner, and runs for at most duration seconds (0: until the targets are gone). Otherwise
- * the recording at input, only remembered here. On failure prints why and returns -1.
+ * Live: loads, attaches and starts the target, saying so on stderr with banner. From a file:
+ * only remembers it. On failure prints why and returns -1.
  */
-int source_open(const char *input, double duration, const struct tracer_opts *o, tracer_event_fn cb,
-		void *ctx, const char *banner, struct source **out);
+int source_open(const struct source_opts *o, tracer_event_fn cb, void *ctx, const char *banner,
+		struct source **out);
 /* Calls tick every interval seconds while live (interval 0: never). */
 void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx));
 /* Runs to the end: the target's exit, -d, SIGINT/SIGTERM, or the end of the file. 0 or -1. */
