@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include "model/space.h"
 #include "record/event.h"
+#include "util/maps.h"
 
 const char *const space_series_names[SPACE_SERIES_MAX] = {
 	"heap_bytes",  "live_bytes", "mapped_bytes", "allocator_mapped_bytes",
@@ -94,17 +95,16 @@ static struct space_proc *space_proc_of(struct space *s, const struct model_proc
 
 /* ---------------------------------------------------------------- snapshots */
 
-/* The start address of the first line of a maps text at p, and where that line ends. */
-static bool space_line_start(const char *p, const char *end, uint64_t *start, const char **eol)
+static int space_first_line(void *ctx, const struct maps_line *l)
 {
-	char line[32];
-	size_t n;
+	*(uint64_t *)ctx = l->start;
+	return 1;
+}
 
-	*eol = memchr(p, '\n', (size_t)(end - p)) ?: end;
-	n = (size_t)(*eol - p) < sizeof(line) - 1 ? (size_t)(*eol - p) : sizeof(line) - 1;
-	memcpy(line, p, n);
-	line[n] = '\0';
-	return sscanf(line, "%" SCNx64 "-", start) == 1;
+static int space_last_line(void *ctx, const struct maps_line *l)
+{
+	*(uint64_t *)ctx = l->start;
+	return 0;
 }
 
 /* A snapshot is complete: the first one after exec, fork or attach is the start. */
@@ -128,44 +128,45 @@ static void space_snapshot_close(struct space_proc *t)
  */
 static void space_snapshot_add(struct space_proc *t, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len, *eol;
-	uint64_t start;
+	uint64_t first;
 
 	if (!len)
 		return;
-	if (t->snap_open && space_line_start(p, end, &start, &eol) && start <= t->snap_last)
+	if (t->snap_open && maps_each(text, len, space_first_line, &first) && first <= t->snap_last)
 		space_snapshot_close(t);
 	if (!t->snap_open)
 		t->snap.len = 0;
 	t->snap_open = true;
 	textbuf_append(&t->snap, text, len);
-	for (; p < end; p = eol + 1)
-		if (space_line_start(p, end, &start, &eol))
-			t->snap_last = start;
+	maps_each(text, len, space_last_line, &t->snap_last);
+}
+
+struct space_lookup {
+	uint64_t addr, end;
+	char *out;
+	size_t len;
+};
+
+static int space_lookup_line(void *ctx, const struct maps_line *l)
+{
+	struct space_lookup *q = ctx;
+
+	if (q->addr < l->start || q->addr >= l->end)
+		return 0;
+	if (maps_path(l))
+		snprintf(q->out, q->len, "%s", maps_path(l));
+	q->end = l->end;
+	return 1;
 }
 
 /* The path in the snapshot line that holds addr ("" if none), and that line's end (0: none). */
 static uint64_t space_path_at(const struct space_proc *t, uint64_t addr, char *out, size_t len)
 {
-	const char *p = t->snap.text, *end = t->snap.text + t->snap.len;
+	struct space_lookup q = { addr, 0, out, len };
 
 	out[0] = '\0';
-	while (p && p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p)) ?: end;
-		char line[4352];
-		uint64_t s, e;
-
-		snprintf(line, sizeof(line), "%.*s", (int)(eol - p), p);
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &s, &e) == 2 && addr >= s && addr < e) {
-			const char *slash = strchr(line, '/');
-
-			if (slash)
-				snprintf(out, len, "%s", slash);
-			return e;
-		}
-		p = eol + 1;
-	}
-	return 0;
+	maps_each(t->snap.text, t->snap.len, space_lookup_line, &q);
+	return q.end;
 }
 
 /* A System V segment's size: its lines in the snapshot, from where it was attached. */
@@ -229,7 +230,8 @@ static void space_mmap(struct space_proc *t, const struct ht_syscall *s, bool in
 	char path[4096];
 
 	if (a[1] >= SPACE_MARKER_MIN_BYTES)
-		space_add_marker(t, s->hdr.ts_ns, a[1], in_alloc ? "mmap by the allocator" : "mmap");
+		space_add_marker(t, s->hdr.ts_ns, a[1],
+				 in_alloc ? "mmap by the allocator" : "mmap");
 	if (a[3] & MAP_ANONYMOUS) {
 		vma_map_add(&t->vmas, (uint64_t)s->ret, a[1],
 			    space_perms((unsigned)a[2], (unsigned)a[3]), VMA_ANON, NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/vma.h"
+#include "util/maps.h"
 
 #define PAGE 4096ull
 
@@ -119,6 +120,8 @@ void vma_map_remove(struct vma_map *m, uint64_t start, uint64_t len)
 	if (!len)
 		return;
 	carve(m, start, start + page_up(len), &a, &b);
+	if (a == b)
+		return; /* nothing there (an empty map has no array to move in) */
 	memmove(&m->v[a], &m->v[b], (m->n - b) * sizeof(*m->v));
 	m->n -= b - a;
 }
@@ -259,24 +262,14 @@ static int kind_of(const char *path)
 	return VMA_FILE;
 }
 
+static int vma_map_load_line(void *ctx, const struct maps_line *l)
+{
+	vma_map_add(ctx, l->start, l->end - l->start, l->perms, kind_of(l->name), l->name);
+	return 0;
+}
+
 void vma_map_load(struct vma_map *m, const char *text, size_t len)
 {
 	m->n = 0;
-	for (const char *line = text, *end = text + len; line < end;) {
-		const char *nl = memchr(line, '\n', (size_t)(end - line));
-		size_t llen = nl ? (size_t)(nl - line) : (size_t)(end - line);
-		char buf[4352], perms[8] = "", *path;
-		uint64_t s, e;
-		int pos = 0;
-
-		snprintf(buf, sizeof(buf), "%.*s",
-			 (int)(llen < sizeof(buf) - 1 ? llen : sizeof(buf) - 1), line);
-		line += llen + (nl != NULL);
-		if (sscanf(buf, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %n", &s, &e, perms, &pos) <
-			    3 ||
-		    e <= s)
-			continue;
-		path = pos ? buf + pos : NULL;
-		vma_map_add(m, s, e - s, perms, kind_of(path), path && *path ? path : NULL);
-	}
+	maps_each(text, len, vma_map_load_line, m);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "util/procinfo.h"
 #include "symbols/symbolize.h"
+#include "util/maps.h"
 
 /* libstdc++'s demangler; heaptrail links the C++ runtime for it. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -151,43 +152,46 @@ static bool overlaps(const struct range *a, const struct range *b)
 	return a->start < b->end && b->start < a->end;
 }
 
+struct sym_fresh {
+	struct symbolizer *s;
+	struct range *v;
+	size_t n, cap;
+};
+
+static int sym_fresh_line(void *ctx, const struct maps_line *l)
+{
+	struct sym_fresh *f = ctx;
+	struct range r = { .start = l->start, .end = l->end, .exec = l->perms[2] == 'x' };
+	char *copy = strndup(l->text, l->len);
+
+	if (!copy)
+		return 1;
+	if (f->n == f->cap) {
+		struct range *nr = realloc(f->v, (f->cap = f->cap ? f->cap * 2 : 64) * sizeof(*nr));
+
+		if (!nr) {
+			free(copy);
+			return 1;
+		}
+		f->v = nr;
+	}
+	r.path = maps_path(l) ? keep(f->s, strdup(maps_path(l))) : NULL;
+	r.line = keep(f->s, copy);
+	f->v[f->n++] = r;
+	return 0;
+}
+
 /* Merges a maps text in: its lines replace older ones they overlap; a line seen before stays. */
 static void merge_maps(struct symbolizer *s, struct sym_proc *p, const char *text, size_t len)
 {
-	struct range *fresh = NULL, *merged;
-	size_t nfresh = 0, cap = 0, n = 0;
+	struct sym_fresh f = { .s = s };
+	struct range *fresh, *merged;
+	size_t nfresh, n = 0;
 	bool changed = false;
 
-	for (const char *line = text, *end = text + len; line < end;) {
-		const char *nl = memchr(line, '\n', (size_t)(end - line));
-		size_t llen = nl ? (size_t)(nl - line) : (size_t)(end - line);
-		struct range r = { 0 };
-		char perms[8] = "", *copy, *slash;
-
-		copy = strndup(line, llen);
-		line += llen + (nl != NULL);
-		if (!copy)
-			break;
-		if (sscanf(copy, "%" SCNx64 "-%" SCNx64 " %7s", &r.start, &r.end, perms) != 3 ||
-		    r.start >= r.end) {
-			free(copy);
-			continue;
-		}
-		if (nfresh == cap) {
-			struct range *nr = realloc(fresh, (cap = cap ? cap * 2 : 64) * sizeof(*nr));
-
-			if (!nr) {
-				free(copy);
-				break;
-			}
-			fresh = nr;
-		}
-		r.exec = perms[2] == 'x';
-		slash = strchr(copy, '/');
-		r.path = slash ? keep(s, strdup(slash)) : NULL;
-		r.line = keep(s, copy);
-		fresh[nfresh++] = r;
-	}
+	maps_each(text, len, sym_fresh_line, &f);
+	fresh = f.v;
+	nfresh = f.n;
 	merged = malloc((p->nranges + nfresh + 1) * sizeof(*merged));
 	if (!merged) {
 		free(fresh);

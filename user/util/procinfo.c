@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "util/maps.h"
 #include "util/procinfo.h"
 
 bool proc_alive(pid_t pid)
@@ -67,32 +68,38 @@ static void path_in_ns(pid_t pid, const char *path, char *out, size_t len)
 		snprintf(out, len, "%s", path);
 }
 
+struct proc_libs_ctx {
+	pid_t pid;
+	struct proc_libs *libs;
+};
+
+static int proc_libs_line(void *arg, const struct maps_line *l)
+{
+	struct proc_libs_ctx *c = arg;
+	const char *file = maps_path(l);
+
+	if (!file)
+		return 0;
+	if (!c->libs->libc[0] && (basename_is(file, "libc.so") || basename_is(file, "libc-2.")))
+		path_in_ns(c->pid, file, c->libs->libc, sizeof(c->libs->libc));
+	else if (!c->libs->libstdcxx[0] && basename_is(file, "libstdc++.so"))
+		path_in_ns(c->pid, file, c->libs->libstdcxx, sizeof(c->libs->libstdcxx));
+	return 0;
+}
+
 int proc_find_libs(pid_t pid, struct proc_libs *libs)
 {
-	char path[64], line[4096 + 256];
-	FILE *f;
+	struct proc_libs_ctx c = { pid, libs };
+	size_t len;
+	char *text;
 
 	libs->libc[0] = libs->libstdcxx[0] = '\0';
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/maps");
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *file = strchr(line, '/');
-
-		if (!file)
-			continue;
-		file[strcspn(file, "\n")] = '\0';
-		if (!libs->libc[0] &&
-		    (basename_is(file, "libc.so") || basename_is(file, "libc-2.")))
-			path_in_ns(pid, file, libs->libc, sizeof(libs->libc));
-		else if (!libs->libstdcxx[0] && basename_is(file, "libstdc++.so"))
-			path_in_ns(pid, file, libs->libstdcxx, sizeof(libs->libstdcxx));
-	}
-	fclose(f);
+	errno = 0;
+	text = proc_maps_text(pid ? pid : getpid(), &len);
+	if (!text)
+		return errno == ENOENT || !errno ? -ESRCH : -errno;
+	maps_each(text, len, proc_libs_line, &c);
+	free(text);
 	return 0;
 }
 
