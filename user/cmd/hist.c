@@ -377,8 +377,7 @@ int cmd_hist(struct cli *cli)
 	model_set_hooks(hc.model, &hooks);
 	symbolizer_set_offline(hc.sym, cli->input != NULL);
 	json_init(&hc.json, stdout);
-	if (source_open(&so, on_event, &hc,
-			"tracing; the histograms come at the end", &src) ||
+	if (source_open(&so, on_event, &hc, "tracing; the histograms come at the end", &src) ||
 	    source_run(src))
 		goto out;
 	if (source_tracer(src) && o.sys_hists &&

@@ -206,9 +206,7 @@ int cmd_record(struct cli *cli)
 	rc.w = recfile_create(record_output, meta);
 	if (!rc.w || (cli->kernel && (put_ksyms(&rc) || put_slabs(&rc))))
 		goto out;
-	if (source_open(&so, on_event, &rc, "recording; Ctrl-C to stop",
-			&src) ||
-	    source_run(src))
+	if (source_open(&so, on_event, &rc, "recording; Ctrl-C to stop", &src) || source_run(src))
 		goto out;
 	status = EXIT_OK;
 out:

@@ -153,8 +153,8 @@ static void text_report(struct tl_ctx *tc)
 					max = t->s[k].pts[2 * p + 1];
 			if (t->s[k].n)
 				printf("  %-13s %zu points, last %" PRIu64 ", max %" PRIu64 "\n",
-				       space_series_names[k], t->s[k].n, t->s[k].pts[2 * t->s[k].n - 1],
-				       max);
+				       space_series_names[k], t->s[k].n,
+				       t->s[k].pts[2 * t->s[k].n - 1], max);
 		}
 		for (size_t v = 0; v < t->vmas.n; v++)
 			printf("  %012" PRIx64 "-%012" PRIx64 " %s %-5s %s\n", t->vmas.v[v].start,
@@ -190,14 +190,10 @@ static int write_outputs(struct tl_ctx *tc)
 			series[i * SPACE_SERIES_MAX + k] =
 				(struct tl_series){ space_series_names[k], space_series_units[k],
 						    t->s[k].pts, t->s[k].n };
-		procs[i] = (struct tl_process){ t->p->pid,
-						t->p->comm,
-						t->p->start_ns,
-						t->tids,
-						t->ntids,
-						&series[i * SPACE_SERIES_MAX],
-						SPACE_SERIES_MAX,
-						t->markers,
+		procs[i] = (struct tl_process){ t->p->pid,	  t->p->comm,
+						t->p->start_ns,	  t->tids,
+						t->ntids,	  &series[i * SPACE_SERIES_MAX],
+						SPACE_SERIES_MAX, t->markers,
 						t->nmarkers };
 	}
 	for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++) {
@@ -242,8 +238,7 @@ int cmd_timeline(struct cli *cli)
 		return EXIT_RUNTIME;
 	}
 	json_init(&tc.json, stdout);
-	if (source_open(&so, on_event, &tc,
-			"tracing; the timeline comes at the end", &src) ||
+	if (source_open(&so, on_event, &tc, "tracing; the timeline comes at the end", &src) ||
 	    source_run(src))
 		goto out;
 	space_finish(tc.space);
