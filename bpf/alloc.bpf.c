@@ -25,29 +25,16 @@ struct {
 static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64 ret_addr)
 {
 	struct ht_stack *b = bpf_map_lookup_elem(&stack_scratch, &(__u32){ 0 });
-	__u64 hash = 0xcbf29ce484222325ull;
-	__u32 size = stack_depth * 8, n;
-	long bytes;
+	__u64 hash;
+	__u32 n;
 
 	if (!b)
 		return 0;
-	if (size > sizeof(b->frames))
-		size = sizeof(b->frames);
-	bytes = bpf_get_stack(ctx, b->frames, size, BPF_F_USER_STACK);
-	if (bytes <= 0) {
-		count_lost(HT_LOST_STACK);
+	n = stack_walk(ctx, b, BPF_F_USER_STACK);
+	if (!n)
 		return 0;
-	}
-	n = bytes / 8;
-	if (n > HT_MAX_STACK_DEPTH)
-		n = HT_MAX_STACK_DEPTH;
 	b->frames[0] = ret_addr;
-	for (__u32 i = 0; i < HT_MAX_STACK_DEPTH; i++) {
-		if (i >= n)
-			break;
-		hash = (hash ^ b->frames[i]) * 0x100000001b3ull;
-	}
-	hash |= 1; /* never 0, which means none */
+	hash = stack_hash(b->frames, n, 0xcbf29ce484222325ull);
 	if (hold_for_maps) {
 		__u32 *flags = bpf_map_lookup_elem(&targets, &(__u32){ id >> 32 });
 
@@ -56,29 +43,11 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64
 			hold_current(id);
 		}
 	}
-	if (bpf_map_lookup_elem(&stacks_sent, &hash))
-		return hash;
-	b->hdr.type = HT_REC_STACK;
-	b->hdr.size = HT_STACK_HDR_SIZE + n * 8;
-	b->hdr.flags = 0;
-	b->hdr.ts_ns = now;
-	b->hdr.pid = id >> 32;
-	b->hdr.tid = (__u32)id;
-	b->stack_id = hash;
-	b->nframes = n;
-	b->pad0 = 0;
 	/*
 	 * Woken at once: userspace reads the process's module list when it sees a new stack, and
 	 * a short-lived process may be gone a poll interval later.
 	 */
-	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8,
-			       BPF_RB_FORCE_WAKEUP)) {
-		/* not sent: the allocation still names it, and a later one sends it */
-		count_lost(HT_LOST_RINGBUF);
-		return hash;
-	}
-	bpf_map_update_elem(&stacks_sent, &hash, &(__u8){ 1 }, BPF_ANY);
-	return hash;
+	return stack_send(b, hash, n, 0, now, id, BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 now, __u64 ret,

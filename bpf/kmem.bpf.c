@@ -99,46 +99,16 @@ static __always_inline __u32 kmem_space(__u32 kind)
 static __always_inline __u64 capture_kstack(void *ctx, __u32 ktp, __u64 id, __u64 now)
 {
 	struct ht_stack *b = bpf_map_lookup_elem(&kstack_scratch, &ktp);
-	__u64 hash = 0x84222325cbf29ce4ull; /* another seed than user stacks */
-	__u32 size = stack_depth * 8, n;
-	long bytes;
+	__u32 n;
 
 	if (!b)
 		return 0;
-	if (size > sizeof(b->frames))
-		size = sizeof(b->frames);
-	bytes = bpf_get_stack(ctx, b->frames, size, 0);
-	if (bytes <= 0) {
-		count_lost(HT_LOST_STACK);
+	n = stack_walk(ctx, b, 0);
+	if (!n)
 		return 0;
-	}
-	n = bytes / 8;
-	if (n > HT_MAX_STACK_DEPTH)
-		n = HT_MAX_STACK_DEPTH;
-	for (__u32 i = 0; i < HT_MAX_STACK_DEPTH; i++) {
-		if (i >= n)
-			break;
-		hash = (hash ^ b->frames[i]) * 0x100000001b3ull;
-	}
-	hash |= 1;
-	if (bpf_map_lookup_elem(&stacks_sent, &hash))
-		return hash;
-	b->hdr.type = HT_REC_STACK;
-	b->hdr.size = HT_STACK_HDR_SIZE + n * 8;
-	b->hdr.flags = HT_F_KSTACK;
-	b->hdr.ts_ns = now;
-	b->hdr.pid = id >> 32;
-	b->hdr.tid = (__u32)id;
-	b->stack_id = hash;
-	b->nframes = n;
-	b->pad0 = 0;
-	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8,
-			       wakeup_flags())) {
-		count_lost(HT_LOST_RINGBUF);
-		return hash;
-	}
-	bpf_map_update_elem(&stacks_sent, &hash, &(__u8){ 1 }, BPF_ANY);
-	return hash;
+	/* another seed than user stacks */
+	return stack_send(b, stack_hash(b->frames, n, 0x84222325cbf29ce4ull), n, HT_F_KSTACK, now,
+			  id, wakeup_flags());
 }
 
 static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)

@@ -260,4 +260,63 @@ static __always_inline void hold_current(__u64 id)
 		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
 }
 
+/*
+ * Walks the current stack (user or kernel, as bpf_get_stack's flags say) into b, at most
+ * --stack-depth frames. Returns how many, 0 when the walk failed (counted).
+ */
+static __always_inline __u32 stack_walk(void *ctx, struct ht_stack *b, __u64 flags)
+{
+	__u32 size = stack_depth * 8, n;
+	long bytes;
+
+	if (size > sizeof(b->frames))
+		size = sizeof(b->frames);
+	bytes = bpf_get_stack(ctx, b->frames, size, flags);
+	if (bytes <= 0) {
+		count_lost(HT_LOST_STACK);
+		return 0;
+	}
+	n = bytes / 8;
+	return n > HT_MAX_STACK_DEPTH ? HT_MAX_STACK_DEPTH : n;
+}
+
+/* FNV-1a over a stack's frames: its id, never 0 (which means none). */
+static __always_inline __u64 stack_hash(const __u64 *frames, __u32 n, __u64 seed)
+{
+	__u64 hash = seed;
+
+	for (__u32 i = 0; i < HT_MAX_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		hash = (hash ^ frames[i]) * 0x100000001b3ull;
+	}
+	return hash | 1;
+}
+
+/*
+ * Sends the stack captured in b (n frames) unless its id was sent already; a stack that could
+ * not be sent is counted and not remembered, so that a later capture sends it. Returns hash.
+ */
+static __always_inline __u64 stack_send(struct ht_stack *b, __u64 hash, __u32 n, __u32 flags,
+					__u64 now, __u64 id, __u64 wake)
+{
+	if (bpf_map_lookup_elem(&stacks_sent, &hash))
+		return hash;
+	b->hdr.type = HT_REC_STACK;
+	b->hdr.size = HT_STACK_HDR_SIZE + n * 8;
+	b->hdr.flags = flags;
+	b->hdr.ts_ns = now;
+	b->hdr.pid = id >> 32;
+	b->hdr.tid = (__u32)id;
+	b->stack_id = hash;
+	b->nframes = n;
+	b->pad0 = 0;
+	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8, wake)) {
+		count_lost(HT_LOST_RINGBUF);
+		return hash;
+	}
+	bpf_map_update_elem(&stacks_sent, &hash, &(__u8){ 1 }, BPF_ANY);
+	return hash;
+}
+
 #endif

@@ -81,6 +81,17 @@ static int leaks_parse(int key, const char *arg)
 	return 0;
 }
 
+/* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
+const struct cli_command cmd_leaks_command = {
+	.name = "leaks",
+	.summary = "live allocations at the end, grouped by stack, largest first",
+	.usage = "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",
+	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS,
+	.options = leaks_options,
+	.parse = leaks_parse,
+	.run = cmd_leaks,
+};
+
 struct leaks_ctx {
 	struct cli *cli;
 	struct model *model;
@@ -505,13 +516,3 @@ out:
 	model_free(lc.model);
 	return status;
 }
-
-const struct cli_command cmd_leaks_command = {
-	.name = "leaks",
-	.summary = "live allocations at the end, grouped by stack, largest first",
-	.usage = "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",
-	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS,
-	.options = leaks_options,
-	.parse = leaks_parse,
-	.run = cmd_leaks,
-};

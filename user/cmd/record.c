@@ -48,6 +48,18 @@ static int record_check(const struct cli *cli)
 	return 0;
 }
 
+/* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
+const struct cli_command cmd_record_command = {
+	.name = "record",
+	.summary = "everything the reports need, into a file (-o FILE); then -i FILE",
+	.usage = "TARGET -o FILE [OPTION...]",
+	.groups = CLI_TARGET | CLI_KERNEL | CLI_STACKS | CLI_FREE_STACKS | CLI_FAULTS,
+	.options = record_options,
+	.parse = record_parse,
+	.check = record_check,
+	.run = cmd_record,
+};
+
 struct record_ctx {
 	struct cli *cli;
 	struct recfile_writer *w;
@@ -228,14 +240,3 @@ out:
 	free(meta);
 	return status;
 }
-
-const struct cli_command cmd_record_command = {
-	.name = "record",
-	.summary = "everything the reports need, into a file (-o FILE); then -i FILE",
-	.usage = "TARGET -o FILE [OPTION...]",
-	.groups = CLI_TARGET | CLI_KERNEL | CLI_STACKS | CLI_FREE_STACKS | CLI_FAULTS,
-	.options = record_options,
-	.parse = record_parse,
-	.check = record_check,
-	.run = cmd_record,
-};

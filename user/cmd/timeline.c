@@ -43,6 +43,17 @@ static int timeline_parse(int key, const char *arg)
 	return 0;
 }
 
+/* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
+const struct cli_command cmd_timeline_command = {
+	.name = "timeline",
+	.summary = "address space, heap, live bytes, RSS and faults over time",
+	.usage = "TARGET [--json | --perfetto FILE | --csv FILE | --svg FILE] [OPTION...]",
+	.groups = CLI_TARGET | CLI_INPUT | CLI_JSON | CLI_FAULTS,
+	.options = timeline_options,
+	.parse = timeline_parse,
+	.run = cmd_timeline,
+};
+
 struct tl_ctx {
 	struct cli *cli;
 	struct model *model;
@@ -254,13 +265,3 @@ out:
 	model_free(tc.model);
 	return status;
 }
-
-const struct cli_command cmd_timeline_command = {
-	.name = "timeline",
-	.summary = "address space, heap, live bytes, RSS and faults over time",
-	.usage = "TARGET [--json | --perfetto FILE | --csv FILE | --svg FILE] [OPTION...]",
-	.groups = CLI_TARGET | CLI_INPUT | CLI_JSON | CLI_FAULTS,
-	.options = timeline_options,
-	.parse = timeline_parse,
-	.run = cmd_timeline,
-};
