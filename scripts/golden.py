@@ -1,12 +1,19 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
 """Output snapshots for changes that must not change behaviour (a refactor): runs trace,
-leaks, hist and timeline --json, and record followed by each report with -i, on four
-fixtures, with address randomisation off, and writes every output normalised (times,
-latencies and pids replaced, run-to-run noise dropped) to one file per run in DIR.
+leaks, hist and timeline --json, and record followed by each report with -i (and the
+timeline's SVG, CSV and Perfetto forms from the file), on four fixtures, with address
+randomisation off, and writes every output normalised (times, latencies and pids replaced,
+run-to-run noise dropped) to one file per run in DIR.
+
+Known noise: a short-lived process can be gone before heaptrail reads its mappings for a
+file mmap (live and recorded alike), which leaves that mapping's path null; vma_ops shows it
+for its libc mappings now and then.
 
   scripts/golden.py save DIR        (as root, after make all fixtures)
   diff -r DIR_BEFORE DIR_AFTER      what changed
+  scripts/golden.py replay DIR OUT  the -i outputs of DIR's recordings again, with this
+                                    build: diff -r DIR/replay OUT must be empty
 
 Run it twice on one build first: what differs between those two is noise that this
 normaliser does not know yet."""
@@ -15,7 +22,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HT = os.path.join(ROOT, "build", "heaptrail")
@@ -88,23 +94,39 @@ def run(args):
                                                    Normaliser().lines(p.stderr))
 
 
-def save(out):
+def replay(recs, out):
+    """Every report with -i, and the timeline's SVG, CSV and Perfetto forms, of each
+    recording in recs: exact, since the input is the same file."""
     os.makedirs(out, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="golden") as tmp:
-        for name, cmd in FIXTURES.items():
-            target = ["-c", " ".join(cmd)]
-            for rep in REPORTS:
-                with open(os.path.join(out, f"{name}.{rep}"), "w") as f:
-                    f.write(run([rep, "--json"] + target))
-            rec = os.path.join(tmp, name + ".htr")
-            with open(os.path.join(out, f"{name}.record"), "w") as f:
-                f.write(run(["record", "-o", rec] + target).replace(tmp, "TMP"))
-            for rep in REPORTS:
-                with open(os.path.join(out, f"{name}.{rep}-i"), "w") as f:
-                    f.write(run([rep, "--json", "-i", rec]))
+    for name in FIXTURES:
+        rec = os.path.join(recs, name + ".htr")
+        for rep in REPORTS:
+            with open(os.path.join(out, f"{name}.{rep}-i"), "w") as f:
+                f.write(run([rep, "--json", "-i", rec]))
+        for form in ("svg", "csv", "perfetto"):
+            path = os.path.join(out, f"{name}.timeline-i.{form}")
+            with open(path + ".status", "w") as f:
+                f.write(run(["timeline", "-i", rec, f"--{form}", path]))
+
+
+def save(out):
+    recs = os.path.join(out, "recordings")
+    os.makedirs(recs, exist_ok=True)
+    for name, cmd in FIXTURES.items():
+        target = ["-c", " ".join(cmd)]
+        for rep in REPORTS:
+            with open(os.path.join(out, f"{name}.{rep}"), "w") as f:
+                f.write(run([rep, "--json"] + target))
+        rec = os.path.join(recs, name + ".htr")
+        with open(os.path.join(out, f"{name}.record"), "w") as f:
+            f.write(run(["record", "-o", rec] + target).replace(recs, "RECS"))
+    replay(recs, os.path.join(out, "replay"))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "save":
+    if len(sys.argv) == 3 and sys.argv[1] == "save":
+        save(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "replay":
+        replay(os.path.join(sys.argv[2], "recordings"), sys.argv[3])
+    else:
         sys.exit(__doc__)
-    save(sys.argv[2])
