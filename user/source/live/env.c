@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The environment the live source needs: privileges, the kernel's BTF, tracefs (mounted
+ * when nobody has).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "source/live/tracer_int.h"
+
+static bool env_has_caps(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word; CAP_SYS_ADMIN covers both. */
+	if (data[0].effective & (1u << CAP_SYS_ADMIN))
+		return true;
+	return (data[1].effective & (1u << (39 - 32))) && (data[1].effective & (1u << (38 - 32)));
+}
+
+/* libbpf finds tracepoint ids through tracefs; mount it when nobody has. */
+static int env_tracefs(bool verbose)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		fprintf(stderr, "heaptrail: cannot mount tracefs on /sys/kernel/tracing: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	if (verbose)
+		fprintf(stderr, "heaptrail: mounted tracefs on /sys/kernel/tracing\n");
+	return 0;
+}
+
+int env_check(const struct tracer_opts *o)
+{
+	if (!env_has_caps()) {
+		fprintf(stderr, "heaptrail: needs root (or CAP_BPF and CAP_PERFMON) to load BPF "
+				"programs; try sudo\n");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr,
+			"heaptrail: kernel BTF not found (/sys/kernel/btf/vmlinux): %s; "
+			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
+			strerror(errno));
+		return -1;
+	}
+	return env_tracefs(o->verbose);
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The ring buffer: records checked and acted upon (targets), fault batches expanded, losses
+ * turned into records, all handed to the consumer in order.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "record/event.h"
+#include "source/live/tracer_int.h"
+
+/* A batch of faults becomes the fault records it stands for, in their order. */
+static void ring_expand_faults(struct tracer *t, const struct ht_faults *b)
+{
+	for (uint32_t i = 0; i < b->n && i < HT_FAULT_BATCH; i++) {
+		struct ht_fault f = {
+			.hdr = { .type = HT_REC_FAULT,
+				 .size = sizeof(f),
+				 .ts_ns = b->hdr.ts_ns + b->e[i].dt_ns,
+				 .pid = b->hdr.pid,
+				 .tid = b->hdr.tid },
+			.address = b->e[i].address,
+			.ip = b->e[i].ip,
+			.error_code = b->e[i].error_code,
+		};
+
+		t->cb(t->cb_ctx, &f.hdr);
+	}
+}
+
+static int ring_by_batch_ts(const void *a, const void *b)
+{
+	const struct ht_faults *x = *(const struct ht_faults *const *)a;
+	const struct ht_faults *y = *(const struct ht_faults *const *)b;
+
+	return x->hdr.ts_ns < y->hdr.ts_ns ? -1 : x->hdr.ts_ns > y->hdr.ts_ns;
+}
+
+/* At the end: the batches still waiting on each CPU, oldest first. */
+void ring_drain_fault_batches(struct tracer *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), n = 0;
+	struct ht_faults *vals, **order;
+
+	if (!t->opts.want_fault || !t->opts.fault_batching || ncpu <= 0)
+		return;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	order = calloc((size_t)ncpu, sizeof(*order));
+	if (vals && order &&
+	    !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fault_batch), &(uint32_t){ 0 }, vals)) {
+		for (int c = 0; c < ncpu; c++)
+			if (vals[c].n)
+				order[n++] = &vals[c];
+		qsort(order, (size_t)n, sizeof(*order), ring_by_batch_ts);
+		for (int i = 0; i < n; i++)
+			ring_expand_faults(t, order[i]);
+	}
+	free(order);
+	free(vals);
+}
+
+int ring_on_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+	const char *why;
+
+	if (ht_rec_check(data, size, &why) < 0) {
+		fprintf(stderr, "heaptrail: dropping a malformed record from the kernel: %s\n",
+			why);
+		return 0;
+	}
+	if (((struct ht_hdr *)data)->type == HT_REC_FAULTS) {
+		ring_expand_faults(t, data);
+		return t->error;
+	}
+	targets_follow(t, data);
+	if (((struct ht_hdr *)data)->type == HT_REC_KMEM &&
+	    ((struct ht_kmem *)data)->op == HT_KOP_FREE)
+		t->kmem_frees++;
+	t->cb(t->cb_ctx, data);
+	/* After the consumer, which may read the stopped process's mappings. */
+	if (((struct ht_hdr *)data)->type == HT_REC_HELD)
+		kill((pid_t)((struct ht_hdr *)data)->pid, SIGCONT);
+	return t->error;
+}
+
+/*
+ * New losses become lost records in the stream, so that no consumer can miss them. The
+ * kernel's recursion counts cost one syscall per program: read every 200 ms (the loop polls
+ * every 10), and at the end (final).
+ */
+void ring_report_losses(struct tracer *t, bool final)
+{
+	uint64_t lost[HT_LOST_MAX], now = tracer_now_ns();
+
+	if (t->kmem && (final || now >= t->kmem_nested_next_ns)) {
+		t->kmem_nested = kmem_nested_misses(t->kmem);
+		t->kmem_nested_next_ns = now + 200 * 1000000ull;
+	}
+	tracer_lost(t, lost);
+	for (int k = 0; k < HT_LOST_MAX; k++) {
+		uint64_t v = lost[k];
+		struct ht_lost rec = {};
+
+		if (v == t->lost_seen[k])
+			continue;
+		rec.hdr.type = HT_REC_LOST;
+		rec.hdr.size = sizeof(rec);
+		rec.hdr.ts_ns = tracer_now_ns();
+		rec.kind = k;
+		rec.count = v - t->lost_seen[k];
+		t->lost_seen[k] = v;
+		t->cb(t->cb_ctx, &rec.hdr);
+	}
+}
+
+/* One poll of the ring buffer; -1 after saying why it failed. */
+int ring_poll(struct tracer *t)
+{
+	int err = ring_buffer__poll(t->rb, POLL_MS);
+
+	if (err < 0 && err != -EINTR) {
+		fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The traced processes: -p targets attached, forked children followed (their uprobes
+ * attached on their fork record), exits noticed, vanished targets found.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <bpf/libbpf.h>
+#include "util/procinfo.h"
+#include "source/live/tracer_int.h"
+
+struct proc *targets_find(struct tracer *t, pid_t pid)
+{
+	for (int i = 0; i < t->nprocs; i++)
+		if (t->procs[i].pid == pid)
+			return &t->procs[i];
+	return NULL;
+}
+
+struct proc *targets_add(struct tracer *t, pid_t pid)
+{
+	struct proc *p = targets_find(t, pid);
+
+	if (p) {
+		if (!p->alive)
+			t->nalive++;
+		p->alive = true;
+		return p;
+	}
+	if (t->nprocs == t->procs_cap) {
+		int ncap = t->procs_cap ? t->procs_cap * 2 : 16;
+		struct proc *np = realloc(t->procs, (size_t)ncap * sizeof(*np));
+
+		if (!np)
+			return NULL;
+		t->procs = np;
+		t->procs_cap = ncap;
+	}
+	p = &t->procs[t->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->alive = true;
+	t->nalive++;
+	return p;
+}
+
+void targets_detach(struct proc *p)
+{
+	for (int i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	free(p->links);
+	p->links = NULL;
+	p->nlinks = 0;
+}
+
+void targets_gone(struct tracer *t, struct proc *p)
+{
+	if (!p->alive)
+		return;
+	p->alive = false;
+	t->nalive--;
+	targets_detach(p);
+}
+
+int targets_set(struct tracer *t, pid_t pid, uint32_t flags)
+{
+	if (bpf_map__update_elem(t->skel->maps.targets, &pid, sizeof(pid), &flags, sizeof(flags),
+				 BPF_ANY)) {
+		fprintf(stderr, "heaptrail: cannot add pid %d to the target map: %s\n", pid,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The thread-group id of pid: a thread id given to -p means its whole process. */
+pid_t targets_tgid_of(pid_t pid)
+{
+	char path[64], line[256];
+	pid_t tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/* A process that was running before we came: its name, as if it had just set it. */
+static void targets_announce_comm(struct tracer *t, pid_t pid)
+{
+	struct ht_comm rec = { .hdr = { .type = HT_REC_COMM,
+					.size = sizeof(rec),
+					.ts_ns = tracer_now_ns(),
+					.pid = (uint32_t)pid,
+					.tid = (uint32_t)pid } };
+	proc_comm(pid, 0, rec.comm, sizeof(rec.comm));
+	t->cb(t->cb_ctx, &rec.hdr);
+}
+
+int targets_attach_pids(struct tracer *t)
+{
+	for (int i = 0; i < t->opts.npids; i++) {
+		pid_t pid = t->opts.pids[i], tgid = targets_tgid_of(pid);
+		struct proc *p;
+
+		if (tgid < 0 || !proc_alive(pid)) {
+			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
+				pid);
+			return -1;
+		}
+		if (targets_set(t, tgid, t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0))
+			return -1;
+		targets_announce_comm(t, tgid);
+		p = targets_add(t, tgid);
+		if (!p || uprobes_attach_proc(t, p))
+			return -1;
+		if (!proc_alive(tgid)) {
+			fprintf(stderr,
+				"heaptrail: cannot attach to pid %d: it exited while "
+				"attaching\n",
+				pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Records that change what is traced are acted upon before the consumer sees them. */
+void targets_follow(struct tracer *t, const struct ht_hdr *rec)
+{
+	struct proc *p;
+
+	switch (rec->type) {
+	case HT_REC_FORK:
+		if (t->opts.all)
+			return;
+		p = targets_add(t, ((const struct ht_fork *)rec)->child_pid);
+		if (!p)
+			break;
+		p->hold_pending = true;
+		if (uprobes_attach_proc(t, p) && proc_alive(p->pid))
+			t->error = -1;
+		break;
+	case HT_REC_HELD:
+		/*
+		 * A forked child's probes were attached on its fork record, which the ring buffer
+		 * gave us first; make sure. It is continued once the consumer has seen this.
+		 */
+		p = targets_find(t, rec->pid);
+		if (p && !p->nlinks && uprobes_attach_proc(t, p))
+			t->error = -1;
+		if (p)
+			p->hold_pending = false;
+		break;
+	case HT_REC_EXIT:
+		p = targets_find(t, rec->pid);
+		if (p)
+			targets_gone(t, p);
+		break;
+	}
+}
+
+/* Targets can vanish without an exit record (lost, or killed while we attached). */
+void targets_check(struct tracer *t)
+{
+	if (t->child && !t->child_reaped &&
+	    waitpid(t->child, &t->child_status, WNOHANG) == t->child)
+		t->child_reaped = true;
+	for (int i = 0; i < t->nprocs; i++) {
+		struct proc *p = &t->procs[i];
+
+		if (p->alive && !proc_alive(p->pid))
+			targets_gone(t, p);
+	}
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Inside the live source: the tracer's state, shared by the files of source/live/ (and by
+ * nothing else), and what each of them offers the others.
+ */
+#ifndef HT_TRACER_INT_H
+#define HT_TRACER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include "heaptrail.h" /* before the skeleton: it names the shared types */
+#include "heaptrail.skel.h"
+#include "source/live/hooks.h"
+#include "source/live/kmem.h"
+#include "source/live/probes.h"
+#include "source/live/tracer.h"
+
+#define MAX_LIBS 8
+/* Records arrive without wakeups until the buffer is an eighth full: poll this often. */
+#define POLL_MS 10
+
+/* One traced process: its uprobe links, so that they go when it does. */
+struct proc {
+	pid_t pid;
+	bool alive;
+	bool hold_pending; /* forked: will stop itself, or has, until we send SIGCONT */
+	struct bpf_link **links;
+	int nlinks;
+};
+
+struct tracer {
+	struct tracer_opts opts;
+	struct heaptrail_bpf *skel;
+	struct ring_buffer *rb;
+	tracer_event_fn cb;
+	void *cb_ctx;
+
+	struct bpf_link **links; /* kernel-side attachments */
+	int nlinks, links_cap;
+
+	struct libprobes *libs[MAX_LIBS];
+	int nlibs;
+
+	struct proc *procs;
+	int nprocs, procs_cap;
+	int nalive;
+	uint64_t kmem_frees; /* frees of reported kernel allocations: the exit linger watches */
+
+	pid_t child;	  /* -c */
+	int child_go_fd;  /* writing a byte lets the child exec */
+	int child_err_fd; /* the child's exec errno, or EOF once it exec'd */
+	int child_status;
+	bool child_reaped;
+
+	bool uprobe_multi;			   /* the kernel has uprobe_multi links */
+	struct hooks *hooks;			   /* kernel-function hooks, when any can attach */
+	struct kmem *kmem;			   /* kernel-allocator tracepoints (-k) */
+	uint64_t kmem_nested, kmem_nested_next_ns; /* kmem_nested_misses(), read now and then */
+	uint64_t lost_seen[HT_LOST_MAX];
+	uint64_t start_ns;
+	uint64_t tick_ns; /* tracer_set_tick */
+	void (*tick)(void *ctx);
+	int error; /* set from the callback: stops the loop */
+};
+
+static inline uint64_t tracer_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* tracer.c: link arrays that grow; 0 or -errno */
+int tracer_links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link *link);
+int tracer_keep_link(struct bpf_link *link, struct bpf_link ***links, int *n, int *cap);
+
+/* env.c */
+int env_check(const struct tracer_opts *o);
+
+/* features.c */
+bool features_uprobe_multi(void);
+
+/* attach.c */
+int attach_sys_table(struct tracer *t);
+int attach_kernel(struct tracer *t);
+
+/* uprobes.c */
+int uprobes_attach(struct tracer *t, pid_t pid, struct bpf_link ***links, int *n);
+int uprobes_attach_proc(struct tracer *t, struct proc *p);
+int uprobes_collect_libs(struct tracer *t);
+
+/* targets.c */
+struct proc *targets_find(struct tracer *t, pid_t pid);
+struct proc *targets_add(struct tracer *t, pid_t pid);
+void targets_detach(struct proc *p);
+void targets_gone(struct tracer *t, struct proc *p);
+pid_t targets_tgid_of(pid_t pid);
+int targets_attach_pids(struct tracer *t);
+void targets_follow(struct tracer *t, const struct ht_hdr *rec);
+void targets_check(struct tracer *t);
+int targets_set(struct tracer *t, pid_t pid, uint32_t flags);
+
+/* launch.c */
+int launch_start(struct tracer *t);
+int launch_release(struct tracer *t);
+
+/* ring.c */
+void ring_drain_fault_batches(struct tracer *t);
+int ring_on_record(void *ctx, void *data, size_t size);
+void ring_report_losses(struct tracer *t, bool final);
+int ring_poll(struct tracer *t);
+
+/* settle.c */
+int settle_kmem(struct tracer *t, bool linger, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Allocator uprobes: which libraries to probe (the targets' libc and libstdc++, the
+ * system's, --lib), and their probes attached per target process or for every process.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <bpf/libbpf.h>
+#include "util/procinfo.h"
+#include "source/live/tracer_int.h"
+
+/*
+ * Entry-type probes (function entries and ret instructions) or return probes (the functions
+ * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
+ * perf-event uprobe each.
+ */
+static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
+			      struct bpf_link ***links, int *n, int *cap)
+{
+	struct bpf_program *prog;
+	unsigned long offsets[lp->n];
+	__u64 cookies[lp->n];
+	struct bpf_link *link;
+	size_t cnt = 0;
+
+	for (int i = 0; i < lp->n; i++) {
+		if (ret && !lp->probes[i].uretprobe)
+			continue;
+		offsets[cnt] = lp->probes[i].offset;
+		cookies[cnt++] = lp->probes[i].cookie;
+	}
+	if (!cnt)
+		return 0;
+	if (t->uprobe_multi) {
+		LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offsets, .cookies = cookies,
+			    .cnt = cnt, .retprobe = ret);
+
+		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
+		link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
+		return tracer_keep_link(link, links, n, cap);
+	}
+	prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
+	for (size_t i = 0; i < cnt; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookies[i], .retprobe = ret);
+		int err;
+
+		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, offsets[i], &uo);
+		err = tracer_keep_link(link, links, n, cap);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Entry and return probes of every allocator function in every library, for one process (pid)
+ * or for all (-1). A uprobe bound to a pid traps only in that process: others do not pay.
+ */
+int uprobes_attach(struct tracer *t, pid_t pid, struct bpf_link ***links, int *n)
+{
+	int cap = *n;
+
+	for (int l = 0; l < t->nlibs; l++) {
+		const struct libprobes *lp = t->libs[l];
+
+		for (int ret = 0; ret < 2; ret++) {
+			int err = uprobes_attach_lib(t, lp, pid, ret, links, n, &cap);
+
+			if (err == -ESRCH) {
+				fprintf(stderr,
+					"heaptrail: cannot attach to pid %d: no such process\n",
+					pid);
+				return err;
+			}
+			if (err) {
+				fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n",
+					lp->path, strerror(-err));
+				return err;
+			}
+		}
+		if (t->opts.verbose && (pid == -1 || pid == t->child || !t->child))
+			for (int i = 0; i < lp->n; i++)
+				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)%s\n",
+					lp->path, lp->probes[i].symbol,
+					(unsigned long)lp->probes[i].offset,
+					lp->probes[i].cookie & HT_COOKIE_AT_RET
+						? "a ret instruction"
+					: lp->probes[i].uretprobe ? "entry, and a uretprobe"
+								  : "entry",
+					pid == -1 ? ", every process" : "");
+	}
+	return 0;
+}
+
+int uprobes_attach_proc(struct tracer *t, struct proc *p)
+{
+	int err;
+
+	if (!t->opts.want_alloc || t->opts.all || p->nlinks)
+		return 0;
+	err = uprobes_attach(t, p->pid, &p->links, &p->nlinks);
+	if (err)
+		targets_detach(p);
+	return err;
+}
+
+/* Adds a library to probe unless the same file is already in the set. */
+static int uprobes_add_lib(struct tracer *t, const char *path, bool required)
+{
+	struct libprobes *lp;
+	struct stat st, other;
+	int err;
+
+	if (!path[0])
+		return 0;
+	if (stat(path, &st)) {
+		if (!required)
+			return 0;
+		fprintf(stderr, "heaptrail: --lib %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < t->nlibs; i++)
+		if (!stat(t->libs[i]->path, &other) && other.st_ino == st.st_ino &&
+		    other.st_dev == st.st_dev)
+			return 0;
+	if (t->nlibs == MAX_LIBS) {
+		fprintf(stderr, "heaptrail: too many libraries to probe (at most %d)\n", MAX_LIBS);
+		return -1;
+	}
+	err = libprobes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose,
+				&lp);
+	if (err == -ENOENT) {
+		if (!required)
+			return 0;
+		fprintf(stderr,
+			"heaptrail: --lib %s: no allocator symbols (malloc, free, operator "
+			"new, ...) in it\n",
+			path);
+		return -1;
+	}
+	if (err) {
+		if (!required)
+			return 0;
+		fprintf(stderr, "heaptrail: --lib %s: %s\n", path,
+			err == -ENOEXEC ? "not an ELF file" : strerror(-err));
+		return -1;
+	}
+	t->libs[t->nlibs++] = lp;
+	return 0;
+}
+
+/*
+ * Which files to probe: the libc and libstdc++ that the targets map, the system ones (a target
+ * that execs later maps those), and every --lib.
+ */
+int uprobes_collect_libs(struct tracer *t)
+{
+	struct proc_libs libs;
+	char cxx[4096];
+
+	for (int i = 0; i < t->opts.nlibs; i++)
+		if (uprobes_add_lib(t, t->opts.libs[i], true))
+			return -1;
+	for (int i = 0; i < t->opts.npids; i++) {
+		if (proc_find_libs(t->opts.pids[i], &libs))
+			continue; /* reported when attaching */
+		if (!libs.libc[0] && !t->opts.nlibs)
+			fprintf(stderr,
+				"heaptrail: warning: pid %d maps no libc; its allocator is "
+				"not traced unless given with --lib\n",
+				t->opts.pids[i]);
+		if (uprobes_add_lib(t, libs.libc, false) ||
+		    uprobes_add_lib(t, libs.libstdcxx, false))
+			return -1;
+	}
+	if (!proc_find_libs(0, &libs) && uprobes_add_lib(t, libs.libc, false))
+		return -1;
+	find_system_libstdcxx(cxx, sizeof(cxx));
+	if (uprobes_add_lib(t, cxx, false))
+		return -1;
+	if (!t->nlibs) {
+		fprintf(stderr, "heaptrail: no allocator library found to probe; name one with "
+				"--lib\n");
+		return -1;
+	}
+	return 0;
+}
