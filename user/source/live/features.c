@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Kernel features that decide how heaptrail attaches, probed at start, each with the
- * release that brought it.
+ * Kernel feature probes: each loads (and attaches) the smallest program that needs the feature,
+ * as libbpf's own probes do. The kernel's BTF is read once for the hooks and -k.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include "source/live/tracer_int.h"
+#include "source/live/features.h"
+
+static struct btf *features_vmlinux;
+
+/* "return 0": what every probe loads */
+static const struct bpf_insn features_insns[] = {
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+	{ .code = BPF_JMP | BPF_EXIT },
+};
 
 /*
  * uprobe_multi links came with Linux 6.6 (commit 89ae89f53d20). Probe as libbpf does: a
@@ -15,16 +25,12 @@
  */
 bool features_uprobe_multi(void)
 {
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
 	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_UPROBE_MULTI);
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
 	unsigned long offset = 0;
 	int prog, link, err;
 
-	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, 2, &po);
+	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", features_insns, 2, &po);
 	if (prog < 0)
 		return false;
 	lo.uprobe_multi.path = "/";
@@ -36,4 +42,84 @@ bool features_uprobe_multi(void)
 		close(link);
 	close(prog);
 	return link < 0 && err == EBADF;
+}
+
+/*
+ * fexit programs (BPF trampolines, Linux 5.5) can be refused for a given function: at load
+ * (fentry not permitted on this machine; more arguments than the trampoline supports on 6.1)
+ * or at attach. So probe the function itself with a program that does nothing.
+ */
+int features_fexit(int btf_id)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = (__u32)btf_id);
+	int prog, link, err = 0;
+
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", features_insns, 2, &po);
+	if (prog < 0)
+		return -errno;
+	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
+	if (link < 0)
+		err = -errno;
+	else
+		close(link);
+	close(prog);
+	return err;
+}
+
+bool features_kprobes(void)
+{
+	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
+	       !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
+	       !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
+}
+
+const struct btf *features_btf(void)
+{
+	if (!features_vmlinux)
+		features_vmlinux = btf__load_vmlinux_btf();
+	return features_vmlinux;
+}
+
+void features_release(void)
+{
+	btf__free(features_vmlinux);
+	features_vmlinux = NULL;
+}
+
+bool features_name_matches(const char *name, const char *alternatives)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = alternatives; p && *p;) {
+		size_t len = strcspn(p, "|");
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p += len + (p[len] == '|');
+	}
+	return false;
+}
+
+int features_params(const char *func, unsigned skip, unsigned max, const char *const *names,
+		    size_t n, uint8_t *idx)
+{
+	const struct btf *btf = features_btf();
+	const struct btf_type *fn, *proto;
+	const struct btf_param *params;
+	int id;
+
+	memset(idx, 0xff, n);
+	id = btf ? btf__find_by_name_kind(btf, func, BTF_KIND_FUNC) : -1;
+	fn = id < 0 ? NULL : btf__type_by_id(btf, id);
+	proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
+	if (!proto || !btf_is_func_proto(proto))
+		return -1;
+	params = btf_params(proto);
+	for (size_t k = 0; k < n; k++)
+		for (unsigned i = skip; names[k] && i < btf_vlen(proto) && i < skip + max; i++)
+			if (features_name_matches(btf__name_by_offset(btf, params[i].name_off),
+						  names[k]))
+				idx[k] = (uint8_t)(i - skip);
+	return 0;
 }

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "source/live/features.h"
 #include "source/live/hooks.h"
 
 enum hook_mode { MODE_NONE, MODE_FEXIT, MODE_KPROBE };
@@ -45,79 +46,20 @@ struct hooks {
 	bool verbose;
 };
 
-bool hooks_name_matches(const char *name, const char *alternatives)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = alternatives; p && *p;) {
-		size_t len = strcspn(p, "|");
-
-		if (len == n && !strncmp(p, name, n))
-			return true;
-		p += len + (p[len] == '|');
-	}
-	return false;
-}
-
 /* Fills the layout from the function's BTF prototype; false when a parameter is missing. */
-static bool layout_from_btf(const struct btf *btf, int id, const struct hook_desc *d,
-			    struct ht_hook_layout *l)
+static bool hooks_layout(const struct hook_desc *d, struct ht_hook_layout *l)
 {
-	const struct btf_type *fn = btf__type_by_id(btf, id);
-	const struct btf_type *proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
-	const struct btf_param *params;
+	uint8_t idx[5];
 	uint8_t *slots[5] = { &l->start, &l->len, &l->end, &l->prot, &l->flags };
 
-	if (!proto || !btf_is_func_proto(proto))
+	if (features_params(d->func, 0, 255, d->params, 5, idx))
 		return false;
-	params = btf_params(proto);
-	memset(l, HT_ARG_NONE, sizeof(*l));
 	for (int k = 0; k < 5; k++) {
-		if (!d->params[k])
-			continue;
-		for (int i = 0; i < btf_vlen(proto); i++)
-			if (hooks_name_matches(btf__name_by_offset(btf, params[i].name_off),
-					       d->params[k]))
-				*slots[k] = (uint8_t)i;
-		if (*slots[k] == HT_ARG_NONE)
+		*slots[k] = idx[k];
+		if (d->params[k] && idx[k] == HT_ARG_NONE)
 			return false;
 	}
 	return true;
-}
-
-/*
- * Can an fexit program attach to this function? Load and attach a program that does nothing;
- * kernels refuse at load (fentry not permitted, more arguments than the trampoline supports
- * on 6.1) or at attach.
- */
-static int probe_fexit(int btf_id)
-{
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_FEXIT,
-		    .attach_btf_id = (__u32)btf_id);
-	int prog, link, err = 0;
-
-	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &po);
-	if (prog < 0)
-		return -errno;
-	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
-	if (link < 0)
-		err = -errno;
-	else
-		close(link);
-	close(prog);
-	return err;
-}
-
-/* kprobes need the kprobe PMU or the legacy tracefs interface; CONFIG_KPROBES=n has neither. */
-static bool kprobes_available(void)
-{
-	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
-	       !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
-	       !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
 }
 
 static struct bpf_program *prog_for(struct heaptrail_bpf *skel, const char *kind, const char *func)
@@ -140,7 +82,7 @@ static void autoload_none(struct heaptrail_bpf *skel)
 
 struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbose)
 {
-	struct btf *btf;
+	const struct btf *btf;
 	struct hooks *h;
 	char fexit_why[128] = "";
 	int nchosen = 0;
@@ -149,10 +91,9 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 	if (!wanted)
 		return NULL;
 	h = calloc(1, sizeof(*h));
-	btf = btf__load_vmlinux_btf();
+	btf = features_btf();
 	if (!h || !btf) {
 		free(h);
-		btf__free(btf);
 		return NULL;
 	}
 	h->verbose = verbose;
@@ -169,7 +110,7 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 		id = btf__find_by_name_kind(btf, d->func, BTF_KIND_FUNC);
 		if (id < 0)
 			continue;
-		if (!layout_from_btf(btf, id, d, l)) {
+		if (!hooks_layout(d, l)) {
 			if (verbose)
 				fprintf(stderr,
 					"heaptrail: hook %s: its parameters are not the ones "
@@ -181,17 +122,16 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 		h->btf_id[i] = id;
 		nchosen++;
 	}
-	btf__free(btf);
 
 	/* One mode for all hooks: fexit if every chosen function takes it, else kprobes. */
 	h->mode = nchosen ? MODE_FEXIT : MODE_NONE;
 	for (int i = 0; i < HT_HOOK_MAX && h->mode == MODE_FEXIT; i++) {
-		int err = h->chosen[i] ? probe_fexit(h->btf_id[i]) : 0;
+		int err = h->chosen[i] ? features_fexit(h->btf_id[i]) : 0;
 
 		if (err) {
 			snprintf(fexit_why, sizeof(fexit_why), "fexit on %s refused (%s)",
 				 hook_descs[i].func, strerror(-err));
-			h->mode = kprobes_available() ? MODE_KPROBE : MODE_NONE;
+			h->mode = features_kprobes() ? MODE_KPROBE : MODE_NONE;
 		}
 	}
 	if (verbose) {

@@ -19,7 +19,5 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 int hooks_attach(struct hooks *h, struct heaptrail_bpf *skel,
 		 int (*push)(void *ctx, struct bpf_link *link), void *ctx);
 void hooks_free(struct hooks *h);
-/* Is name one of the '|'-separated alternatives ("flags|vm_flags")? For BTF parameter names. */
-bool hooks_name_matches(const char *name, const char *alternatives);
 
 #endif

@@ -12,6 +12,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "source/live/hooks.h"
+#include "source/live/features.h"
 #include "source/live/kmem.h"
 
 struct ktp_desc {
@@ -130,48 +131,29 @@ static struct bpf_program *ktp_prog2(struct heaptrail_bpf *s, int ktp)
 /*
  * The raw tracepoint's arguments are those of __bpf_trace_<event> after its first (__data).
  * Returns false when the event is missing or a needed slot has no parameter of that name.
+ * (Linux 6.1's kmem_cache_alloc passes the sizes, later ones the cache: either will do.)
  */
-static bool layout_of(const struct btf *btf, const struct ktp_desc *d, struct ht_ktp_layout *l)
+static bool kmem_layout(const struct ktp_desc *d, struct ht_ktp_layout *l)
 {
 	char fname[128];
-	const struct btf_type *fn, *proto;
-	const struct btf_param *params;
-	int id;
 
-	memset(l, HT_ARG_NONE, sizeof(*l));
 	snprintf(fname, sizeof(fname), "__bpf_trace_%s", d->event);
-	id = btf__find_by_name_kind(btf, fname, BTF_KIND_FUNC);
-	if (id < 0)
+	if (features_params(fname, 1, 10, d->params, HT_KS_MAX, l->idx))
 		return false;
-	fn = btf__type_by_id(btf, id);
-	proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
-	if (!proto || !btf_is_func_proto(proto))
-		return false;
-	params = btf_params(proto);
-	for (int s = 0; s < HT_KS_MAX; s++) {
-		if (!d->params[s])
-			continue;
-		for (int i = 1; i < btf_vlen(proto) && i <= 10; i++)
-			if (hooks_name_matches(btf__name_by_offset(btf, params[i].name_off),
-					       d->params[s]))
-				l->idx[s] = (uint8_t)(i - 1);
+	for (int s = 0; s < HT_KS_MAX; s++)
 		if (l->idx[s] == HT_ARG_NONE && (d->need & NEED(s)))
 			return false;
-	}
-	/* Linux 6.1's kmem_cache_alloc passes the sizes, later ones the cache: either will do. */
 	return true;
 }
 
 struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, unsigned table_size,
 			  bool verbose)
 {
-	struct btf *btf = NULL;
 	struct kmem *k = NULL;
 	int missing_required = 0;
 
 	if (wanted) {
-		btf = btf__load_vmlinux_btf();
-		if (!btf) {
+		if (!features_btf()) {
 			fprintf(stderr,
 				"heaptrail: kernel allocators (-k) need the kernel's BTF: %s\n",
 				strerror(errno));
@@ -179,15 +161,13 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, 
 			return NULL;
 		}
 		k = calloc(1, sizeof(*k));
-		if (!k) {
-			btf__free(btf);
+		if (!k)
 			return NULL;
-		}
 		k->verbose = verbose;
 	}
 	for (int t = 0; t < HT_KTP_MAX; t++) {
 		struct ht_ktp_layout l;
-		bool ok = wanted && layout_of(btf, &ktp_descs[t], &l);
+		bool ok = wanted && kmem_layout(&ktp_descs[t], &l);
 
 		if (ok)
 			skel->rodata->ktp_layout[t] = l;
@@ -207,7 +187,6 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, 
 		}
 		bpf_program__set_autoload(ktp_prog(skel, t), ok);
 	}
-	btf__free(btf);
 	if (!wanted)
 		return NULL;
 	if (missing_required == 4) {

@@ -195,6 +195,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->hooks = hooks_prepare(t->skel, opts->want_vm, opts->verbose);
 	t->kmem = kmem_prepare(t->skel, opts->want_kmem, opts->kmem_stacks, opts->kmem_table_size,
 			       opts->verbose);
+	features_release(); /* the kernel's BTF: read once, for the hooks and -k */
 	if (opts->want_kmem && !t->kmem)
 		return -1;
 	bpf_program__set_autoload(t->skel->progs.alloc_return_multi, t->uprobe_multi);
@@ -330,5 +331,6 @@ void tracer_close(struct tracer *t)
 		libprobes_free(t->libs[i]);
 	hooks_free(t->hooks);
 	kmem_free(t->kmem);
+	features_release();
 	free(t);
 }

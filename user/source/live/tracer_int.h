@@ -12,6 +12,7 @@
 #include <time.h>
 #include "heaptrail.h" /* before the skeleton: it names the shared types */
 #include "heaptrail.skel.h"
+#include "source/live/features.h"
 #include "source/live/hooks.h"
 #include "source/live/kmem.h"
 #include "source/live/probes.h"
@@ -79,9 +80,6 @@ int tracer_keep_link(struct bpf_link *link, struct bpf_link ***links, int *n, in
 
 /* env.c */
 int env_check(const struct tracer_opts *o);
-
-/* features.c */
-bool features_uprobe_multi(void);
 
 /* attach.c */
 int attach_sys_table(struct tracer *t);

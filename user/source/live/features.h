@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Kernel features that decide how heaptrail attaches, probed in one place, each with the
+ * release that brought it; and the running kernel's BTF, loaded once for all who read it.
+ */
+#ifndef HT_FEATURES_H
+#define HT_FEATURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct btf;
+
+/* uprobe_multi links: Linux 6.6. */
+bool features_uprobe_multi(void);
+/* Can an fexit program attach to the function with this BTF id? 0, or the kernel's -errno. */
+int features_fexit(int btf_id);
+/* kprobes: the kprobe PMU or the legacy tracefs interface (CONFIG_KPROBES). */
+bool features_kprobes(void);
+
+/* vmlinux BTF, read at the first call and kept until features_release(); NULL with errno. */
+const struct btf *features_btf(void);
+void features_release(void);
+/* Is name one of the '|'-separated alternatives ("flags|vm_flags")? */
+bool features_name_matches(const char *name, const char *alternatives);
+/*
+ * Where a kernel function (BTF_KIND_FUNC) takes each of n named parameters: idx[k] is the
+ * position of the parameter called names[k] (alternatives as above; NULL: not wanted) among
+ * parameters skip .. skip+max-1, counted from skip, or 0xff where it has none. -1 when the
+ * function or its prototype is not in BTF.
+ */
+int features_params(const char *func, unsigned skip, unsigned max, const char *const *names,
+		    size_t n, uint8_t *idx);
+
+#endif
