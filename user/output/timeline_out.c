@@ -147,65 +147,84 @@ static void escape(FILE *f, const char *s)
 	}
 }
 
-static void svg_chart(FILE *f, const struct tl_process *p, int y0)
-{
-	uint64_t t_min = UINT64_MAX, t_max = 0, v_max = 0;
-	double tspan, tstep, vstep, unit_div;
-	const char *tunit;
-	int ncolor = 0;
+/* One chart's frame: where it is, and the time and byte ranges it shows. */
+struct svg_frame {
+	int y0;
+	uint64_t t_min, t_max, v_max;
+	double tspan;
+};
 
+static double svg_x(const struct svg_frame *c, double t)
+{
+	return ML + (t - (double)c->t_min) / c->tspan * (W - ML - MR);
+}
+
+static double svg_y(const struct svg_frame *c, double v)
+{
+	return c->y0 + MT + (H - MT - MB) * (1.0 - v / ((double)c->v_max * 1.08));
+}
+
+/* The ranges of the byte series and the markers (at least the process's start). */
+static void svg_extent(const struct tl_process *p, struct svg_frame *c)
+{
+	c->t_min = UINT64_MAX;
+	c->t_max = c->v_max = 0;
 	for (size_t s = 0; s < p->nseries; s++) {
 		if (strcmp(p->series[s].unit, "bytes"))
 			continue;
 		for (size_t k = 0; k < p->series[s].n; k++) {
 			uint64_t t = p->series[s].pts[2 * k], v = p->series[s].pts[2 * k + 1];
 
-			t_min = t < t_min ? t : t_min;
-			t_max = t > t_max ? t : t_max;
-			v_max = v > v_max ? v : v_max;
+			c->t_min = t < c->t_min ? t : c->t_min;
+			c->t_max = t > c->t_max ? t : c->t_max;
+			c->v_max = v > c->v_max ? v : c->v_max;
 		}
 	}
 	for (size_t m = 0; m < p->nmarkers; m++) {
-		t_min = p->markers[m].ts_ns < t_min ? p->markers[m].ts_ns : t_min;
-		t_max = p->markers[m].ts_ns > t_max ? p->markers[m].ts_ns : t_max;
+		c->t_min = p->markers[m].ts_ns < c->t_min ? p->markers[m].ts_ns : c->t_min;
+		c->t_max = p->markers[m].ts_ns > c->t_max ? p->markers[m].ts_ns : c->t_max;
 	}
-	if (t_min == UINT64_MAX)
-		t_min = t_max = p->start_ns;
-	if (p->start_ns < t_min)
-		t_min = p->start_ns;
-	tspan = (double)(t_max - t_min);
-	if (tspan <= 0)
-		tspan = 1e6;
-	if (!v_max)
-		v_max = 4096;
-	tunit = tspan >= 2e9 ? "s" : "ms";
-	unit_div = tspan >= 2e9 ? 1e9 : 1e6;
-	tstep = nice_step(tspan / unit_div, 8, 10);
-	vstep = nice_step((double)v_max, 5, 2);
-#define X(t) (ML + ((double)(t) - (double)t_min) / tspan * (W - ML - MR))
-#define Y(v) (y0 + MT + (H - MT - MB) * (1.0 - (double)(v) / ((double)v_max * 1.08)))
+	if (c->t_min == UINT64_MAX)
+		c->t_min = c->t_max = p->start_ns;
+	if (p->start_ns < c->t_min)
+		c->t_min = p->start_ns;
+	c->tspan = (double)(c->t_max - c->t_min);
+	if (c->tspan <= 0)
+		c->tspan = 1e6;
+	if (!c->v_max)
+		c->v_max = 4096;
+}
+
+/* The title, the frame, the grid with its labels, the axis names. */
+static void svg_axes(FILE *f, const struct tl_process *p, const struct svg_frame *c)
+{
+	const char *tunit = c->tspan >= 2e9 ? "s" : "ms";
+	double unit_div = c->tspan >= 2e9 ? 1e9 : 1e6;
+	double tstep = nice_step(c->tspan / unit_div, 8, 10);
+	double vstep = nice_step((double)c->v_max, 5, 2);
+	int y0 = c->y0;
+
 	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"16\" font-weight=\"bold\">pid %u (", ML,
 		y0 + 24, p->pid);
 	escape(f, p->comm);
 	fprintf(f, "): memory over time</text>\n");
-	/* axes and grid */
 	fprintf(f,
 		"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
 		"stroke=\"#444\"/>\n",
 		ML, y0 + MT, W - ML - MR, H - MT - MB);
-	for (double v = 0; v <= (double)v_max * 1.08; v += vstep) {
+	for (double v = 0; v <= (double)c->v_max * 1.08; v += vstep) {
 		char label[32];
 
 		human_bytes(v, label, sizeof(label));
 		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-			ML, W - MR, Y(v), Y(v));
+			ML, W - MR, svg_y(c, v), svg_y(c, v));
 		fprintf(f,
 			"<text x=\"%d\" y=\"%.1f\" font-size=\"11\" "
 			"text-anchor=\"end\">%s</text>\n",
-			ML - 6, Y(v) + 4, label);
+			ML - 6, svg_y(c, v) + 4, label);
 	}
-	for (double t = 0; t <= tspan / unit_div + 1e-9; t += tstep) {
-		double x = X(t_min + t * unit_div);
+	for (double t = 0; t <= c->tspan / unit_div + 1e-9; t += tstep) {
+		double x = svg_x(c, (double)c->t_min + t * unit_div);
 
 		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n",
 			x, x, y0 + MT, y0 + H - MB);
@@ -222,7 +241,11 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 		"<text x=\"18\" y=\"%d\" font-size=\"12\" transform=\"rotate(-90 18 %d)\" "
 		"text-anchor=\"middle\">bytes</text>\n",
 		y0 + (MT + H - MB) / 2, y0 + (MT + H - MB) / 2);
-	/* markers at the largest mappings: the SVG_MARKERS biggest, labels reading down */
+}
+
+/* Markers at the largest mappings: the SVG_MARKERS biggest, labels reading down. */
+static void svg_markers(FILE *f, const struct tl_process *p, const struct svg_frame *c)
+{
 	for (size_t shown = 0, last = SIZE_MAX; shown < SVG_MARKERS; shown++) {
 		size_t best = SIZE_MAX;
 		double x;
@@ -235,19 +258,25 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 		if (best == SIZE_MAX)
 			break;
 		last = best;
-		x = X(p->markers[best].ts_ns);
+		x = svg_x(c, (double)p->markers[best].ts_ns);
 		fprintf(f,
 			"<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#888\" "
 			"stroke-dasharray=\"4,3\"/>\n",
-			x, x, y0 + MT, y0 + H - MB);
+			x, x, c->y0 + MT, c->y0 + H - MB);
 		fprintf(f,
 			"<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#555\" "
 			"transform=\"rotate(90 %.1f %d)\">",
-			x + 4, y0 + MT + 6, x + 4, y0 + MT + 6);
+			x + 4, c->y0 + MT + 6, x + 4, c->y0 + MT + 6);
 		escape(f, p->markers[best].label);
 		fprintf(f, "</text>\n");
 	}
-	/* one line per series, steps: a value holds until the next point */
+}
+
+/* One line per byte series, in steps (a value holds until the next point), and its legend. */
+static void svg_lines(FILE *f, const struct tl_process *p, const struct svg_frame *c)
+{
+	int ncolor = 0;
+
 	for (size_t s = 0; s < p->nseries; s++) {
 		const struct tl_series *se = &p->series[s];
 		const char *color = colors[ncolor % (sizeof(colors) / sizeof(colors[0]))];
@@ -262,20 +291,31 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 				"points=\"",
 				color);
 			for (size_t k = 0; k < se->n; k++) {
+				double x = svg_x(c, (double)se->pts[2 * k]);
+
 				if (k)
-					fprintf(f, "%.1f,%.1f ", X(se->pts[2 * k]),
-						Y(se->pts[2 * k - 1]));
-				fprintf(f, "%.1f,%.1f ", X(se->pts[2 * k]), Y(se->pts[2 * k + 1]));
+					fprintf(f, "%.1f,%.1f ", x,
+						svg_y(c, (double)se->pts[2 * k - 1]));
+				fprintf(f, "%.1f,%.1f ", x, svg_y(c, (double)se->pts[2 * k + 1]));
 			}
-			fprintf(f, "%.1f,%.1f\"/>\n", X(t_max), Y(se->pts[2 * se->n - 1]));
+			fprintf(f, "%.1f,%.1f\"/>\n", svg_x(c, (double)c->t_max),
+				svg_y(c, (double)se->pts[2 * se->n - 1]));
 		}
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", lx,
-			y0 + H - 30, color);
+			c->y0 + H - 30, color);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", lx + 18,
-			y0 + H - 25, se->name);
+			c->y0 + H - 25, se->name);
 	}
-#undef X
-#undef Y
+}
+
+static void svg_chart(FILE *f, const struct tl_process *p, int y0)
+{
+	struct svg_frame c = { .y0 = y0 };
+
+	svg_extent(p, &c);
+	svg_axes(f, p, &c);
+	svg_markers(f, p, &c);
+	svg_lines(f, p, &c);
 }
 
 void tl_write_svg(FILE *f, const struct tl_process *procs, size_t n)

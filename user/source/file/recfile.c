@@ -429,135 +429,177 @@ int recfile_close(struct recfile_writer *w)
  * The reader proper. done(data, from, to), when given, is told that the bytes in [from, to)
  * will not be read again, every DROP_EVERY bytes or so (a syscall per block cost 10%).
  */
+/* What reading a file needs while it goes through the blocks. */
+struct reader {
+	const char *name;
+	recfile_event_fn cb;
+	void *ctx;
+	char *err;
+	size_t errlen;
+	uint8_t *raw; /* the block being read, decompressed */
+	ZSTD_DCtx *dctx;
+	struct pack_state *ps;
+	size_t nblock;
+	uint64_t last_ts, records;
+};
+
+/* The file header and its metadata (copied to *meta_out when asked). 0, or -1 with err. */
+static int read_header(struct reader *r, const uint8_t *data, size_t size, struct recfile_header *h,
+		       char **meta_out)
+{
+	if (size < sizeof(*h) || memcmp(data, RECFILE_MAGIC, 8)) {
+		snprintf(r->err, r->errlen, "%s: not a heaptrail recording (%s)", r->name,
+			 size < sizeof(*h) ? "too short" : "wrong magic");
+		return -1;
+	}
+	memcpy(h, data, sizeof(*h));
+	if (h->version < 1 || h->version > RECFILE_VERSION) {
+		snprintf(r->err, r->errlen,
+			 "%s: format version %u is not supported (this heaptrail reads 1 to %u)",
+			 r->name, h->version, RECFILE_VERSION);
+		return -1;
+	}
+	if (h->meta_len > META_MAX || h->meta_len > size - sizeof(*h)) {
+		snprintf(r->err, r->errlen, "%s: %s in its header", r->name,
+			 h->meta_len > META_MAX ? "corrupt" : "cut short");
+		return -1;
+	}
+	if (meta_out) {
+		*meta_out = malloc(h->meta_len + 1);
+		if (*meta_out) {
+			memcpy(*meta_out, data + sizeof(*h), h->meta_len);
+			(*meta_out)[h->meta_len] = '\0';
+		}
+	}
+	return 0;
+}
+
+/* The n bytes of one decompressed block, record by record to the callback. */
+static int read_records(struct reader *r, size_t n, uint32_t *count)
+{
+	size_t pos = 0;
+
+	pack_reset(r->ps);
+	while (pos < n) {
+		const char *why;
+		struct ht_hdr *rec;
+		struct ht_alloc a;
+		uint16_t type = 0;
+
+		memcpy(&type, r->raw + pos, n - pos >= 2 ? 2 : 1);
+		if (type == PACKED_TYPE) {
+			size_t k = unpack_alloc(r->ps, r->raw + pos, r->raw + n, &a, &why);
+
+			if (!k)
+				goto bad_record;
+			/* type and size are right by construction: what ht_rec_check adds */
+			if (!ht_alloc_fn_valid(a.fn)) {
+				why = "unknown allocator function";
+				goto bad_record;
+			}
+			pos += k;
+			rec = &a.hdr;
+		} else {
+			pos = padded(pos);
+			if (pos >= n)
+				break;
+			rec = (struct ht_hdr *)(r->raw + pos);
+			if (ht_rec_check(rec, n - pos, &why) < 0)
+				goto bad_record;
+			pos += padded(rec->size);
+		}
+		if (rec->ts_ns > r->last_ts)
+			r->last_ts = rec->ts_ns;
+		(*count)++;
+		r->records++;
+		r->cb(r->ctx, rec);
+		continue;
+	bad_record:
+		snprintf(r->err, r->errlen, "%s: block %zu holds a bad record at byte %zu (%s)",
+			 r->name, r->nblock, pos, why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One block at data + off: its records to the callback. Returns the offset of the next block,
+ * 0 at a cut-short end (warned about: what came before stands), or -1 with err.
+ */
+static long read_block(struct reader *r, const uint8_t *data, size_t size, size_t off)
+{
+	struct recfile_block b;
+	uint32_t count = 0;
+	size_t n;
+
+	if (size - off < sizeof(b)) {
+		fprintf(stderr,
+			"heaptrail: warning: %s is cut short in the header of block %zu: "
+			"read %" PRIu64 " records, the events after ts_ns %" PRIu64 " are lost\n",
+			r->name, r->nblock, r->records, r->last_ts);
+		return 0;
+	}
+	memcpy(&b, data + off, sizeof(b));
+	if (b.magic != RECFILE_BLOCK_MAGIC || !b.raw_size || b.raw_size > RECFILE_BLOCK_RAW_MAX ||
+	    b.zsize > ZSTD_compressBound(RECFILE_BLOCK_RAW_MAX)) {
+		snprintf(r->err, r->errlen,
+			 "%s: block %zu at offset %zu is corrupt (bad block header)", r->name,
+			 r->nblock, off);
+		return -1;
+	}
+	if (size - off - sizeof(b) < b.zsize) {
+		fprintf(stderr,
+			"heaptrail: warning: %s is cut short in block %zu: read %" PRIu64
+			" records, the %u of that block and any after it are lost "
+			"(events after ts_ns %" PRIu64 ")\n",
+			r->name, r->nblock, r->records, b.nrecords, r->last_ts);
+		return 0;
+	}
+	n = ZSTD_decompressDCtx(r->dctx, r->raw, RECFILE_BLOCK_RAW_MAX, data + off + sizeof(b),
+				b.zsize);
+	if (ZSTD_isError(n) || n != b.raw_size) {
+		snprintf(r->err, r->errlen, "%s: block %zu at offset %zu is corrupt (%s)", r->name,
+			 r->nblock, off, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
+		return -1;
+	}
+	if (read_records(r, n, &count))
+		return -1;
+	if (count != b.nrecords) {
+		snprintf(r->err, r->errlen, "%s: block %zu holds %u records, its header says %u",
+			 r->name, r->nblock, count, b.nrecords);
+		return -1;
+	}
+	return (long)(off + sizeof(b) + b.zsize);
+}
+
 static int read_blocks(const uint8_t *data, size_t size, const char *name, recfile_event_fn cb,
 		       void *ctx, char **meta_out, char *err, size_t errlen,
 		       void (*done)(const uint8_t *data, size_t from, size_t to))
 {
+	struct reader r = { .name = name, .cb = cb, .ctx = ctx, .err = err, .errlen = errlen };
 	struct recfile_header h;
-	uint8_t *raw = NULL;
-	ZSTD_DCtx *dctx = NULL;
-	struct pack_state *ps = NULL;
-	size_t off, nblock = 0, drop_from = 0;
-	uint64_t last_ts = 0, records = 0;
+	size_t drop_from = 0;
 	int ret = -1;
 
 	if (meta_out)
 		*meta_out = NULL;
-	if (size < sizeof(h) || memcmp(data, RECFILE_MAGIC, 8)) {
-		snprintf(err, errlen, "%s: not a heaptrail recording (%s)", name,
-			 size < sizeof(h) ? "too short" : "wrong magic");
+	if (read_header(&r, data, size, &h, meta_out))
 		return -1;
-	}
-	memcpy(&h, data, sizeof(h));
-	if (h.version < 1 || h.version > RECFILE_VERSION) {
-		snprintf(err, errlen,
-			 "%s: format version %u is not supported (this heaptrail reads 1 to %u)",
-			 name, h.version, RECFILE_VERSION);
-		return -1;
-	}
-	if (h.meta_len > META_MAX || h.meta_len > size - sizeof(h)) {
-		snprintf(err, errlen, "%s: %s in its header", name,
-			 h.meta_len > META_MAX ? "corrupt" : "cut short");
-		return -1;
-	}
-	if (meta_out) {
-		*meta_out = malloc(h.meta_len + 1);
-		if (*meta_out) {
-			memcpy(*meta_out, data + sizeof(h), h.meta_len);
-			(*meta_out)[h.meta_len] = '\0';
-		}
-	}
-	raw = aligned_alloc(8, RECFILE_BLOCK_RAW_MAX);
-	dctx = ZSTD_createDCtx();
-	ps = malloc(sizeof(*ps));
-	if (!raw || !dctx || !ps) {
+	r.raw = aligned_alloc(8, RECFILE_BLOCK_RAW_MAX);
+	r.dctx = ZSTD_createDCtx();
+	r.ps = malloc(sizeof(*r.ps));
+	if (!r.raw || !r.dctx || !r.ps) {
 		snprintf(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
-	for (off = sizeof(h) + h.meta_len; off < size; nblock++) {
-		struct recfile_block b;
-		size_t n, pos = 0;
-		uint32_t count = 0;
+	for (size_t off = sizeof(h) + h.meta_len; off < size; r.nblock++) {
+		long next = read_block(&r, data, size, off);
 
-		if (size - off < sizeof(b)) {
-			fprintf(stderr,
-				"heaptrail: warning: %s is cut short in the header of block %zu: "
-				"read %" PRIu64 " records, the events after ts_ns %" PRIu64
-				" are lost\n",
-				name, nblock, records, last_ts);
-			break;
-		}
-		memcpy(&b, data + off, sizeof(b));
-		if (b.magic != RECFILE_BLOCK_MAGIC || !b.raw_size ||
-		    b.raw_size > RECFILE_BLOCK_RAW_MAX ||
-		    b.zsize > ZSTD_compressBound(RECFILE_BLOCK_RAW_MAX)) {
-			snprintf(err, errlen,
-				 "%s: block %zu at offset %zu is corrupt (bad block header)", name,
-				 nblock, off);
+		if (next < 0)
 			goto out;
-		}
-		if (size - off - sizeof(b) < b.zsize) {
-			fprintf(stderr,
-				"heaptrail: warning: %s is cut short in block %zu: read %" PRIu64
-				" records, the %u of that block and any after it are lost "
-				"(events after ts_ns %" PRIu64 ")\n",
-				name, nblock, records, b.nrecords, last_ts);
-			break;
-		}
-		n = ZSTD_decompressDCtx(dctx, raw, RECFILE_BLOCK_RAW_MAX, data + off + sizeof(b),
-					b.zsize);
-		if (ZSTD_isError(n) || n != b.raw_size) {
-			snprintf(err, errlen, "%s: block %zu at offset %zu is corrupt (%s)", name,
-				 nblock, off,
-				 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
-			goto out;
-		}
-		pack_reset(ps);
-		while (pos < n) {
-			const char *why;
-			struct ht_hdr *rec;
-			struct ht_alloc a;
-			uint16_t type = 0;
-
-			memcpy(&type, raw + pos, n - pos >= 2 ? 2 : 1);
-			if (type == PACKED_TYPE) {
-				size_t k = unpack_alloc(ps, raw + pos, raw + n, &a, &why);
-
-				if (!k)
-					goto bad_record;
-				/* type and size are right by construction: what ht_rec_check adds */
-				if (!ht_alloc_fn_valid(a.fn)) {
-					why = "unknown allocator function";
-					goto bad_record;
-				}
-				pos += k;
-				rec = &a.hdr;
-			} else {
-				pos = padded(pos);
-				if (pos >= n)
-					break;
-				rec = (struct ht_hdr *)(raw + pos);
-				if (ht_rec_check(rec, n - pos, &why) < 0)
-					goto bad_record;
-				pos += padded(rec->size);
-			}
-			if (rec->ts_ns > last_ts)
-				last_ts = rec->ts_ns;
-			count++;
-			records++;
-			cb(ctx, rec);
-			continue;
-		bad_record:
-			snprintf(err, errlen, "%s: block %zu holds a bad record at byte %zu (%s)",
-				 name, nblock, pos, why);
-			goto out;
-		}
-		if (count != b.nrecords) {
-			snprintf(err, errlen, "%s: block %zu holds %u records, its header says %u",
-				 name, nblock, count, b.nrecords);
-			goto out;
-		}
-		off += sizeof(b) + b.zsize;
+		if (next == 0)
+			break; /* cut short: what came before stands */
+		off = (size_t)next;
 		if (done && off - drop_from >= DROP_EVERY) {
 			done(data, drop_from, off);
 			drop_from = off;
@@ -565,9 +607,9 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 	}
 	ret = 0;
 out:
-	ZSTD_freeDCtx(dctx);
-	free(ps);
-	free(raw);
+	ZSTD_freeDCtx(r.dctx);
+	free(r.ps);
+	free(r.raw);
 	if (ret && meta_out) {
 		free(*meta_out);
 		*meta_out = NULL;
