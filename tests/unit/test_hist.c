@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "report/hist.h"
+#include "model/hist.h"
+#include "output/hist_out.h"
 
 static void test_log2_buckets(void **state)
 {
@@ -55,7 +56,7 @@ static void test_linear_buckets(void **state)
 	f = open_memstream(&buf, &len);
 	json_init(&j, f);
 	json_object_begin(&j);
-	hist_json_buckets(&j, &h);
+	hist_out_json(&j, &h);
 	json_object_end(&j);
 	fclose(f);
 	/* empty buckets are left out */

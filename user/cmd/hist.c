@@ -10,7 +10,8 @@
 #include <string.h>
 #include "cmd/commands.h"
 #include "record/event.h"
-#include "report/hist.h"
+#include "model/hist.h"
+#include "output/hist_out.h"
 #include "output/json.h"
 #include "report/kreport.h"
 #include "model/model.h"
@@ -232,7 +233,7 @@ static void text_hist(const char *title, const char *unit, const struct hist *h)
 	if (!h->total)
 		return;
 	printf("\n  %s\n", title);
-	hist_print(stdout, h, unit);
+	hist_out_text(stdout, h, unit);
 }
 
 static void text_report(struct hist_ctx *hc)
@@ -267,7 +268,7 @@ static void text_report(struct hist_ctx *hc)
 				printf("\n  alloc_size from:\n");
 				report_text_stack(hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
 						  hc->cli->stack_depth);
-				hist_print(stdout, &ph->by_stack[k].size, "bytes");
+				hist_out_text(stdout, &ph->by_stack[k].size, "bytes");
 			}
 		}
 		printf("\n");
@@ -297,7 +298,7 @@ static void json_hist(struct json *j, const struct proc_hists *ph, const char *n
 		      const char *unit, const struct hist *h)
 {
 	json_hist_begin(j, ph, name, unit);
-	hist_json_buckets(j, h);
+	hist_out_json(j, h);
 	json_object_end(j);
 }
 
@@ -319,7 +320,7 @@ static void json_report(struct hist_ctx *hc)
 				continue;
 			json_hist_begin(j, ph, "syscall_latency", "ns");
 			json_kv_string(j, "syscall", ht_sys_name((unsigned)s));
-			hist_json_buckets(j, &ph->sys[s]);
+			hist_out_json(j, &ph->sys[s]);
 			json_object_end(j);
 		}
 		json_hist(j, ph, "mmap_size", "bytes", &ph->mmap_size);
@@ -342,7 +343,7 @@ static void json_report(struct hist_ctx *hc)
 				json_hist_begin(j, ph, "alloc_size", "bytes");
 				report_json_frames(j, hc->sym, hc->model, ph->p,
 						   ph->by_stack[k].stack, hc->cli->stack_depth);
-				hist_json_buckets(j, &ph->by_stack[k].size);
+				hist_out_json(j, &ph->by_stack[k].size);
 				json_object_end(j);
 			}
 		}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "record/event.h"
+#include "output/hist_out.h"
 #include "report/kreport.h"
 
 static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id);
@@ -567,21 +568,21 @@ void khists_text(struct khists *h, struct kreport *kr, FILE *out)
 		if (!h->size[k].total)
 			continue;
 		fprintf(out, "\n  kmem_size %s\n", ht_kalloc_name(k));
-		hist_print(out, &h->size[k], "bytes");
+		hist_out_text(out, &h->size[k], "bytes");
 	}
 	for (size_t i = 0; i < h->ncaches; i++) {
 		if (!h->cache_size[i].total)
 			continue;
 		fprintf(out, "\n  kmem_size cache %s\n", kmodel_cache_at(kr->km, i)->name);
-		hist_print(out, &h->cache_size[i], "bytes");
+		hist_out_text(out, &h->cache_size[i], "bytes");
 	}
 	if (h->lifetime.total) {
 		fprintf(out, "\n  kmem_lifetime\n");
-		hist_print(out, &h->lifetime, "ns");
+		hist_out_text(out, &h->lifetime, "ns");
 	}
 	if (h->order.total) {
 		fprintf(out, "\n  page_order\n");
-		hist_print(out, &h->order, "order");
+		hist_out_text(out, &h->order, "order");
 	}
 	if (h->ngfp) {
 		qsort(h->gfp, h->ngfp, sizeof(h->gfp[0]), gfp_by_count);
@@ -613,7 +614,7 @@ static void json_hist_obj(struct json *j, const char *name, const char *unit, co
 	json_kv_string(j, "unit", unit);
 	if (key)
 		json_kv_string(j, key, val);
-	hist_json_buckets(j, h);
+	hist_out_json(j, h);
 	json_object_end(j);
 }
 

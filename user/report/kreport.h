@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "report/hist.h"
+#include "model/hist.h"
 #include "output/json.h"
 #include "model/kmodel.h"
 #include "symbols/ksyms.h"

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Histograms: log2 buckets ([0,1), [1,2), [2,4), ... as bcc's tools print them) or linear ones
- * (--linear STEP), with count, sum, min and max; text bars and JSON.
+ * (--linear STEP), with count, sum, min and max. Their text and JSON forms: output/hist_out.h.
  */
 #ifndef HT_HIST_H
 #define HT_HIST_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include "output/json.h"
+#include <stddef.h>
 
 struct hist {
 	uint64_t step; /* 0: log2 buckets */
@@ -29,9 +28,5 @@ void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t 
 		     uint64_t min, uint64_t max);
 /* Bucket i covers [lo, hi). */
 void hist_bucket(const struct hist *h, size_t i, uint64_t *lo, uint64_t *hi);
-/* bcc-style: one line per bucket from the first to the last non-empty one. */
-void hist_print(FILE *out, const struct hist *h, const char *unit);
-/* The "buckets" array of the JSON contract, non-empty buckets only. */
-void hist_json_buckets(struct json *j, const struct hist *h);
 
 #endif
