@@ -34,6 +34,7 @@ enum ht_rec_type {
 	HT_REC_KSYMS = 15,  /* userspace: /proc/kallsyms text, for kernel stacks from a file */
 	HT_REC_FAULTS = 16, /* a batch of one thread's page faults; userspace expands it */
 	HT_REC_SLABS = 17,  /* userspace: merged slab caches (/sys/kernel/slab), ht_maps layout */
+	HT_REC_SYS_HIST = 18, /* userspace: a syscall histogram BPF kept (hist), at the end */
 	HT_REC_MAX,
 };
 
@@ -180,7 +181,7 @@ _Static_assert(sizeof(struct ht_syscall) == 96, "ht_syscall size");
 /*
  * `hist` keeps the memory syscalls' distributions in BPF instead of streaming each call: per
  * process and syscall, log2 buckets of the latency, and of the length of successful mmaps.
- * Bucket 0 holds 0, bucket k >= 1 holds [2^(k-1), 2^k), as user/hist.c counts them.
+ * Bucket 0 holds 0, bucket k >= 1 holds [2^(k-1), 2^k), as user/model/hist.c counts them.
  */
 #define HT_HIST_BUCKETS	     65
 #define HT_SYS_HIST_LATENCY  0
@@ -196,6 +197,18 @@ struct ht_sys_hist {
 	__u64 counts[HT_HIST_BUCKETS];
 	__u64 total, sum, min, max;
 };
+
+/*
+ * At the end of a live `hist`, each histogram BPF kept becomes one of these (its per-CPU
+ * copies summed; hdr.pid is the key's tgid), so that the syscall histograms reach the model
+ * as records, like everything else.
+ */
+struct ht_sys_hist_rec {
+	struct ht_hdr hdr;
+	struct ht_sys_hist_key key;
+	struct ht_sys_hist hist;
+};
+_Static_assert(sizeof(struct ht_sys_hist_rec) == 584, "ht_sys_hist_rec size");
 
 /* x86 page-fault error code bits (arch/x86/include/asm/trap_pf.h). */
 #define HT_PF_PROT  (1u << 0) /* 0: page not present, 1: protection fault */

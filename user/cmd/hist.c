@@ -14,32 +14,12 @@
 #include "output/hist_out.h"
 #include "output/json.h"
 #include "report/kreport.h"
+#include "model/dists.h"
 #include "model/model.h"
 #include "report/report.h"
 #include "source/source.h"
 #include "symbols/symbolize.h"
 #include "source/live/tracer.h"
-
-/* read/write/exec x page not present/present */
-#define FAULT_KINDS 6
-static const char *const fault_kind_names[FAULT_KINDS] = {
-	"read,not-present", "read,present",	"write,not-present",
-	"write,present",    "exec,not-present", "exec,present",
-};
-
-struct stack_hist {
-	uint32_t stack;
-	struct hist size;
-};
-
-struct proc_hists {
-	const struct model_proc *p;
-	struct hist size, lifetime, mmap_size;
-	struct hist sys[HT_SYS_MAX];
-	uint64_t faults[FAULT_KINDS];
-	struct stack_hist *by_stack;
-	size_t nstacks;
-};
 
 /* hist's own options. */
 static struct {
@@ -94,136 +74,22 @@ const struct cli_command cmd_hist_command = {
 struct hist_ctx {
 	struct cli *cli;
 	struct model *model;
+	struct dists *dists;
 	struct symbolizer *sym;
 	struct json json;
-	struct proc_hists **procs;
-	size_t nprocs;
 	struct kreport kr; /* -k */
 	struct khists kh;
 };
 
-static struct proc_hists *hists_of(struct hist_ctx *hc, const struct model_proc *p)
-{
-	struct proc_hists *ph, **np;
-
-	if (!p)
-		return NULL;
-	if (p->user)
-		return p->user;
-	np = realloc(hc->procs, (hc->nprocs + 1) * sizeof(*np));
-	if (!np)
-		return NULL;
-	hc->procs = np;
-	ph = calloc(1, sizeof(*ph));
-	if (!ph)
-		return NULL;
-	ph->p = p;
-	model_set_user(hc->model, p, ph);
-	hist_init(&ph->size, hist_opts.linear);
-	hist_init(&ph->lifetime, hist_opts.linear);
-	hist_init(&ph->mmap_size, hist_opts.linear);
-	for (int s = 0; s < HT_SYS_MAX; s++)
-		hist_init(&ph->sys[s], hist_opts.linear);
-	hc->procs[hc->nprocs++] = ph;
-	return ph;
-}
-
-static void on_alloc(void *ctx, const struct model_proc *p, const struct model_alloc *a)
-{
-	struct hist_ctx *hc = ctx;
-	struct proc_hists *ph = hists_of(hc, p);
-	struct stack_hist *sh = NULL;
-
-	if (!ph)
-		return;
-	hist_add(&ph->size, a->size);
-	if (!hist_opts.by_stack)
-		return;
-	for (size_t i = 0; i < ph->nstacks && !sh; i++)
-		if (ph->by_stack[i].stack == a->stack)
-			sh = &ph->by_stack[i];
-	if (!sh) {
-		struct stack_hist *n = realloc(ph->by_stack, (ph->nstacks + 1) * sizeof(*n));
-
-		if (!n)
-			return;
-		ph->by_stack = n;
-		sh = &ph->by_stack[ph->nstacks++];
-		sh->stack = a->stack;
-		hist_init(&sh->size, hist_opts.linear);
-	}
-	hist_add(&sh->size, a->size);
-}
-
-static void on_free(void *ctx, const struct model_proc *p, const struct model_alloc *a,
-		    uint64_t ts_ns)
-{
-	struct proc_hists *ph = hists_of(ctx, p);
-
-	if (ph && ts_ns >= a->ts_ns)
-		hist_add(&ph->lifetime, ts_ns - a->ts_ns);
-}
-
 static void on_event(void *ctx, const struct ht_hdr *rec)
 {
 	struct hist_ctx *hc = ctx;
-	struct proc_hists *ph;
-	int err;
 
 	model_apply(hc->model, rec);
+	dists_apply(hc->dists, rec);
 	kreport_follow(&hc->kr, rec);
 	if (hist_opts.by_stack)
 		report_follow_modules(hc->sym, hc->model, rec);
-	switch (rec->type) {
-	case HT_REC_SYSCALL: {
-		const struct ht_syscall *s = (const void *)rec;
-
-		ph = hists_of(hc, model_proc_live(hc->model, rec->pid));
-		if (!ph)
-			break;
-		hist_add(&ph->sys[s->sys], s->lat_ns);
-		if (s->sys == HT_SYS_MMAP && !ht_syscall_failed(s, &err))
-			hist_add(&ph->mmap_size, s->args[1]);
-		break;
-	}
-	case HT_REC_FAULT: {
-		const struct ht_fault *f = (const void *)rec;
-		int kind = (f->error_code & HT_PF_INSTR)   ? 4
-			   : (f->error_code & HT_PF_WRITE) ? 2
-							   : 0;
-
-		ph = hists_of(hc, model_proc_live(hc->model, rec->pid));
-		if (ph)
-			ph->faults[kind + !!(f->error_code & HT_PF_PROT)]++;
-		break;
-	}
-	}
-}
-
-/* Live, without --linear: the syscall histograms BPF kept, for the process of that pid. */
-static void on_sys_hist(void *ctx, const struct ht_sys_hist_key *k, const struct ht_sys_hist *h)
-{
-	struct hist_ctx *hc = ctx;
-	const struct model_proc *p = NULL;
-	struct proc_hists *ph;
-
-	/* the latest process of that pid (a reused pid shares the BPF entry: pids are the key) */
-	for (size_t i = model_nprocs(hc->model); i-- > 0 && !p;)
-		if (model_proc_at(hc->model, i)->pid == k->tgid)
-			p = model_proc_at(hc->model, i);
-	ph = hists_of(hc, p);
-	if (!ph || k->sys == 0 || k->sys >= HT_SYS_MAX)
-		return;
-	hist_merge_log2(k->what == HT_SYS_HIST_MMAP_LEN ? &ph->mmap_size : &ph->sys[k->sys],
-			(const uint64_t *)h->counts, HT_HIST_BUCKETS, h->total, h->sum, h->min,
-			h->max);
-}
-
-static int by_count(const void *a, const void *b)
-{
-	const struct stack_hist *x = a, *y = b;
-
-	return x->size.total < y->size.total ? 1 : x->size.total > y->size.total ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- text */
@@ -238,8 +104,8 @@ static void text_hist(const char *title, const char *unit, const struct hist *h)
 
 static void text_report(struct hist_ctx *hc)
 {
-	for (size_t i = 0; !hc->cli->kernel_only && i < hc->nprocs; i++) {
-		struct proc_hists *ph = hc->procs[i];
+	for (size_t i = 0; !hc->cli->kernel_only && i < dists_nprocs(hc->dists); i++) {
+		const struct dists_proc *ph = dists_proc(hc->dists, i);
 		uint64_t nfaults = 0;
 
 		printf("pid %u (%s)%s\n", ph->p->pid, ph->p->comm, ph->p->exited ? ", exited" : "");
@@ -253,17 +119,16 @@ static void text_report(struct hist_ctx *hc)
 			text_hist(title, "ns", &ph->sys[s]);
 		}
 		text_hist("mmap_size", "bytes", &ph->mmap_size);
-		for (int k = 0; k < FAULT_KINDS; k++)
+		for (int k = 0; k < DISTS_FAULT_KINDS; k++)
 			nfaults += ph->faults[k];
 		if (nfaults) {
 			printf("\n  faults\n");
-			for (int k = 0; k < FAULT_KINDS; k++)
+			for (int k = 0; k < DISTS_FAULT_KINDS; k++)
 				if (ph->faults[k])
-					printf("     %-19s : %" PRIu64 "\n", fault_kind_names[k],
-					       ph->faults[k]);
+					printf("     %-19s : %" PRIu64 "\n",
+					       dists_fault_kind_names[k], ph->faults[k]);
 		}
 		if (hist_opts.by_stack) {
-			qsort(ph->by_stack, ph->nstacks, sizeof(*ph->by_stack), by_count);
 			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
 				printf("\n  alloc_size from:\n");
 				report_text_stack(hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
@@ -283,7 +148,7 @@ static void text_report(struct hist_ctx *hc)
 
 /* ---------------------------------------------------------------- JSON */
 
-static void json_hist_begin(struct json *j, const struct proc_hists *ph, const char *name,
+static void json_hist_begin(struct json *j, const struct dists_proc *ph, const char *name,
 			    const char *unit)
 {
 	json_object_begin(j);
@@ -294,7 +159,7 @@ static void json_hist_begin(struct json *j, const struct proc_hists *ph, const c
 	json_kv_string(j, "unit", unit);
 }
 
-static void json_hist(struct json *j, const struct proc_hists *ph, const char *name,
+static void json_hist(struct json *j, const struct dists_proc *ph, const char *name,
 		      const char *unit, const struct hist *h)
 {
 	json_hist_begin(j, ph, name, unit);
@@ -310,8 +175,8 @@ static void json_report(struct hist_ctx *hc)
 	json_object_begin(j);
 	json_key(j, "histograms");
 	json_array_begin(j);
-	for (size_t i = 0; !hc->cli->kernel_only && i < hc->nprocs; i++) {
-		struct proc_hists *ph = hc->procs[i];
+	for (size_t i = 0; !hc->cli->kernel_only && i < dists_nprocs(hc->dists); i++) {
+		const struct dists_proc *ph = dists_proc(hc->dists, i);
 
 		json_hist(j, ph, "alloc_size", "bytes", &ph->size);
 		json_hist(j, ph, "alloc_lifetime", "ns", &ph->lifetime);
@@ -327,18 +192,17 @@ static void json_report(struct hist_ctx *hc)
 		json_hist_begin(j, ph, "faults", "kind");
 		json_key(j, "buckets");
 		json_array_begin(j);
-		for (int k = 0; k < FAULT_KINDS; k++) {
+		for (int k = 0; k < DISTS_FAULT_KINDS; k++) {
 			json_object_begin(j);
 			json_kv_u64(j, "lo", (uint64_t)k);
 			json_kv_u64(j, "hi", (uint64_t)k + 1);
 			json_kv_u64(j, "count", ph->faults[k]);
-			json_kv_string(j, "label", fault_kind_names[k]);
+			json_kv_string(j, "label", dists_fault_kind_names[k]);
 			json_object_end(j);
 		}
 		json_array_end(j);
 		json_object_end(j);
 		if (hist_opts.by_stack) {
-			qsort(ph->by_stack, ph->nstacks, sizeof(*ph->by_stack), by_count);
 			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
 				json_hist_begin(j, ph, "alloc_size", "bytes");
 				report_json_frames(j, hc->sym, hc->model, ph->p,
@@ -369,7 +233,6 @@ int cmd_hist(struct cli *cli)
 	struct hist_ctx hc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
 	struct source_opts so = { cli->input, cli->duration, true, &o };
-	struct model_hooks hooks = { .alloc = on_alloc, .free = on_free, .ctx = &hc };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 
@@ -379,24 +242,19 @@ int cmd_hist(struct cli *cli)
 	o.sys_hists = !hist_opts.linear;
 	o.capture_stacks = hist_opts.by_stack && !cli->kernel_only;
 	hc.model = model_new();
+	hc.dists = hc.model ? dists_new(hc.model, hist_opts.linear, hist_opts.by_stack) : NULL;
 	hc.sym = symbolizer_new();
 	khists_init(&hc.kh, hist_opts.linear);
-	if (kreport_init(&hc.kr, hc.model, cli->input != NULL) || !hc.model || !hc.sym)
+	if (kreport_init(&hc.kr, hc.model, cli->input != NULL) || !hc.dists || !hc.sym)
 		goto out;
 	hc.kr.top = hist_opts.top;
 	hc.kr.stack_depth = cli->stack_depth;
 	khists_attach(&hc.kh, &hc.kr);
-	model_set_hooks(hc.model, &hooks);
 	symbolizer_set_offline(hc.sym, cli->input != NULL);
 	json_init(&hc.json, stdout);
 	if (source_open(&so, on_event, &hc, "tracing; the histograms come at the end", &src) ||
 	    source_run(src))
 		goto out;
-	if (source_tracer(src) && o.sys_hists &&
-	    tracer_sys_hists(source_tracer(src), on_sys_hist, &hc)) {
-		fprintf(stderr, "heaptrail: cannot read the syscall histograms kept in BPF\n");
-		goto out;
-	}
 	status = EXIT_OK;
 	if (cli->json)
 		json_report(&hc);
@@ -405,20 +263,7 @@ int cmd_hist(struct cli *cli)
 	fflush(stdout);
 out:
 	source_close(src);
-	for (size_t i = 0; i < hc.nprocs; i++) {
-		struct proc_hists *ph = hc.procs[i];
-
-		hist_free(&ph->size);
-		hist_free(&ph->lifetime);
-		hist_free(&ph->mmap_size);
-		for (int s = 0; s < HT_SYS_MAX; s++)
-			hist_free(&ph->sys[s]);
-		for (size_t k = 0; k < ph->nstacks; k++)
-			hist_free(&ph->by_stack[k].size);
-		free(ph->by_stack);
-		free(ph);
-	}
-	free(hc.procs);
+	dists_free(hc.dists);
 	khists_free(&hc.kh);
 	kreport_fini(&hc.kr);
 	symbolizer_free(hc.sym);

@@ -330,6 +330,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_KSYMS] = HT_KSYMS_HDR_SIZE,   /* and its text */
 	[HT_REC_FAULTS] = HT_FAULTS_HDR_SIZE, /* and its entries */
 	[HT_REC_SLABS] = HT_MAPS_HDR_SIZE,    /* and its text */
+	[HT_REC_SYS_HIST] = sizeof(struct ht_sys_hist_rec),
 };
 
 int ht_rec_check(const void *buf, size_t len, const char **why)
@@ -426,6 +427,16 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 
 		if (k->kfunc == 0 || k->kfunc >= HT_KF_MAX) {
 			*why = "unknown kernel function";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_SYS_HIST: {
+		const struct ht_sys_hist_rec *h = buf;
+
+		if (h->key.sys == 0 || h->key.sys >= HT_SYS_MAX ||
+		    h->key.what > HT_SYS_HIST_MMAP_LEN) {
+			*why = "unknown syscall histogram";
 			return -1;
 		}
 		break;

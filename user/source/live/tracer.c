@@ -79,6 +79,54 @@ void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx
 	t->tick = tick;
 }
 
+/*
+ * hist: each syscall histogram BPF kept, its per-CPU copies summed, handed on as a record at the
+ * end. 0, or -1 after saying why the map could not be read.
+ */
+static int tracer_emit_sys_hists(struct tracer *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.sys_hists), ncpu = libbpf_num_possible_cpus();
+	struct ht_sys_hist_key key, next, *prev = NULL;
+	struct ht_sys_hist *vals;
+	struct ht_sys_hist_rec rec;
+
+	vals = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*vals)) : NULL;
+	if (!vals) {
+		fprintf(stderr, "heaptrail: cannot read the syscall histograms kept in BPF\n");
+		return -1;
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		memset(&rec, 0, sizeof(rec));
+		rec.hdr = (struct ht_hdr){ .type = HT_REC_SYS_HIST,
+					   .size = sizeof(rec),
+					   .ts_ns = tracer_now_ns(),
+					   .pid = key.tgid,
+					   .tid = key.tgid };
+		rec.key = key;
+		rec.hist.min = UINT64_MAX;
+		for (int c = 0; c < ncpu; c++) {
+			if (!vals[c].total)
+				continue;
+			for (int b = 0; b < HT_HIST_BUCKETS; b++)
+				rec.hist.counts[b] += vals[c].counts[b];
+			rec.hist.total += vals[c].total;
+			rec.hist.sum += vals[c].sum;
+			if (vals[c].min < rec.hist.min)
+				rec.hist.min = vals[c].min;
+			if (vals[c].max > rec.hist.max)
+				rec.hist.max = vals[c].max;
+		}
+		if (rec.hist.total && key.sys && key.sys < HT_SYS_MAX)
+			t->cb(t->cb_ctx, &rec.hdr);
+	}
+	free(vals);
+	return 0;
+}
+
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 {
 	uint64_t deadline = duration_s > 0 ? tracer_now_ns() + (uint64_t)(duration_s * 1e9) : 0;
@@ -113,6 +161,8 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		return -1;
 	ring_buffer__consume(t->rb);
 	ring_drain_fault_batches(t);
+	if (t->opts.want_vm && t->opts.sys_hists && tracer_emit_sys_hists(t))
+		return -1;
 	ring_report_losses(t, true);
 	return t->error ? -1 : 0;
 }
@@ -231,46 +281,6 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	if (opts->argv && launch_start(t))
 		return -1;
-	return 0;
-}
-
-int tracer_sys_hists(struct tracer *t,
-		     void (*fn)(void *ctx, const struct ht_sys_hist_key *k,
-				const struct ht_sys_hist *h),
-		     void *ctx)
-{
-	int fd = bpf_map__fd(t->skel->maps.sys_hists), ncpu = libbpf_num_possible_cpus();
-	struct ht_sys_hist_key key, next, *prev = NULL;
-	struct ht_sys_hist *vals, sum;
-
-	if (ncpu <= 0)
-		return -1;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return -1;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		memset(&sum, 0, sizeof(sum));
-		sum.min = UINT64_MAX;
-		for (int c = 0; c < ncpu; c++) {
-			if (!vals[c].total)
-				continue;
-			for (int b = 0; b < HT_HIST_BUCKETS; b++)
-				sum.counts[b] += vals[c].counts[b];
-			sum.total += vals[c].total;
-			sum.sum += vals[c].sum;
-			if (vals[c].min < sum.min)
-				sum.min = vals[c].min;
-			if (vals[c].max > sum.max)
-				sum.max = vals[c].max;
-		}
-		if (sum.total)
-			fn(ctx, &key, &sum);
-	}
-	free(vals);
 	return 0;
 }
 

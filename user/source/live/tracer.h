@@ -25,7 +25,7 @@ struct tracer_opts {
 	bool want_vm;	 /* memory syscalls */
 	bool want_fault;
 	bool fault_batching; /* faults batched in BPF (not a live per-fault stream) */
-	bool sys_hists;	     /* memory syscalls kept as histograms in BPF, not records (hist) */
+	bool sys_hists; /* memory syscalls kept as histograms in BPF: SYS_HIST records at the end */
 	bool want_rss;
 	bool capture_stacks;	  /* user stacks of allocations */
 	bool want_kmem;		  /* kernel allocators (-k) */
@@ -58,14 +58,6 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx));
 /* Allocator probe hits counted in floor_only mode. */
 uint64_t tracer_floor_hits(struct tracer *t);
-/*
- * With sys_hists: calls fn for each (process, syscall, what) histogram kept in BPF, the
- * per-CPU copies summed. 0, or -1 when the map cannot be read.
- */
-int tracer_sys_hists(struct tracer *t,
-		     void (*fn)(void *ctx, const struct ht_sys_hist_key *k,
-				const struct ht_sys_hist *h),
-		     void *ctx);
 /* Loss counters so far, by enum ht_lost_kind. */
 void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX]);
 /* The -c command's wait status, when it was reaped; -1 otherwise. */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Distributions per process, what `hist` reports: allocation sizes (per stack too, when asked),
+ * allocation lifetimes, memory syscall latencies, mmap sizes and page faults by kind. Built
+ * from records only: the allocator's through the model's hooks, syscalls, faults, and the
+ * histograms BPF kept (SYS_HIST records).
+ */
+#ifndef HT_DISTS_H
+#define HT_DISTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "heaptrail.h"
+#include "model/hist.h"
+#include "model/model.h"
+
+/* Page faults by kind: read/write/exec x page not present/present. */
+#define DISTS_FAULT_KINDS 6
+extern const char *const dists_fault_kind_names[DISTS_FAULT_KINDS];
+
+struct dists_stack {
+	uint32_t stack; /* the model's stack index */
+	struct hist size;
+};
+
+struct dists_proc {
+	const struct model_proc *p;
+	struct hist size, lifetime, mmap_size;
+	struct hist sys[HT_SYS_MAX]; /* latency, by enum ht_sys */
+	uint64_t faults[DISTS_FAULT_KINDS];
+	struct dists_stack *by_stack;
+	size_t nstacks;
+};
+
+struct dists;
+
+/*
+ * Reads the processes of m and sets m's hooks. linear: bucket width (0: log2 buckets);
+ * by_stack: allocation sizes per stack too.
+ */
+struct dists *dists_new(struct model *m, uint64_t linear, bool by_stack);
+void dists_free(struct dists *d);
+/* One record, after model_apply() had it. */
+void dists_apply(struct dists *d, const struct ht_hdr *rec);
+size_t dists_nprocs(const struct dists *d);
+/* In the order the processes were first seen; by_stack sorted by count, largest first. */
+struct dists_proc *dists_proc(struct dists *d, size_t i);
+
+#endif
