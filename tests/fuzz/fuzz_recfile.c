@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target: arbitrary bytes as a recording, through the reader, the model and the JSON
- * printer. Crashes found are kept in tests/fuzz/regressions and replayed by make fuzz-smoke.
+ * libFuzzer target: arbitrary bytes as a recording, through the reader, every model (processes,
+ * address spaces, distributions, kernel allocations) and the JSON printer. Crashes found are kept in tests/fuzz/regressions and replayed by make fuzz-smoke.
  * An input that starts with 'R' is the content of one block instead: it is compressed into a
  * valid file first, so that the record parser (packed records included) sees bytes no zstd
  * checksum would have let through.
@@ -14,13 +14,17 @@
 #include "output/event_fmt.h"
 #include "record/event.h"
 #include "report/kreport.h"
+#include "model/dists.h"
 #include "model/model.h"
+#include "model/space.h"
 #include "source/file/recfile.h"
 
 static FILE *sink;
 
 struct fuzz_ctx {
 	struct model *m;
+	struct space *space;
+	struct dists *dists;
 	struct kreport kr;
 };
 
@@ -31,6 +35,8 @@ static void apply(void *ctx, const struct ht_hdr *rec)
 	struct json j;
 
 	model_apply(fc_->m, rec);
+	space_apply(fc_->space, rec);
+	dists_apply(fc_->dists, rec);
 	kreport_follow(&fc_->kr, rec);
 	json_init(&j, sink);
 	event_fmt_json(&j, rec, &fc);
@@ -43,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_ctx c = { .m = model_new() };
 	char err[256];
 
+	c.space = space_new(c.m);
+	c.dists = dists_new(c.m, 0, true);
 	if (!sink)
 		sink = fopen("/dev/null", "w");
 	kreport_init(&c.kr, c.m, true);
@@ -67,6 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		recfile_read_mem(data, size, "fuzz", apply, &c, NULL, err, sizeof(err));
 	}
+	space_finish(c.space);
+	space_free(c.space);
+	dists_free(c.dists);
 	model_free(c.m);
 	kreport_fini(&c.kr);
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "model/dists.h"
+#include "model/space.h"
 #include "record/event.h"
 
 static uint64_t clock_ns = 1000;
@@ -112,6 +113,40 @@ static void test_syscalls_faults_and_bpf_histograms(void **state)
 	model_free(m);
 }
 
+/* Models built beside the process model keep their own per-process data: both at once. */
+static void test_beside_the_address_space(void **state)
+{
+	struct model *m = model_new();
+	struct dists *d = dists_new(m, 0, false);
+	struct space *sp = space_new(m);
+	struct ht_alloc a = {
+		.hdr = { .type = HT_REC_ALLOC, .size = sizeof(a), .ts_ns = 10, .pid = 8, .tid = 8 },
+		.fn = HT_FN_MALLOC,
+		.args = { 64 },
+		.ret = 0x5000,
+		.addr = 0x5000
+	};
+
+	for (uint32_t pid = 8; pid < 40; pid++) {
+		a.hdr.pid = a.hdr.tid = pid;
+		a.hdr.ts_ns++;
+		model_apply(m, &a.hdr);
+		dists_apply(d, &a.hdr);
+		space_apply(sp, &a.hdr);
+	}
+	assert_int_equal(dists_nprocs(d), 32);
+	assert_int_equal(space_nprocs(sp), 32);
+	for (size_t i = 0; i < 32; i++) {
+		assert_int_equal(dists_proc(d, i)->p->pid, 8 + i);
+		assert_int_equal(dists_proc(d, i)->size.total, 1);
+		assert_int_equal(space_proc(sp, i)->p->pid, 8 + i);
+		assert_int_equal(space_proc(sp, i)->s[SPACE_LIVE_ALLOCS].n, 1);
+	}
+	space_free(sp);
+	dists_free(d);
+	model_free(m);
+}
+
 static void test_bad_sys_hist_record(void **state)
 {
 	struct ht_sys_hist_rec h = { .hdr = { .type = HT_REC_SYS_HIST, .size = sizeof(h) },
@@ -131,6 +166,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes_and_lifetimes),
 		cmocka_unit_test(test_syscalls_faults_and_bpf_histograms),
+		cmocka_unit_test(test_beside_the_address_space),
 		cmocka_unit_test(test_bad_sys_hist_record),
 	};
 

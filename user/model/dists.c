@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include "model/dists.h"
 #include "record/event.h"
+#include "util/slots.h"
 
 const char *const dists_fault_kind_names[DISTS_FAULT_KINDS] = {
 	"read,not-present", "read,present",	"write,not-present",
@@ -13,18 +14,20 @@ struct dists {
 	struct model *model;
 	uint64_t linear;
 	bool by_stack;
-	struct dists_proc **procs;
+	struct dists_proc **procs; /* in the order first seen */
 	size_t nprocs;
+	struct slots by_index; /* by model process index */
 };
 
 static struct dists_proc *dists_of(struct dists *d, const struct model_proc *p)
 {
 	struct dists_proc *dp, **np;
+	void **slot = p ? slots_at(&d->by_index, p->index) : NULL;
 
-	if (!p)
+	if (!slot)
 		return NULL;
-	if (p->user)
-		return p->user;
+	if (*slot)
+		return *slot;
 	np = realloc(d->procs, (d->nprocs + 1) * sizeof(*np));
 	if (!np)
 		return NULL;
@@ -33,7 +36,7 @@ static struct dists_proc *dists_of(struct dists *d, const struct model_proc *p)
 	if (!dp)
 		return NULL;
 	dp->p = p;
-	model_set_user(d->model, p, dp);
+	*slot = dp;
 	hist_init(&dp->size, d->linear);
 	hist_init(&dp->lifetime, d->linear);
 	hist_init(&dp->mmap_size, d->linear);
@@ -112,6 +115,7 @@ void dists_free(struct dists *d)
 		free(dp);
 	}
 	free(d->procs);
+	slots_free(&d->by_index);
 	free(d);
 }
 

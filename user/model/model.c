@@ -258,6 +258,7 @@ static struct model_proc *proc_new(struct model *m, uint32_t pid, uint64_t ts)
 		return NULL;
 	p->pid = pid;
 	p->start_ns = ts;
+	p->index = (uint32_t)m->nprocs;
 	if (idmap_put(&m->live, pid, (uint32_t)m->nprocs)) {
 		free(p);
 		return NULL;
@@ -596,12 +597,6 @@ void model_free(struct model *m)
 	idmap_free(&m->live);
 	idmap_free(&m->stack_ids);
 	free(m);
-}
-
-void model_set_user(struct model *m, const struct model_proc *p, void *user)
-{
-	(void)m; /* the model owns its processes: only it writes them */
-	((struct model_proc *)p)->user = user;
 }
 
 size_t model_nprocs(const struct model *m)

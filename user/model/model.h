@@ -60,7 +60,7 @@ struct model_proc {
 	/* recently freed addresses, to tell a double free from an unmatched one */
 	uint64_t *freed;
 
-	void *user; /* the command's own data for this process (model_set_user); never freed here */
+	uint32_t index; /* its place in model_proc_at(): what other models key their tables by */
 };
 
 /* frames is NULL while the stack's record has not arrived (or never will: it was lost). */
@@ -96,8 +96,6 @@ void model_free(struct model *m);
 /* Applies one valid record (see ht_rec_check). */
 void model_apply(struct model *m, const struct ht_hdr *rec);
 
-/* Attaches a command's data to a process: found again in O(1) from any record of it. */
-void model_set_user(struct model *m, const struct model_proc *p, void *user);
 /* Processes, oldest first, the exited ones included. */
 size_t model_nprocs(const struct model *m);
 const struct model_proc *model_proc_at(const struct model *m, size_t i);

@@ -12,6 +12,7 @@
 #include "model/space.h"
 #include "record/event.h"
 #include "util/maps.h"
+#include "util/slots.h"
 
 const char *const space_series_names[SPACE_SERIES_MAX] = {
 	"heap_bytes",  "live_bytes", "mapped_bytes", "allocator_mapped_bytes",
@@ -29,8 +30,9 @@ static const int space_rss_series[4] = { SPACE_RSS_FILE, SPACE_RSS_ANON, SPACE_R
 
 struct space {
 	struct model *model;
-	struct space_proc **procs;
+	struct space_proc **procs; /* in the order first seen */
 	size_t nprocs;
+	struct slots by_index; /* by model process index */
 };
 
 struct space *space_new(struct model *m)
@@ -58,6 +60,7 @@ void space_free(struct space *s)
 		free(t);
 	}
 	free(s->procs);
+	slots_free(&s->by_index);
 	free(s);
 }
 
@@ -74,11 +77,12 @@ const struct space_proc *space_proc(const struct space *s, size_t i)
 static struct space_proc *space_proc_of(struct space *s, const struct model_proc *p)
 {
 	struct space_proc *t, **n;
+	void **slot = p ? slots_at(&s->by_index, p->index) : NULL;
 
-	if (!p)
+	if (!slot)
 		return NULL;
-	if (p->user)
-		return p->user;
+	if (*slot)
+		return *slot;
 	n = realloc(s->procs, (s->nprocs + 1) * sizeof(*n));
 	if (!n)
 		return NULL;
@@ -87,7 +91,7 @@ static struct space_proc *space_proc_of(struct space *s, const struct model_proc
 	if (!t)
 		return NULL;
 	t->p = p;
-	model_set_user(s->model, p, t);
+	*slot = t;
 	vma_map_init(&t->vmas);
 	s->procs[s->nprocs++] = t;
 	return t;

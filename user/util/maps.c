@@ -11,10 +11,13 @@
 size_t maps_each(const char *text, size_t len, int (*fn)(void *ctx, const struct maps_line *l),
 		 void *ctx)
 {
-	const char *line = text, *end = text + len;
+	const char *line = text, *end;
 	size_t n = 0;
 
-	while (text && line < end) {
+	if (!text || !len)
+		return 0; /* no snapshot yet (NULL + 0 is undefined) */
+	end = text + len;
+	while (line < end) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
 		size_t llen = nl ? (size_t)(nl - line) : (size_t)(end - line);
 		char buf[MAPS_LINE_MAX];
