@@ -45,6 +45,9 @@ UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_OBJS    := $(patsubst %.c,$(BUILD)/unit/%.o,$(CORE_SRCS))
 UNIT_LIB     := $(BUILD)/unit/libheaptrail.a
+# The live source's BPF-free parts that unit tests take too: probe placement (Capstone).
+UNIT_LIVE_OBJS := $(BUILD)/unit/user/source/live/probes.o
+UNIT_LIVE_LIB  := $(BUILD)/unit/liblive.a
 
 FIXTURE_C   := $(wildcard tests/fixtures/*.c)
 FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
@@ -116,8 +119,12 @@ $(UNIT_LIB): $(UNIT_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/unit/%: tests/unit/%.c $(UNIT_LIB) | $(BUILD)/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_LIB) -lcmocka $(CORE_LIBS)
+$(UNIT_LIVE_LIB): $(UNIT_LIVE_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_LIB) $(UNIT_LIVE_LIB) | $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_LIVE_LIB) $(UNIT_LIB) -lcmocka -lcapstone $(CORE_LIBS)
 
 $(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
