@@ -205,8 +205,8 @@ static void test_khists(void **state)
 	(void)state;
 	assert_int_equal(kreport_init(&kr, NULL, true), 0);
 	kr.top = 10;
-	khists_init(&h, 0);
-	khists_attach(&h, &kr);
+	kreport_hists_init(&h, 0);
+	kreport_hists_attach(&h, &kr);
 	for (int i = 0; i < 3; i++) {
 		r = rec(HT_KA_PAGE, HT_KOP_ALLOC, 0xffffea0000000000 + (uint64_t)i * 64, 4096u << i,
 			4096u << i, NULL, 1);
@@ -228,7 +228,7 @@ static void test_khists(void **state)
 		else
 			assert_int_equal(h.gfp[i].count, 1);
 	}
-	khists_free(&h);
+	kreport_hists_free(&h);
 	kreport_fini(&kr);
 }
 

@@ -129,8 +129,8 @@ static void test_glibc_placement(void **state)
 
 	assert_int_equal(proc_find_libs(0, &libs), 0);
 	assert_true(libs.libc[0]);
-	assert_int_equal(libprobes_resolve(libs.libc, false, false, false, &lp), 0);
-	assert_int_equal(libprobes_resolve(libs.libc, true, false, false, &at_entry), 0);
+	assert_int_equal(probes_resolve(libs.libc, false, false, false, &lp), 0);
+	assert_int_equal(probes_resolve(libs.libc, true, false, false, &at_entry), 0);
 	assert_int_equal(lp->n, at_entry->n);
 	for (int i = 0; i < lp->n; i++) {
 		bool past = check_entry_probe(cs, libs.libc, &lp->probes[i]);
@@ -163,8 +163,8 @@ static void test_glibc_placement(void **state)
 		cs_free(insn, n);
 	}
 	assert_true(placed > 0);
-	libprobes_free(lp);
-	libprobes_free(at_entry);
+	probes_free(lp);
+	probes_free(at_entry);
 	cs_close(&cs);
 }
 
@@ -178,7 +178,7 @@ static void test_operator_new_rets(void **state)
 
 	find_system_libstdcxx(cxx, sizeof(cxx));
 	assert_true(cxx[0]);
-	assert_int_equal(libprobes_resolve(cxx, false, false, false, &lp), 0);
+	assert_int_equal(probes_resolve(cxx, false, false, false, &lp), 0);
 	for (int i = 0; i < lp->n; i++) {
 		const struct probe *p = &lp->probes[i];
 		uint8_t code[16];
@@ -199,7 +199,7 @@ static void test_operator_new_rets(void **state)
 		rets++;
 	}
 	assert_true(rets > 0);
-	libprobes_free(lp);
+	probes_free(lp);
 	cs_close(&cs);
 }
 

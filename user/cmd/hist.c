@@ -139,7 +139,7 @@ static void text_report(struct hist_ctx *hc)
 		printf("\n");
 	}
 	if (hc->cli->kernel || kmodel_seen(hc->kr.km))
-		khists_text(&hc->kh, &hc->kr, stdout);
+		kreport_hists_text(&hc->kh, &hc->kr, stdout);
 	printf("lost:");
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		printf(" %s=%" PRIu64, ht_lost_kind_name(k), model_lost(hc->model)[k]);
@@ -213,11 +213,11 @@ static void json_report(struct hist_ctx *hc)
 		}
 	}
 	if (kernel)
-		khists_json(&hc->kh, &hc->kr, j);
+		kreport_hists_json(&hc->kh, &hc->kr, j);
 	json_array_end(j);
 	if (kernel) {
 		json_key(j, "kmem_waste");
-		khists_json_waste(&hc->kr, j);
+		kreport_hists_json_waste(&hc->kr, j);
 	}
 	json_key(j, "lost");
 	json_object_begin(j);
@@ -243,14 +243,14 @@ int cmd_hist(struct cli *cli)
 	o.capture_stacks = hist_opts.by_stack && !cli->kernel_only;
 	hc.model = model_new();
 	hc.dists = hc.model ? dists_new(hc.model, hist_opts.linear, hist_opts.by_stack) : NULL;
-	hc.sym = symbolizer_new();
-	khists_init(&hc.kh, hist_opts.linear);
+	hc.sym = symbolize_new();
+	kreport_hists_init(&hc.kh, hist_opts.linear);
 	if (kreport_init(&hc.kr, hc.model, cli->input != NULL) || !hc.dists || !hc.sym)
 		goto out;
 	hc.kr.top = hist_opts.top;
 	hc.kr.stack_depth = cli->stack_depth;
-	khists_attach(&hc.kh, &hc.kr);
-	symbolizer_set_offline(hc.sym, cli->input != NULL);
+	kreport_hists_attach(&hc.kh, &hc.kr);
+	symbolize_set_offline(hc.sym, cli->input != NULL);
 	json_init(&hc.json, stdout);
 	if (source_open(&so, on_event, &hc, "tracing; the histograms come at the end", &src) ||
 	    source_run(src))
@@ -264,9 +264,9 @@ int cmd_hist(struct cli *cli)
 out:
 	source_close(src);
 	dists_free(hc.dists);
-	khists_free(&hc.kh);
+	kreport_hists_free(&hc.kh);
 	kreport_fini(&hc.kr);
-	symbolizer_free(hc.sym);
+	symbolize_free(hc.sym);
 	model_free(hc.model);
 	return status;
 }

@@ -125,7 +125,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 static bool is_allocator_code(void *ctx, const struct model_proc *p, uint64_t addr)
 {
 	struct leaks_ctx *lc = ctx;
-	const char *path = symbolizer_module(lc->sym, p->pid, p->start_ns, addr);
+	const char *path = symbolize_module(lc->sym, p->pid, p->start_ns, addr);
 	const char *base;
 
 	if (!path)
@@ -279,8 +279,8 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		       p->unmatched_frees, p->double_frees, p->failed_allocs);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
 			struct sym_frame f[REPORT_SYM_FRAMES];
-			int k = symbolizer_resolve(lc->sym, p->pid, p->start_ns,
-						   p->double_free[d].caller, f, REPORT_SYM_FRAMES);
+			int k = symbolize_resolve(lc->sym, p->pid, p->start_ns,
+						  p->double_free[d].caller, f, REPORT_SYM_FRAMES);
 
 			printf("  double free of 0x%" PRIx64 " by tid %u at:\n",
 			       p->double_free[d].addr, p->double_free[d].tid);
@@ -366,8 +366,8 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		json_array_begin(j);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
 			struct sym_frame f[REPORT_SYM_FRAMES];
-			int k = symbolizer_resolve(lc->sym, p->pid, p->start_ns,
-						   p->double_free[d].caller, f, REPORT_SYM_FRAMES);
+			int k = symbolize_resolve(lc->sym, p->pid, p->start_ns,
+						  p->double_free[d].caller, f, REPORT_SYM_FRAMES);
 
 			json_object_begin(j);
 			json_kv_addr(j, "addr", p->double_free[d].addr);
@@ -481,7 +481,7 @@ int cmd_leaks(struct cli *cli)
 	o.kmem_stacks = cli->kernel;
 	o.floor_only = leaks_opts.floor;
 	lc.model = model_new();
-	lc.sym = symbolizer_new();
+	lc.sym = symbolize_new();
 	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.model || !lc.sym)
 		goto out;
 	lc.kr.top = leaks_opts.top;
@@ -489,7 +489,7 @@ int cmd_leaks(struct cli *cli)
 	lc.kr.min_age_ns = leaks_opts.min_age_ns;
 	json_init(&lc.json, stdout);
 	model_set_internal(lc.model, is_allocator_code, &lc);
-	symbolizer_set_offline(lc.sym, cli->input != NULL);
+	symbolize_set_offline(lc.sym, cli->input != NULL);
 	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
 		 cli->kernel_only ? "kernel " : "",
 		 leaks_opts.interval ? " and every --interval" : "");
@@ -511,7 +511,7 @@ out:
 	for (size_t i = 0; i < lc.nprev; i++)
 		free(lc.prev[i].sums);
 	free(lc.prev);
-	symbolizer_free(lc.sym);
+	symbolize_free(lc.sym);
 	kreport_fini(&lc.kr);
 	model_free(lc.model);
 	return status;

@@ -211,10 +211,10 @@ int cmd_record(struct cli *cli)
 	/* the first mappings read of a process are then exactly its exec's: timeline -i starts there */
 	o.hold_at_exec = true;
 	rc.model = model_new();
-	rc.sym = symbolizer_new();
+	rc.sym = symbolize_new();
 	if (!meta || !rc.model || !rc.sym)
 		goto out;
-	symbolizer_on_snapshot(rc.sym, on_snapshot, &rc);
+	symbolize_on_snapshot(rc.sym, on_snapshot, &rc);
 	rc.w = recfile_create(record_output, meta);
 	if (!rc.w || (cli->kernel && (put_ksyms(&rc) || put_slabs(&rc))))
 		goto out;
@@ -235,7 +235,7 @@ out:
 			rc.records, record_output, rc.error ? " (cut short by a write error)" : "",
 			total_lost ? "see the lost records" : "none");
 	}
-	symbolizer_free(rc.sym);
+	symbolize_free(rc.sym);
 	model_free(rc.model);
 	free(meta);
 	return status;

@@ -184,9 +184,9 @@ static int write_outputs(struct tl_ctx *tc)
 	const struct {
 		const char *path;
 		void (*write)(FILE *, const struct tl_process *, size_t);
-	} outs[] = { { timeline_opts.perfetto, tl_write_perfetto },
-		     { timeline_opts.csv, tl_write_csv },
-		     { timeline_opts.svg, tl_write_svg } };
+	} outs[] = { { timeline_opts.perfetto, timeline_out_perfetto },
+		     { timeline_opts.csv, timeline_out_csv },
+		     { timeline_opts.svg, timeline_out_svg } };
 	int err = 0;
 
 	if (!procs || !series) {

@@ -12,7 +12,7 @@
 #include "output/json.h"
 #include "output/timeline_out.h"
 
-void tl_write_perfetto(FILE *f, const struct tl_process *procs, size_t n)
+void timeline_out_perfetto(FILE *f, const struct tl_process *procs, size_t n)
 {
 	struct json j;
 
@@ -84,7 +84,7 @@ void tl_write_perfetto(FILE *f, const struct tl_process *procs, size_t n)
 	fputc('\n', f);
 }
 
-void tl_write_csv(FILE *f, const struct tl_process *procs, size_t n)
+void timeline_out_csv(FILE *f, const struct tl_process *procs, size_t n)
 {
 	fprintf(f, "pid,comm,series,unit,ts_ns,seconds,value\n");
 	for (size_t i = 0; i < n; i++)
@@ -318,7 +318,7 @@ static void svg_chart(FILE *f, const struct tl_process *p, int y0)
 	svg_lines(f, p, &c);
 }
 
-void tl_write_svg(FILE *f, const struct tl_process *procs, size_t n)
+void timeline_out_svg(FILE *f, const struct tl_process *procs, size_t n)
 {
 	fprintf(f,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

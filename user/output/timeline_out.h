@@ -28,9 +28,9 @@ struct tl_process {
 	size_t nmarkers;
 };
 
-void tl_write_perfetto(FILE *f, const struct tl_process *procs, size_t n);
-void tl_write_csv(FILE *f, const struct tl_process *procs, size_t n);
+void timeline_out_perfetto(FILE *f, const struct tl_process *procs, size_t n);
+void timeline_out_csv(FILE *f, const struct tl_process *procs, size_t n);
 /* One chart per process, stacked; byte series only. */
-void tl_write_svg(FILE *f, const struct tl_process *procs, size_t n);
+void timeline_out_svg(FILE *f, const struct tl_process *procs, size_t n);
 
 #endif

@@ -462,7 +462,7 @@ void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now)
 
 /* ---------------------------------------------------------------- hist -k */
 
-void khists_init(struct khists *h, uint64_t linear_step)
+void kreport_hists_init(struct khists *h, uint64_t linear_step)
 {
 	memset(h, 0, sizeof(*h));
 	h->step = linear_step;
@@ -472,7 +472,7 @@ void khists_init(struct khists *h, uint64_t linear_step)
 	hist_init(&h->order, 1); /* orders are small integers: one bucket each */
 }
 
-void khists_free(struct khists *h)
+void kreport_hists_free(struct khists *h)
 {
 	for (int k = 0; k < HT_KA_MAX; k++)
 		hist_free(&h->size[k]);
@@ -539,7 +539,7 @@ static void on_kfree(void *ctx, const struct kmodel_alloc *a, uint64_t ts_ns)
 		hist_add(&h->lifetime, ts_ns - a->ts_ns);
 }
 
-void khists_attach(struct khists *h, struct kreport *kr)
+void kreport_hists_attach(struct khists *h, struct kreport *kr)
 {
 	struct kmodel_hooks hooks = { .alloc = on_kalloc, .free = on_kfree, .ctx = h };
 
@@ -561,7 +561,7 @@ static double waste_pct(const struct kmodel_counts *c)
 		       : 0.0;
 }
 
-void khists_text(struct khists *h, struct kreport *kr, FILE *out)
+void kreport_hists_text(struct khists *h, struct kreport *kr, FILE *out)
 {
 	fprintf(out, "kernel allocators\n");
 	for (unsigned k = 1; k < HT_KA_MAX; k++) {
@@ -618,7 +618,7 @@ static void json_hist_obj(struct json *j, const char *name, const char *unit, co
 	json_object_end(j);
 }
 
-void khists_json(struct khists *h, struct kreport *kr, struct json *j)
+void kreport_hists_json(struct khists *h, struct kreport *kr, struct json *j)
 {
 	for (unsigned k = 1; k < HT_KA_MAX; k++)
 		if (h->size[k].total)
@@ -650,7 +650,7 @@ void khists_json(struct khists *h, struct kreport *kr, struct json *j)
 	json_object_end(j);
 }
 
-void khists_json_waste(struct kreport *kr, struct json *j)
+void kreport_hists_json_waste(struct kreport *kr, struct json *j)
 {
 	json_array_begin(j);
 	for (size_t i = 0; i < kmodel_ncaches(kr->km); i++) {

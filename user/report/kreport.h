@@ -55,14 +55,14 @@ struct khists {
 	uint64_t step; /* --linear, 0: log2 */
 };
 
-void khists_init(struct khists *h, uint64_t linear_step);
-void khists_free(struct khists *h);
+void kreport_hists_init(struct khists *h, uint64_t linear_step);
+void kreport_hists_free(struct khists *h);
 /* Installs the hooks on kr->km that fill h. */
-void khists_attach(struct khists *h, struct kreport *kr);
-void khists_text(struct khists *h, struct kreport *kr, FILE *out);
+void kreport_hists_attach(struct khists *h, struct kreport *kr);
+void kreport_hists_text(struct khists *h, struct kreport *kr, FILE *out);
 /* Appends histogram objects to the open "histograms" array. */
-void khists_json(struct khists *h, struct kreport *kr, struct json *j);
+void kreport_hists_json(struct khists *h, struct kreport *kr, struct json *j);
 /* The "kmem_waste" array: requested vs allocated bytes per cache. */
-void khists_json_waste(struct kreport *kr, struct json *j);
+void kreport_hists_json_waste(struct kreport *kr, struct json *j);
 
 #endif

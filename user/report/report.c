@@ -12,22 +12,22 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 	case HT_REC_STACK:
 		p = model_proc_live(m, rec->pid);
 		if (p)
-			symbolizer_cover(sym, p->pid, p->start_ns,
-					 (const uint64_t *)((const struct ht_stack *)rec)->frames,
-					 ((const struct ht_stack *)rec)->nframes);
+			symbolize_cover(sym, p->pid, p->start_ns,
+					(const uint64_t *)((const struct ht_stack *)rec)->frames,
+					((const struct ht_stack *)rec)->nframes);
 		break;
 	case HT_REC_MAPS: /* the source's snapshots, live or recorded */
 		p = model_proc_live(m, rec->pid);
 		if (p)
-			symbolizer_add_maps(sym, p->pid, p->start_ns,
-					    ((const struct ht_maps *)rec)->text,
-					    ((const struct ht_maps *)rec)->len);
+			symbolize_add_maps(sym, p->pid, p->start_ns,
+					   ((const struct ht_maps *)rec)->text,
+					   ((const struct ht_maps *)rec)->len);
 		break;
 	case HT_REC_FORK:
 		p = model_proc_live(m, ((const struct ht_fork *)rec)->child_pid);
 		parent = model_proc_live(m, rec->pid);
 		if (p && parent)
-			symbolizer_inherit(sym, p->pid, p->start_ns, parent->pid, parent->start_ns);
+			symbolize_inherit(sym, p->pid, p->start_ns, parent->pid, parent->start_ns);
 		break;
 	}
 }
@@ -58,8 +58,8 @@ void report_text_stack(struct symbolizer *sym, const struct model *m, const stru
 		return;
 	}
 	for (uint32_t i = 0; i < st->nframes; i++) {
-		int n = symbolizer_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
-					   REPORT_SYM_FRAMES);
+		int n = symbolize_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
+					  REPORT_SYM_FRAMES);
 
 		for (int k = 0; k < n; k++)
 			report_text_frame(&frames[k], depth++);
@@ -102,8 +102,8 @@ void report_json_frames(struct json *j, struct symbolizer *sym, const struct mod
 	json_key(j, "frames");
 	json_array_begin(j);
 	for (uint32_t i = 0; st && st->frames && i < st->nframes; i++) {
-		int n = symbolizer_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
-					   REPORT_SYM_FRAMES);
+		int n = symbolize_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
+					  REPORT_SYM_FRAMES);
 
 		for (int k = 0; k < n; k++)
 			report_json_frame(j, &frames[k]);

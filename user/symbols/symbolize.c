@@ -55,12 +55,12 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
 
-struct symbolizer *symbolizer_new(void)
+struct symbolizer *symbolize_new(void)
 {
 	return calloc(1, sizeof(struct symbolizer));
 }
 
-void symbolizer_free(struct symbolizer *s)
+void symbolize_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
@@ -240,8 +240,8 @@ static void snapshot(struct symbolizer *s, struct sym_proc *p)
 	free(text);
 }
 
-void symbolizer_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
-			 size_t len)
+void symbolize_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
+			size_t len)
 {
 	struct sym_proc *p = find_proc(s, pid, start_ns);
 
@@ -249,21 +249,21 @@ void symbolizer_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, 
 		merge_maps(s, p, text, len);
 }
 
-void symbolizer_set_offline(struct symbolizer *s, bool offline)
+void symbolize_set_offline(struct symbolizer *s, bool offline)
 {
 	s->offline = offline;
 }
 
-void symbolizer_on_snapshot(struct symbolizer *s,
-			    void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
-			    void *ctx)
+void symbolize_on_snapshot(struct symbolizer *s,
+			   void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
+			   void *ctx)
 {
 	s->on_snapshot = fn;
 	s->snapshot_ctx = ctx;
 }
 
-bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
-		      size_t n)
+bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		     size_t n)
 {
 	struct sym_proc *p = find_proc(s, pid, start_ns);
 	bool read = false;
@@ -283,16 +283,8 @@ bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, con
 	return true;
 }
 
-void symbolizer_snapshot(struct symbolizer *s, uint32_t pid, uint64_t start_ns)
-{
-	struct sym_proc *p = find_proc(s, pid, start_ns);
-
-	if (p)
-		snapshot(s, p);
-}
-
-void symbolizer_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint32_t parent,
-			uint64_t parent_start_ns)
+void symbolize_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint32_t parent,
+		       uint64_t parent_start_ns)
 {
 	struct sym_proc *from, *to;
 	size_t from_index;
@@ -315,7 +307,7 @@ void symbolizer_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, u
 	to->stale = true;
 }
 
-const char *symbolizer_module(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr)
+const char *symbolize_module(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr)
 {
 	struct sym_proc *p = find_proc(s, pid, start_ns);
 
@@ -410,8 +402,8 @@ static void call_site(struct symbolizer *s, Dwarf_Die *cu, Dwarf_Die *die, const
 	}
 }
 
-int symbolizer_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
-		       struct sym_frame *out, int max)
+int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
+		      struct sym_frame *out, int max)
 {
 	struct sym_proc *p = find_proc(s, pid, start_ns);
 	Dwfl *dwfl = p ? proc_dwfl(p) : NULL;

@@ -25,40 +25,38 @@ struct sym_frame {
 	bool inlined;	    /* a function inlined into the next frame */
 };
 
-struct symbolizer *symbolizer_new(void);
-void symbolizer_free(struct symbolizer *s);
+struct symbolizer *symbolize_new(void);
+void symbolize_free(struct symbolizer *s);
 
 /*
  * Makes sure the module list of process (pid, start_ns) covers these addresses, reading
  * /proc/PID/maps again if one is not covered yet (a library loaded since). The process must be
  * alive for that; returns false when an address stays uncovered.
  */
-bool symbolizer_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
-		      size_t n);
+bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		     size_t n);
 /* Replaying a file: never read /proc (the processes there are not the recorded ones). */
-void symbolizer_set_offline(struct symbolizer *s, bool offline);
+void symbolize_set_offline(struct symbolizer *s, bool offline);
 /* Called with the text of every /proc/PID/maps read (record writes them into the file). */
-void symbolizer_on_snapshot(struct symbolizer *s,
-			    void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
-			    void *ctx);
+void symbolize_on_snapshot(struct symbolizer *s,
+			   void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
+			   void *ctx);
 /* A snapshot's text from a recording, merged as if read now. */
-void symbolizer_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
-			 size_t len);
-/* Reads the process's /proc/PID/maps now (it must be alive), adding what is new. */
-void symbolizer_snapshot(struct symbolizer *s, uint32_t pid, uint64_t start_ns);
+void symbolize_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
+			size_t len);
 /* A forked child starts with its parent's mappings: it gets the parent's module list. */
-void symbolizer_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint32_t parent,
-			uint64_t parent_start_ns);
+void symbolize_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint32_t parent,
+		       uint64_t parent_start_ns);
 /*
  * The path of the file mapped at addr in that process, from its module list (read now if it has
  * none yet); NULL outside any file mapping.
  */
-const char *symbolizer_module(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr);
+const char *symbolize_module(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr);
 /*
  * Resolves a return address of that process into at most max frames (innermost first); the
  * strings live as long as the symbolizer. Returns the number of frames (at least 1).
  */
-int symbolizer_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
-		       struct sym_frame *out, int max);
+int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
+		      struct sym_frame *out, int max);
 
 #endif

@@ -249,8 +249,8 @@ out:
 	return place;
 }
 
-int libprobes_resolve(const char *path, bool at_entry, bool free_returns, bool verbose,
-		      struct libprobes **out)
+int probes_resolve(const char *path, bool at_entry, bool free_returns, bool verbose,
+		   struct libprobes **out)
 {
 	const char *names[N_ALLOC_SYMS];
 	struct elf_func funcs[N_ALLOC_SYMS];
@@ -276,7 +276,7 @@ int libprobes_resolve(const char *path, bool at_entry, bool free_returns, bool v
 	}
 	snprintf(lp->path, sizeof(lp->path), "%s", path);
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
-		libprobes_free(lp);
+		probes_free(lp);
 		return -ENOMEM;
 	}
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
@@ -359,7 +359,7 @@ int libprobes_resolve(const char *path, bool at_entry, bool free_returns, bool v
 	return 0;
 }
 
-void libprobes_free(struct libprobes *lp)
+void probes_free(struct libprobes *lp)
 {
 	if (!lp)
 		return;

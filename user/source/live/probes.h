@@ -32,8 +32,8 @@ struct libprobes {
  * with at_entry. Returns 0, -ENOENT when the file defines none of them, or another -errno.
  * verbose says where each probe went and why.
  */
-int libprobes_resolve(const char *path, bool at_entry, bool free_returns, bool verbose,
-		      struct libprobes **out);
-void libprobes_free(struct libprobes *lp);
+int probes_resolve(const char *path, bool at_entry, bool free_returns, bool verbose,
+		   struct libprobes **out);
+void probes_free(struct libprobes *lp);
 
 #endif

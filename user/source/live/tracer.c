@@ -338,7 +338,7 @@ void tracer_close(struct tracer *t)
 	ring_buffer__free(t->rb);
 	heaptrail_bpf__destroy(t->skel);
 	for (int i = 0; i < t->nlibs; i++)
-		libprobes_free(t->libs[i]);
+		probes_free(t->libs[i]);
 	hooks_free(t->hooks);
 	kmem_free(t->kmem);
 	features_release();

@@ -130,8 +130,7 @@ static int uprobes_add_lib(struct tracer *t, const char *path, bool required)
 		fprintf(stderr, "heaptrail: too many libraries to probe (at most %d)\n", MAX_LIBS);
 		return -1;
 	}
-	err = libprobes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose,
-				&lp);
+	err = probes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose, &lp);
 	if (err == -ENOENT) {
 		if (!required)
 			return 0;
