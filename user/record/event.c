@@ -333,6 +333,70 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_SYS_HIST] = sizeof(struct ht_sys_hist_rec),
 };
 
+/* The fields a record of this type must have right (its size is checked): 0, or -1 and why. */
+static int ht_rec_check_fields(const void *buf, int type, const char **why)
+{
+	switch (type) {
+	case HT_REC_ALLOC: {
+		const struct ht_alloc *a = buf;
+
+		if (!ht_alloc_fn_valid(a->fn)) {
+			*why = "unknown allocator function";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_SYSCALL: {
+		const struct ht_syscall *s = buf;
+
+		if (s->sys == 0 || s->sys >= HT_SYS_MAX) {
+			*why = "unknown syscall";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_LOST: {
+		const struct ht_lost *l = buf;
+
+		if (l->kind >= HT_LOST_MAX) {
+			*why = "unknown loss kind";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_KFUNC: {
+		const struct ht_kfunc_rec *k = buf;
+
+		if (k->kfunc == 0 || k->kfunc >= HT_KF_MAX) {
+			*why = "unknown kernel function";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_SYS_HIST: {
+		const struct ht_sys_hist_rec *h = buf;
+
+		if (h->key.sys == 0 || h->key.sys >= HT_SYS_MAX ||
+		    h->key.what > HT_SYS_HIST_MMAP_LEN) {
+			*why = "unknown syscall histogram";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_KMEM: {
+		const struct ht_kmem *k = buf;
+
+		if (k->kind == 0 || k->kind >= HT_KA_MAX ||
+		    (k->op != HT_KOP_ALLOC && k->op != HT_KOP_FREE)) {
+			*why = "unknown kernel allocator event";
+			return -1;
+		}
+		break;
+	}
+	}
+	return 0;
+}
+
 int ht_rec_check(const void *buf, size_t len, const char **why)
 {
 	struct ht_hdr hdr;
@@ -394,65 +458,7 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 		*why = "record extends past the end of the buffer";
 		return -1;
 	}
-	switch (hdr.type) {
-	case HT_REC_ALLOC: {
-		const struct ht_alloc *a = buf;
-
-		if (!ht_alloc_fn_valid(a->fn)) {
-			*why = "unknown allocator function";
-			return -1;
-		}
-		break;
-	}
-	case HT_REC_SYSCALL: {
-		const struct ht_syscall *s = buf;
-
-		if (s->sys == 0 || s->sys >= HT_SYS_MAX) {
-			*why = "unknown syscall";
-			return -1;
-		}
-		break;
-	}
-	case HT_REC_LOST: {
-		const struct ht_lost *l = buf;
-
-		if (l->kind >= HT_LOST_MAX) {
-			*why = "unknown loss kind";
-			return -1;
-		}
-		break;
-	}
-	case HT_REC_KFUNC: {
-		const struct ht_kfunc_rec *k = buf;
-
-		if (k->kfunc == 0 || k->kfunc >= HT_KF_MAX) {
-			*why = "unknown kernel function";
-			return -1;
-		}
-		break;
-	}
-	case HT_REC_SYS_HIST: {
-		const struct ht_sys_hist_rec *h = buf;
-
-		if (h->key.sys == 0 || h->key.sys >= HT_SYS_MAX ||
-		    h->key.what > HT_SYS_HIST_MMAP_LEN) {
-			*why = "unknown syscall histogram";
-			return -1;
-		}
-		break;
-	}
-	case HT_REC_KMEM: {
-		const struct ht_kmem *k = buf;
-
-		if (k->kind == 0 || k->kind >= HT_KA_MAX ||
-		    (k->op != HT_KOP_ALLOC && k->op != HT_KOP_FREE)) {
-			*why = "unknown kernel allocator event";
-			return -1;
-		}
-		break;
-	}
-	}
-	return hdr.type;
+	return ht_rec_check_fields(buf, hdr.type, why) ? -1 : hdr.type;
 }
 
 static const int kfunc_kinds[HT_KF_MAX] = {
