@@ -143,8 +143,16 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		if (deadline && now >= deadline)
 			break;
 		if (t->tick && now >= next_tick) {
+			/*
+			 * Records wait unwoken in the buffer (ring_poll only sees wakeups): take
+			 * them first, so that a report holds all that happened before it. The next
+			 * comes an interval after this one ends: a report that took longer than
+			 * the interval (symbols read for the first time under emulation) is not
+			 * followed at once by one that saw nothing new.
+			 */
+			ring_buffer__consume(t->rb);
 			t->tick(t->cb_ctx);
-			next_tick = now + t->tick_ns;
+			next_tick = tracer_now_ns() + t->tick_ns;
 		}
 		if (!t->opts.all && now >= next_check) {
 			/* An exit record may still be in the buffer: drain before deciding. */
