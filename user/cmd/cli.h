@@ -78,6 +78,20 @@ struct cli_command {
 };
 
 /*
+ * A command's entry, in its own file: CLI_COMMAND(leaks, "summary", "usage", groups) defines
+ * cmd_leaks_command from leaks_options, leaks_parse and cmd_leaks; more fields (.check) after.
+ */
+#define CLI_COMMAND(id, summary_, usage_, groups_, ...)                                            \
+	const struct cli_command cmd_##id##_command = { .name = #id,                               \
+							.summary = summary_,                       \
+							.usage = usage_,                           \
+							.groups = groups_,                         \
+							.options = id##_options,                   \
+							.parse = id##_parse,                       \
+							.run = cmd_##id,                           \
+							__VA_ARGS__ }
+
+/*
  * Parses argv (command name first) against the command table. Returns 0 with *cmd set, or an
  * exit status after printing why (or the help that was asked for: then *cmd is NULL).
  */

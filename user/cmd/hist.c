@@ -61,15 +61,9 @@ static int hist_parse(int key, const char *arg)
 }
 
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
-const struct cli_command cmd_hist_command = {
-	.name = "hist",
-	.summary = "sizes, lifetimes, syscall latencies, mmap sizes, faults",
-	.usage = "TARGET [--json] [--by-stack] [--linear STEP] [OPTION...]",
-	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FAULTS,
-	.options = hist_options,
-	.parse = hist_parse,
-	.run = cmd_hist,
-};
+CLI_COMMAND(hist, "sizes, lifetimes, syscall latencies, mmap sizes, faults",
+	    "TARGET [--json] [--by-stack] [--linear STEP] [OPTION...]",
+	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FAULTS);
 
 struct hist_ctx {
 	struct cli *cli;

@@ -82,15 +82,9 @@ static int leaks_parse(int key, const char *arg)
 }
 
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
-const struct cli_command cmd_leaks_command = {
-	.name = "leaks",
-	.summary = "live allocations at the end, grouped by stack, largest first",
-	.usage = "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",
-	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS,
-	.options = leaks_options,
-	.parse = leaks_parse,
-	.run = cmd_leaks,
-};
+CLI_COMMAND(leaks, "live allocations at the end, grouped by stack, largest first",
+	    "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",
+	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS);
 
 struct leaks_ctx {
 	struct cli *cli;

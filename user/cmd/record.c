@@ -49,16 +49,10 @@ static int record_check(const struct cli *cli)
 }
 
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
-const struct cli_command cmd_record_command = {
-	.name = "record",
-	.summary = "everything the reports need, into a file (-o FILE); then -i FILE",
-	.usage = "TARGET -o FILE [OPTION...]",
-	.groups = CLI_TARGET | CLI_KERNEL | CLI_STACKS | CLI_FREE_STACKS | CLI_FAULTS,
-	.options = record_options,
-	.parse = record_parse,
-	.check = record_check,
-	.run = cmd_record,
-};
+CLI_COMMAND(record, "everything the reports need, into a file (-o FILE); then -i FILE",
+	    "TARGET -o FILE [OPTION...]",
+	    CLI_TARGET | CLI_KERNEL | CLI_STACKS | CLI_FREE_STACKS | CLI_FAULTS,
+	    .check = record_check);
 
 struct record_ctx {
 	struct cli *cli;

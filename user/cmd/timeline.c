@@ -44,15 +44,9 @@ static int timeline_parse(int key, const char *arg)
 }
 
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
-const struct cli_command cmd_timeline_command = {
-	.name = "timeline",
-	.summary = "address space, heap, live bytes, RSS and faults over time",
-	.usage = "TARGET [--json | --perfetto FILE | --csv FILE | --svg FILE] [OPTION...]",
-	.groups = CLI_TARGET | CLI_INPUT | CLI_JSON | CLI_FAULTS,
-	.options = timeline_options,
-	.parse = timeline_parse,
-	.run = cmd_timeline,
-};
+CLI_COMMAND(timeline, "address space, heap, live bytes, RSS and faults over time",
+	    "TARGET [--json | --perfetto FILE | --csv FILE | --svg FILE] [OPTION...]",
+	    CLI_TARGET | CLI_INPUT | CLI_JSON | CLI_FAULTS);
 
 struct tl_ctx {
 	struct cli *cli;

@@ -40,15 +40,9 @@ static int trace_parse(int key, const char *arg)
 }
 
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
-const struct cli_command cmd_trace_command = {
-	.name = "trace",
-	.summary = "live event stream, one line (or one JSON object) per event",
-	.usage = "TARGET [--json] [-e LIST] [OPTION...]",
-	.groups = CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON,
-	.options = trace_options,
-	.parse = trace_parse,
-	.run = cmd_trace,
-};
+CLI_COMMAND(trace, "live event stream, one line (or one JSON object) per event",
+	    "TARGET [--json] [-e LIST] [OPTION...]",
+	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON);
 
 struct trace_ctx {
 	struct cli *cli;

@@ -2,8 +2,8 @@
 /* The distributions model: per-process histograms fed by records and the model's hooks. */
 #include <stdlib.h>
 #include "model/dists.h"
+#include "model/proctab.h"
 #include "record/event.h"
-#include "util/slots.h"
 
 const char *const dists_fault_kind_names[DISTS_FAULT_KINDS] = {
 	"read,not-present", "read,present",	"write,not-present",
@@ -14,35 +14,22 @@ struct dists {
 	struct model *model;
 	uint64_t linear;
 	bool by_stack;
-	struct dists_proc **procs; /* in the order first seen */
-	size_t nprocs;
-	struct slots by_index; /* by model process index */
+	struct proctab procs; /* struct dists_proc */
 };
 
 static struct dists_proc *dists_of(struct dists *d, const struct model_proc *p)
 {
-	struct dists_proc *dp, **np;
-	void **slot = p ? slots_at(&d->by_index, p->index) : NULL;
+	bool fresh;
+	struct dists_proc *dp = proctab_get(&d->procs, p, sizeof(*dp), &fresh);
 
-	if (!slot)
-		return NULL;
-	if (*slot)
-		return *slot;
-	np = realloc(d->procs, (d->nprocs + 1) * sizeof(*np));
-	if (!np)
-		return NULL;
-	d->procs = np;
-	dp = calloc(1, sizeof(*dp));
-	if (!dp)
-		return NULL;
-	dp->p = p;
-	*slot = dp;
-	hist_init(&dp->size, d->linear);
-	hist_init(&dp->lifetime, d->linear);
-	hist_init(&dp->mmap_size, d->linear);
-	for (int s = 0; s < HT_SYS_MAX; s++)
-		hist_init(&dp->sys[s], d->linear);
-	d->procs[d->nprocs++] = dp;
+	if (fresh) {
+		dp->p = p;
+		hist_init(&dp->size, d->linear);
+		hist_init(&dp->lifetime, d->linear);
+		hist_init(&dp->mmap_size, d->linear);
+		for (int s = 0; s < HT_SYS_MAX; s++)
+			hist_init(&dp->sys[s], d->linear);
+	}
 	return dp;
 }
 
@@ -97,25 +84,25 @@ struct dists *dists_new(struct model *m, uint64_t linear, bool by_stack)
 	return d;
 }
 
+static void dists_proc_fini(void *entry)
+{
+	struct dists_proc *dp = entry;
+
+	hist_free(&dp->size);
+	hist_free(&dp->lifetime);
+	hist_free(&dp->mmap_size);
+	for (int s = 0; s < HT_SYS_MAX; s++)
+		hist_free(&dp->sys[s]);
+	for (size_t k = 0; k < dp->nstacks; k++)
+		hist_free(&dp->by_stack[k].size);
+	free(dp->by_stack);
+}
+
 void dists_free(struct dists *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->nprocs; i++) {
-		struct dists_proc *dp = d->procs[i];
-
-		hist_free(&dp->size);
-		hist_free(&dp->lifetime);
-		hist_free(&dp->mmap_size);
-		for (int s = 0; s < HT_SYS_MAX; s++)
-			hist_free(&dp->sys[s]);
-		for (size_t k = 0; k < dp->nstacks; k++)
-			hist_free(&dp->by_stack[k].size);
-		free(dp->by_stack);
-		free(dp);
-	}
-	free(d->procs);
-	slots_free(&d->by_index);
+	proctab_free(&d->procs, dists_proc_fini);
 	free(d);
 }
 
@@ -175,7 +162,7 @@ void dists_apply(struct dists *d, const struct ht_hdr *rec)
 
 size_t dists_nprocs(const struct dists *d)
 {
-	return d->nprocs;
+	return d->procs.n;
 }
 
 static int dists_by_count(const void *a, const void *b)
@@ -187,7 +174,7 @@ static int dists_by_count(const void *a, const void *b)
 
 struct dists_proc *dists_proc(struct dists *d, size_t i)
 {
-	struct dists_proc *dp = d->procs[i];
+	struct dists_proc *dp = d->procs.order[i];
 
 	if (dp->nstacks) /* qsort(NULL, 0) is undefined */
 		qsort(dp->by_stack, dp->nstacks, sizeof(*dp->by_stack), dists_by_count);

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "model/proctab.h"
 #include "model/space.h"
 #include "record/event.h"
 #include "util/maps.h"
-#include "util/slots.h"
 
 const char *const space_series_names[SPACE_SERIES_MAX] = {
 	"heap_bytes",  "live_bytes", "mapped_bytes", "allocator_mapped_bytes",
@@ -30,9 +30,7 @@ static const int space_rss_series[4] = { SPACE_RSS_FILE, SPACE_RSS_ANON, SPACE_R
 
 struct space {
 	struct model *model;
-	struct space_proc **procs; /* in the order first seen */
-	size_t nprocs;
-	struct slots by_index; /* by model process index */
+	struct proctab procs; /* struct space_proc */
 };
 
 struct space *space_new(struct model *m)
@@ -44,56 +42,45 @@ struct space *space_new(struct model *m)
 	return s;
 }
 
+static void space_proc_fini(void *entry)
+{
+	struct space_proc *t = entry;
+
+	vma_map_free(&t->vmas);
+	for (int k = 0; k < SPACE_SERIES_MAX; k++)
+		series_free(&t->s[k]);
+	free(t->markers);
+	free(t->tids);
+	textbuf_free(&t->snap);
+}
+
 void space_free(struct space *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nprocs; i++) {
-		struct space_proc *t = s->procs[i];
-
-		vma_map_free(&t->vmas);
-		for (int k = 0; k < SPACE_SERIES_MAX; k++)
-			series_free(&t->s[k]);
-		free(t->markers);
-		free(t->tids);
-		textbuf_free(&t->snap);
-		free(t);
-	}
-	free(s->procs);
-	slots_free(&s->by_index);
+	proctab_free(&s->procs, space_proc_fini);
 	free(s);
 }
 
 size_t space_nprocs(const struct space *s)
 {
-	return s->nprocs;
+	return s->procs.n;
 }
 
 const struct space_proc *space_proc(const struct space *s, size_t i)
 {
-	return s->procs[i];
+	return s->procs.order[i];
 }
 
 static struct space_proc *space_proc_of(struct space *s, const struct model_proc *p)
 {
-	struct space_proc *t, **n;
-	void **slot = p ? slots_at(&s->by_index, p->index) : NULL;
+	bool fresh;
+	struct space_proc *t = proctab_get(&s->procs, p, sizeof(*t), &fresh);
 
-	if (!slot)
-		return NULL;
-	if (*slot)
-		return *slot;
-	n = realloc(s->procs, (s->nprocs + 1) * sizeof(*n));
-	if (!n)
-		return NULL;
-	s->procs = n;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->p = p;
-	*slot = t;
-	vma_map_init(&t->vmas);
-	s->procs[s->nprocs++] = t;
+	if (fresh) {
+		t->p = p;
+		vma_map_init(&t->vmas);
+	}
 	return t;
 }
 
@@ -430,6 +417,6 @@ void space_apply(struct space *s, const struct ht_hdr *rec)
 
 void space_finish(struct space *s)
 {
-	for (size_t i = 0; i < s->nprocs; i++)
-		space_snapshot_close(s->procs[i]);
+	for (size_t i = 0; i < s->procs.n; i++)
+		space_snapshot_close(s->procs.order[i]);
 }

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Per-process entries of a model built beside the process model (the address space, the
+ * distributions): found in O(1) by the process's index, listed in the order first seen.
+ */
+#ifndef HT_PROCTAB_H
+#define HT_PROCTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "model/model.h"
+
+struct proctab {
+	void **by_index; /* by model_proc.index; NULL: none yet */
+	size_t nindex;
+	void **order; /* in the order first seen */
+	size_t n;
+};
+
+/*
+ * The entry of p, made (size bytes, zeroed) when p has none yet, which *fresh then says. NULL
+ * when p is NULL or memory runs out.
+ */
+void *proctab_get(struct proctab *t, const struct model_proc *p, size_t size, bool *fresh);
+/* Frees every entry, after fini(entry) when given. */
+void proctab_free(struct proctab *t, void (*fini)(void *entry));
+
+#endif
