@@ -5,7 +5,7 @@
 # main.c, above them all, may include anything. Prints each violation; exits 1 if any.
 set -eu
 cd "$(dirname "$0")/.."
-ORDER="util record symbols model output report source cmd"
+ORDER="util record symbols model report output source cmd"
 rank() {
 	i=0
 	for s in $ORDER; do

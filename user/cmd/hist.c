@@ -13,9 +13,11 @@
 #include "model/hist.h"
 #include "output/hist_out.h"
 #include "output/json.h"
+#include "output/kreport_out.h"
 #include "report/kreport.h"
 #include "model/dists.h"
 #include "model/model.h"
+#include "output/stack_out.h"
 #include "report/report.h"
 #include "source/source.h"
 #include "symbols/symbolize.h"
@@ -125,15 +127,15 @@ static void text_report(struct hist_ctx *hc)
 		if (hist_opts.by_stack) {
 			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
 				printf("\n  alloc_size from:\n");
-				report_text_stack(hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
-						  hc->cli->stack_depth);
+				stack_out_text(hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
+					       hc->cli->stack_depth);
 				hist_out_text(stdout, &ph->by_stack[k].size, "bytes");
 			}
 		}
 		printf("\n");
 	}
 	if (hc->cli->kernel || kmodel_seen(hc->kr.km))
-		kreport_hists_text(&hc->kh, &hc->kr, stdout);
+		kreport_out_hists_text(&hc->kh, &hc->kr, stdout);
 	printf("lost:");
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		printf(" %s=%" PRIu64, ht_lost_kind_name(k), model_lost(hc->model)[k]);
@@ -199,19 +201,19 @@ static void json_report(struct hist_ctx *hc)
 		if (hist_opts.by_stack) {
 			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
 				json_hist_begin(j, ph, "alloc_size", "bytes");
-				report_json_frames(j, hc->sym, hc->model, ph->p,
-						   ph->by_stack[k].stack, hc->cli->stack_depth);
+				stack_out_json(j, hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
+					       hc->cli->stack_depth);
 				hist_out_json(j, &ph->by_stack[k].size);
 				json_object_end(j);
 			}
 		}
 	}
 	if (kernel)
-		kreport_hists_json(&hc->kh, &hc->kr, j);
+		kreport_out_hists_json(&hc->kh, &hc->kr, j);
 	json_array_end(j);
 	if (kernel) {
 		json_key(j, "kmem_waste");
-		kreport_hists_json_waste(&hc->kr, j);
+		kreport_out_waste_json(&hc->kr, j);
 	}
 	json_key(j, "lost");
 	json_object_begin(j);

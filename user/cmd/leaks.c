@@ -13,8 +13,10 @@
 #include "cmd/commands.h"
 #include "record/event.h"
 #include "output/json.h"
+#include "output/kreport_out.h"
 #include "report/kreport.h"
 #include "model/model.h"
+#include "output/stack_out.h"
 #include "report/report.h"
 #include "source/source.h"
 #include "symbols/symbolize.h"
@@ -272,17 +274,18 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		       " failed allocations\n",
 		       p->unmatched_frees, p->double_frees, p->failed_allocs);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
-			struct sym_frame f[REPORT_SYM_FRAMES];
+			struct sym_frame f[SYMBOLIZE_MAX_INLINED];
 			int k = symbolize_resolve(lc->sym, p->pid, p->start_ns,
-						  p->double_free[d].caller, f, REPORT_SYM_FRAMES);
+						  p->double_free[d].caller, f,
+						  SYMBOLIZE_MAX_INLINED);
 
 			printf("  double free of 0x%" PRIx64 " by tid %u at:\n",
 			       p->double_free[d].addr, p->double_free[d].tid);
 			if (p->double_free[d].stack != MODEL_NO_STACK)
-				report_text_stack(lc->sym, lc->model, p, p->double_free[d].stack,
-						  lc->cli->stack_depth);
+				stack_out_text(lc->sym, lc->model, p, p->double_free[d].stack,
+					       lc->cli->stack_depth);
 			else
-				report_text_frame(&f[k - 1], 0);
+				stack_out_text_frame(&f[k - 1], 0);
 		}
 		shown = n < leaks_opts.top ? n : leaks_opts.top;
 		for (size_t k = 0; k < shown; k++) {
@@ -296,8 +299,8 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			if (sums[k].stack == MODEL_NO_STACK)
 				printf("    (stack not captured)\n");
 			else
-				report_text_stack(lc->sym, lc->model, p, sums[k].stack,
-						  lc->cli->stack_depth);
+				stack_out_text(lc->sym, lc->model, p, sums[k].stack,
+					       lc->cli->stack_depth);
 		}
 		if (n > shown)
 			printf("  ... and %zu more stacks (--top)\n", n - shown);
@@ -307,7 +310,7 @@ static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 			free(sums);
 	}
 	if (show_kernel(lc))
-		kreport_leaks_text(&lc->kr, stdout, now);
+		kreport_out_leaks_text(&lc->kr, stdout, now);
 	printf("lost:");
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		printf(" %s=%" PRIu64, ht_lost_kind_name(k), lost[k]);
@@ -359,19 +362,20 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 		json_key(j, "double_free");
 		json_array_begin(j);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
-			struct sym_frame f[REPORT_SYM_FRAMES];
+			struct sym_frame f[SYMBOLIZE_MAX_INLINED];
 			int k = symbolize_resolve(lc->sym, p->pid, p->start_ns,
-						  p->double_free[d].caller, f, REPORT_SYM_FRAMES);
+						  p->double_free[d].caller, f,
+						  SYMBOLIZE_MAX_INLINED);
 
 			json_object_begin(j);
 			json_kv_addr(j, "addr", p->double_free[d].addr);
 			json_kv_u64(j, "tid", p->double_free[d].tid);
 			json_kv_u64(j, "ts_ns", p->double_free[d].ts_ns);
 			json_key(j, "caller");
-			report_json_frame(j, &f[k - 1]);
+			stack_out_json_frame(j, &f[k - 1]);
 			if (p->double_free[d].stack != MODEL_NO_STACK)
-				report_json_frames(j, lc->sym, lc->model, p,
-						   p->double_free[d].stack, lc->cli->stack_depth);
+				stack_out_json(j, lc->sym, lc->model, p, p->double_free[d].stack,
+					       lc->cli->stack_depth);
 			json_object_end(j);
 		}
 		json_array_end(j);
@@ -385,8 +389,8 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 				json_kv_s64(j, "growth_bytes",
 					    (int64_t)(sums[k].bytes -
 						      previous_bytes(prev, sums[k].stack)));
-			report_json_frames(j, lc->sym, lc->model, p, sums[k].stack,
-					   lc->cli->stack_depth);
+			stack_out_json(j, lc->sym, lc->model, p, sums[k].stack,
+				       lc->cli->stack_depth);
 			json_object_end(j);
 		}
 		json_array_end(j);
@@ -400,7 +404,7 @@ static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
 	json_array_end(j);
 	if (show_kernel(lc)) {
 		json_key(j, "kernel");
-		kreport_leaks_json(&lc->kr, j, now);
+		kreport_out_leaks_json(&lc->kr, j, now);
 	}
 	json_key(j, "lost");
 	json_object_begin(j);

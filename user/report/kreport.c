@@ -7,10 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "record/event.h"
-#include "output/hist_out.h"
 #include "report/kreport.h"
-
-static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id);
 
 void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 {
@@ -27,7 +24,7 @@ void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 	 * preempt count (a ksym that needs CONFIG_KALLSYMS_ALL); the stack can.
 	 */
 	if (k->op == HT_KOP_ALLOC && (rec->flags & HT_F_KMEM_FILTERED) &&
-	    stack_in_interrupt(kr, k->stack_id)) {
+	    kreport_stack_in_interrupt(kr, k->stack_id)) {
 		kmodel_skip_interrupt(kr->km, k);
 		return;
 	}
@@ -66,18 +63,9 @@ static struct ksyms *ksyms_of(struct kreport *kr)
 
 /* ---------------------------------------------------------------- grouping */
 
-struct kgroup {
-	uint8_t kind;
-	uint16_t cache;
-	uint64_t stack_id; /* 0: grouped by call site */
-	uint64_t call_site;
-	uint64_t bytes, allocs;
-	uint64_t oldest_ns;
-};
-
 static int by_key(const void *a, const void *b)
 {
-	const struct kgroup *x = a, *y = b;
+	const struct kreport_group *x = a, *y = b;
 
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
@@ -92,16 +80,16 @@ static int by_key(const void *a, const void *b)
 
 static int by_bytes(const void *a, const void *b)
 {
-	const struct kgroup *x = a, *y = b;
+	const struct kreport_group *x = a, *y = b;
 
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : by_key(a, b);
 }
 
 /* Live allocations at least min_age old, one entry per group, largest first. */
-static struct kgroup *groups(struct kreport *kr, uint64_t now, size_t *n, uint64_t *bytes,
-			     uint64_t *allocs)
+struct kreport_group *kreport_groups(struct kreport *kr, uint64_t now, size_t *n, uint64_t *bytes,
+				     uint64_t *allocs)
 {
-	struct kgroup *all = NULL, *out;
+	struct kreport_group *all = NULL, *out;
 	size_t cap = 0, cnt = 0, pos = 0, ng = 0;
 	const struct kmodel_alloc *a;
 
@@ -111,15 +99,16 @@ static struct kgroup *groups(struct kreport *kr, uint64_t now, size_t *n, uint64
 			continue;
 		if (cnt == cap) {
 			size_t ncap = cap ? cap * 2 : 1024;
-			struct kgroup *g = realloc(all, ncap * sizeof(*g));
+			struct kreport_group *g = realloc(all, ncap * sizeof(*g));
 
 			if (!g)
 				break;
 			all = g;
 			cap = ncap;
 		}
-		all[cnt++] = (struct kgroup){ a->kind,	      a->cache, a->stack_id, a->call_site,
-					      a->bytes_alloc, 1,	a->ts_ns };
+		all[cnt++] =
+			(struct kreport_group){ a->kind,	a->cache, a->stack_id, a->call_site,
+						a->bytes_alloc, 1,	  a->ts_ns };
 		*bytes += a->bytes_alloc;
 		(*allocs)++;
 	}
@@ -132,7 +121,7 @@ static struct kgroup *groups(struct kreport *kr, uint64_t now, size_t *n, uint64
 	out = all;
 	for (size_t i = 0; i < cnt; i++) {
 		if (ng && !by_key(&out[ng - 1], &all[i])) {
-			struct kgroup *g = &out[ng - 1];
+			struct kreport_group *g = &out[ng - 1];
 
 			g->bytes += all[i].bytes;
 			g->allocs++;
@@ -191,7 +180,7 @@ static bool interrupt_stack(struct kreport *kr, uint64_t stack_id)
 #define MARK_INTERRUPT 2
 
 /* interrupt_stack, remembered in the model's stack (stacks not arrived yet are not) */
-static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id)
+bool kreport_stack_in_interrupt(struct kreport *kr, uint64_t stack_id)
 {
 	const struct model_stack *st = kr->m ? model_stack_by_id(kr->m, stack_id) : NULL;
 
@@ -203,11 +192,8 @@ static bool stack_in_interrupt(struct kreport *kr, uint64_t stack_id)
 	return st->mark == MARK_INTERRUPT;
 }
 
-typedef void (*frame_fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,
-			 const char *module);
-
 /* Calls fn for addr with its symbol (NULL when unknown), offset and module. */
-static void one_frame(struct kreport *kr, uint64_t addr, frame_fn fn, void *ctx)
+void kreport_frame(struct kreport *kr, uint64_t addr, kreport_frame_fn fn, void *ctx)
 {
 	const char *module = NULL, *sym;
 	uint64_t off = 0;
@@ -217,7 +203,7 @@ static void one_frame(struct kreport *kr, uint64_t addr, frame_fn fn, void *ctx)
 }
 
 /* Calls fn for each frame worth showing, innermost first. */
-static void each_frame(struct kreport *kr, uint64_t stack_id, frame_fn fn, void *ctx)
+void kreport_frames(struct kreport *kr, uint64_t stack_id, kreport_frame_fn fn, void *ctx)
 {
 	const struct model_stack *st = model_stack_by_id(kr->m, stack_id);
 	struct ksyms *ks = ksyms_of(kr);
@@ -234,47 +220,11 @@ static void each_frame(struct kreport *kr, uint64_t stack_id, frame_fn fn, void 
 			start = i + 1;
 	}
 	for (uint32_t i = start; i < st->nframes && shown < kr->stack_depth; i++, shown++)
-		one_frame(kr, st->frames[i], fn, ctx);
-}
-
-static void json_kv_null(struct json *j, const char *key)
-{
-	json_key(j, key);
-	json_null(j);
-}
-
-static void text_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off, const char *module)
-{
-	FILE *out = ctx;
-
-	if (sym)
-		fprintf(out, "    %s+0x%" PRIx64 " [%s]\n", sym, off, module ? module : "kernel");
-	else
-		fprintf(out, "    0x%" PRIx64 " [unknown]\n", addr);
-}
-
-static void json_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off, const char *module)
-{
-	struct json *j = ctx;
-
-	json_object_begin(j);
-	json_kv_addr(j, "addr", addr);
-	if (sym) {
-		char name[256];
-
-		snprintf(name, sizeof(name), "%s+0x%" PRIx64, sym, off);
-		json_kv_string(j, "sym", name);
-	} else {
-		json_kv_null(j, "sym");
-	}
-	json_kv_string(j, "module", module ? module : "kernel");
-	json_kv_null(j, "file");
-	json_kv_null(j, "line");
-	json_object_end(j);
+		kreport_frame(kr, st->frames[i], fn, ctx);
 }
 
 /* Live: the running kernel's merged caches, unless a recording brought its own. */
-static struct slabs *slabs_of(struct kreport *kr)
+struct slabs *kreport_slabs(struct kreport *kr)
 {
 	if (kr->sl && slabs_empty(kr->sl) && !kr->slabs_tried) {
 		kr->slabs_tried = true;
@@ -283,24 +233,7 @@ static struct slabs *slabs_of(struct kreport *kr)
 	return kr->sl;
 }
 
-struct alias_out {
-	FILE *out;
-	unsigned n;
-};
-
-static void text_alias(void *ctx, const char *other)
-{
-	struct alias_out *t = ctx;
-
-	fprintf(t->out, "%s%s", t->n++ ? ", " : ", merged with ", other);
-}
-
-static void json_alias(void *ctx, const char *other)
-{
-	json_string(ctx, other);
-}
-
-static const char *cache_name(struct kreport *kr, uint16_t cache)
+const char *kreport_cache_name(struct kreport *kr, uint16_t cache)
 {
 	const struct kmodel_cache *c =
 		cache == KMODEL_NO_CACHE ? NULL : kmodel_cache_at(kr->km, cache);
@@ -309,156 +242,6 @@ static const char *cache_name(struct kreport *kr, uint16_t cache)
 }
 
 /* ---------------------------------------------------------------- leaks */
-
-void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now)
-{
-	uint64_t bytes, allocs, skipped = 0;
-	size_t n, shown;
-	struct kgroup *g = groups(kr, now, &n, &bytes, &allocs);
-
-	fprintf(out, "kernel: %" PRIu64 " bytes in %" PRIu64 " outstanding allocations", bytes,
-		allocs);
-	if (kr->min_age_ns)
-		fprintf(out, " older than %" PRIu64 " ms", kr->min_age_ns / 1000000);
-	fprintf(out, "\n  %-12s %10s %10s %10s %12s %12s\n", "ALLOCATOR", "ALLOCS", "FREES", "LIVE",
-		"LIVE_BYTES", "MISSED_FREES");
-	for (unsigned k = 1; k < HT_KA_MAX; k++) {
-		const struct kmodel_counts *c = kmodel_kind_counts(kr->km, k);
-
-		fprintf(out,
-			"  %-12s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64
-			"\n",
-			ht_kalloc_name(k), c->allocs, c->frees, c->live_allocs, c->live_bytes,
-			c->missed_frees);
-		skipped += c->interrupt_skipped;
-	}
-	if (skipped)
-		fprintf(out,
-			"  %" PRIu64 " allocations made in interrupts on a target's CPU were not "
-			"counted as its own (interrupt_skipped)\n",
-			skipped);
-	shown = n < kr->top ? n : kr->top;
-	for (size_t i = 0; i < shown; i++) {
-		const char *cache = cache_name(kr, g[i].cache);
-
-		struct alias_out alias = { out, 0 };
-
-		fprintf(out, "  %" PRIu64 " bytes in %" PRIu64 " allocation%s, %s", g[i].bytes,
-			g[i].allocs, g[i].allocs == 1 ? "" : "s", ht_kalloc_name(g[i].kind));
-		if (cache) {
-			fprintf(out, " (%s", cache);
-			slabs_merged_with(slabs_of(kr), cache, text_alias, &alias);
-			fputc(')', out);
-		}
-		fprintf(out, "%s, from:\n",
-			stack_in_interrupt(kr, g[i].stack_id) ? ", in interrupt context" : "");
-		if (g[i].stack_id) {
-			each_frame(kr, g[i].stack_id, text_frame, out);
-		} else if (g[i].call_site) {
-			one_frame(kr, g[i].call_site, text_frame, out);
-		} else {
-			fprintf(out, "    (stack not captured)\n");
-		}
-	}
-	if (n > shown)
-		fprintf(out, "  ... and %zu more stacks (--top)\n", n - shown);
-	free(g);
-}
-
-static void json_counts(struct json *j, const struct kmodel_counts *c)
-{
-	json_kv_u64(j, "allocs", c->allocs);
-	json_kv_u64(j, "frees", c->frees);
-	json_kv_u64(j, "live_allocs", c->live_allocs);
-	json_kv_u64(j, "live_bytes", c->live_bytes);
-	json_kv_u64(j, "missed_frees", c->missed_frees);
-	json_kv_u64(j, "untracked", c->untracked);
-	json_kv_u64(j, "interrupt_skipped", c->interrupt_skipped);
-	json_kv_u64(j, "bytes_req", c->bytes_req);
-	json_kv_u64(j, "bytes_alloc", c->bytes_alloc);
-}
-
-static int cache_by_live(const void *a, const void *b)
-{
-	const struct kmodel_cache *x = *(const struct kmodel_cache *const *)a;
-	const struct kmodel_cache *y = *(const struct kmodel_cache *const *)b;
-
-	if (x->c.live_bytes != y->c.live_bytes)
-		return x->c.live_bytes < y->c.live_bytes ? 1 : -1;
-	return strcmp(x->name, y->name);
-}
-
-void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now)
-{
-	uint64_t bytes, allocs;
-	size_t n, nc = kmodel_ncaches(kr->km);
-	struct kgroup *g = groups(kr, now, &n, &bytes, &allocs);
-	const struct kmodel_cache **cs = calloc(nc ? nc : 1, sizeof(*cs));
-
-	json_object_begin(j);
-	json_kv_u64(j, "live_bytes", bytes);
-	json_kv_u64(j, "live_allocs", allocs);
-	json_kv_u64(j, "min_age_ns", kr->min_age_ns);
-	json_key(j, "allocators");
-	json_array_begin(j);
-	for (unsigned k = 1; k < HT_KA_MAX; k++) {
-		json_object_begin(j);
-		json_kv_string(j, "allocator", ht_kalloc_name(k));
-		json_counts(j, kmodel_kind_counts(kr->km, k));
-		json_object_end(j);
-	}
-	json_array_end(j);
-	json_key(j, "caches");
-	json_array_begin(j);
-	for (size_t i = 0; cs && i < nc; i++)
-		cs[i] = kmodel_cache_at(kr->km, i);
-	if (cs)
-		qsort(cs, nc, sizeof(*cs), cache_by_live);
-	for (size_t i = 0; cs && i < nc; i++) {
-		json_object_begin(j);
-		json_kv_string(j, "cache", cs[i]->name);
-		/* the caches the kernel merged with this one: its counts are theirs too */
-		json_key(j, "merged_with");
-		json_array_begin(j);
-		slabs_merged_with(slabs_of(kr), cs[i]->name, json_alias, j);
-		json_array_end(j);
-		json_counts(j, &cs[i]->c);
-		json_object_end(j);
-	}
-	json_array_end(j);
-	json_key(j, "stacks");
-	json_array_begin(j);
-	for (size_t i = 0; i < n && i < kr->top; i++) {
-		const char *cache = cache_name(kr, g[i].cache);
-
-		json_object_begin(j);
-		json_kv_u64(j, "bytes", g[i].bytes);
-		json_kv_u64(j, "allocs", g[i].allocs);
-		json_kv_string(j, "allocator", ht_kalloc_name(g[i].kind));
-		if (cache)
-			json_kv_string(j, "cache", cache);
-		else
-			json_kv_null(j, "cache");
-		json_kv_u64(j, "oldest_ns", g[i].oldest_ns);
-		json_kv_bool(j, "interrupt", stack_in_interrupt(kr, g[i].stack_id));
-		json_key(j, "call_site");
-		if (g[i].call_site)
-			one_frame(kr, g[i].call_site, json_frame, j);
-		else
-			json_null(j);
-		json_key(j, "frames");
-		json_array_begin(j);
-		if (g[i].stack_id)
-			each_frame(kr, g[i].stack_id, json_frame, j);
-		json_array_end(j);
-		json_object_end(j);
-	}
-	json_array_end(j);
-	json_kv_u64(j, "stacks_total", n);
-	json_object_end(j);
-	free(cs);
-	free(g);
-}
 
 /* ---------------------------------------------------------------- hist -k */
 
@@ -546,125 +329,22 @@ void kreport_hists_attach(struct khists *h, struct kreport *kr)
 	kmodel_set_hooks(kr->km, &hooks);
 }
 
-static int gfp_by_count(const void *a, const void *b)
+static int kreport_gfp_by_count(const void *a, const void *b)
 {
 	const typeof(((struct khists *)0)->gfp[0]) *x = a, *y = b;
 
 	return x->count < y->count ? 1 : x->count > y->count ? -1 : strcmp(x->name, y->name);
 }
 
+void kreport_hists_sort_gfp(struct khists *h)
+{
+	qsort(h->gfp, h->ngfp, sizeof(h->gfp[0]), kreport_gfp_by_count);
+}
+
 /* Waste of a cache: what its size classes gave beyond what callers asked for. */
-static double waste_pct(const struct kmodel_counts *c)
+double kreport_waste_pct(const struct kmodel_counts *c)
 {
 	return c->bytes_alloc
 		       ? 100.0 * (double)(c->bytes_alloc - c->bytes_req) / (double)c->bytes_alloc
 		       : 0.0;
-}
-
-void kreport_hists_text(struct khists *h, struct kreport *kr, FILE *out)
-{
-	fprintf(out, "kernel allocators\n");
-	for (unsigned k = 1; k < HT_KA_MAX; k++) {
-		if (!h->size[k].total)
-			continue;
-		fprintf(out, "\n  kmem_size %s\n", ht_kalloc_name(k));
-		hist_out_text(out, &h->size[k], "bytes");
-	}
-	for (size_t i = 0; i < h->ncaches; i++) {
-		if (!h->cache_size[i].total)
-			continue;
-		fprintf(out, "\n  kmem_size cache %s\n", kmodel_cache_at(kr->km, i)->name);
-		hist_out_text(out, &h->cache_size[i], "bytes");
-	}
-	if (h->lifetime.total) {
-		fprintf(out, "\n  kmem_lifetime\n");
-		hist_out_text(out, &h->lifetime, "ns");
-	}
-	if (h->order.total) {
-		fprintf(out, "\n  page_order\n");
-		hist_out_text(out, &h->order, "order");
-	}
-	if (h->ngfp) {
-		qsort(h->gfp, h->ngfp, sizeof(h->gfp[0]), gfp_by_count);
-		fprintf(out, "\n  gfp_flags\n");
-		for (size_t i = 0; i < h->ngfp; i++)
-			fprintf(out, "     %-24s : %" PRIu64 "\n", h->gfp[i].name, h->gfp[i].count);
-	}
-	if (kmodel_ncaches(kr->km)) {
-		fprintf(out, "\n  %-32s %10s %14s %14s %8s\n", "CACHE", "ALLOCS", "BYTES_REQ",
-			"BYTES_ALLOC", "WASTE");
-		for (size_t i = 0; i < kmodel_ncaches(kr->km); i++) {
-			const struct kmodel_cache *c = kmodel_cache_at(kr->km, i);
-
-			fprintf(out, "  %-32s %10" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7.1f%%\n",
-				c->name, c->c.allocs, c->c.bytes_req, c->c.bytes_alloc,
-				waste_pct(&c->c));
-		}
-	}
-	fprintf(out, "\n");
-}
-
-static void json_hist_obj(struct json *j, const char *name, const char *unit, const char *key,
-			  const char *val, const struct hist *h)
-{
-	json_object_begin(j);
-	json_kv_u64(j, "pid", 0);
-	json_kv_bool(j, "kernel", true);
-	json_kv_string(j, "name", name);
-	json_kv_string(j, "unit", unit);
-	if (key)
-		json_kv_string(j, key, val);
-	hist_out_json(j, h);
-	json_object_end(j);
-}
-
-void kreport_hists_json(struct khists *h, struct kreport *kr, struct json *j)
-{
-	for (unsigned k = 1; k < HT_KA_MAX; k++)
-		if (h->size[k].total)
-			json_hist_obj(j, "kmem_size", "bytes", "allocator", ht_kalloc_name(k),
-				      &h->size[k]);
-	for (size_t i = 0; i < h->ncaches; i++)
-		if (h->cache_size[i].total)
-			json_hist_obj(j, "kmem_size", "bytes", "cache",
-				      kmodel_cache_at(kr->km, i)->name, &h->cache_size[i]);
-	json_hist_obj(j, "kmem_lifetime", "ns", NULL, NULL, &h->lifetime);
-	json_hist_obj(j, "page_order", "order", NULL, NULL, &h->order);
-	qsort(h->gfp, h->ngfp, sizeof(h->gfp[0]), gfp_by_count);
-	json_object_begin(j);
-	json_kv_u64(j, "pid", 0);
-	json_kv_bool(j, "kernel", true);
-	json_kv_string(j, "name", "gfp_flags");
-	json_kv_string(j, "unit", "flag");
-	json_key(j, "buckets");
-	json_array_begin(j);
-	for (size_t i = 0; i < h->ngfp; i++) {
-		json_object_begin(j);
-		json_kv_u64(j, "lo", i);
-		json_kv_u64(j, "hi", i + 1);
-		json_kv_u64(j, "count", h->gfp[i].count);
-		json_kv_string(j, "label", h->gfp[i].name);
-		json_object_end(j);
-	}
-	json_array_end(j);
-	json_object_end(j);
-}
-
-void kreport_hists_json_waste(struct kreport *kr, struct json *j)
-{
-	json_array_begin(j);
-	for (size_t i = 0; i < kmodel_ncaches(kr->km); i++) {
-		const struct kmodel_cache *c = kmodel_cache_at(kr->km, i);
-
-		json_object_begin(j);
-		json_kv_string(j, "cache", c->name);
-		json_kv_u64(j, "allocs", c->c.allocs);
-		json_kv_u64(j, "bytes_req", c->c.bytes_req);
-		json_kv_u64(j, "bytes_alloc", c->c.bytes_alloc);
-		json_kv_u64(j, "waste_bytes", c->c.bytes_alloc - c->c.bytes_req);
-		json_key(j, "waste_pct");
-		json_double(j, waste_pct(&c->c));
-		json_object_end(j);
-	}
-	json_array_end(j);
 }

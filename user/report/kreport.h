@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "model/hist.h"
-#include "output/json.h"
 #include "model/kmodel.h"
 #include "symbols/ksyms.h"
 #include "symbols/slabs.h"
@@ -37,8 +36,36 @@ void kreport_fini(struct kreport *kr);
  * the model has seen rec (kernel stacks are kept there).
  */
 void kreport_follow(struct kreport *kr, const struct ht_hdr *rec);
-void kreport_leaks_text(struct kreport *kr, FILE *out, uint64_t now);
-void kreport_leaks_json(struct kreport *kr, struct json *j, uint64_t now);
+/* One group of outstanding kernel allocations: same allocator, cache and stack (or call site). */
+struct kreport_group {
+	uint8_t kind;
+	uint16_t cache;
+	uint64_t stack_id; /* 0: grouped by call site */
+	uint64_t call_site;
+	uint64_t bytes, allocs;
+	uint64_t oldest_ns;
+};
+
+/*
+ * Outstanding allocations at least min_age_ns old at now, grouped, largest first (malloc'ed,
+ * NULL when none); their total bytes and count.
+ */
+struct kreport_group *kreport_groups(struct kreport *kr, uint64_t now, size_t *n, uint64_t *bytes,
+				     uint64_t *allocs);
+/* Was the stack's allocation made in an interrupt? (remembered in the model's stack) */
+bool kreport_stack_in_interrupt(struct kreport *kr, uint64_t stack_id);
+/* A kernel frame: its address, symbol (NULL: unknown), offset and module. */
+typedef void (*kreport_frame_fn)(void *ctx, uint64_t addr, const char *sym, uint64_t off,
+				 const char *module);
+void kreport_frame(struct kreport *kr, uint64_t addr, kreport_frame_fn fn, void *ctx);
+/* The frames of a kernel stack worth showing (not the tracing machinery's), innermost first. */
+void kreport_frames(struct kreport *kr, uint64_t stack_id, kreport_frame_fn fn, void *ctx);
+/* The merged slab caches (live, or the recording's); NULL when not known. */
+struct slabs *kreport_slabs(struct kreport *kr);
+/* A cache's name by kmodel index, NULL for KMODEL_NO_CACHE. */
+const char *kreport_cache_name(struct kreport *kr, uint16_t cache);
+/* What a cache's size classes gave beyond what was asked, in percent. */
+double kreport_waste_pct(const struct kmodel_counts *c);
 
 /* hist -k: distributions fed from kmodel hooks */
 struct khists {
@@ -59,10 +86,7 @@ void kreport_hists_init(struct khists *h, uint64_t linear_step);
 void kreport_hists_free(struct khists *h);
 /* Installs the hooks on kr->km that fill h. */
 void kreport_hists_attach(struct khists *h, struct kreport *kr);
-void kreport_hists_text(struct khists *h, struct kreport *kr, FILE *out);
-/* Appends histogram objects to the open "histograms" array. */
-void kreport_hists_json(struct khists *h, struct kreport *kr, struct json *j);
-/* The "kmem_waste" array: requested vs allocated bytes per cache. */
-void kreport_hists_json_waste(struct kreport *kr, struct json *j);
+/* The GFP flag counts, most frequent first. */
+void kreport_hists_sort_gfp(struct khists *h);
 
 #endif

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Frames one address can expand to (its inlined calls). */
+#define SYMBOLIZE_MAX_INLINED 16
+
 struct symbolizer;
 
 /* One frame of a resolved address; an inlined call adds frames for the same address. */

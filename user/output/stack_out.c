@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Symbolized user stacks as text lines and as the JSON contract's "frames". */
+#include <inttypes.h>
+#include <stdio.h>
+#include "output/stack_out.h"
+
+void stack_out_text_frame(const struct sym_frame *f, int depth)
+{
+	printf("    #%-2d 0x%016" PRIx64 " ", depth, f->addr);
+	if (f->sym)
+		printf("%s%s", f->sym, f->inlined ? " [inlined]" : "");
+	else
+		printf("??");
+	if (f->sym && !f->inlined)
+		printf("+0x%" PRIx64, f->offset);
+	if (f->file)
+		printf(" (%s:%d)", f->file, f->line);
+	printf(" %s\n", f->module);
+}
+
+void stack_out_text(struct symbolizer *sym, const struct model *m, const struct model_proc *p,
+		    uint32_t stack, unsigned depth_limit)
+{
+	const struct model_stack *st = stack == MODEL_NO_STACK ? NULL : model_stack(m, stack);
+	struct sym_frame frames[SYMBOLIZE_MAX_INLINED];
+	int depth = 0;
+
+	if (!st || !st->frames) {
+		printf("    (stack not captured)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < st->nframes; i++) {
+		int n = symbolize_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
+					  SYMBOLIZE_MAX_INLINED);
+
+		for (int k = 0; k < n; k++)
+			stack_out_text_frame(&frames[k], depth++);
+	}
+	if (st->nframes >= depth_limit)
+		printf("    ... (truncated at --stack-depth %u)\n", depth_limit);
+}
+
+void stack_out_json_frame(struct json *j, const struct sym_frame *f)
+{
+	json_object_begin(j);
+	json_kv_addr(j, "addr", f->addr);
+	json_key(j, "sym");
+	if (f->sym)
+		json_string(j, f->sym);
+	else
+		json_null(j);
+	json_kv_string(j, "module", f->module);
+	json_key(j, "file");
+	if (f->file)
+		json_string(j, f->file);
+	else
+		json_null(j);
+	json_key(j, "line");
+	if (f->line)
+		json_u64(j, (uint64_t)f->line);
+	else
+		json_null(j);
+	if (f->inlined)
+		json_kv_bool(j, "inlined", true);
+	json_object_end(j);
+}
+
+void stack_out_json(struct json *j, struct symbolizer *sym, const struct model *m,
+		    const struct model_proc *p, uint32_t stack, unsigned depth_limit)
+{
+	const struct model_stack *st = stack == MODEL_NO_STACK ? NULL : model_stack(m, stack);
+	struct sym_frame frames[SYMBOLIZE_MAX_INLINED];
+
+	json_key(j, "frames");
+	json_array_begin(j);
+	for (uint32_t i = 0; st && st->frames && i < st->nframes; i++) {
+		int n = symbolize_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
+					  SYMBOLIZE_MAX_INLINED);
+
+		for (int k = 0; k < n; k++)
+			stack_out_json_frame(j, &frames[k]);
+	}
+	json_array_end(j);
+	if (!st || !st->frames)
+		json_kv_bool(j, "stack_lost", true);
+	else if (st->nframes >= depth_limit)
+		json_kv_bool(j, "truncated", true); /* the capture stopped at --stack-depth */
+}

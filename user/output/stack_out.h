@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Symbolized user stacks and frames, as text lines and as JSON. */
+#ifndef HT_STACK_OUT_H
+#define HT_STACK_OUT_H
+
+#include <stdint.h>
+#include "model/model.h"
+#include "output/json.h"
+#include "symbols/symbolize.h"
+
+void stack_out_text_frame(const struct sym_frame *f, int depth);
+/* Every frame of a stack (inlined ones expanded), noting truncation at depth frames. */
+void stack_out_text(struct symbolizer *sym, const struct model *m, const struct model_proc *p,
+		    uint32_t stack, unsigned depth);
+void stack_out_json_frame(struct json *j, const struct sym_frame *f);
+/* "frames": [...], and "stack_lost" or "truncated" when so. */
+void stack_out_json(struct json *j, struct symbolizer *sym, const struct model *m,
+		    const struct model_proc *p, uint32_t stack, unsigned depth);
+
+#endif
