@@ -8,31 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include "cmd/commands.h"
 #include "record/event.h"
 #include "output/json.h"
-#include "output/kreport_out.h"
+#include "output/leaks_out.h"
 #include "report/kreport.h"
+#include "report/leaks.h"
 #include "model/model.h"
-#include "output/stack_out.h"
 #include "report/report.h"
 #include "source/source.h"
 #include "symbols/symbolize.h"
 #include "source/live/tracer.h"
-
-struct stack_sum {
-	uint32_t stack;
-	uint64_t bytes, allocs;
-};
-
-/* A process's stacks at the previous --interval report, sorted by stack index. */
-struct previous {
-	const struct model_proc *proc;
-	struct stack_sum *sums;
-	size_t n;
-};
 
 /* leaks' own options. */
 static struct {
@@ -93,8 +80,7 @@ struct leaks_ctx {
 	struct model *model;
 	struct symbolizer *sym;
 	struct json json;
-	struct previous *prev;
-	size_t nprev;
+	struct leaks *leaks;
 	unsigned reports;
 	struct kreport kr; /* -k */
 };
@@ -135,287 +121,6 @@ static bool is_allocator_code(void *ctx, const struct model_proc *p, uint64_t ad
 	       !strncmp(base, "libstdc++.so", 12);
 }
 
-static int by_bytes(const void *a, const void *b)
-{
-	const struct stack_sum *x = a, *y = b;
-
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
-static int by_stack(const void *a, const void *b)
-{
-	const struct stack_sum *x = a, *y = b;
-
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
-/*
- * Live allocations of one process older than --min-age at the time of the report (its exit,
- * for an exited process), summed per stack. MODEL_NO_STACK sums those without a stack.
- */
-static struct stack_sum *sum_stacks(struct leaks_ctx *lc, const struct model_proc *p, uint64_t now,
-				    size_t *n)
-{
-	uint64_t end = p->exited ? p->exit_ns : now;
-	struct stack_sum *sums = NULL;
-	size_t count = 0, cap = 0, pos = 0;
-	const struct model_alloc *a;
-	/* stack index -> position in sums, +1 (0: none yet) */
-	size_t nstacks = 0, *where;
-
-	while (model_stack(lc->model, (uint32_t)nstacks))
-		nstacks++;
-	where = calloc(nstacks + 1, sizeof(*where));
-	if (!where)
-		return NULL;
-	while ((a = model_proc_next_alloc(p, &pos))) {
-		size_t key = a->stack < nstacks ? a->stack : nstacks;
-
-		if (end - a->ts_ns < leaks_opts.min_age_ns || a->ts_ns > end)
-			continue;
-		if (!where[key]) {
-			if (count == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct stack_sum *ns = realloc(sums, ncap * sizeof(*ns));
-
-				if (!ns)
-					break;
-				sums = ns;
-				cap = ncap;
-			}
-			sums[count] = (struct stack_sum){ .stack = key == nstacks ? MODEL_NO_STACK
-										  : a->stack };
-			where[key] = ++count;
-		}
-		sums[where[key] - 1].bytes += a->size;
-		sums[where[key] - 1].allocs++;
-	}
-	free(where);
-	if (count)
-		qsort(sums, count, sizeof(*sums), by_bytes);
-	*n = count;
-	return sums;
-}
-
-static struct previous *previous_of(struct leaks_ctx *lc, const struct model_proc *p)
-{
-	for (size_t i = 0; i < lc->nprev; i++)
-		if (lc->prev[i].proc == p)
-			return &lc->prev[i];
-	return NULL;
-}
-
-/* Bytes of this stack at the previous report; 0 when it had none then. */
-static uint64_t previous_bytes(const struct previous *prev, uint32_t stack)
-{
-	struct stack_sum key = { .stack = stack }, *hit;
-
-	if (!prev)
-		return 0;
-	hit = bsearch(&key, prev->sums, prev->n, sizeof(key), by_stack);
-	return hit ? hit->bytes : 0;
-}
-
-static void remember(struct leaks_ctx *lc, const struct model_proc *p, struct stack_sum *sums,
-		     size_t n)
-{
-	struct previous *prev = previous_of(lc, p);
-
-	if (!prev) {
-		struct previous *np = realloc(lc->prev, (lc->nprev + 1) * sizeof(*np));
-
-		if (!np) {
-			free(sums);
-			return;
-		}
-		lc->prev = np;
-		prev = &lc->prev[lc->nprev++];
-		prev->proc = p;
-		prev->sums = NULL;
-	}
-	free(prev->sums);
-	qsort(sums, n, sizeof(*sums), by_stack);
-	prev->sums = sums;
-	prev->n = n;
-}
-
-/* ---------------------------------------------------------------- text */
-
-static void text_status(const struct model_proc *p)
-{
-	if (!p->exited)
-		printf("running");
-	else if (p->exit_status < 0)
-		printf("exited");
-	else if (WIFSIGNALED(p->exit_status))
-		printf("killed by SIG%s", sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
-	else
-		printf("exited with %d", WEXITSTATUS(p->exit_status));
-}
-
-static void text_report(struct leaks_ctx *lc, uint64_t now, bool interval)
-{
-	const uint64_t *lost = model_lost(lc->model);
-
-	if (interval)
-		printf("heaptrail leaks: report %u\n", lc->reports);
-	for (size_t i = 0; !lc->cli->kernel_only && i < model_nprocs(lc->model); i++) {
-		const struct model_proc *p = model_proc_at(lc->model, i);
-		const struct previous *prev = previous_of(lc, p);
-		size_t n = 0, shown;
-		struct stack_sum *sums = sum_stacks(lc, p, now, &n);
-
-		printf("pid %u (%s, ", p->pid, p->comm);
-		text_status(p);
-		printf("): %" PRIu64 " bytes in %zu live allocations", p->live_bytes, p->count);
-		printf("; %" PRIu64 " unmatched frees, %" PRIu64 " double frees, %" PRIu64
-		       " failed allocations\n",
-		       p->unmatched_frees, p->double_frees, p->failed_allocs);
-		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
-			struct sym_frame f[SYMBOLIZE_MAX_INLINED];
-			int k = symbolize_resolve(lc->sym, p->pid, p->start_ns,
-						  p->double_free[d].caller, f,
-						  SYMBOLIZE_MAX_INLINED);
-
-			printf("  double free of 0x%" PRIx64 " by tid %u at:\n",
-			       p->double_free[d].addr, p->double_free[d].tid);
-			if (p->double_free[d].stack != MODEL_NO_STACK)
-				stack_out_text(lc->sym, lc->model, p, p->double_free[d].stack,
-					       lc->cli->stack_depth);
-			else
-				stack_out_text_frame(&f[k - 1], 0);
-		}
-		shown = n < leaks_opts.top ? n : leaks_opts.top;
-		for (size_t k = 0; k < shown; k++) {
-			printf("  %" PRIu64 " bytes in %" PRIu64 " allocation%s", sums[k].bytes,
-			       sums[k].allocs, sums[k].allocs == 1 ? "" : "s");
-			if (interval)
-				printf(" (%+" PRId64 " since the last report)",
-				       (int64_t)(sums[k].bytes -
-						 previous_bytes(prev, sums[k].stack)));
-			printf(" from:\n");
-			if (sums[k].stack == MODEL_NO_STACK)
-				printf("    (stack not captured)\n");
-			else
-				stack_out_text(lc->sym, lc->model, p, sums[k].stack,
-					       lc->cli->stack_depth);
-		}
-		if (n > shown)
-			printf("  ... and %zu more stacks (--top)\n", n - shown);
-		if (interval)
-			remember(lc, p, sums, n);
-		else
-			free(sums);
-	}
-	if (show_kernel(lc))
-		kreport_out_leaks_text(&lc->kr, stdout, now);
-	printf("lost:");
-	for (int k = 0; k < HT_LOST_MAX; k++)
-		printf(" %s=%" PRIu64, ht_lost_kind_name(k), lost[k]);
-	printf("\n");
-	fflush(stdout);
-}
-
-/* ---------------------------------------------------------------- JSON */
-
-static void json_report(struct leaks_ctx *lc, uint64_t now, bool interval)
-{
-	const uint64_t *lost = model_lost(lc->model);
-	struct json *j = &lc->json;
-
-	json_object_begin(j);
-	json_kv_u64(j, "ts_ns", now);
-	if (interval)
-		json_kv_u64(j, "report", lc->reports);
-	json_key(j, "processes");
-	json_array_begin(j);
-	for (size_t i = 0; !lc->cli->kernel_only && i < model_nprocs(lc->model); i++) {
-		const struct model_proc *p = model_proc_at(lc->model, i);
-		const struct previous *prev = previous_of(lc, p);
-		size_t n = 0;
-		struct stack_sum *sums = sum_stacks(lc, p, now, &n);
-
-		json_object_begin(j);
-		json_kv_u64(j, "pid", p->pid);
-		json_kv_string(j, "comm", p->comm);
-		json_kv_u64(j, "start_ns", p->start_ns);
-		json_kv_bool(j, "exited", p->exited);
-		if (p->exited && p->exit_status >= 0) {
-			if (WIFSIGNALED(p->exit_status))
-				json_kv_string(j, "signal",
-					       sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
-			else
-				json_kv_s64(j, "exit_code", WEXITSTATUS(p->exit_status));
-		}
-		if (p->parent)
-			json_kv_u64(j, "parent", p->parent);
-		json_kv_u64(j, "live_bytes", p->live_bytes);
-		json_kv_u64(j, "live_allocs", p->count);
-		json_kv_u64(j, "allocs", p->allocs);
-		json_kv_u64(j, "frees", p->frees);
-		json_kv_u64(j, "failed_allocs", p->failed_allocs);
-		json_kv_u64(j, "unmatched_frees", p->unmatched_frees);
-		json_kv_u64(j, "double_frees", p->double_frees);
-		json_kv_u64(j, "internal_frees", p->internal_frees);
-		json_key(j, "double_free");
-		json_array_begin(j);
-		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
-			struct sym_frame f[SYMBOLIZE_MAX_INLINED];
-			int k = symbolize_resolve(lc->sym, p->pid, p->start_ns,
-						  p->double_free[d].caller, f,
-						  SYMBOLIZE_MAX_INLINED);
-
-			json_object_begin(j);
-			json_kv_addr(j, "addr", p->double_free[d].addr);
-			json_kv_u64(j, "tid", p->double_free[d].tid);
-			json_kv_u64(j, "ts_ns", p->double_free[d].ts_ns);
-			json_key(j, "caller");
-			stack_out_json_frame(j, &f[k - 1]);
-			if (p->double_free[d].stack != MODEL_NO_STACK)
-				stack_out_json(j, lc->sym, lc->model, p, p->double_free[d].stack,
-					       lc->cli->stack_depth);
-			json_object_end(j);
-		}
-		json_array_end(j);
-		json_key(j, "stacks");
-		json_array_begin(j);
-		for (size_t k = 0; k < n && k < leaks_opts.top; k++) {
-			json_object_begin(j);
-			json_kv_u64(j, "bytes", sums[k].bytes);
-			json_kv_u64(j, "allocs", sums[k].allocs);
-			if (interval)
-				json_kv_s64(j, "growth_bytes",
-					    (int64_t)(sums[k].bytes -
-						      previous_bytes(prev, sums[k].stack)));
-			stack_out_json(j, lc->sym, lc->model, p, sums[k].stack,
-				       lc->cli->stack_depth);
-			json_object_end(j);
-		}
-		json_array_end(j);
-		json_kv_u64(j, "stacks_total", n);
-		json_object_end(j);
-		if (interval)
-			remember(lc, p, sums, n);
-		else
-			free(sums);
-	}
-	json_array_end(j);
-	if (show_kernel(lc)) {
-		json_key(j, "kernel");
-		kreport_out_leaks_json(&lc->kr, j, now);
-	}
-	json_key(j, "lost");
-	json_object_begin(j);
-	for (int k = 0; k < HT_LOST_MAX; k++)
-		json_kv_u64(j, ht_lost_kind_name(k), lost[k]);
-	json_object_end(j);
-	json_object_end(j);
-	json_line_end(j);
-	fflush(stdout);
-}
-
 static void report(struct leaks_ctx *lc, bool interval)
 {
 	struct timespec ts;
@@ -429,11 +134,21 @@ static void report(struct leaks_ctx *lc, bool interval)
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	if (lc->cli->input || now < model_now(lc->model))
 		now = model_now(lc->model);
-	lc->reports++;
+	struct leaks_out o = { .model = lc->model,
+			       .leaks = lc->leaks,
+			       .sym = lc->sym,
+			       .kr = &lc->kr,
+			       .top = leaks_opts.top,
+			       .stack_depth = lc->cli->stack_depth,
+			       .kernel_only = lc->cli->kernel_only,
+			       .kernel = show_kernel(lc),
+			       .interval = interval,
+			       .report = ++lc->reports };
+
 	if (lc->cli->json)
-		json_report(lc, now, interval);
+		leaks_out_json(&o, &lc->json, now);
 	else
-		text_report(lc, now, interval);
+		leaks_out_text(&o, now);
 }
 
 /* What heaptrail's own memory came to, for the per-allocation budget (and make bench). */
@@ -480,7 +195,8 @@ int cmd_leaks(struct cli *cli)
 	o.floor_only = leaks_opts.floor;
 	lc.model = model_new();
 	lc.sym = symbolize_new();
-	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.model || !lc.sym)
+	lc.leaks = lc.model ? leaks_new(lc.model, leaks_opts.min_age_ns) : NULL;
+	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.leaks || !lc.sym)
 		goto out;
 	lc.kr.top = leaks_opts.top;
 	lc.kr.stack_depth = cli->stack_depth;
@@ -506,9 +222,7 @@ int cmd_leaks(struct cli *cli)
 	print_memory(&lc);
 out:
 	source_close(src);
-	for (size_t i = 0; i < lc.nprev; i++)
-		free(lc.prev[i].sums);
-	free(lc.prev);
+	leaks_free(lc.leaks);
 	symbolize_free(lc.sym);
 	kreport_fini(&lc.kr);
 	model_free(lc.model);

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Unit tests of what the leaks report computes: sums per stack, --min-age, growth. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "model/model.h"
+#include "report/leaks.h"
+
+static void stack(struct model *m, uint64_t id, uint64_t frame)
+{
+	struct {
+		struct ht_stack s;
+		uint64_t frames[1];
+	} r = { .s = { .hdr = { .type = HT_REC_STACK,
+				.size = HT_STACK_HDR_SIZE + 8,
+				.ts_ns = 1,
+				.pid = 3,
+				.tid = 3 },
+		       .stack_id = id,
+		       .nframes = 1 },
+		.frames = { frame } };
+
+	model_apply(m, &r.s.hdr);
+}
+
+static void malloc_rec(struct model *m, uint64_t stack_id, uint64_t size, uint64_t addr,
+		       uint64_t ts)
+{
+	struct ht_alloc a = {
+		.hdr = { .type = HT_REC_ALLOC, .size = sizeof(a), .ts_ns = ts, .pid = 3, .tid = 3 },
+		.fn = HT_FN_MALLOC,
+		.args = { size },
+		.ret = addr,
+		.addr = addr,
+		.stack_id = stack_id,
+		.caller = 0x400000
+	};
+
+	model_apply(m, &a.hdr);
+}
+
+static void test_sums_min_age_and_growth(void **state)
+{
+	struct model *m = model_new();
+	struct leaks *young = leaks_new(m, 0), *old = leaks_new(m, 500);
+	const struct model_proc *p;
+	struct leaks_stack *s;
+	size_t n;
+
+	stack(m, 0x11, 0x401000);
+	stack(m, 0x22, 0x402000);
+	malloc_rec(m, 0x11, 100, 0x1000, 100);
+	malloc_rec(m, 0x11, 100, 0x2000, 200);
+	malloc_rec(m, 0x22, 500, 0x3000, 900);
+	malloc_rec(m, 0, 7, 0x4000, 950); /* no stack captured */
+	p = model_proc_live(m, 3);
+	assert_non_null(p);
+
+	s = leaks_stacks(young, p, 1000, &n);
+	assert_int_equal(n, 3);
+	/* largest first; the first report's growth is all of it */
+	assert_int_equal(s[0].bytes, 500);
+	assert_int_equal(s[0].growth, 500);
+	assert_int_equal(s[1].bytes, 200);
+	assert_int_equal(s[1].allocs, 2);
+	assert_int_equal(s[2].stack, MODEL_NO_STACK);
+	leaks_remember(young, p, s, n);
+
+	/* only what is at least 500 ns old at 1000 */
+	s = leaks_stacks(old, p, 1000, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].bytes, 200);
+	free(s);
+
+	/* one more of the first stack: its growth is that block, the others' 0 */
+	malloc_rec(m, 0x11, 50, 0x5000, 1100);
+	s = leaks_stacks(young, p, 1200, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(s[0].bytes, 500);
+	assert_int_equal(s[0].growth, 0);
+	assert_int_equal(s[1].bytes, 250);
+	assert_int_equal(s[1].growth, 50);
+	leaks_remember(young, p, s, n);
+	leaks_free(young);
+	leaks_free(old);
+	model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sums_min_age_and_growth),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

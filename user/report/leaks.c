@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The leaks report's sums: per stack, per process, with growth between interval reports. */
+#include <stdlib.h>
+#include "report/leaks.h"
+
+/* A process's stacks at the previous report, sorted by stack index. */
+struct leaks_previous {
+	const struct model_proc *proc;
+	struct leaks_stack *sums;
+	size_t n;
+};
+
+struct leaks {
+	const struct model *m;
+	uint64_t min_age_ns;
+	struct leaks_previous *prev;
+	size_t nprev;
+};
+
+struct leaks *leaks_new(const struct model *m, uint64_t min_age_ns)
+{
+	struct leaks *l = calloc(1, sizeof(*l));
+
+	if (l) {
+		l->m = m;
+		l->min_age_ns = min_age_ns;
+	}
+	return l;
+}
+
+void leaks_free(struct leaks *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nprev; i++)
+		free(l->prev[i].sums);
+	free(l->prev);
+	free(l);
+}
+
+static int leaks_by_bytes(const void *a, const void *b)
+{
+	const struct leaks_stack *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static int leaks_by_stack(const void *a, const void *b)
+{
+	const struct leaks_stack *x = a, *y = b;
+
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static struct leaks_previous *leaks_previous_of(struct leaks *l, const struct model_proc *p)
+{
+	for (size_t i = 0; i < l->nprev; i++)
+		if (l->prev[i].proc == p)
+			return &l->prev[i];
+	return NULL;
+}
+
+/* Bytes of this stack at the previous report; 0 when it had none then. */
+static uint64_t leaks_previous_bytes(const struct leaks_previous *prev, uint32_t stack)
+{
+	struct leaks_stack key = { .stack = stack }, *hit;
+
+	if (!prev || !prev->n)
+		return 0;
+	hit = bsearch(&key, prev->sums, prev->n, sizeof(key), leaks_by_stack);
+	return hit ? hit->bytes : 0;
+}
+
+struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, uint64_t now,
+				 size_t *n)
+{
+	uint64_t end = p->exited ? p->exit_ns : now;
+	const struct leaks_previous *prev = leaks_previous_of(l, p);
+	struct leaks_stack *sums = NULL;
+	size_t count = 0, cap = 0, pos = 0;
+	const struct model_alloc *a;
+	/* stack index -> position in sums, +1 (0: none yet) */
+	size_t nstacks = 0, *where;
+
+	*n = 0;
+	while (model_stack(l->m, (uint32_t)nstacks))
+		nstacks++;
+	where = calloc(nstacks + 1, sizeof(*where));
+	if (!where)
+		return NULL;
+	while ((a = model_proc_next_alloc(p, &pos))) {
+		size_t key = a->stack < nstacks ? a->stack : nstacks;
+
+		if (end - a->ts_ns < l->min_age_ns || a->ts_ns > end)
+			continue;
+		if (!where[key]) {
+			if (count == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				struct leaks_stack *ns = realloc(sums, ncap * sizeof(*ns));
+
+				if (!ns)
+					break;
+				sums = ns;
+				cap = ncap;
+			}
+			sums[count] = (struct leaks_stack){ .stack = key == nstacks ? MODEL_NO_STACK
+										    : a->stack };
+			where[key] = ++count;
+		}
+		sums[where[key] - 1].bytes += a->size;
+		sums[where[key] - 1].allocs++;
+	}
+	free(where);
+	for (size_t i = 0; i < count; i++)
+		sums[i].growth =
+			(int64_t)(sums[i].bytes - leaks_previous_bytes(prev, sums[i].stack));
+	if (count)
+		qsort(sums, count, sizeof(*sums), leaks_by_bytes);
+	*n = count;
+	return sums;
+}
+
+void leaks_remember(struct leaks *l, const struct model_proc *p, struct leaks_stack *stacks,
+		    size_t n)
+{
+	struct leaks_previous *prev = leaks_previous_of(l, p);
+
+	if (!prev) {
+		struct leaks_previous *np = realloc(l->prev, (l->nprev + 1) * sizeof(*np));
+
+		if (!np) {
+			free(stacks);
+			return;
+		}
+		l->prev = np;
+		prev = &l->prev[l->nprev++];
+		prev->proc = p;
+		prev->sums = NULL;
+	}
+	free(prev->sums);
+	if (n)
+		qsort(stacks, n, sizeof(*stacks), leaks_by_stack);
+	prev->sums = stacks;
+	prev->n = n;
+}
