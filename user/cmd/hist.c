@@ -16,6 +16,7 @@
 #include "output/kreport_out.h"
 #include "report/kreport.h"
 #include "model/dists.h"
+#include "output/dists_out.h"
 #include "model/model.h"
 #include "output/stack_out.h"
 #include "report/report.h"
@@ -88,142 +89,6 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		report_follow_modules(hc->sym, hc->model, rec);
 }
 
-/* ---------------------------------------------------------------- text */
-
-static void text_hist(const char *title, const char *unit, const struct hist *h)
-{
-	if (!h->total)
-		return;
-	printf("\n  %s\n", title);
-	hist_out_text(stdout, h, unit);
-}
-
-static void text_report(struct hist_ctx *hc)
-{
-	for (size_t i = 0; !hc->cli->kernel_only && i < dists_nprocs(hc->dists); i++) {
-		const struct dists_proc *ph = dists_proc(hc->dists, i);
-		uint64_t nfaults = 0;
-
-		printf("pid %u (%s)%s\n", ph->p->pid, ph->p->comm, ph->p->exited ? ", exited" : "");
-		text_hist("alloc_size", "bytes", &ph->size);
-		text_hist("alloc_lifetime", "ns", &ph->lifetime);
-		for (int s = 1; s < HT_SYS_MAX; s++) {
-			char title[64];
-
-			snprintf(title, sizeof(title), "syscall_latency %s",
-				 ht_sys_name((unsigned)s));
-			text_hist(title, "ns", &ph->sys[s]);
-		}
-		text_hist("mmap_size", "bytes", &ph->mmap_size);
-		for (int k = 0; k < DISTS_FAULT_KINDS; k++)
-			nfaults += ph->faults[k];
-		if (nfaults) {
-			printf("\n  faults\n");
-			for (int k = 0; k < DISTS_FAULT_KINDS; k++)
-				if (ph->faults[k])
-					printf("     %-19s : %" PRIu64 "\n",
-					       dists_fault_kind_names[k], ph->faults[k]);
-		}
-		if (hist_opts.by_stack) {
-			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
-				printf("\n  alloc_size from:\n");
-				stack_out_text(hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
-					       hc->cli->stack_depth);
-				hist_out_text(stdout, &ph->by_stack[k].size, "bytes");
-			}
-		}
-		printf("\n");
-	}
-	if (hc->cli->kernel || kmodel_seen(hc->kr.km))
-		kreport_out_hists_text(&hc->kh, &hc->kr, stdout);
-	printf("lost:");
-	for (int k = 0; k < HT_LOST_MAX; k++)
-		printf(" %s=%" PRIu64, ht_lost_kind_name(k), model_lost(hc->model)[k]);
-	printf("\n");
-}
-
-/* ---------------------------------------------------------------- JSON */
-
-static void json_hist_begin(struct json *j, const struct dists_proc *ph, const char *name,
-			    const char *unit)
-{
-	json_object_begin(j);
-	json_kv_u64(j, "pid", ph->p->pid);
-	json_kv_string(j, "comm", ph->p->comm);
-	json_kv_u64(j, "start_ns", ph->p->start_ns);
-	json_kv_string(j, "name", name);
-	json_kv_string(j, "unit", unit);
-}
-
-static void json_hist(struct json *j, const struct dists_proc *ph, const char *name,
-		      const char *unit, const struct hist *h)
-{
-	json_hist_begin(j, ph, name, unit);
-	hist_out_json(j, h);
-	json_object_end(j);
-}
-
-static void json_report(struct hist_ctx *hc)
-{
-	struct json *j = &hc->json;
-	bool kernel = hc->cli->kernel || kmodel_seen(hc->kr.km);
-
-	json_object_begin(j);
-	json_key(j, "histograms");
-	json_array_begin(j);
-	for (size_t i = 0; !hc->cli->kernel_only && i < dists_nprocs(hc->dists); i++) {
-		const struct dists_proc *ph = dists_proc(hc->dists, i);
-
-		json_hist(j, ph, "alloc_size", "bytes", &ph->size);
-		json_hist(j, ph, "alloc_lifetime", "ns", &ph->lifetime);
-		for (int s = 1; s < HT_SYS_MAX; s++) {
-			if (!ph->sys[s].total)
-				continue;
-			json_hist_begin(j, ph, "syscall_latency", "ns");
-			json_kv_string(j, "syscall", ht_sys_name((unsigned)s));
-			hist_out_json(j, &ph->sys[s]);
-			json_object_end(j);
-		}
-		json_hist(j, ph, "mmap_size", "bytes", &ph->mmap_size);
-		json_hist_begin(j, ph, "faults", "kind");
-		json_key(j, "buckets");
-		json_array_begin(j);
-		for (int k = 0; k < DISTS_FAULT_KINDS; k++) {
-			json_object_begin(j);
-			json_kv_u64(j, "lo", (uint64_t)k);
-			json_kv_u64(j, "hi", (uint64_t)k + 1);
-			json_kv_u64(j, "count", ph->faults[k]);
-			json_kv_string(j, "label", dists_fault_kind_names[k]);
-			json_object_end(j);
-		}
-		json_array_end(j);
-		json_object_end(j);
-		if (hist_opts.by_stack) {
-			for (size_t k = 0; k < ph->nstacks && k < hist_opts.top; k++) {
-				json_hist_begin(j, ph, "alloc_size", "bytes");
-				stack_out_json(j, hc->sym, hc->model, ph->p, ph->by_stack[k].stack,
-					       hc->cli->stack_depth);
-				hist_out_json(j, &ph->by_stack[k].size);
-				json_object_end(j);
-			}
-		}
-	}
-	if (kernel)
-		kreport_out_hists_json(&hc->kh, &hc->kr, j);
-	json_array_end(j);
-	if (kernel) {
-		json_key(j, "kmem_waste");
-		kreport_out_waste_json(&hc->kr, j);
-	}
-	json_key(j, "lost");
-	json_object_begin(j);
-	for (int k = 0; k < HT_LOST_MAX; k++)
-		json_kv_u64(j, ht_lost_kind_name(k), model_lost(hc->model)[k]);
-	json_object_end(j);
-	json_object_end(j);
-	json_line_end(j);
-}
-
 int cmd_hist(struct cli *cli)
 {
 	struct hist_ctx hc = { .cli = cli };
@@ -251,11 +116,22 @@ int cmd_hist(struct cli *cli)
 	if (source_open(&so, on_event, &hc, "tracing; the histograms come at the end", &src) ||
 	    source_run(src))
 		goto out;
+	struct dists_out rep = { .model = hc.model,
+				 .dists = hc.dists,
+				 .sym = hc.sym,
+				 .kr = &hc.kr,
+				 .kh = &hc.kh,
+				 .by_stack = hist_opts.by_stack,
+				 .top = hist_opts.top,
+				 .stack_depth = cli->stack_depth,
+				 .kernel_only = cli->kernel_only,
+				 .kernel = cli->kernel || kmodel_seen(hc.kr.km) };
+
 	status = EXIT_OK;
 	if (cli->json)
-		json_report(&hc);
+		dists_out_json(&rep, &hc.json);
 	else
-		text_report(&hc);
+		dists_out_text(&rep);
 	fflush(stdout);
 out:
 	source_close(src);
