@@ -95,7 +95,7 @@ enum ht_alloc_fn {
  * The BPF cookie of an allocator uprobe: the function in the low byte, its variant bits above,
  * and the other functions that share its address (glibc 2.36's aligned_alloc is memalign) as a
  * mask of (1 << fn) in bits 16-31: a probe there cannot tell them apart, so the record says so.
- * The argument layout of each function is fixed by (fn, variant), see user/event.c.
+ * The argument layout of each function is fixed by (fn, variant), see user/record/event.c.
  */
 #define HT_COOKIE(fn, variant, aliases)                                                            \
 	((__u64)(fn) | ((__u64)(variant) << 8) | ((__u64)(aliases) << 16))
