@@ -250,10 +250,7 @@ static int cli_parse_group_option(struct cli *cli, int key, const char *arg, int
 		cli->kernel = true;
 		return 0;
 	case OPT_DURATION:
-		errno = 0;
-		if (cli_parse_seconds("duration", arg, &cli->duration))
-			return EXIT_USAGE;
-		return 0;
+		return cli_parse_seconds("duration", arg, &cli->duration);
 	case OPT_VERBOSE:
 		cli->verbose = true;
 		return 0;

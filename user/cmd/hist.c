@@ -93,7 +93,9 @@ int cmd_hist(struct cli *cli)
 {
 	struct hist_ctx hc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
-	struct source_opts so = { cli->input, cli->duration, true, &o };
+	/* snapshots only feed the symbols of --by-stack: without it, no /proc read per process */
+	struct source_opts so = { cli->input, cli->duration,
+				  hist_opts.by_stack && !cli->kernel_only, &o };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 

@@ -184,7 +184,8 @@ int cmd_leaks(struct cli *cli)
 {
 	struct leaks_ctx lc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
-	struct source_opts so = { cli->input, cli->duration, true, &o };
+	/* snapshots feed the symbols of user stacks, which -k alone has none of */
+	struct source_opts so = { cli->input, cli->duration, !cli->kernel_only, &o };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	char banner[128];

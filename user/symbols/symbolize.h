@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Symbolization with elfutils (libdw): the module list of each process is captured from
- * /proc/PID/maps while it is alive, so that stacks of processes that have exited still resolve;
+ * Symbolization with elfutils (libdw): the module list of each process is built from its maps
+ * snapshots (MAPS records) and from /proc/PID/maps read while it is alive, so that stacks of processes that have exited still resolve;
  * addresses become function+offset, file:line where debug info exists (in the binary, through
  * .gnu_debuglink, or by build-id under /usr/lib/debug), with inlined frames, demangled.
  */
@@ -44,7 +44,7 @@ void symbolize_set_offline(struct symbolizer *s, bool offline);
 void symbolize_on_snapshot(struct symbolizer *s,
 			   void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
 			   void *ctx);
-/* A snapshot's text from a recording, merged as if read now. */
+/* A maps snapshot (a MAPS record: the source's, live or recorded), merged as if read now. */
 void symbolize_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
 			size_t len);
 /* A forked child starts with its parent's mappings: it gets the parent's module list. */
