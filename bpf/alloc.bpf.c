@@ -116,10 +116,10 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	if (cookie & HT_COOKIE_AT_RET)
 		return on_alloc_return(ctx, sp);
 	/*
-	 * Without -a the uprobes are bound to the targets by the kernel: no need to look them up.
-	 * (A -c command pending its exec calls no allocator; if it did, its exec resets the model.)
+	 * The uprobes are shared by every process that maps the library: a process that is not a
+	 * target pays this lookup, and no return probe on the entry link's side.
 	 */
-	if (filter_targets ? (__u32)(id >> 32) == self_pid : !target_flags(id >> 32))
+	if (!target_flags(id >> 32))
 		return 0;
 	st = thread_state_get((__u32)id);
 	if (!st)

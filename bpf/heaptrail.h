@@ -25,7 +25,8 @@ enum ht_rec_type {
 	HT_REC_EXIT = 6, /* the last thread of a process exited */
 	HT_REC_RSS = 7,
 	HT_REC_COMM = 8, /* task renamed itself (prctl PR_SET_NAME) */
-	HT_REC_HELD = 9, /* a target stopped itself: userspace attaches, reads, then continues it */
+	HT_REC_HELD =
+		9, /* a target stopped itself: userspace reads its mappings, then continues it */
 	HT_REC_LOST = 10,   /* synthesized by userspace from the kernel loss counters */
 	HT_REC_KFUNC = 11,  /* kernel-function hook (do_mmap, ...) */
 	HT_REC_STACK = 12,  /* a user stack, sent once per stack id */
@@ -326,6 +327,11 @@ enum ht_lost_kind {
 	 */
 	HT_LOST_KMEM_NESTED,
 	HT_LOST_SYS_HIST, /* hist: a process's syscall histograms had no room in BPF (map full) */
+	/*
+	 * a process was not stopped to have its mappings read (the map of held processes or the
+	 * ring buffer was full): its stacks may lack names if it ends before they are read
+	 */
+	HT_LOST_HOLD,
 	HT_LOST_MAX,
 };
 
@@ -383,10 +389,12 @@ struct ht_hook_layout {
 	__u8 pad[3];
 };
 
+/* Processes stopped at once at most (bpf/shared.h, held): one per CPU suffices in practice. */
+#define HT_HELD_MAX 4096
+
 /* Per-target flags in the BPF targets map. */
 #define HT_TGT_TRACED	    (1u << 0)
 #define HT_TGT_PENDING_EXEC (1u << 1) /* started by -c: events count only after its exec */
-#define HT_TGT_HOLD	    (1u << 2) /* forked child: stop it before it runs user code */
 /* stop it at its first captured stack, so that userspace reads its mappings while it lives */
 #define HT_TGT_NEED_MAPS (1u << 3)
 

@@ -19,8 +19,12 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	pflags = target_flags(parent_tgid);
 	if (!pflags)
 		return 0;
+	/*
+	 * The child is not running yet: from its first instruction it is a target, and the
+	 * allocator uprobes, shared by every process, see it as one.
+	 */
 	if (filter_targets) {
-		cflags = HT_TGT_HOLD | (hold_for_maps ? HT_TGT_NEED_MAPS : 0);
+		cflags = hold_for_maps ? HT_TGT_NEED_MAPS : 0;
 		if (bpf_map_update_elem(&targets, &child_tgid, &cflags, BPF_ANY))
 			count_lost(HT_LOST_TARGETS);
 	}

@@ -27,6 +27,7 @@
 /* Set by userspace between open and load, all of them here. */
 HT_SETTING(bool, filter_targets, true);		    /* false with -a: every process */
 HT_SETTING(__u32, self_pid, 0);			    /* heaptrail itself is never traced */
+HT_SETTING(__u32, guard_pid, 0);		    /* nor its guard (user/source/live/guard.c) */
 HT_SETTING(bool, capture_stacks, false);	    /* user stacks of allocations (leaks) */
 HT_SETTING(bool, capture_free_stacks, false);	    /* and of frees (leaks --free-stacks) */
 HT_SETTING(__u32, stack_depth, HT_MAX_STACK_DEPTH); /* --stack-depth */
@@ -75,6 +76,25 @@ HT_SHARED struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } targets SEC(".maps");
+
+/*
+ * Holds (hold_current): the processes stopped now, tgid -> 1, and the gate, one __u32 that is
+ * 1 while heaptrail lives. Both are made by userspace before its guard forks, which keeps them
+ * and continues every process in held once heaptrail is gone.
+ */
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HT_HELD_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} held SEC(".maps");
+
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} hold_gate SEC(".maps");
 
 /*
  * Per-thread pairing state. A thread is at most in one syscall at a time and allocator calls
@@ -160,7 +180,7 @@ static __always_inline __u32 target_flags(__u32 tgid)
 {
 	__u32 *flags;
 
-	if (tgid == self_pid)
+	if (tgid == self_pid || tgid == guard_pid)
 		return 0;
 	if (!filter_targets)
 		return HT_TGT_TRACED;
@@ -247,17 +267,44 @@ static __always_inline void faults_flush_for(__u32 tid)
 
 /*
  * Stops the current process (it happens on its way back to user mode) and tells userspace,
- * which continues it once it has done what it needed: attach its uprobes, read its mappings.
- * A short-lived process would otherwise be gone before userspace got there.
+ * which continues it once it has read its mappings: a short-lived process would otherwise be
+ * gone before userspace got there.
+ *
+ * No hold may outlive heaptrail. The process is entered in held before it is stopped, and the
+ * gate is read after: the guard closes the gate before it continues what held lists, so
+ * either it finds this entry (and its SIGCONT comes after our SIGSTOP, which it cancels), or
+ * we find the gate closed and continue ourselves. A hold that cannot be entered or announced
+ * is not made (counted).
  */
 static __always_inline void hold_current(__u64 id)
 {
+	__u32 tgid = id >> 32, one = 1, *gate;
 	struct ht_hdr *rec;
 
+	if (bpf_map_update_elem(&held, &tgid, &one, BPF_ANY)) {
+		count_lost(HT_LOST_HOLD);
+		return;
+	}
+	/*
+	 * Sending takes the target's signal lock (a locked instruction: a full barrier on x86), so
+	 * the entry is visible before the gate is read, as the guard's sweep reads held after its
+	 * write of the gate and a fence.
+	 */
 	bpf_send_signal(19 /* SIGSTOP */);
+	gate = bpf_map_lookup_elem(&hold_gate, &(__u32){ 0 });
+	if (!gate || !*(volatile __u32 *)gate) {
+		bpf_send_signal(18 /* SIGCONT */);
+		bpf_map_delete_elem(&held, &tgid);
+		return;
+	}
 	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
-	if (rec)
-		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+	if (!rec) {
+		bpf_send_signal(18 /* SIGCONT */);
+		bpf_map_delete_elem(&held, &tgid);
+		count_lost(HT_LOST_HOLD);
+		return;
+	}
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
 }
 
 /*

@@ -2,7 +2,6 @@
 /*
  * Memory syscalls (brk, mmap, munmap, mprotect, mremap, madvise, mlock, shmat, ...): entry and
  * exit paired per thread on the raw_syscalls tracepoints; for hist, kept as histograms here.
- * A forked target child is held here on its return from fork until userspace attached to it.
  */
 #include "shared.h"
 
@@ -13,12 +12,11 @@
  * event waits for a grace period under a global mutex: 28 of them took seconds to detach.)
  */
 #define SYS_TABLE_SIZE 512
-#define SYSF_FORK      1 /* returns in a new process: fork, vfork, clone, clone3 */
 
 struct sys_info {
 	__u32 sys; /* enum ht_sys, 0 for none */
 	__u16 nargs;
-	__u16 flags; /* SYSF_* */
+	__u16 flags; /* none yet */
 };
 
 struct {
@@ -66,24 +64,6 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	st->sys_args[5] = info->nargs > 5 ? regs->r9 : 0;
 	st->sys_ts = bpf_ktime_get_ns();
 	return 0;
-}
-
-/*
- * A new process forked from a target is held: the first thing it does in user mode would be to
- * run code whose uprobes userspace has not attached for it yet. On its return from fork it
- * stops itself with SIGSTOP and says so; userspace continues it once its probes are in place.
- */
-static __always_inline void hold_forked_child(__u64 id)
-{
-	__u32 tgid = id >> 32, *flags;
-
-	if ((__u32)id != tgid)
-		return; /* a new thread, not a new process */
-	flags = bpf_map_lookup_elem(&targets, &tgid);
-	if (!flags || !(*flags & HT_TGT_HOLD))
-		return;
-	*flags &= ~HT_TGT_HOLD; /* only this child writes its entry now */
-	hold_current(id);
 }
 
 /* hist: the syscalls become histograms here (per CPU, summed by userspace), not records. */
@@ -168,11 +148,6 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if (!info)
 		return 0;
-	if (info->flags & SYSF_FORK) {
-		if (ret == 0)
-			hold_forked_child(id);
-		return 0;
-	}
 	if (!info->sys)
 		return 0;
 	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });

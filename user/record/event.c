@@ -276,6 +276,7 @@ const char *ht_lost_kind_name(unsigned kind)
 		[HT_LOST_KMEM_TABLE] = "kmem_table",
 		[HT_LOST_KMEM_NESTED] = "kmem_nested",
 		[HT_LOST_SYS_HIST] = "sys_hist",
+		[HT_LOST_HOLD] = "hold",
 	};
 
 	return kind < HT_LOST_MAX ? names[kind] : "?";

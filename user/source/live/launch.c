@@ -12,8 +12,7 @@
 
 /*
  * -c: fork a child that waits on a pipe before it execs, so that its pid is known (and in the
- * target map, marked pending-exec) and its uprobes are in place before the command's first
- * instruction. A second, close-on-exec pipe brings back execvp's errno if it fails.
+ * target map, marked pending-exec) before the command's first instruction. A second, close-on-exec pipe brings back execvp's errno if it fails.
  */
 int launch_start(struct tracer *t)
 {
@@ -52,9 +51,7 @@ int launch_start(struct tracer *t)
 	t->child_err_fd = err[0];
 	if (targets_set(t, pid, HT_TGT_PENDING_EXEC))
 		return -1;
-	if (!targets_add(t, pid))
-		return -1;
-	return uprobes_attach_proc(t, targets_find(t, pid));
+	return targets_add(t, pid) ? 0 : -1;
 }
 
 /* Let the child exec and learn whether it could. */

@@ -82,7 +82,7 @@ int ring_on_record(void *ctx, void *data, size_t size)
 	t->cb(t->cb_ctx, data);
 	/* After the consumer, which may read the stopped process's mappings. */
 	if (((struct ht_hdr *)data)->type == HT_REC_HELD)
-		kill((pid_t)((struct ht_hdr *)data)->pid, SIGCONT);
+		guard_continue(t, (pid_t)((struct ht_hdr *)data)->pid);
 	return t->error;
 }
 

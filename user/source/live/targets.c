@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The traced processes: -p targets attached, forked children followed (their uprobes
- * attached on their fork record), exits noticed, vanished targets found.
+ * The traced processes: -p targets entered in the target map, forked children followed (the
+ * fork program enters them), exits noticed, vanished targets found.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,22 +46,12 @@ struct proc *targets_add(struct tracer *t, pid_t pid)
 	return p;
 }
 
-void targets_detach(struct proc *p)
-{
-	for (int i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
-	free(p->links);
-	p->links = NULL;
-	p->nlinks = 0;
-}
-
 void targets_gone(struct tracer *t, struct proc *p)
 {
 	if (!p->alive)
 		return;
 	p->alive = false;
 	t->nalive--;
-	targets_detach(p);
 }
 
 int targets_set(struct tracer *t, pid_t pid, uint32_t flags)
@@ -120,7 +110,7 @@ int targets_attach_pids(struct tracer *t)
 			return -1;
 		targets_announce_comm(t, tgid);
 		p = targets_add(t, tgid);
-		if (!p || uprobes_attach_proc(t, p))
+		if (!p)
 			return -1;
 		if (!proc_alive(tgid)) {
 			fprintf(stderr,
@@ -140,25 +130,9 @@ void targets_follow(struct tracer *t, const struct ht_hdr *rec)
 
 	switch (rec->type) {
 	case HT_REC_FORK:
-		if (t->opts.all)
-			return;
-		p = targets_add(t, ((const struct ht_fork *)rec)->child_pid);
-		if (!p)
-			break;
-		p->hold_pending = true;
-		if (uprobes_attach_proc(t, p) && proc_alive(p->pid))
+		/* the fork program made it a target already: here it is only counted alive */
+		if (!t->opts.all && !targets_add(t, ((const struct ht_fork *)rec)->child_pid))
 			t->error = -1;
-		break;
-	case HT_REC_HELD:
-		/*
-		 * A forked child's probes were attached on its fork record, which the ring buffer
-		 * gave us first; make sure. It is continued once the consumer has seen this.
-		 */
-		p = targets_find(t, rec->pid);
-		if (p && !p->nlinks && uprobes_attach_proc(t, p))
-			t->error = -1;
-		if (p)
-			p->hold_pending = false;
 		break;
 	case HT_REC_EXIT:
 		p = targets_find(t, rec->pid);

@@ -192,6 +192,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->cb = cb;
 	t->cb_ctx = ctx;
 	t->child_go_fd = t->child_err_fd = -1;
+	t->held_fd = t->gate_fd = t->guard_sock = -1;
 	t->child_status = -1;
 	*out = t;
 	libbpf_set_print(opts->verbose ? libbpf_verbose : libbpf_quiet);
@@ -240,7 +241,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 				  opts->want_fault && opts->fault_batching);
 	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->want_rss);
 	bpf_program__set_autoload(t->skel->progs.sys_enter, opts->want_vm);
-	bpf_program__set_autoload(t->skel->progs.sys_exit, opts->want_vm || !opts->all);
+	bpf_program__set_autoload(t->skel->progs.sys_exit, opts->want_vm);
 	t->uprobe_multi = opts->want_alloc && features_uprobe_multi();
 	if (opts->verbose && opts->want_alloc)
 		fprintf(stderr, "heaptrail: allocator probes: %s\n",
@@ -257,6 +258,9 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	if (opts->want_kmem && !t->kmem)
 		return -1;
 	bpf_program__set_autoload(t->skel->progs.alloc_return_multi, t->uprobe_multi);
+	/* Small and before the programs exist: it must not hold what they hold. */
+	if (guard_start(t))
+		return -1;
 
 	err = heaptrail_bpf__load(t->skel);
 	if (err) {
@@ -264,6 +268,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 			err == -EPERM ? " (not enough privilege, or locked down?)" : "");
 		return -1;
 	}
+	guard_open_gate(t);
 	if (attach_sys_table(t))
 		return -1;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_on_record, t, NULL);
@@ -274,17 +279,10 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->start_ns = tracer_now_ns();
 	if (attach_kernel(t))
 		return -1;
-	if (opts->all) {
-		struct bpf_link **links = NULL;
-		int n = 0;
-
-		if (opts->want_alloc && uprobes_attach(t, -1, &links, &n))
-			return -1;
-		for (int i = 0; i < n; i++)
-			tracer_links_push(&t->links, &t->nlinks, &t->links_cap, links[i]);
-		free(links);
+	if (opts->want_alloc && uprobes_attach(t))
+		return -1;
+	if (opts->all)
 		return 0;
-	}
 	if (targets_attach_pids(t))
 		return -1;
 	if (opts->argv && launch_start(t))
@@ -320,20 +318,13 @@ void tracer_close(struct tracer *t)
 	if (!t)
 		return;
 	/*
-	 * Nothing of ours may stay stopped once we are gone: first no new holds (the kernel links
-	 * go), then every forked child whose hold we did not see end is continued.
+	 * Nothing of ours may stay stopped once we are gone: the links go (the guard's copies of
+	 * the uprobes with it), the gate closes, and every held process is continued.
 	 */
 	for (int i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
-	/* Holds made before the links went: their records continue the processes. */
-	if (t->rb)
-		ring_buffer__consume(t->rb);
-	for (int i = 0; i < t->nprocs; i++)
-		if (t->procs[i].hold_pending)
-			kill(t->procs[i].pid, SIGCONT);
-	for (int i = 0; i < t->nprocs; i++)
-		targets_detach(&t->procs[i]);
+	guard_stop(t);
 	free(t->procs);
 	if (t->child_go_fd >= 0)
 		close(t->child_go_fd); /* the child sees EOF and exits 127 */

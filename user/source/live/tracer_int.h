@@ -22,13 +22,10 @@
 /* Records arrive without wakeups until the buffer is an eighth full: poll this often. */
 #define POLL_MS 10
 
-/* One traced process: its uprobe links, so that they go when it does. */
+/* One traced process: whether it still lives, so that the run ends when no target does. */
 struct proc {
 	pid_t pid;
 	bool alive;
-	bool hold_pending; /* forked: will stop itself, or has, until we send SIGCONT */
-	struct bpf_link **links;
-	int nlinks;
 };
 
 struct tracer {
@@ -38,8 +35,13 @@ struct tracer {
 	tracer_event_fn cb;
 	void *cb_ctx;
 
-	struct bpf_link **links; /* kernel-side attachments */
+	struct bpf_link **links; /* kernel-side attachments and the allocator uprobes */
 	int nlinks, links_cap;
+
+	pid_t guard_pid; /* guard.c */
+	int guard_sock;	 /* to the guard: link copies, then the word to let go */
+	int held_fd;	 /* the held map: processes stopped by a hold */
+	int gate_fd;	 /* the hold gate: 1 while holds may be made */
 
 	struct libprobes *libs[MAX_LIBS];
 	int nlibs;
@@ -86,14 +88,19 @@ int attach_sys_table(struct tracer *t);
 int attach_kernel(struct tracer *t);
 
 /* uprobes.c */
-int uprobes_attach(struct tracer *t, pid_t pid, struct bpf_link ***links, int *n);
-int uprobes_attach_proc(struct tracer *t, struct proc *p);
+int uprobes_attach(struct tracer *t);
 int uprobes_collect_libs(struct tracer *t);
+
+/* guard.c */
+int guard_start(struct tracer *t);
+void guard_open_gate(struct tracer *t);
+int guard_keep_links(struct tracer *t, struct bpf_link **links, int n);
+void guard_continue(struct tracer *t, pid_t pid);
+void guard_stop(struct tracer *t);
 
 /* targets.c */
 struct proc *targets_find(struct tracer *t, pid_t pid);
 struct proc *targets_add(struct tracer *t, pid_t pid);
-void targets_detach(struct proc *p);
 void targets_gone(struct tracer *t, struct proc *p);
 pid_t targets_tgid_of(pid_t pid);
 int targets_attach_pids(struct tracer *t);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Allocator uprobes: which libraries to probe (the targets' libc and libstdc++, the
- * system's, --lib), and their probes attached per target process or for every process.
+ * system's, --lib), and their probes, attached once for every process that maps them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
  * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
  * perf-event uprobe each.
  */
-static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
+static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, int ret,
 			      struct bpf_link ***links, int *n, int *cap)
 {
 	struct bpf_program *prog;
@@ -39,7 +39,7 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 			    .cnt = cnt, .retprobe = ret);
 
 		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
-		link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
+		link = bpf_program__attach_uprobe_multi(prog, -1, lp->path, NULL, &mo);
 		return tracer_keep_link(link, links, n, cap);
 	}
 	prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
@@ -47,7 +47,7 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookies[i], .retprobe = ret);
 		int err;
 
-		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, offsets[i], &uo);
+		link = bpf_program__attach_uprobe_opts(prog, -1, lp->path, offsets[i], &uo);
 		err = tracer_keep_link(link, links, n, cap);
 		if (err)
 			return err;
@@ -56,55 +56,44 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 }
 
 /*
- * Entry and return probes of every allocator function in every library, for one process (pid)
- * or for all (-1). A uprobe bound to a pid traps only in that process: others do not pay.
+ * Entry and return probes of every allocator function in every library, once for every process
+ * that maps it: a fork costs nothing more, and the programs tell targets from the rest with
+ * one lookup (bpf/alloc.bpf.c). Processes that are not targets still take the trap of each
+ * probe they reach; the README measures it. The guard gets a copy of each link.
  */
-int uprobes_attach(struct tracer *t, pid_t pid, struct bpf_link ***links, int *n)
+int uprobes_attach(struct tracer *t)
 {
-	int cap = *n;
+	struct bpf_link **links = NULL;
+	int n = 0, cap = 0, err = 0;
 
-	for (int l = 0; l < t->nlibs; l++) {
+	for (int l = 0; l < t->nlibs && !err; l++) {
 		const struct libprobes *lp = t->libs[l];
 
-		for (int ret = 0; ret < 2; ret++) {
-			int err = uprobes_attach_lib(t, lp, pid, ret, links, n, &cap);
-
-			if (err == -ESRCH) {
-				fprintf(stderr,
-					"heaptrail: cannot attach to pid %d: no such process\n",
-					pid);
-				return err;
-			}
-			if (err) {
+		for (int ret = 0; ret < 2 && !err; ret++) {
+			err = uprobes_attach_lib(t, lp, ret, &links, &n, &cap);
+			if (err)
 				fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n",
 					lp->path, strerror(-err));
-				return err;
-			}
 		}
-		if (t->opts.verbose && (pid == -1 || pid == t->child || !t->child))
-			for (int i = 0; i < lp->n; i++)
-				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)%s\n",
+		if (t->opts.verbose)
+			for (int i = 0; !err && i < lp->n; i++)
+				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)\n",
 					lp->path, lp->probes[i].symbol,
 					(unsigned long)lp->probes[i].offset,
 					lp->probes[i].cookie & HT_COOKIE_AT_RET
 						? "a ret instruction"
 					: lp->probes[i].uretprobe ? "entry, and a uretprobe"
-								  : "entry",
-					pid == -1 ? ", every process" : "");
+								  : "entry");
 	}
-	return 0;
-}
-
-int uprobes_attach_proc(struct tracer *t, struct proc *p)
-{
-	int err;
-
-	if (!t->opts.want_alloc || t->opts.all || p->nlinks)
-		return 0;
-	err = uprobes_attach(t, p->pid, &p->links, &p->nlinks);
-	if (err)
-		targets_detach(p);
-	return err;
+	if (!err && guard_keep_links(t, links, n))
+		err = -1;
+	for (int i = 0; i < n; i++)
+		if (tracer_links_push(&t->links, &t->nlinks, &t->links_cap, links[i])) {
+			bpf_link__destroy(links[i]);
+			err = -1;
+		}
+	free(links);
+	return err ? -1 : 0;
 }
 
 /* Adds a library to probe unless the same file is already in the set. */

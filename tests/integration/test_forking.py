@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Forking targets: every child seen from its first instruction under trace, leaks and record,
+with -c and -p; a heaptrail killed at any moment leaves no process stopped and no uprobe
+behind; SIGTERM ends a run with its report within a second."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import HEAPTRAIL, fixture_path, read_truth, run_heaptrail
+from test_targets import start_heaptrail, wait_for
+
+FORKER = fixture_path("forker")
+CHILD_MALLOCS, CHILD_FREES, CHILD_LEAK = 50, 47, 300
+
+
+def child_pids(truth):
+    return [t["pid"] for t in truth if t["event"] == "child"]
+
+
+def forker_argv(count, truth_file, wait=False):
+    return [FORKER, str(count), "5", str(truth_file)] + (["wait"] if wait else [])
+
+
+def shell_argv(count, truth_file, wait=False):
+    """A shell script that runs COUNT short-lived programs one after another (each forks one
+    child)."""
+    script = f"{truth_file}.sh"
+    with open(script, "w") as f:
+        if wait:
+            f.write("echo ready $$; read x\n")
+        f.write(f"i=0; while [ $i -lt {count} ]; do {FORKER} 1 0 {truth_file}.$i || exit 9; "
+                f"i=$((i+1)); done\n")
+    return ["/bin/sh", script]
+
+
+def shell_truth(truth_file, count):
+    return [t for i in range(count) for t in read_truth(f"{truth_file}.{i}")]
+
+
+def run_traced(cmd, argv, mode, tmp_path, out_args):
+    """Runs argv under heaptrail CMD with -c or -p; returns heaptrail's stdout path."""
+    if mode == "-c":
+        proc = run_heaptrail([cmd] + out_args + ["-c", " ".join(argv)], timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        out = tmp_path / "stdout"
+        out.write_text(proc.stdout)
+        return out
+    target = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail([cmd] + out_args + ["-p", str(target.pid)], tmp_path)
+        wait_for(err, "recording" if cmd == "record" else "heaptrail: tracing")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=60) == 0
+        assert ht.wait(timeout=60) == 0, open(err).read()
+    finally:
+        target.kill()
+    return out
+
+
+def check_trace_counts(out, children):
+    events = [json.loads(l) for l in open(out) if l.strip()]
+    for pid in children:
+        mine = [e for e in events if e.get("pid") == pid]
+        mallocs = [e for e in mine if e["event"] == "malloc" and e.get("size") == 100]
+        frees = [e for e in mine if e["event"] == "free"]
+        # the child frees nothing it inherited: its frees are its own 47
+        assert (len(mallocs), len(frees)) == (CHILD_MALLOCS, CHILD_FREES), (pid, mine[:5])
+
+
+def check_leak_report(report, children):
+    procs = {p["pid"]: p for p in report["processes"]}
+    for pid in children:
+        proc = procs[pid]
+        mine = [s for s in proc["stacks"]
+                if any((f.get("sym") or "").startswith("forker_child") for f in s["frames"])]
+        assert [(s["bytes"], s["allocs"]) for s in mine] == [(CHILD_LEAK, 3)], (pid, proc)
+        assert proc["unmatched_frees"] == 0
+    assert all(v == 0 for v in report["lost"].values()), report["lost"]
+
+
+WORKLOADS = {"forker": (forker_argv, read_truth), "shell": (shell_argv, shell_truth)}
+
+
+@pytest.mark.parametrize("mode", ["-c", "-p"])
+@pytest.mark.parametrize("workload", ["forker", "shell"])
+@pytest.mark.parametrize("cmd", ["trace", "leaks", "record"])
+def test_every_child_seen_from_its_first_instruction(cmd, workload, mode, tmp_path):
+    count = 30 if workload == "forker" else 8
+    truth_file = tmp_path / "t.jsonl"
+    make_argv, truth_of = WORKLOADS[workload]
+    argv = make_argv(count, truth_file, wait=mode == "-p")
+    if cmd == "trace":
+        out = run_traced("trace", argv, mode, tmp_path, ["--json", "-e", "alloc"])
+    elif cmd == "leaks":
+        out = run_traced("leaks", argv, mode, tmp_path, ["--json", "--top", "100"])
+    else:
+        rec = tmp_path / "rec.ht"
+        run_traced("record", argv, mode, tmp_path, ["-o", str(rec)])
+        proc = run_heaptrail(["leaks", "--json", "--top", "100", "-i", str(rec)])
+        assert proc.returncode == 0, proc.stderr
+        out = tmp_path / "report"
+        out.write_text(proc.stdout)
+    truth = truth_of(truth_file) if workload == "forker" else truth_of(truth_file, count)
+    children = child_pids(truth)
+    assert len(children) == count
+    if cmd == "trace":
+        check_trace_counts(out, children)
+    else:
+        check_leak_report(json.loads(open(out).read().splitlines()[-1]), children)
+
+
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def descendants(root):
+    """root and every process below it, from /proc."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parents[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = {root}, [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p and c not in found]
+        found.update(kids)
+        todo.extend(kids)
+    return found
+
+
+def uprobe_messages():
+    out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if "uprobe" in l]
+
+
+def stopped_after(root, seconds):
+    """The processes of root's tree still in state T once seconds have passed (polling)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stopped = [p for p in descendants(root) if proc_state(p) == "T"]
+        if not stopped or time.monotonic() >= deadline:
+            return stopped
+        time.sleep(0.02)
+
+
+# From 10 ms after start (before the programs are even loaded) to well into the run.
+KILL_MOMENTS = [0.01, 0.05, 0.12, 0.25, 0.4, 0.6, 0.8, 1.0, 1.3, 1.7]
+
+
+@pytest.mark.parametrize("moment", KILL_MOMENTS)
+def test_sigkill_leaves_nothing_stopped(moment, tmp_path):
+    before = uprobe_messages()
+    target = subprocess.Popen([FORKER, "400", "5", "-", "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        ht = subprocess.Popen([HEAPTRAIL, "leaks", "-p", str(target.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(moment)
+        ht.kill()
+        ht.wait(timeout=10)
+        assert stopped_after(target.pid, 1.0) == []
+        # untraced, it exits 0 once every child did
+        assert target.wait(timeout=60) == 0
+    finally:
+        target.kill()
+    assert uprobe_messages() == before
+
+
+@pytest.mark.parametrize("moment", [0.05, 0.3, 0.9])
+def test_sigkill_with_command_leaves_nothing_stopped(moment, tmp_path):
+    """-c: the command is heaptrail's child; killed, it goes on alone and ends as untraced."""
+    truth_file = tmp_path / "t.jsonl"
+    before = uprobe_messages()
+    ht = subprocess.Popen([HEAPTRAIL, "leaks", "-c", f"{FORKER} 300 5 {truth_file}"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(moment)
+    tree = descendants(ht.pid) - {ht.pid}
+    ht.kill()
+    ht.wait(timeout=10)
+    for pid in tree:
+        assert stopped_after(pid, 1.0) == []
+    deadline = time.monotonic() + 60
+    while any(proc_state(p) not in (None, "Z") for p in tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    truth = read_truth(truth_file) if os.path.exists(truth_file) else []
+    done = [t for t in truth if t["event"] == "done"]
+    # either the command had not begun (heaptrail died before letting it exec), or it ran
+    # to its end with every child exiting 0
+    assert not truth or (done and done[0]["failed"] == 0), truth[-3:]
+    assert uprobe_messages() == before

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The guard: a small process, forked before the BPF programs load, that outlives heaptrail by
+ * a moment and undoes what heaptrail leaves when it dies without cleaning up (SIGKILL, the OOM
+ * killer, a crash): it continues every process still held and detaches the allocator uprobes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "source/live/tracer_int.h"
+
+/*
+ * Why the uprobe links go through the guard: a process that dies of SIGKILL closes its files
+ * with the signal pending, and the kernel's uprobe unregister then fails to write the original
+ * instruction back ("uprobe: ... failed to unregister, leaking uprobe"), leaving breakpoints in
+ * the targets. The guard holds a copy of each link and closes it from a process that is not
+ * dying.
+ */
+
+/* The guard's own descriptors, moved to these numbers before everything else is closed. */
+enum { GUARD_FD_HELD = 3, GUARD_FD_GATE, GUARD_FD_SOCK, GUARD_FD_PIDFD, GUARD_FD_FIRST_LINK };
+
+#define GUARD_MAX_LINKS	  1024
+#define GUARD_CMD_RELEASE 'R' /* heaptrail closes: detach now, then say so */
+#define GUARD_ACK	  'A'
+
+static void guard_set_gate(int gate_fd, uint32_t open)
+{
+	uint32_t key = 0;
+
+	bpf_map_update_elem(gate_fd, &key, &open, BPF_ANY);
+	/* the write is seen before the sweep that may follow reads held (bpf/shared.h) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Continues every process in held and forgets it; returns how many there were. */
+static int guard_sweep(int held_fd)
+{
+	static uint32_t pids[HT_HELD_MAX];
+	uint32_t *prev = NULL;
+	int n = 0;
+
+	while (n < HT_HELD_MAX && !bpf_map_get_next_key(held_fd, prev, &pids[n]))
+		prev = &pids[n++];
+	for (int i = 0; i < n; i++) {
+		kill((pid_t)pids[i], SIGCONT);
+		bpf_map_delete_elem(held_fd, &pids[i]);
+	}
+	return n;
+}
+
+/*
+ * After the gate closes a hold can still be on its way (a program that read the gate open just
+ * before); it continues itself or is in held by the time a later sweep looks. Sweep for a while.
+ */
+static void guard_sweep_settled(int held_fd)
+{
+	const struct timespec pause = { 0, 20 * 1000000L };
+
+	for (int i = 0; i < 5; i++) {
+		guard_sweep(held_fd);
+		nanosleep(&pause, NULL);
+	}
+	guard_sweep(held_fd);
+}
+
+/* Receives link descriptors (SCM_RIGHTS) or a command byte; returns the byte, 0 on EOF. */
+static int guard_receive(int sock, int *links, int *nlinks)
+{
+	char byte = 0, cbuf[CMSG_SPACE(sizeof(int) * 64)];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		size_t nfds;
+		int *fds;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		fds = (int *)CMSG_DATA(c);
+		for (size_t i = 0; i < nfds; i++) {
+			if (*nlinks < GUARD_MAX_LINKS)
+				links[(*nlinks)++] = fds[i];
+			else
+				close(fds[i]); /* heaptrail's copy still detaches it */
+		}
+	}
+	return byte;
+}
+
+static void guard_release(int *links, int *nlinks)
+{
+	for (int i = 0; i < *nlinks; i++)
+		close(links[i]);
+	*nlinks = 0;
+}
+
+/* The guard's life: wait for heaptrail's end or its word, then undo. Never returns. */
+static void guard_main(void)
+{
+	int links[GUARD_MAX_LINKS], nlinks = 0, fd;
+
+	prctl(PR_SET_NAME, "heaptrail-guard");
+	/* Not in heaptrail's process group: a ^C meant for heaptrail does not reach the guard. */
+	setsid();
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	/* The OOM killer picks heaptrail, never the guard (best effort: needs CAP_SYS_RESOURCE). */
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "-1000", 5) < 0) {
+			/* the guard works without it */
+		}
+		close(fd);
+	}
+	for (;;) {
+		struct pollfd pfd[2] = { { GUARD_FD_PIDFD, POLLIN, 0 },
+					 { GUARD_FD_SOCK, POLLIN, 0 } };
+		int cmd;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents)
+			break; /* heaptrail is gone: its own files, links included, are closed */
+		if (!pfd[1].revents)
+			continue;
+		cmd = guard_receive(GUARD_FD_SOCK, links, &nlinks);
+		if (cmd == GUARD_CMD_RELEASE) {
+			/* heaptrail closed the gate and swept; the links go from here */
+			guard_release(links, &nlinks);
+			guard_sweep(GUARD_FD_HELD);
+			if (write(GUARD_FD_SOCK, &(char){ GUARD_ACK }, 1) < 0) {
+				/* heaptrail waits for our exit anyway */
+			}
+			_exit(0);
+		}
+		if (cmd == 0)
+			break; /* EOF: heaptrail is gone or going */
+	}
+	guard_set_gate(GUARD_FD_GATE, 0);
+	guard_release(links, &nlinks);
+	guard_sweep_settled(GUARD_FD_HELD);
+	_exit(0);
+}
+
+/* Moves fd to want (which is free or one of ours already moved there). */
+static int guard_move_fd(int fd, int want)
+{
+	if (fd == want)
+		return 0;
+	return dup2(fd, want) == want ? 0 : -1;
+}
+
+/*
+ * Before the programs load: makes the held map and the gate, has the skeleton use them, and
+ * forks the guard. 0, or -1 after saying why.
+ */
+int guard_start(struct tracer *t)
+{
+	int held, gate, sv[2], pidfd, devnull;
+	pid_t pid;
+
+	held = bpf_map_create(BPF_MAP_TYPE_HASH, "held", sizeof(uint32_t), sizeof(uint32_t),
+			      HT_HELD_MAX, NULL);
+	gate = bpf_map_create(BPF_MAP_TYPE_ARRAY, "hold_gate", sizeof(uint32_t), sizeof(uint32_t),
+			      1, NULL);
+	if (held < 0 || gate < 0 || bpf_map__reuse_fd(t->skel->maps.held, held) ||
+	    bpf_map__reuse_fd(t->skel->maps.hold_gate, gate)) {
+		fprintf(stderr, "heaptrail: cannot make the map of held processes: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	t->held_fd = held;
+	t->gate_fd = gate;
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		fprintf(stderr, "heaptrail: cannot start the guard: %s\n", strerror(errno));
+		if (pidfd >= 0)
+			close(pidfd);
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "heaptrail: cannot start the guard: fork: %s\n", strerror(errno));
+		close(pidfd);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Keep only ours, at fixed numbers (none of them is below 3 here). */
+		int fds[4] = { held, gate, sv[1], pidfd };
+
+		for (int i = 0; i < 4; i++) {
+			int d = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
+
+			if (d < 0)
+				_exit(1);
+			fds[i] = d;
+		}
+		for (int i = 0; i < 4; i++)
+			if (guard_move_fd(fds[i], GUARD_FD_HELD + i))
+				_exit(1);
+		syscall(SYS_close_range, GUARD_FD_FIRST_LINK, ~0u, 0);
+		devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+			if (devnull > 2)
+				close(devnull);
+		}
+		guard_main();
+	}
+	close(pidfd);
+	close(sv[1]);
+	t->guard_sock = sv[0];
+	t->guard_pid = pid;
+	t->skel->rodata->guard_pid = (uint32_t)pid;
+	return 0;
+}
+
+/* After load: holds may be made from now on. */
+void guard_open_gate(struct tracer *t)
+{
+	guard_set_gate(t->gate_fd, 1);
+}
+
+/* Hands copies of links to the guard (see the top of this file). 0 or -1 after saying why. */
+int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
+{
+	for (int i = 0; i < n;) {
+		int batch = n - i > 64 ? 64 : n - i;
+		char byte = 'L', cbuf[CMSG_SPACE(sizeof(int) * 64)];
+		struct iovec iov = { &byte, 1 };
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = cbuf,
+				      .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)batch) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		memset(cbuf, 0, sizeof(cbuf));
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)batch);
+		for (int j = 0; j < batch; j++)
+			((int *)CMSG_DATA(c))[j] = bpf_link__fd(links[i + j]);
+		if (sendmsg(t->guard_sock, &msg, MSG_NOSIGNAL) != 1) {
+			fprintf(stderr, "heaptrail: cannot hand the uprobes to the guard: %s\n",
+				strerror(errno));
+			return -1;
+		}
+		i += batch;
+	}
+	return 0;
+}
+
+/* A held process whose record the consumer has seen: continued, then forgotten. */
+void guard_continue(struct tracer *t, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid;
+
+	/* In this order: were we to die in between, the guard continues it again, harmlessly. */
+	kill(pid, SIGCONT);
+	bpf_map_delete_elem(t->held_fd, &key);
+}
+
+/*
+ * Closing: no new holds, every held process continued, and the guard's copies of the links
+ * closed (it exits once it has). Call with heaptrail's own links already destroyed.
+ */
+void guard_stop(struct tracer *t)
+{
+	char ack;
+
+	if (t->gate_fd >= 0)
+		guard_set_gate(t->gate_fd, 0);
+	if (t->held_fd >= 0)
+		guard_sweep(t->held_fd);
+	if (t->guard_pid > 0) {
+		if (send(t->guard_sock, &(char){ GUARD_CMD_RELEASE }, 1, MSG_NOSIGNAL) == 1)
+			while (read(t->guard_sock, &ack, 1) < 0 && errno == EINTR)
+				;
+		close(t->guard_sock);
+		while (waitpid(t->guard_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		t->guard_pid = 0;
+	}
+	/* holds made while the guard let go (none should be: the gate is closed) */
+	if (t->held_fd >= 0)
+		guard_sweep(t->held_fd);
+	if (t->held_fd >= 0)
+		close(t->held_fd);
+	if (t->gate_fd >= 0)
+		close(t->gate_fd);
+	t->held_fd = t->gate_fd = -1;
+}
