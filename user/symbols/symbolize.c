@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Symbolization with libdwfl. Each process keeps the union of the /proc/PID/maps snapshots
- * taken while it ran; a Dwfl is built from that text (dwfl_linux_proc_maps_report) when its
- * addresses are first resolved, so the process need not be alive any more by then.
+ * taken while it ran, so the process need not be alive any more when its addresses are
+ * resolved. An address in a mapped file becomes an offset in that file, resolved in one Dwfl
+ * per file that every process mapping it shares (its symbol tables and debuginfo are read
+ * once, not once per process), and remembered. Other addresses (the vdso, a file that cannot
+ * be opened) go through a Dwfl built from the process's maps (dwfl_linux_proc_maps_report).
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -21,6 +24,7 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 /* One line of /proc/PID/maps. */
 struct range {
 	uint64_t start, end;
+	uint64_t offset;  /* in the file, of start */
 	const char *path; /* a kept string; NULL for anonymous memory */
 	const char *line; /* the whole line, a kept string */
 	bool exec;	  /* code can run there */
@@ -40,9 +44,30 @@ struct sym_proc {
 	bool stale;
 };
 
+/* One mapped file, shared by every process that maps it; opened on first use. */
+struct sym_file {
+	const char *path; /* a kept string */
+	Dwfl *dwfl;	  /* NULL when the file could not be opened as ELF */
+	Dwfl_Module *mod;
+	GElf_Addr bias;
+};
+
+/* A resolved address: file and offset of the call, and its frames in the pool. */
+struct sym_cached {
+	const struct sym_file *file;
+	uint64_t off;
+	uint32_t first, n;
+};
+
 struct symbolizer {
 	struct sym_proc *procs;
 	size_t nprocs, cap;
+	struct sym_file **files;
+	size_t nfiles, files_cap;
+	struct sym_cached *cache; /* open addressing, a power of two in size */
+	size_t ncache, cache_cap;
+	struct sym_frame *pool; /* the cached frames */
+	size_t npool, pool_cap;
 	char **strings; /* every string handed out, freed with the symbolizer */
 	size_t nstrings, strings_cap;
 	bool offline; /* replaying a file: /proc is not the recorded processes' */
@@ -70,6 +95,14 @@ void symbolize_free(struct symbolizer *s)
 		free(s->procs[i].ranges);
 	}
 	free(s->procs);
+	for (size_t i = 0; i < s->nfiles; i++) {
+		if (s->files[i]->dwfl)
+			dwfl_end(s->files[i]->dwfl);
+		free(s->files[i]);
+	}
+	free(s->files);
+	free(s->cache);
+	free(s->pool);
 	for (size_t i = 0; i < s->nstrings; i++)
 		free(s->strings[i]);
 	free(s->strings);
@@ -161,7 +194,9 @@ struct sym_fresh {
 static int sym_fresh_line(void *ctx, const struct maps_line *l)
 {
 	struct sym_fresh *f = ctx;
-	struct range r = { .start = l->start, .end = l->end, .exec = l->perms[2] == 'x' };
+	struct range r = {
+		.start = l->start, .end = l->end, .offset = l->offset, .exec = l->perms[2] == 'x'
+	};
 	char *copy = strndup(l->text, l->len);
 
 	if (!copy)
@@ -402,24 +437,21 @@ static void call_site(struct symbolizer *s, Dwarf_Die *cu, Dwarf_Die *die, const
 	}
 }
 
-int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
-		      struct sym_frame *out, int max)
+/*
+ * The frames of the call at pc in mod (addr, the return address, is what they show): the
+ * inlined calls at that address, innermost first, then the function that holds them.
+ */
+static int symbolize_in_module(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Addr pc, uint64_t addr,
+			       struct sym_frame *out, int max)
 {
-	struct sym_proc *p = find_proc(s, pid, start_ns);
-	Dwfl *dwfl = p ? proc_dwfl(p) : NULL;
-	/* A return address: the call is the instruction before it. */
-	Dwarf_Addr pc = addr ? addr - 1 : 0, bias = 0;
-	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
 	const char *module, *file = NULL, *sym;
 	Dwarf_Die *cu, *scopes = NULL;
+	Dwarf_Addr bias = 0;
 	Dwfl_Line *dline;
 	GElf_Off off = 0;
 	GElf_Sym elfsym;
 	int line = 0, n = 0, nscopes;
 
-	out[0] = (struct sym_frame){ .addr = addr, .module = "[anon]" };
-	if (!mod)
-		return 1;
 	module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	module = module ? keep(s, strdup(module)) : "[anon]";
 	sym = demangled(s, dwfl_module_addrinfo(mod, pc, &off, &elfsym, NULL, NULL, NULL));
@@ -429,7 +461,6 @@ int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uin
 
 		file = f ? keep(s, strdup(f)) : NULL;
 	}
-	/* Inlined calls at this address, innermost first, then the function that holds them. */
 	cu = dwfl_module_addrdie(mod, pc, &bias);
 	nscopes = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
 	for (int i = 0; i < nscopes && n < max - 1; i++) {
@@ -453,4 +484,173 @@ int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uin
 				       .file = file,
 				       .line = line };
 	return n;
+}
+
+/* The file at path, opened on first use; NULL when out of memory. */
+static struct sym_file *symbolize_file(struct symbolizer *s, const char *path)
+{
+	struct sym_file *f;
+
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (!strcmp(s->files[i]->path, path))
+			return s->files[i];
+	if (s->nfiles == s->files_cap) {
+		size_t ncap = s->files_cap ? s->files_cap * 2 : 16;
+		struct sym_file **n = realloc(s->files, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->files = n;
+		s->files_cap = ncap;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->path = path;
+	f->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (f->dwfl) {
+		dwfl_report_begin(f->dwfl);
+		f->mod = dwfl_report_elf(f->dwfl, path, path, -1, 0, false);
+		dwfl_report_end(f->dwfl, NULL, NULL);
+		if (!f->mod || !dwfl_module_getelf(f->mod, &f->bias)) {
+			dwfl_end(f->dwfl);
+			f->dwfl = NULL;
+			f->mod = NULL;
+		}
+	}
+	s->files[s->nfiles++] = f;
+	return f;
+}
+
+/* The address the ELF file gives to its byte at off (from its loaded segments), or false. */
+static bool symbolize_file_vaddr(const struct sym_file *f, uint64_t off, GElf_Addr *vaddr)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(f->mod, &bias);
+	size_t nphdr;
+
+	if (!elf || elf_getphdrnum(elf, &nphdr))
+		return false;
+	for (size_t i = 0; i < nphdr; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(elf, (int)i, &mem);
+
+		if (ph && ph->p_type == PT_LOAD && off >= ph->p_offset &&
+		    off < ph->p_offset + ph->p_filesz) {
+			*vaddr = off - ph->p_offset + ph->p_vaddr;
+			return true;
+		}
+	}
+	return false;
+}
+
+static size_t symbolize_slot(const struct symbolizer *s, const struct sym_file *f, uint64_t off)
+{
+	uint64_t h = (off ^ (uint64_t)(uintptr_t)f) * 0x9e3779b97f4a7c15ull;
+	size_t i = (size_t)(h >> 20) & (s->cache_cap - 1);
+
+	while (s->cache[i].file && (s->cache[i].file != f || s->cache[i].off != off))
+		i = (i + 1) & (s->cache_cap - 1);
+	return i;
+}
+
+/* Remembers n frames for (f, off); forgetting on failure only costs a later lookup. */
+static void symbolize_remember(struct symbolizer *s, const struct sym_file *f, uint64_t off,
+			       const struct sym_frame *frames, int n)
+{
+	size_t slot;
+
+	if (2 * (s->ncache + 1) > s->cache_cap) {
+		size_t ncap = s->cache_cap ? s->cache_cap * 2 : 1024, ocap = s->cache_cap;
+		struct sym_cached *old = s->cache, *n2 = calloc(ncap, sizeof(*n2));
+
+		if (!n2)
+			return;
+		s->cache = n2;
+		s->cache_cap = ncap;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].file)
+				s->cache[symbolize_slot(s, old[i].file, old[i].off)] = old[i];
+		free(old);
+	}
+	if (s->npool + (size_t)n > s->pool_cap) {
+		size_t ncap = s->pool_cap ? s->pool_cap * 2 : 1024;
+		struct sym_frame *p;
+
+		while (ncap < s->npool + (size_t)n)
+			ncap *= 2;
+		p = realloc(s->pool, ncap * sizeof(*p));
+		if (!p)
+			return;
+		s->pool = p;
+		s->pool_cap = ncap;
+	}
+	memcpy(&s->pool[s->npool], frames, (size_t)n * sizeof(*frames));
+	slot = symbolize_slot(s, f, off);
+	s->cache[slot] = (struct sym_cached){ f, off, (uint32_t)s->npool, (uint32_t)n };
+	s->npool += (size_t)n;
+	s->ncache++;
+}
+
+/* The mapping of p that holds addr, or NULL. */
+static const struct range *symbolize_range_at(const struct sym_proc *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nranges; i++)
+		if (addr >= p->ranges[i].start && addr < p->ranges[i].end)
+			return &p->ranges[i];
+	return NULL;
+}
+
+/* addr in a mapped file, through the file's shared Dwfl and the cache; 0 when it cannot. */
+static int symbolize_in_file(struct symbolizer *s, const struct range *r, uint64_t addr,
+			     struct sym_frame *out, int max)
+{
+	uint64_t off = addr - 1 - r->start + r->offset;
+	struct sym_file *f = symbolize_file(s, r->path);
+	GElf_Addr vaddr;
+	int n;
+
+	if (!f || !f->mod)
+		return 0;
+	if (s->cache_cap) {
+		const struct sym_cached *c = &s->cache[symbolize_slot(s, f, off)];
+
+		if (c->file && (int)c->n <= max) {
+			for (uint32_t i = 0; i < c->n; i++) {
+				out[i] = s->pool[c->first + i];
+				out[i].addr = addr;
+			}
+			return (int)c->n;
+		}
+	}
+	if (!symbolize_file_vaddr(f, off, &vaddr))
+		return 0;
+	n = symbolize_in_module(s, f->mod, vaddr + f->bias, addr, out, max);
+	symbolize_remember(s, f, off, out, n);
+	return n;
+}
+
+int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t addr,
+		      struct sym_frame *out, int max)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+	const struct range *r;
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	int n;
+
+	out[0] = (struct sym_frame){ .addr = addr, .module = "[anon]" };
+	if (!p || !addr)
+		return 1;
+	/* A return address: the call is the instruction before it. */
+	r = symbolize_range_at(p, addr - 1);
+	if (r && r->path && r->exec) {
+		n = symbolize_in_file(s, r, addr, out, max);
+		if (n > 0)
+			return n;
+	}
+	dwfl = proc_dwfl(p);
+	mod = dwfl ? dwfl_addrmodule(dwfl, addr - 1) : NULL;
+	if (!mod)
+		return 1;
+	return symbolize_in_module(s, mod, addr - 1, addr, out, max);
 }
