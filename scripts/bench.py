@@ -102,6 +102,61 @@ def main():
           f"{REPLAY_RECORDS / seconds / 1e6:.1f} M records/s on one core, peak RSS "
           f"{peak // 1024} MiB.")
     fault_batching()
+    forks()
+    bystanders()
+
+
+FORK_CONFIGS = [
+    ("untraced", lambda cmd: cmd),
+    ("trace -e alloc", lambda cmd: [HT, "trace", "-e", "alloc", "-c", shlex.join(cmd)]),
+    ("leaks", lambda cmd: [HT, "leaks", "-c", shlex.join(cmd)]),
+    ("record", lambda cmd: [HT, "record", "-o", os.path.join(tempfile.gettempdir(),
+                                                             "heaptrail-bench-forks.ht"),
+                            "-c", shlex.join(cmd)]),
+]
+
+
+def forks():
+    """fork + exec + exit of /bin/true, 200 times, untraced and traced (issue 13: traced at
+    most 5x untraced), interleaved, medians."""
+    cmd = [os.path.join(BENCH, "forks"), "200", "/bin/true"]
+    samples = {c: [] for c, _ in FORK_CONFIGS}
+    for r in range(max(RUNS, 5)):
+        for cname, make in FORK_CONFIGS:
+            samples[cname].append(run(make(cmd))[0])
+    med = {c: statistics.median(v) for c, v in samples.items()}
+    base = med["untraced"]
+    print()
+    print(f"fork + exec + exit of /bin/true, 200 times (median of {max(RUNS, 5)}; target: "
+          f"traced <= 5x untraced): " +
+          ", ".join(f"{c} {v / 1000:.0f} us each ({ratio(v, base)}x)" for c, v in med.items())
+          + ".")
+
+
+def bystanders():
+    """What a process that is not a target pays while heaptrail traces another one: churn
+    alone, then beside leaks -p of an idle process (the uprobes are shared by every process
+    that maps libc), interleaved, medians."""
+    cmd = [os.path.join(BENCH, "churn"), "200000"]
+    samples = {"alone": [], "beside leaks -p": []}
+    for r in range(max(RUNS, 5)):
+        samples["alone"].append(run(cmd)[0])
+        idle = subprocess.Popen(["sleep", "600"])
+        ht = subprocess.Popen([HT, "leaks", "-p", str(idle.pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        # the banner comes once everything is attached
+        while "heaptrail: tracing" not in ht.stderr.readline():
+            pass
+        samples["beside leaks -p"].append(run(cmd)[0])
+        ht.terminate()
+        ht.communicate(timeout=60)
+        idle.kill()
+        idle.wait()
+    med = {c: statistics.median(v) for c, v in samples.items()}
+    print()
+    print(f"A bystander (churn 200000, not a target) while heaptrail traces another process, "
+          f"median of {max(RUNS, 5)}: alone {med['alone']:.0f} ns/op, beside leaks -p "
+          f"{med['beside leaks -p']:.0f} ns/op ({ratio(med['beside leaks -p'], med['alone'])}x).")
 
 
 FAULT_CONFIGS = [

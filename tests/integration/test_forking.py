@@ -4,6 +4,7 @@ with -c and -p; a heaptrail killed at any moment leaves no process stopped and n
 behind; SIGTERM ends a run with its report within a second."""
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -205,3 +206,50 @@ def test_sigkill_with_command_leaves_nothing_stopped(moment, tmp_path):
     # to its end with every child exiting 0
     assert not truth or (done and done[0]["failed"] == 0), truth[-3:]
     assert uprobe_messages() == before
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sigterm_reports_within_a_second(seed, tmp_path):
+    moment = random.Random(seed).uniform(0.5, 2.5)
+    target = subprocess.Popen([FORKER, "1000", "5", "-", "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail(["leaks", "--json", "-p", str(target.pid)], tmp_path)
+        wait_for(err, "heaptrail: tracing")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        time.sleep(moment)
+        ht.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        ht.wait(timeout=30)
+        took = time.monotonic() - sent
+        assert ht.returncode == 0, open(err).read()
+        report = json.loads(open(out).read().splitlines()[-1])
+        assert report["processes"] and "lost" in report
+        assert took < 1.0, f"exit {took:.2f} s after SIGTERM"
+        assert stopped_after(target.pid, 1.0) == []
+        assert target.wait(timeout=60) == 0
+    finally:
+        target.kill()
+
+
+def test_second_signal_exits_at_once(tmp_path):
+    """A second SIGINT does not wait for the report; the target goes on untouched."""
+    target = subprocess.Popen([FORKER, "1000", "5", "-", "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail(["leaks", "-p", str(target.pid)], tmp_path)
+        wait_for(err, "heaptrail: tracing")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        time.sleep(1)
+        ht.send_signal(signal.SIGINT)
+        ht.send_signal(signal.SIGINT)
+        ht.wait(timeout=10)
+        assert ht.returncode in (0, 128 + signal.SIGINT), open(err).read()
+        assert stopped_after(target.pid, 1.0) == []
+        assert target.wait(timeout=60) == 0
+    finally:
+        target.kill()

@@ -81,8 +81,17 @@ int ring_on_record(void *ctx, void *data, size_t size)
 		t->kmem_frees++;
 	t->cb(t->cb_ctx, data);
 	/* After the consumer, which may read the stopped process's mappings. */
-	if (((struct ht_hdr *)data)->type == HT_REC_HELD)
+	if (((struct ht_hdr *)data)->type == HT_REC_HELD) {
+		uint64_t held_ns;
+
 		guard_continue(t, (pid_t)((struct ht_hdr *)data)->pid);
+		/* the record's stamp is the kernel's monotonic clock, as ours */
+		held_ns = tracer_now_ns() - ((struct ht_hdr *)data)->ts_ns;
+		t->holds++;
+		t->hold_ns += held_ns;
+		if (held_ns > t->hold_max_ns)
+			t->hold_max_ns = held_ns;
+	}
 	return t->error;
 }
 

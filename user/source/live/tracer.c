@@ -5,6 +5,7 @@
  * allocator uprobes per target process), then poll the ring buffer.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,12 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	if (t->opts.want_vm && t->opts.sys_hists && tracer_emit_sys_hists(t))
 		return -1;
 	ring_report_losses(t, true);
+	if (t->opts.verbose)
+		fprintf(stderr,
+			"heaptrail: targets were stopped %" PRIu64 " times to have their mappings "
+			"read, %.0f us on average, %.0f us at most\n",
+			t->holds, t->holds ? (double)t->hold_ns / (double)t->holds / 1e3 : 0.0,
+			(double)t->hold_max_ns / 1e3);
 	return t->error ? -1 : 0;
 }
 

@@ -42,6 +42,7 @@ struct tracer {
 	int guard_sock;	 /* to the guard: link copies, then the word to let go */
 	int held_fd;	 /* the held map: processes stopped by a hold */
 	int gate_fd;	 /* the hold gate: 1 while holds may be made */
+	uint64_t holds, hold_ns, hold_max_ns; /* what the stops cost the targets (-v) */
 
 	struct libprobes *libs[MAX_LIBS];
 	int nlibs;

@@ -87,6 +87,10 @@ int uprobes_attach(struct tracer *t)
 	}
 	if (!err && guard_keep_links(t, links, n))
 		err = -1;
+	if (!err && t->opts.verbose && !t->opts.all)
+		fprintf(stderr, "heaptrail: the allocator uprobes are shared by every process that "
+				"maps these libraries: forks cost nothing more, and processes that "
+				"are not targets take each probe's trap (see the README)\n");
 	for (int i = 0; i < n; i++)
 		if (tracer_links_push(&t->links, &t->nlinks, &t->links_cap, links[i])) {
 			bpf_link__destroy(links[i]);
