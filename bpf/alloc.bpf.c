@@ -75,7 +75,7 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	bpf_ringbuf_submit(rec, wakeup_flags());
 }
 
-static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp);
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, __u64 cookie);
 static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_state *st, __u64 id,
 					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie);
 
@@ -108,18 +108,21 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	__u64 sp = PT_REGS_SP(ctx), ret_addr = 0, now;
 	struct thread_state *st;
 	bool instant;
+	__u32 tflags;
 
 	if (floor_only) {
 		__sync_fetch_and_add(&floor_hits, 1);
 		return 0;
 	}
 	if (cookie & HT_COOKIE_AT_RET)
-		return on_alloc_return(ctx, sp);
+		return on_alloc_return(ctx, sp, cookie);
 	/*
-	 * The uprobes are shared by every process that maps the library: a process that is not a
-	 * target pays this lookup, and no return probe on the entry link's side.
+	 * Probes shared by every process that maps the library (-a, or once a target forked) are
+	 * hit by processes that are not targets too: they pay this lookup. A -p or -c target has
+	 * probes of its own and takes only those: the same trap runs both programs.
 	 */
-	if (!target_flags(id >> 32))
+	tflags = target_flags(id >> 32);
+	if (!tflags || ((cookie & HT_COOKIE_SHARED) && (tflags & HT_TGT_PRIVATE)))
 		return 0;
 	st = thread_state_get((__u32)id);
 	if (!st)
@@ -185,7 +188,7 @@ static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_st
 }
 
 /* entry_sp: the stack pointer the returning call had at its entry. */
-static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp)
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, __u64 cookie)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct thread_state *st;
@@ -199,6 +202,9 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp)
 	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	/* No depth: the call began before we attached. */
 	if (!st || st->alloc_depth == 0)
+		return 0;
+	/* before anything changes: the private probe's program sees this return too */
+	if ((cookie & HT_COOKIE_SHARED) && (target_flags(id >> 32) & HT_TGT_PRIVATE))
 		return 0;
 	if (entry_sp < st->alloc_sp) {
 		/* a nested call returns */
@@ -244,7 +250,7 @@ int alloc_enter(struct pt_regs *ctx)
 SEC("uretprobe")
 int alloc_return(struct pt_regs *ctx)
 {
-	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8);
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8, bpf_get_attach_cookie(ctx));
 }
 
 SEC("uprobe.multi")
@@ -256,5 +262,5 @@ int alloc_enter_multi(struct pt_regs *ctx)
 SEC("uretprobe.multi")
 int alloc_return_multi(struct pt_regs *ctx)
 {
-	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8);
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8, bpf_get_attach_cookie(ctx));
 }

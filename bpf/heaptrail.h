@@ -112,6 +112,8 @@ enum ht_alloc_fn {
 #define HT_COOKIE_AT_RET (1ull << 32)
 /* The function's return is seen by a uretprobe (which rewrites the return-address slot). */
 #define HT_COOKIE_URET (1ull << 33)
+/* A probe shared by every process (pid -1): a target with probes of its own ignores it. */
+#define HT_COOKIE_SHARED (1ull << 34)
 
 /* Functions whose record is emitted at entry (they return nothing worth waiting for). */
 #define HT_FN_IS_FREE(fn) ((fn) == HT_FN_FREE || (fn) == HT_FN_DELETE)
@@ -395,8 +397,12 @@ struct ht_hook_layout {
 /* Per-target flags in the BPF targets map. */
 #define HT_TGT_TRACED	    (1u << 0)
 #define HT_TGT_PENDING_EXEC (1u << 1) /* started by -c: events count only after its exec */
+/* forked child: stop before it runs user code until the shared uprobes are in place */
+#define HT_TGT_HOLD (1u << 2)
 /* stop it at its first captured stack, so that userspace reads its mappings while it lives */
 #define HT_TGT_NEED_MAPS (1u << 3)
+/* a -p or -c target: has allocator uprobes bound to it, and ignores the shared ones */
+#define HT_TGT_PRIVATE (1u << 4)
 
 /* ---------------------------------------------------------------- kernel allocators */
 

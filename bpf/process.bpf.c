@@ -21,13 +21,13 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 		return 0;
 	/*
 	 * The child is not running yet: from its first instruction it is a target, and the
-	 * allocator uprobes, shared by every process, see it as one. Its mappings are its
-	 * parent's, which userspace inherits for it (user/report/report.c) until it execs
-	 * (process_exec) or maps more (read when a stack falls outside them): it is held for
-	 * them only when the parent's were never read.
+	 * shared allocator uprobes see it as one; until they exist it is held on its return
+	 * from fork. Its mappings are its parent's, which userspace inherits for it
+	 * (user/report/report.c) until it execs (process_exec) or maps more (read when a stack
+	 * falls outside them): it is held for them only when the parent's were never read.
 	 */
 	if (filter_targets) {
-		cflags = pflags & HT_TGT_NEED_MAPS;
+		cflags = (pflags & HT_TGT_NEED_MAPS) | (shared_probes ? 0 : HT_TGT_HOLD);
 		if (bpf_map_update_elem(&targets, &child_tgid, &cflags, BPF_ANY))
 			count_lost(HT_LOST_TARGETS);
 	}

@@ -48,6 +48,12 @@ HT_SETTING(bool, hold_at_exec, false);
 /* Benchmarks' floor: the allocator probes only count their hits (leaks --floor). */
 HT_SETTING(bool, floor_only, false);
 HT_SHARED __u64 floor_hits; /* its hit count */
+/*
+ * Set by userspace once the allocator uprobes are shared by every process (-a, or since a
+ * target first forked) or when there are none: until then a forked child is held until they
+ * are (user/source/live/uprobes.c).
+ */
+HT_SHARED __u32 shared_probes;
 /* hist: the syscalls become histograms in BPF (syscalls.bpf.c), not records */
 HT_SETTING(bool, sys_hist_only, false);
 /* faults batched per CPU (timeline, hist, record) rather than streamed one record each */

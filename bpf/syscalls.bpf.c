@@ -16,7 +16,7 @@
 struct sys_info {
 	__u32 sys; /* enum ht_sys, 0 for none */
 	__u16 nargs;
-	__u16 flags; /* none yet */
+	__u16 flags; /* SYSF_* */
 };
 
 struct {
@@ -25,6 +25,8 @@ struct {
 	__type(key, __u32); /* kernel syscall number */
 	__type(value, struct sys_info);
 } sys_table SEC(".maps");
+
+#define SYSF_FORK 1 /* returns in a new process: fork, vfork, clone, clone3 */
 
 #define USER_CS_64 0x33 /* __USER_CS: a 64-bit task; 32-bit ones number syscalls differently */
 
@@ -64,6 +66,24 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	st->sys_args[5] = info->nargs > 5 ? regs->r9 : 0;
 	st->sys_ts = bpf_ktime_get_ns();
 	return 0;
+}
+
+/*
+ * A process forked from a target before the shared uprobes existed is held: the first thing it
+ * does in user mode would be to run code that no uprobe of its own watches. On its return from
+ * fork it stops itself; userspace continues it once the shared uprobes are in place.
+ */
+static __always_inline void hold_forked_child(__u64 id)
+{
+	__u32 tgid = id >> 32, *flags;
+
+	if ((__u32)id != tgid)
+		return; /* a new thread, not a new process */
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	if (!flags || !(*flags & HT_TGT_HOLD))
+		return;
+	*flags &= ~HT_TGT_HOLD; /* only this child writes its entry now */
+	hold_current(id);
 }
 
 /* hist: the syscalls become histograms here (per CPU, summed by userspace), not records. */
@@ -148,6 +168,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if (!info)
 		return 0;
+	if (info->flags & SYSF_FORK) {
+		if (ret == 0)
+			hold_forked_child(id);
+		return 0;
+	}
 	if (!info->sys)
 		return 0;
 	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });

@@ -135,28 +135,34 @@ def forks():
 
 def bystanders():
     """What a process that is not a target pays while heaptrail traces another one: churn
-    alone, then beside leaks -p of an idle process (the uprobes are shared by every process
-    that maps libc), interleaved, medians."""
+    alone, beside leaks -p of an idle process (uprobes bound to it), and beside leaks -p of a
+    process that forked (uprobes shared by every process that maps libc since), interleaved,
+    medians."""
     cmd = [os.path.join(BENCH, "churn"), "200000"]
-    samples = {"alone": [], "beside leaks -p": []}
+    targets = {"beside leaks -p": ["sleep", "600"],
+               "beside leaks -p of a forker": ["/bin/sh", "-c", "sleep 2; /bin/true; exec sleep 600"]}
+    samples = {"alone": [], **{k: [] for k in targets}}
     for r in range(max(RUNS, 5)):
         samples["alone"].append(run(cmd)[0])
-        idle = subprocess.Popen(["sleep", "600"])
-        ht = subprocess.Popen([HT, "leaks", "-p", str(idle.pid)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-        # the banner comes once everything is attached
-        while "heaptrail: tracing" not in ht.stderr.readline():
-            pass
-        samples["beside leaks -p"].append(run(cmd)[0])
-        ht.terminate()
-        ht.communicate(timeout=60)
-        idle.kill()
-        idle.wait()
+        for name, argv in targets.items():
+            target = subprocess.Popen(argv)
+            ht = subprocess.Popen([HT, "leaks", "-p", str(target.pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            # the banner comes once everything is attached; the forker forks 2 s in
+            while "heaptrail: tracing" not in ht.stderr.readline():
+                pass
+            time.sleep(2.5)
+            samples[name].append(run(cmd)[0])
+            ht.terminate()
+            ht.communicate(timeout=60)
+            target.kill()
+            target.wait()
     med = {c: statistics.median(v) for c, v in samples.items()}
     print()
     print(f"A bystander (churn 200000, not a target) while heaptrail traces another process, "
-          f"median of {max(RUNS, 5)}: alone {med['alone']:.0f} ns/op, beside leaks -p "
-          f"{med['beside leaks -p']:.0f} ns/op ({ratio(med['beside leaks -p'], med['alone'])}x).")
+          f"median of {max(RUNS, 5)}: " +
+          ", ".join(f"{c} {v:.0f} ns/op ({ratio(v, med['alone'])}x)" for c, v in med.items())
+          + ".")
 
 
 FAULT_CONFIGS = [

@@ -10,6 +10,9 @@
 #include <bpf/libbpf.h>
 #include "source/live/tracer_int.h"
 
+/* The calls that return in a new process, where a forked target's child may be held. */
+static const long fork_nrs[] = { SYS_fork, SYS_vfork, SYS_clone, SYS_clone3 };
+
 struct sys_tp {
 	enum ht_sys sys;
 	long nr;
@@ -39,6 +42,7 @@ struct sys_info {
 	uint16_t nargs;
 	uint16_t flags;
 };
+#define SYSF_FORK 1
 
 static int attach_sys_set(struct tracer *t, long nr, struct sys_info info)
 {
@@ -59,6 +63,10 @@ int attach_sys_table(struct tracer *t)
 			if (attach_sys_set(
 				    t, sys_tps[i].nr,
 				    (struct sys_info){ sys_tps[i].sys, sys_tps[i].nargs, 0 }))
+				return -1;
+	if (t->opts.want_alloc && !t->opts.all)
+		for (size_t i = 0; i < sizeof(fork_nrs) / sizeof(fork_nrs[0]); i++)
+			if (attach_sys_set(t, fork_nrs[i], (struct sys_info){ 0, 0, SYSF_FORK }))
 				return -1;
 	return 0;
 }
@@ -93,7 +101,8 @@ int attach_kernel(struct tracer *t)
 		return -1;
 	if (t->opts.want_vm && attach_prog(t, s->progs.sys_enter, "raw tracepoint sys_enter"))
 		return -1;
-	if (t->opts.want_vm && attach_prog(t, s->progs.sys_exit, "raw tracepoint sys_exit"))
+	if ((t->opts.want_vm || (t->opts.want_alloc && !t->opts.all)) &&
+	    attach_prog(t, s->progs.sys_exit, "raw tracepoint sys_exit"))
 		return -1;
 	if (hooks_attach(t->hooks, s, attach_push_link, t))
 		return -1;

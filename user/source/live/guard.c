@@ -153,9 +153,8 @@ static void guard_main(void)
 			continue;
 		cmd = guard_receive(GUARD_FD_SOCK, links, &nlinks);
 		if (cmd == GUARD_CMD_RELEASE) {
-			/* heaptrail closed the gate and swept; the links go from here */
+			/* heaptrail closed the gate and swept; it detaches the links itself */
 			guard_release(links, &nlinks);
-			guard_sweep(GUARD_FD_HELD);
 			if (write(GUARD_FD_SOCK, &(char){ GUARD_ACK }, 1) < 0) {
 				/* heaptrail waits for our exit anyway */
 			}
@@ -164,7 +163,9 @@ static void guard_main(void)
 		if (cmd == 0)
 			break; /* EOF: heaptrail is gone or going */
 	}
+	/* Continue first: detaching the links can take seconds on older kernels. */
 	guard_set_gate(GUARD_FD_GATE, 0);
+	guard_sweep(GUARD_FD_HELD);
 	guard_release(links, &nlinks);
 	guard_sweep_settled(GUARD_FD_HELD);
 	_exit(0);
@@ -294,8 +295,8 @@ void guard_continue(struct tracer *t, pid_t pid)
 }
 
 /*
- * Closing: no new holds, every held process continued, and the guard's copies of the links
- * closed (it exits once it has). Call with heaptrail's own links already destroyed.
+ * Closing, first: no new holds, every held process continued, and the guard's copies of the
+ * links closed (heaptrail's own still hold them: nothing detaches yet); the guard exits.
  */
 void guard_stop(struct tracer *t)
 {
@@ -310,16 +311,26 @@ void guard_stop(struct tracer *t)
 			while (read(t->guard_sock, &ack, 1) < 0 && errno == EINTR)
 				;
 		close(t->guard_sock);
+		t->guard_sock = -1;
 		while (waitpid(t->guard_pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		t->guard_pid = 0;
 	}
-	/* holds made while the guard let go (none should be: the gate is closed) */
+}
+
+/*
+ * Closing, last, once the links are gone: a hold that a program was making as the gate closed
+ * is continued by the program itself or is in held now.
+ */
+void guard_free(struct tracer *t)
+{
 	if (t->held_fd >= 0)
 		guard_sweep(t->held_fd);
 	if (t->held_fd >= 0)
 		close(t->held_fd);
 	if (t->gate_fd >= 0)
 		close(t->gate_fd);
-	t->held_fd = t->gate_fd = -1;
+	if (t->guard_sock >= 0)
+		close(t->guard_sock);
+	t->held_fd = t->gate_fd = t->guard_sock = -1;
 }

@@ -12,7 +12,8 @@
 
 /*
  * -c: fork a child that waits on a pipe before it execs, so that its pid is known (and in the
- * target map, marked pending-exec) before the command's first instruction. A second, close-on-exec pipe brings back execvp's errno if it fails.
+ * target map, marked pending-exec) and its uprobes are in place before the command's first
+ * instruction. A second, close-on-exec pipe brings back execvp's errno if it fails.
  */
 int launch_start(struct tracer *t)
 {
@@ -49,9 +50,11 @@ int launch_start(struct tracer *t)
 	t->child = pid;
 	t->child_go_fd = go[1];
 	t->child_err_fd = err[0];
-	if (targets_set(t, pid, HT_TGT_PENDING_EXEC))
+	if (targets_set(t, pid, HT_TGT_PENDING_EXEC | (t->opts.want_alloc ? HT_TGT_PRIVATE : 0)))
 		return -1;
-	return targets_add(t, pid) ? 0 : -1;
+	if (!targets_add(t, pid))
+		return -1;
+	return t->opts.want_alloc ? uprobes_attach(t, pid) : 0;
 }
 
 /* Let the child exec and learn whether it could. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The traced processes: -p targets entered in the target map, forked children followed (the
- * fork program enters them), exits noticed, vanished targets found.
+ * The traced processes: -p targets entered in the target map with their own uprobes, forked
+ * children followed (the fork program enters them; the first one shares the uprobes), exits
+ * noticed, vanished targets found.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,11 +107,13 @@ int targets_attach_pids(struct tracer *t)
 				pid);
 			return -1;
 		}
-		if (targets_set(t, tgid, t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0))
+		if (targets_set(t, tgid,
+				(t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0) |
+					(t->opts.want_alloc ? HT_TGT_PRIVATE : 0)))
 			return -1;
 		targets_announce_comm(t, tgid);
 		p = targets_add(t, tgid);
-		if (!p)
+		if (!p || (t->opts.want_alloc && uprobes_attach(t, tgid)))
 			return -1;
 		if (!proc_alive(tgid)) {
 			fprintf(stderr,
@@ -130,8 +133,10 @@ void targets_follow(struct tracer *t, const struct ht_hdr *rec)
 
 	switch (rec->type) {
 	case HT_REC_FORK:
-		/* the fork program made it a target already: here it is only counted alive */
-		if (!t->opts.all && !targets_add(t, ((const struct ht_fork *)rec)->child_pid))
+		/* the fork program made it a target already, held until the probes are shared */
+		if (t->opts.all)
+			break;
+		if (!targets_add(t, ((const struct ht_fork *)rec)->child_pid) || uprobes_share(t))
 			t->error = -1;
 		break;
 	case HT_REC_EXIT:

@@ -175,8 +175,10 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	ring_report_losses(t, true);
 	if (t->opts.verbose)
 		fprintf(stderr,
-			"heaptrail: targets were stopped %" PRIu64 " times to have their mappings "
-			"read, %.0f us on average, %.0f us at most\n",
+			"heaptrail: targets were stopped %" PRIu64 " times (to have their mappings "
+			"read, or a child until the probes were shared), %.0f us on average, %.0f "
+			"us "
+			"at most\n",
 			t->holds, t->holds ? (double)t->hold_ns / (double)t->holds / 1e3 : 0.0,
 			(double)t->hold_max_ns / 1e3);
 	return t->error ? -1 : 0;
@@ -248,7 +250,9 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 				  opts->want_fault && opts->fault_batching);
 	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->want_rss);
 	bpf_program__set_autoload(t->skel->progs.sys_enter, opts->want_vm);
-	bpf_program__set_autoload(t->skel->progs.sys_exit, opts->want_vm);
+	/* sys_exit also holds a forked child until the uprobes are shared (syscalls.bpf.c) */
+	bpf_program__set_autoload(t->skel->progs.sys_exit,
+				  opts->want_vm || (opts->want_alloc && !opts->all));
 	t->uprobe_multi = opts->want_alloc && features_uprobe_multi();
 	if (opts->verbose && opts->want_alloc)
 		fprintf(stderr, "heaptrail: allocator probes: %s\n",
@@ -286,10 +290,10 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->start_ns = tracer_now_ns();
 	if (attach_kernel(t))
 		return -1;
-	if (opts->want_alloc && uprobes_attach(t))
-		return -1;
+	/* Nothing to hold a forked child for when the probes are shared or there are none. */
+	t->skel->bss->shared_probes = opts->all || !opts->want_alloc;
 	if (opts->all)
-		return 0;
+		return opts->want_alloc ? uprobes_attach(t, -1) : 0;
 	if (targets_attach_pids(t))
 		return -1;
 	if (opts->argv && launch_start(t))
@@ -325,13 +329,14 @@ void tracer_close(struct tracer *t)
 	if (!t)
 		return;
 	/*
-	 * Nothing of ours may stay stopped once we are gone: the links go (the guard's copies of
-	 * the uprobes with it), the gate closes, and every held process is continued.
+	 * Nothing of ours may stay stopped once we are gone: the gate closes and every held
+	 * process is continued before the links go, which can take a while on older kernels.
 	 */
+	guard_stop(t);
 	for (int i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
-	guard_stop(t);
+	guard_free(t);
 	free(t->procs);
 	if (t->child_go_fd >= 0)
 		close(t->child_go_fd); /* the child sees EOF and exits 127 */

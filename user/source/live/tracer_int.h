@@ -43,6 +43,7 @@ struct tracer {
 	int held_fd;	 /* the held map: processes stopped by a hold */
 	int gate_fd;	 /* the hold gate: 1 while holds may be made */
 	uint64_t holds, hold_ns, hold_max_ns; /* what the stops cost the targets (-v) */
+	bool probes_listed;			/* -v: the uprobes were listed */
 
 	struct libprobes *libs[MAX_LIBS];
 	int nlibs;
@@ -89,7 +90,8 @@ int attach_sys_table(struct tracer *t);
 int attach_kernel(struct tracer *t);
 
 /* uprobes.c */
-int uprobes_attach(struct tracer *t);
+int uprobes_attach(struct tracer *t, pid_t pid);
+int uprobes_share(struct tracer *t);
 int uprobes_collect_libs(struct tracer *t);
 
 /* guard.c */
@@ -98,6 +100,7 @@ void guard_open_gate(struct tracer *t);
 int guard_keep_links(struct tracer *t, struct bpf_link **links, int n);
 void guard_continue(struct tracer *t, pid_t pid);
 void guard_stop(struct tracer *t);
+void guard_free(struct tracer *t);
 
 /* targets.c */
 struct proc *targets_find(struct tracer *t, pid_t pid);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Allocator uprobes: which libraries to probe (the targets' libc and libstdc++, the
- * system's, --lib), and their probes, attached once for every process that maps them.
+ * system's, --lib), and their probes: bound to each -p or -c target, and shared by every
+ * process from the first fork of a target on (or from the start with -a).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
  * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
  * perf-event uprobe each.
  */
-static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, int ret,
+static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
 			      struct bpf_link ***links, int *n, int *cap)
 {
 	struct bpf_program *prog;
@@ -30,7 +31,7 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, int 
 		if (ret && !lp->probes[i].uretprobe)
 			continue;
 		offsets[cnt] = lp->probes[i].offset;
-		cookies[cnt++] = lp->probes[i].cookie;
+		cookies[cnt++] = lp->probes[i].cookie | (pid == -1 ? HT_COOKIE_SHARED : 0);
 	}
 	if (!cnt)
 		return 0;
@@ -39,7 +40,7 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, int 
 			    .cnt = cnt, .retprobe = ret);
 
 		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
-		link = bpf_program__attach_uprobe_multi(prog, -1, lp->path, NULL, &mo);
+		link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
 		return tracer_keep_link(link, links, n, cap);
 	}
 	prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
@@ -47,7 +48,7 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, int 
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookies[i], .retprobe = ret);
 		int err;
 
-		link = bpf_program__attach_uprobe_opts(prog, -1, lp->path, offsets[i], &uo);
+		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, offsets[i], &uo);
 		err = tracer_keep_link(link, links, n, cap);
 		if (err)
 			return err;
@@ -56,12 +57,14 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, int 
 }
 
 /*
- * Entry and return probes of every allocator function in every library, once for every process
- * that maps it: a fork costs nothing more, and the programs tell targets from the rest with
- * one lookup (bpf/alloc.bpf.c). Processes that are not targets still take the trap of each
- * probe they reach; the README measures it. The guard gets a copy of each link.
+ * Entry and return probes of every allocator function in every library, bound to one process
+ * (pid) or shared by every process that maps the library (-1). A bound probe traps only in its
+ * process: others do not pay. Shared ones cost a fork nothing, and the programs tell targets
+ * from the rest with one lookup; but every process that is not a target takes the trap of each
+ * probe it reaches (the README measures it), so they come only when a target first forks. The
+ * guard gets a copy of each link. 0, or -1 after saying why.
  */
-int uprobes_attach(struct tracer *t)
+int uprobes_attach(struct tracer *t, pid_t pid)
 {
 	struct bpf_link **links = NULL;
 	int n = 0, cap = 0, err = 0;
@@ -69,13 +72,15 @@ int uprobes_attach(struct tracer *t)
 	for (int l = 0; l < t->nlibs && !err; l++) {
 		const struct libprobes *lp = t->libs[l];
 
-		for (int ret = 0; ret < 2 && !err; ret++) {
-			err = uprobes_attach_lib(t, lp, ret, &links, &n, &cap);
-			if (err)
-				fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n",
-					lp->path, strerror(-err));
-		}
-		if (t->opts.verbose)
+		for (int ret = 0; ret < 2 && !err; ret++)
+			err = uprobes_attach_lib(t, lp, pid, ret, &links, &n, &cap);
+		if (err == -ESRCH)
+			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
+				pid);
+		else if (err)
+			fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n", lp->path,
+				strerror(-err));
+		if (t->opts.verbose && !t->probes_listed)
 			for (int i = 0; !err && i < lp->n; i++)
 				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)\n",
 					lp->path, lp->probes[i].symbol,
@@ -85,12 +90,9 @@ int uprobes_attach(struct tracer *t)
 					: lp->probes[i].uretprobe ? "entry, and a uretprobe"
 								  : "entry");
 	}
+	t->probes_listed = true;
 	if (!err && guard_keep_links(t, links, n))
 		err = -1;
-	if (!err && t->opts.verbose && !t->opts.all)
-		fprintf(stderr, "heaptrail: the allocator uprobes are shared by every process that "
-				"maps these libraries: forks cost nothing more, and processes that "
-				"are not targets take each probe's trap (see the README)\n");
 	for (int i = 0; i < n; i++)
 		if (tracer_links_push(&t->links, &t->nlinks, &t->links_cap, links[i])) {
 			bpf_link__destroy(links[i]);
@@ -98,6 +100,28 @@ int uprobes_attach(struct tracer *t)
 		}
 	free(links);
 	return err ? -1 : 0;
+}
+
+/*
+ * From the first fork of a target on, the probes are shared: its children (held until now,
+ * bpf/syscalls.bpf.c) and their children are traced without an attach each. 0 or -1.
+ */
+int uprobes_share(struct tracer *t)
+{
+	uint64_t t0 = tracer_now_ns();
+
+	if (t->skel->bss->shared_probes)
+		return 0;
+	if (uprobes_attach(t, -1))
+		return -1;
+	__atomic_store_n(&t->skel->bss->shared_probes, 1, __ATOMIC_SEQ_CST);
+	if (t->opts.verbose)
+		fprintf(stderr,
+			"heaptrail: a target forked: the allocator uprobes are now shared by every "
+			"process that maps these libraries (attached in %.1f ms); processes that "
+			"are not targets take each probe's trap from now on\n",
+			(double)(tracer_now_ns() - t0) / 1e6);
+	return 0;
 }
 
 /* Adds a library to probe unless the same file is already in the set. */
