@@ -263,3 +263,30 @@ def test_memory_does_not_grow_per_child(tmp_path):
     assert proc.returncode == 0, proc.stderr
     peak_kib = int(re.search(r"peak RSS (\d+) KiB", proc.stderr).group(1))
     assert peak_kib < 100 * 1024, proc.stderr
+
+
+def test_guard_continues_what_a_killed_heaptrail_held(tmp_path):
+    """Deterministic: heaptrail is frozen while children stop themselves for it, then killed;
+    the guard continues them."""
+    target = subprocess.Popen([FORKER, "400", "5", "-", "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail(["leaks", "-p", str(target.pid)], tmp_path)
+        wait_for(err, "heaptrail: tracing")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        time.sleep(0.2)
+        ht.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        held = []
+        while not held and time.monotonic() < deadline:
+            held = [p for p in descendants(target.pid) if proc_state(p) == "T"]
+            time.sleep(0.01)
+        assert held, "no child stopped itself while heaptrail was frozen"
+        ht.kill()
+        ht.wait(timeout=10)
+        assert stopped_after(target.pid, 1.0) == []
+        assert target.wait(timeout=60) == 0
+    finally:
+        target.kill()
