@@ -119,12 +119,7 @@ FORK_CONFIGS = [
 def forks():
     """fork + exec + exit of /bin/true, 200 times, untraced and traced (issue 13: traced at
     most 5x untraced), interleaved, medians."""
-    cmd = [os.path.join(BENCH, "forks"), "200", "/bin/true"]
-    samples = {c: [] for c, _ in FORK_CONFIGS}
-    for r in range(max(RUNS, 5)):
-        for cname, make in FORK_CONFIGS:
-            samples[cname].append(run(make(cmd))[0])
-    med = {c: statistics.median(v) for c, v in samples.items()}
+    med = interleaved(FORK_CONFIGS, [os.path.join(BENCH, "forks"), "200", "/bin/true"])
     base = med["untraced"]
     print()
     print(f"fork + exec + exit of /bin/true, 200 times (median of {max(RUNS, 5)}; target: "
@@ -176,17 +171,22 @@ FAULT_CONFIGS = [
 def fault_batching():
     """The page-fault pass under timeline: faults batched in BPF (the default) against one
     ring-buffer record per fault, interleaved, medians."""
-    cmd = [os.path.join(BENCH, "faults"), "1024"]
-    samples = {c: [] for c, _ in FAULT_CONFIGS}
-    for r in range(max(RUNS, 5)):
-        for cname, make in FAULT_CONFIGS:
-            samples[cname].append(run(make(cmd))[0])
-    med = {c: statistics.median(v) for c, v in samples.items()}
+    med = interleaved(FAULT_CONFIGS, [os.path.join(BENCH, "faults"), "1024"])
     base = med["untraced"]
     print()
     print(f"Page faults under timeline (faults 1024: 262,144 first touches), median of "
           f"{max(RUNS, 5)}: " + ", ".join(f"{c} {v:.0f} ns/fault ({ratio(v, base)}x)"
                                           for c, v in med.items()) + ".")
+
+
+def interleaved(configs, cmd):
+    """cmd under each configuration once per round, at least five rounds: the median ns per
+    operation of each."""
+    samples = {c: [] for c, _ in configs}
+    for r in range(max(RUNS, 5)):
+        for cname, make in configs:
+            samples[cname].append(run(make(cmd))[0])
+    return {c: statistics.median(v) for c, v in samples.items()}
 
 
 def ratio(a, b):

@@ -9,11 +9,12 @@ import re
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from conftest import HEAPTRAIL, fixture_path, read_truth, run_heaptrail
-from test_targets import start_heaptrail, wait_for
+from test_targets import attach_to_waiting, start_heaptrail, wait_for
 
 FORKER = fixture_path("forker")
 CHILD_MALLOCS, CHILD_FREES, CHILD_LEAK = 50, 47, 300
@@ -51,18 +52,25 @@ def run_traced(cmd, argv, mode, tmp_path, out_args):
         out = tmp_path / "stdout"
         out.write_text(proc.stdout)
         return out
-    target = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    banner = "recording" if cmd == "record" else "heaptrail: tracing"
+    return attach_to_waiting(argv, [cmd] + out_args, banner, tmp_path)[1]
+
+
+@contextmanager
+def traced_forker(count, args, tmp_path):
+    """A forker of COUNT children, 5 ms apart, under heaptrail ARGS -p, let go once heaptrail
+    traces; yields (forker, heaptrail, heaptrail's stdout path, its stderr path)."""
+    target = subprocess.Popen([FORKER, str(count), "5", "-", "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail([cmd] + out_args + ["-p", str(target.pid)], tmp_path)
-        wait_for(err, "recording" if cmd == "record" else "heaptrail: tracing")
+        ht, out, err = start_heaptrail(args + ["-p", str(target.pid)], tmp_path)
+        wait_for(err, "heaptrail: tracing")
         target.stdin.write("go\n")
         target.stdin.flush()
-        assert target.wait(timeout=60) == 0
-        assert ht.wait(timeout=60) == 0, open(err).read()
+        yield target, ht, out, err
     finally:
         target.kill()
-    return out
 
 
 def check_trace_counts(out, children):
@@ -212,14 +220,7 @@ def test_sigkill_with_command_leaves_nothing_stopped(moment, tmp_path):
 @pytest.mark.parametrize("seed", range(5))
 def test_sigterm_reports_within_a_second(seed, tmp_path):
     moment = random.Random(seed).uniform(0.5, 2.5)
-    target = subprocess.Popen([FORKER, "1000", "5", "-", "wait"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail(["leaks", "--json", "-p", str(target.pid)], tmp_path)
-        wait_for(err, "heaptrail: tracing")
-        target.stdin.write("go\n")
-        target.stdin.flush()
+    with traced_forker(1000, ["leaks", "--json"], tmp_path) as (target, ht, out, err):
         time.sleep(moment)
         ht.send_signal(signal.SIGTERM)
         sent = time.monotonic()
@@ -231,20 +232,11 @@ def test_sigterm_reports_within_a_second(seed, tmp_path):
         assert took < 1.0, f"exit {took:.2f} s after SIGTERM"
         assert stopped_after(target.pid, 1.0) == []
         assert target.wait(timeout=60) == 0
-    finally:
-        target.kill()
 
 
 def test_second_signal_exits_at_once(tmp_path):
     """A second SIGINT does not wait for the report; the target goes on untouched."""
-    target = subprocess.Popen([FORKER, "1000", "5", "-", "wait"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail(["leaks", "-p", str(target.pid)], tmp_path)
-        wait_for(err, "heaptrail: tracing")
-        target.stdin.write("go\n")
-        target.stdin.flush()
+    with traced_forker(1000, ["leaks"], tmp_path) as (target, ht, out, err):
         time.sleep(1)
         ht.send_signal(signal.SIGINT)
         ht.send_signal(signal.SIGINT)
@@ -252,8 +244,6 @@ def test_second_signal_exits_at_once(tmp_path):
         assert ht.returncode in (0, 128 + signal.SIGINT), open(err).read()
         assert stopped_after(target.pid, 1.0) == []
         assert target.wait(timeout=60) == 0
-    finally:
-        target.kill()
 
 
 def test_memory_does_not_grow_per_child(tmp_path):
@@ -268,14 +258,7 @@ def test_memory_does_not_grow_per_child(tmp_path):
 def test_guard_continues_what_a_killed_heaptrail_held(tmp_path):
     """Deterministic: heaptrail is frozen while children stop themselves for it, then killed;
     the guard continues them."""
-    target = subprocess.Popen([FORKER, "400", "5", "-", "wait"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail(["leaks", "-p", str(target.pid)], tmp_path)
-        wait_for(err, "heaptrail: tracing")
-        target.stdin.write("go\n")
-        target.stdin.flush()
+    with traced_forker(400, ["leaks"], tmp_path) as (target, ht, out, err):
         time.sleep(0.2)
         ht.send_signal(signal.SIGSTOP)
         deadline = time.monotonic() + 10
@@ -288,5 +271,3 @@ def test_guard_continues_what_a_killed_heaptrail_held(tmp_path):
         ht.wait(timeout=10)
         assert stopped_after(target.pid, 1.0) == []
         assert target.wait(timeout=60) == 0
-    finally:
-        target.kill()
