@@ -20,6 +20,30 @@ FORKER = fixture_path("forker")
 CHILD_MALLOCS, CHILD_FREES, CHILD_LEAK = 50, 47, 300
 
 
+def guards():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit() and
+            open_quiet(f"/proc/{d}/comm").strip() == "heaptrail-guard"]
+
+
+def open_quiet(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+@pytest.fixture(autouse=True)
+def guard_done():
+    """A heaptrail killed or signalled leaves its guard to detach the programs: the next test
+    starts once that is done (seconds on kernels before 6.6), so that they do not meet."""
+    yield
+    deadline = time.monotonic() + 60
+    while guards() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not guards(), "a guard did not finish within 60 s"
+
+
 def child_pids(truth):
     return [t["pid"] for t in truth if t["event"] == "child"]
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The guard: a small process, forked before the BPF programs load, that outlives heaptrail by
- * a moment and undoes what heaptrail leaves when it dies without cleaning up (SIGKILL, the OOM
- * killer, a crash): it continues every process still held and detaches the allocator uprobes.
+ * a moment: it continues every process still held once heaptrail is gone, however it went
+ * (SIGKILL, the OOM killer, a crash, or its own exit), and detaches the programs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,19 +21,19 @@
 #include "source/live/tracer_int.h"
 
 /*
- * Why the uprobe links go through the guard: a process that dies of SIGKILL closes its files
- * with the signal pending, and the kernel's uprobe unregister then fails to write the original
+ * Why the links go through the guard: a process that dies of SIGKILL closes its files with the
+ * signal pending, and the kernel's uprobe unregister then fails to write the original
  * instruction back ("uprobe: ... failed to unregister, leaking uprobe"), leaving breakpoints in
  * the targets. The guard holds a copy of each link and closes it from a process that is not
- * dying.
+ * dying. And detaching takes a grace period per perf-event link on kernels before 6.6 (one
+ * uprobe per function: seconds in all): after a signal heaptrail exits without waiting for it.
  */
 
 /* The guard's own descriptors, moved to these numbers before everything else is closed. */
 enum { GUARD_FD_HELD = 3, GUARD_FD_GATE, GUARD_FD_SOCK, GUARD_FD_PIDFD, GUARD_FD_FIRST_LINK };
 
-#define GUARD_MAX_LINKS	  1024
-#define GUARD_CMD_RELEASE 'R' /* heaptrail closes: detach now, then say so */
-#define GUARD_ACK	  'A'
+#define GUARD_MAX_LINKS	 1024
+#define GUARD_CMD_DETACH 'D' /* heaptrail ends: detach now and say so */
 
 static void guard_set_gate(int gate_fd, uint32_t open)
 {
@@ -116,7 +116,7 @@ static void guard_release(int *links, int *nlinks)
 	*nlinks = 0;
 }
 
-/* The guard's life: wait for heaptrail's end or its word, then undo. Never returns. */
+/* The guard's life: wait for heaptrail's end, then undo. Never returns. */
 static void guard_main(void)
 {
 	int links[GUARD_MAX_LINKS], nlinks = 0, fd;
@@ -152,16 +152,17 @@ static void guard_main(void)
 		if (!pfd[1].revents)
 			continue;
 		cmd = guard_receive(GUARD_FD_SOCK, links, &nlinks);
-		if (cmd == GUARD_CMD_RELEASE) {
-			/* heaptrail closed the gate and swept; it detaches the links itself */
+		if (cmd == GUARD_CMD_DETACH) {
+			/* heaptrail closed the gate, swept, and let go of its own copies */
 			guard_release(links, &nlinks);
-			if (write(GUARD_FD_SOCK, &(char){ GUARD_ACK }, 1) < 0) {
-				/* heaptrail waits for our exit anyway */
+			guard_sweep(GUARD_FD_HELD);
+			if (write(GUARD_FD_SOCK, &(char){ GUARD_CMD_DETACH }, 1) < 0) {
+				/* heaptrail waits for our exit as well */
 			}
 			_exit(0);
 		}
 		if (cmd == 0)
-			break; /* EOF: heaptrail is gone or going */
+			break; /* EOF: heaptrail is gone or closing */
 	}
 	/* Continue first: detaching the links can take seconds on older kernels. */
 	guard_set_gate(GUARD_FD_GATE, 0);
@@ -295,37 +296,33 @@ void guard_continue(struct tracer *t, pid_t pid)
 }
 
 /*
- * Closing, first: no new holds, every held process continued, and the guard's copies of the
- * links closed (heaptrail's own still hold them: nothing detaches yet); the guard exits.
+ * Closing, before the links are let go: no new holds, every held process continued. (A hold a
+ * program was making as the gate closed is continued by the program itself, or is in held for
+ * the guard's sweeps.)
  */
 void guard_stop(struct tracer *t)
 {
-	char ack;
-
 	if (t->gate_fd >= 0)
 		guard_set_gate(t->gate_fd, 0);
 	if (t->held_fd >= 0)
 		guard_sweep(t->held_fd);
-	if (t->guard_pid > 0) {
-		if (send(t->guard_sock, &(char){ GUARD_CMD_RELEASE }, 1, MSG_NOSIGNAL) == 1)
-			while (read(t->guard_sock, &ack, 1) < 0 && errno == EINTR)
-				;
-		close(t->guard_sock);
-		t->guard_sock = -1;
-		while (waitpid(t->guard_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		t->guard_pid = 0;
-	}
 }
 
 /*
- * Closing, last, once the links are gone: a hold that a program was making as the gate closed
- * is continued by the program itself or is in held now.
+ * Closing, last, with heaptrail's own links closed: the guard detaches the programs, and
+ * heaptrail waits for it (wait), or exits meanwhile (after a signal: seconds on old kernels).
  */
-void guard_free(struct tracer *t)
+void guard_free(struct tracer *t, bool wait)
 {
-	if (t->held_fd >= 0)
-		guard_sweep(t->held_fd);
+	char ack;
+
+	if (wait && t->guard_pid > 0 &&
+	    send(t->guard_sock, &(char){ GUARD_CMD_DETACH }, 1, MSG_NOSIGNAL) == 1) {
+		while (read(t->guard_sock, &ack, 1) < 0 && errno == EINTR)
+			;
+		while (waitpid(t->guard_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (t->held_fd >= 0)
 		close(t->held_fd);
 	if (t->gate_fd >= 0)
@@ -333,4 +330,6 @@ void guard_free(struct tracer *t)
 	if (t->guard_sock >= 0)
 		close(t->guard_sock);
 	t->held_fd = t->gate_fd = t->guard_sock = -1;
+	/* heaptrail's child: reaped by whoever adopts it once heaptrail is gone */
+	t->guard_pid = 0;
 }

@@ -166,6 +166,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			next_check = now + 200 * 1000000ull;
 		}
 	}
+	t->signalled = *stop;
 	if (t->opts.want_kmem && !t->error && settle_kmem(t, targets_gone, stop))
 		return -1;
 	ring_buffer__consume(t->rb);
@@ -288,7 +289,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	}
 	t->start_ns = tracer_now_ns();
-	if (attach_kernel(t))
+	if (attach_kernel(t) || guard_keep_links(t, t->links, t->nlinks))
 		return -1;
 	/* Nothing to hold a forked child for when the probes are shared or there are none. */
 	t->skel->bss->shared_probes = opts->all || !opts->want_alloc;
@@ -330,13 +331,14 @@ void tracer_close(struct tracer *t)
 		return;
 	/*
 	 * Nothing of ours may stay stopped once we are gone: the gate closes and every held
-	 * process is continued before the links go, which can take a while on older kernels.
+	 * process is continued. Our copies of the links go; the guard's detach the programs,
+	 * and we wait for that unless a signal asked us to end (older kernels take seconds).
 	 */
 	guard_stop(t);
 	for (int i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
-	guard_free(t);
+	guard_free(t, !t->signalled);
 	free(t->procs);
 	if (t->child_go_fd >= 0)
 		close(t->child_go_fd); /* the child sees EOF and exits 127 */

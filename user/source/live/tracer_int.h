@@ -43,7 +43,7 @@ struct tracer {
 	int held_fd;	 /* the held map: processes stopped by a hold */
 	int gate_fd;	 /* the hold gate: 1 while holds may be made */
 	uint64_t holds, hold_ns, hold_max_ns; /* what the stops cost the targets (-v) */
-	bool probes_listed;			/* -v: the uprobes were listed */
+	bool probes_listed;		      /* -v: the uprobes were listed */
 
 	struct libprobes *libs[MAX_LIBS];
 	int nlibs;
@@ -67,7 +67,8 @@ struct tracer {
 	uint64_t start_ns;
 	uint64_t tick_ns; /* tracer_set_tick */
 	void (*tick)(void *ctx);
-	int error; /* set from the callback: stops the loop */
+	int error;	/* set from the callback: stops the loop */
+	bool signalled; /* the run ended on SIGINT or SIGTERM */
 };
 
 static inline uint64_t tracer_now_ns(void)
@@ -100,7 +101,7 @@ void guard_open_gate(struct tracer *t);
 int guard_keep_links(struct tracer *t, struct bpf_link **links, int n);
 void guard_continue(struct tracer *t, pid_t pid);
 void guard_stop(struct tracer *t);
-void guard_free(struct tracer *t);
+void guard_free(struct tracer *t, bool wait);
 
 /* targets.c */
 struct proc *targets_find(struct tracer *t, pid_t pid);
