@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Bad input and a hostile environment: one clear line on stderr, the right exit status, no
 crash."""
+import json
 import os
 import subprocess
 import time
@@ -100,3 +101,55 @@ def test_tracefs_not_mounted():
     assert proc.returncode == 0, proc.stderr
     assert "mounted tracefs" in proc.stderr
     assert '"event":"fault"' in proc.stdout
+
+
+@pytest.mark.parametrize("cmd,opt", [
+    ("timeline", "--svg"), ("timeline", "--csv"), ("timeline", "--perfetto"), ("record", "-o"),
+])
+@pytest.mark.parametrize("where", ["/nonexistent/dir/out", "/proc/heaptrail-out"])
+def test_output_path_checked_before_tracing(cmd, opt, where):
+    """A path that cannot be written fails at once, not after the run (the target would run
+    for 30 s)."""
+    started = time.monotonic()
+    proc = run_heaptrail([cmd, opt, where, "-c", "sleep 30"], timeout=20)
+    assert_one_line_error(proc, RUNTIME, f"cannot create {where}")
+    assert time.monotonic() - started < 10
+
+
+def closed_pipe_ends(args, first_line):
+    """heaptrail ARGS with stdout on a pipe whose reader goes away after first_line(pipe):
+    heaptrail ends within a second, exit 0."""
+    ht = subprocess.Popen([HEAPTRAIL] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    try:
+        first_line(ht)
+        ht.stdout.close()
+        closed = time.monotonic()
+        assert ht.wait(timeout=10) == 0, ht.stderr.read()
+        assert time.monotonic() - closed < 1.0
+    finally:
+        ht.kill()
+
+
+def test_closed_pipe_ends_a_stream():
+    """trace ... | head -1: once the reader has its line and goes, heaptrail ends."""
+    closed_pipe_ends(["trace", "--json", "-e", "alloc", "-c", f"{fixture_path('forker')} 2000 5"],
+                     lambda ht: json.loads(ht.stdout.readline()))
+
+
+def test_closed_pipe_ends_an_idle_run():
+    """Nothing to write yet, and the reader goes away: the run ends all the same."""
+    closed_pipe_ends(["trace", "-a", "-e", "shmdt"],
+                     lambda ht: ht.stderr.readline().startswith("heaptrail: tracing"))
+
+
+@pytest.mark.parametrize("cmd", [["trace", "-e", "process"], ["leaks"], ["hist"],
+                                 ["timeline", "--json"]])
+def test_output_that_cannot_be_written(cmd):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([HEAPTRAIL] + cmd + ["-c", "true"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == RUNTIME, proc.stderr
+    assert [l for l in lines if "writing the output" in l] == [
+        "heaptrail: writing the output: No space left on device"], proc.stderr

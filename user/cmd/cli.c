@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <wordexp.h>
+#include <unistd.h>
 #include "cmd/cli.h"
 #include "heaptrail.h"
+#include "util/outpipe.h"
 
 #define CLI_VERSION "heaptrail 0.1"
 
@@ -642,4 +644,17 @@ void cli_free(struct cli *cli)
 		free(cli->argv);
 	}
 	cli->argv = NULL;
+}
+
+int cli_output_finish(int status)
+{
+	int err;
+
+	if (!outpipe_flush(stdout))
+		return status;
+	err = outpipe_errno();
+	if (err == EPIPE || outpipe_reader_gone(STDOUT_FILENO))
+		return status;
+	fprintf(stderr, "heaptrail: writing the output: %s\n", err ? strerror(err) : "I/O error");
+	return EXIT_RUNTIME;
 }

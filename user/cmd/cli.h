@@ -101,6 +101,11 @@ void cli_free(struct cli *cli);
 
 /* Prints "heaptrail: " and the message as one line on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * The end of a command's output on stdout: status, or EXIT_RUNTIME after one line saying why
+ * it could not be written. A reader that went away (`heaptrail trace | head -1`) is no error.
+ */
+int cli_output_finish(int status);
 /* Parsers for options' arguments; each says what was wrong on failure (EXIT_USAGE). */
 int cli_parse_count(const char *opt, const char *arg, unsigned long max, unsigned *out);
 int cli_parse_seconds(const char *opt, const char *arg, double *out);

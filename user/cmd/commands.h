@@ -22,6 +22,7 @@ static inline struct tracer_opts tracer_opts_of(const struct cli *cli)
 		.stack_table_size = cli->stack_table_size,
 		.capture_free_stacks = cli->free_stacks,
 		.verbose = cli->verbose,
+		.watch_stdout = true, /* but record, which writes a file */
 		.want_kmem = cli->kernel && !cli->input,
 		.kmem_table_size = cli->kmem_table_size,
 	};

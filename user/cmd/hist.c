@@ -134,7 +134,7 @@ int cmd_hist(struct cli *cli)
 		dists_out_json(&rep, &hc.json);
 	else
 		dists_out_text(&rep);
-	fflush(stdout);
+	status = cli_output_finish(status);
 out:
 	source_close(src);
 	dists_free(hc.dists);

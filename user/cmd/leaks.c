@@ -220,6 +220,7 @@ int cmd_leaks(struct cli *cli)
 		goto out;
 	}
 	report(&lc, false);
+	status = cli_output_finish(status);
 	print_memory(&lc);
 out:
 	source_close(src);

@@ -199,6 +199,7 @@ int cmd_record(struct cli *cli)
 	char *meta = metadata(cli);
 
 	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = !cli->kernel_only;
+	o.watch_stdout = false;
 	o.fault_batching = !cli->fault_stream;
 	o.capture_stacks = !cli->kernel_only;
 	o.kmem_stacks = cli->kernel;

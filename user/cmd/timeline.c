@@ -70,7 +70,17 @@ int cmd_timeline(struct cli *cli)
 	struct source_opts so = { cli->input, cli->duration, true, &o };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
+	struct space_out_file files[3] = { 0 };
 
+	/* before anything is traced: a path that cannot be written must not cost the run */
+	if (space_out_open(&files[0], timeline_opts.perfetto) ||
+	    space_out_open(&files[1], timeline_opts.csv) ||
+	    space_out_open(&files[2], timeline_opts.svg)) {
+		for (int i = 0; i < 3; i++)
+			if (files[i].f)
+				fclose(files[i].f);
+		return EXIT_RUNTIME;
+	}
 	o.want_alloc = o.want_vm = o.want_fault = o.want_rss = true;
 	o.fault_batching = !cli->fault_stream;
 	o.hold_at_exec = true;
@@ -85,16 +95,17 @@ int cmd_timeline(struct cli *cli)
 	    source_run(src))
 		goto out;
 	space_finish(tc.space);
-	status = space_out_files(tc.space, timeline_opts.perfetto, timeline_opts.csv,
-				 timeline_opts.svg)
-			 ? EXIT_RUNTIME
-			 : EXIT_OK;
+	status =
+		space_out_files(tc.space, &files[0], &files[1], &files[2]) ? EXIT_RUNTIME : EXIT_OK;
 	if (cli->json)
 		space_out_json(tc.space, tc.model, &tc.json);
 	else if (!timeline_opts.perfetto && !timeline_opts.csv && !timeline_opts.svg)
 		space_out_text(tc.space);
-	fflush(stdout);
+	status = cli_output_finish(status);
 out:
+	for (int i = 0; i < 3; i++)
+		if (files[i].f)
+			fclose(files[i].f);
 	source_close(src);
 	space_free(tc.space);
 	model_free(tc.model);

@@ -11,6 +11,7 @@
 #include "symbols/ksyms.h"
 #include "source/source.h"
 #include "source/live/tracer.h"
+#include "util/outpipe.h"
 
 /* trace's own options. */
 static struct {
@@ -97,6 +98,9 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	} else {
 		event_fmt_text(stdout, rec, &fc);
 	}
+	/* the reader went away (| head): nothing more to do (a pipe seen idle, the tracer sees) */
+	if (ferror(stdout) && errno == EPIPE)
+		source_request_stop();
 out:
 	if (rec->type == HT_REC_EXIT)
 		comm_cache_forget(tc->comms, rec->pid);
@@ -156,13 +160,8 @@ int cmd_trace(struct cli *cli)
 		goto out;
 	if (!cli->json)
 		printf("%13s %7s %7s %-16s %s\n", "TIME(s)", "PID", "TID", "COMM", "EVENT");
-	fflush(stdout);
-	status = source_run(tc.src) ? EXIT_RUNTIME : EXIT_OK;
-	if (fflush(stdout) || ferror(stdout)) {
-		if (errno != EPIPE)
-			fprintf(stderr, "heaptrail: writing the output: %s\n", strerror(errno));
-		status = EXIT_RUNTIME;
-	}
+	outpipe_flush(stdout);
+	status = cli_output_finish(source_run(tc.src) ? EXIT_RUNTIME : EXIT_OK);
 	if (status == EXIT_OK)
 		print_loss_summary(tc.lost);
 out:

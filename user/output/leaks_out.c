@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include "output/kreport_out.h"
 #include "output/leaks_out.h"
+#include "util/outpipe.h"
 #include "output/stack_out.h"
 #include "record/event.h"
 
@@ -81,7 +82,7 @@ void leaks_out_text(const struct leaks_out *o, uint64_t now)
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		printf(" %s=%" PRIu64, ht_lost_kind_name(k), lost[k]);
 	printf("\n");
-	fflush(stdout);
+	outpipe_flush(stdout); /* each --interval report as it is made */
 }
 
 void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
@@ -172,5 +173,5 @@ void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
 	json_object_end(j);
 	json_object_end(j);
 	json_line_end(j);
-	fflush(stdout);
+	outpipe_flush(stdout); /* each --interval report as it is made */
 }

@@ -118,13 +118,28 @@ void space_out_text(const struct space *s)
 }
 
 /* The outputs asked for, each into its file. */
-int space_out_files(const struct space *s, const char *perfetto, const char *csv, const char *svg)
+int space_out_open(struct space_out_file *o, const char *path)
+{
+	o->path = path;
+	o->f = NULL;
+	if (!path)
+		return 0;
+	o->f = fopen(path, "we");
+	if (!o->f) {
+		fprintf(stderr, "heaptrail: cannot create %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int space_out_files(const struct space *s, struct space_out_file *perfetto,
+		    struct space_out_file *csv, struct space_out_file *svg)
 {
 	size_t nprocs = space_nprocs(s);
 	struct tl_process *procs = calloc(nprocs + 1, sizeof(*procs));
 	struct tl_series *series = calloc(nprocs * SPACE_SERIES_MAX + 1, sizeof(*series));
 	const struct {
-		const char *path;
+		struct space_out_file *file;
 		void (*write)(FILE *, const struct tl_process *, size_t);
 	} outs[] = { { perfetto, timeline_out_perfetto },
 		     { csv, timeline_out_csv },
@@ -150,23 +165,16 @@ int space_out_files(const struct space *s, const char *perfetto, const char *csv
 						t->nmarkers };
 	}
 	for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++) {
-		FILE *f;
+		struct space_out_file *out = outs[o].file;
 
-		if (!outs[o].path)
+		if (!out->f)
 			continue;
-		f = fopen(outs[o].path, "we");
-		if (!f) {
-			fprintf(stderr, "heaptrail: cannot create %s: %s\n", outs[o].path,
-				strerror(errno));
-			err = -1;
-			continue;
-		}
-		outs[o].write(f, procs, nprocs);
-		if (fclose(f)) {
-			fprintf(stderr, "heaptrail: writing %s: %s\n", outs[o].path,
-				strerror(errno));
+		outs[o].write(out->f, procs, nprocs);
+		if (ferror(out->f) | fclose(out->f)) {
+			fprintf(stderr, "heaptrail: writing %s: %s\n", out->path, strerror(errno));
 			err = -1;
 		}
+		out->f = NULL;
 	}
 	free(series);
 	free(procs);

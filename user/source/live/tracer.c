@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "util/outpipe.h"
 #include "util/procinfo.h"
 #include "source/live/tracer_int.h"
 
@@ -143,6 +144,12 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		now = tracer_now_ns();
 		if (deadline && now >= deadline)
 			break;
+		if (t->opts.watch_stdout && outpipe_reader_gone(STDOUT_FILENO)) {
+			if (t->opts.verbose)
+				fprintf(stderr, "heaptrail: the output's reader is gone: ending\n");
+			t->cut_short = true;
+			break;
+		}
 		if (t->tick && now >= next_tick) {
 			/*
 			 * Records wait unwoken in the buffer (ring_poll only sees wakeups): take
@@ -166,7 +173,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			next_check = now + 200 * 1000000ull;
 		}
 	}
-	t->signalled = *stop;
+	t->cut_short |= *stop;
 	if (t->opts.want_kmem && !t->error && settle_kmem(t, targets_gone, stop))
 		return -1;
 	ring_buffer__consume(t->rb);
@@ -332,13 +339,13 @@ void tracer_close(struct tracer *t)
 	/*
 	 * Nothing of ours may stay stopped once we are gone: the gate closes and every held
 	 * process is continued. Our copies of the links go; the guard's detach the programs,
-	 * and we wait for that unless a signal asked us to end (older kernels take seconds).
+	 * and we wait for that unless the run was cut short (older kernels take seconds).
 	 */
 	guard_stop(t);
 	for (int i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
-	guard_free(t, !t->signalled);
+	guard_free(t, !t->cut_short);
 	free(t->procs);
 	if (t->child_go_fd >= 0)
 		close(t->child_go_fd); /* the child sees EOF and exits 127 */

@@ -38,6 +38,7 @@ struct tracer_opts {
 	unsigned stack_depth;
 	unsigned stack_table_size;
 	bool verbose;
+	bool watch_stdout; /* a closed pipe on stdout ends the run: nobody reads the output */
 };
 
 struct tracer;

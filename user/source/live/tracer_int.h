@@ -68,7 +68,7 @@ struct tracer {
 	uint64_t tick_ns; /* tracer_set_tick */
 	void (*tick)(void *ctx);
 	int error;	/* set from the callback: stops the loop */
-	bool signalled; /* the run ended on SIGINT or SIGTERM */
+	bool cut_short; /* the run ended on SIGINT, SIGTERM or a closed output */
 };
 
 static inline uint64_t tracer_now_ns(void)
