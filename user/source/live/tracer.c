@@ -342,8 +342,15 @@ void tracer_close(struct tracer *t)
 	 * and we wait for that unless the run was cut short (older kernels take seconds).
 	 */
 	guard_stop(t);
-	for (int i = 0; i < t->nlinks; i++)
+	for (int i = 0; i < t->nlinks; i++) {
+		/*
+		 * Cut short, ours are only closed (at exit): libbpf's detach would disable each
+		 * perf event first, which takes the time we leave to the guard.
+		 */
+		if (t->cut_short)
+			bpf_link__disconnect(t->links[i]);
 		bpf_link__destroy(t->links[i]);
+	}
 	t->nlinks = 0;
 	guard_free(t, !t->cut_short);
 	free(t->procs);
