@@ -16,7 +16,10 @@ DEPFLAGS  = -MMD -MP
 USER_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf $(USER_INC) $(DEPFLAGS)
 BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf -Wall \
 	      -Wno-unused-function $(DEPFLAGS)
-LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ -lm
+# heaptrail's own allocations go to jemalloc, linked in: libc's malloc carries our uprobes once
+# they are shared by every process, and heaptrail would take their traps itself.
+OWN_MALLOC := -l:libjemalloc_pic.a -lpthread
+LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ -lm $(OWN_MALLOC)
 
 # One .bpf.c per concern, linked into one object and one skeleton by libbpf's static linker.
 # shared.bpf.c, which defines the shared maps the others declare extern, links first: after a
@@ -104,6 +107,7 @@ vmlinux:
 BACKPORTS_LIST := /etc/apt/sources.list.d/heaptrail-backports.sources
 DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
 DEPS_MAIN      := clang llvm gcc g++ make pkg-config zlib1g-dev libcmocka-dev libcapstone-dev \
+		  libjemalloc-dev \
 		  libzstd-dev python3 python3-pytest valgrind libc6-dbg util-linux librsvg2-bin \
 		  qemu-system-x86 busybox-static cpio file
 

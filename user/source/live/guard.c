@@ -152,6 +152,19 @@ static void guard_main(void)
 		if (!pfd[1].revents)
 			continue;
 		cmd = guard_receive(GUARD_FD_SOCK, links, &nlinks);
+		if (cmd == 0) {
+			/*
+			 * EOF: heaptrail is gone, or closing in a hurry. Its copies of the links close
+			 * as it exits; ours must be the last, so that it is not the one to detach.
+			 */
+			struct pollfd gone = { GUARD_FD_PIDFD, POLLIN, 0 };
+
+			guard_set_gate(GUARD_FD_GATE, 0);
+			guard_sweep(GUARD_FD_HELD);
+			while (poll(&gone, 1, -1) < 0 && errno == EINTR)
+				;
+			break;
+		}
 		if (cmd == GUARD_CMD_DETACH) {
 			/* heaptrail closed the gate, swept, and let go of its own copies */
 			guard_release(links, &nlinks);
@@ -161,8 +174,6 @@ static void guard_main(void)
 			}
 			_exit(0);
 		}
-		if (cmd == 0)
-			break; /* EOF: heaptrail is gone or closing */
 	}
 	/* Continue first: detaching the links can take seconds on older kernels. */
 	guard_set_gate(GUARD_FD_GATE, 0);
