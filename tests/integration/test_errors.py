@@ -51,9 +51,17 @@ def test_pid_that_has_exited():
     try:
         proc = run_heaptrail(["trace", "-p", str(child.pid)])
         assert_one_line_error(proc, RUNTIME, f"cannot attach to pid {child.pid}",
-                              "no such process")
+                              "it has exited (a zombie")
     finally:
         child.wait()
+
+
+def test_pid_of_a_kernel_thread():
+    # pid 2 is kthreadd, the parent of every kernel thread
+    assert open("/proc/2/comm").read().strip() == "kthreadd"
+    for cmd in ("trace", "leaks"):
+        proc = run_heaptrail([cmd, "-p", "2"])
+        assert_one_line_error(proc, RUNTIME, "cannot attach to pid 2", "kernel thread")
 
 
 def test_command_that_cannot_start(tmp_path):

@@ -195,3 +195,25 @@ def test_several_pids_and_duration(tmp_path):
         got = windows([e for e in events if e["pid"] == t.pid])
         for key in want:
             compare_window(key, want[key], got[key])
+
+
+def test_all_names_processes_that_were_running(tmp_path):
+    """-a: a process that predates the run and exits before its end is named in the report
+    (read from /proc when its first record comes, while it lives)."""
+    target = subprocess.Popen([fixture_path("wait_alloc"), str(tmp_path / "t.jsonl")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        ht, out, err = start_heaptrail(["leaks", "--json", "-a", "-d", "3"], tmp_path)
+        wait_for(err, "tracing")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=30) == 0
+        assert ht.wait(timeout=60) == 0, open(err).read()
+    finally:
+        target.kill()
+    report = json.loads(open(out).read().splitlines()[-1])
+    procs = {p["pid"]: p for p in report["processes"]}
+    assert procs[target.pid]["comm"] == "wait_alloc"
+    assert procs[target.pid]["exited"]
+    assert not [p for p in report["processes"] if not p["comm"]]

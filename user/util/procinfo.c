@@ -9,6 +9,28 @@
 #include "util/maps.h"
 #include "util/procinfo.h"
 
+enum proc_kind proc_kind_of(pid_t pid)
+{
+	char path[64], buf[1024], *p, state;
+	unsigned long flags = 0;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return PROC_NONE;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* after comm: state ppid pgrp session tty_nr tpgid flags */
+	n = p ? sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) : 0;
+	if (n < 1)
+		return PROC_NONE;
+	if (state == 'Z' || state == 'X')
+		return PROC_ZOMBIE;
+	return n == 2 && (flags & 0x00200000 /* PF_KTHREAD */) ? PROC_KTHREAD : PROC_USER;
+}
+
 bool proc_alive(pid_t pid)
 {
 	char path[64], buf[512], *p;

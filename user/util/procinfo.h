@@ -9,6 +9,15 @@
 
 /* A live (not zombie) process. */
 bool proc_alive(pid_t pid);
+
+/* What a pid is, for a target given with -p. */
+enum proc_kind {
+	PROC_NONE,    /* no such process */
+	PROC_ZOMBIE,  /* exited, not reaped yet */
+	PROC_KTHREAD, /* a kernel thread: no user memory */
+	PROC_USER,
+};
+enum proc_kind proc_kind_of(pid_t pid);
 /* comm of pid (tid 0) or of one of its threads; "" when it is gone. */
 void proc_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <bpf/libbpf.h>
+#include "util/pidset.h"
 #include "util/procinfo.h"
 #include "source/live/tracer_int.h"
 
@@ -84,8 +85,23 @@ pid_t targets_tgid_of(pid_t pid)
 	return tgid;
 }
 
+int targets_check_pid(pid_t pid)
+{
+	static const char *const why[] = {
+		[PROC_NONE] = "no such process",
+		[PROC_ZOMBIE] = "it has exited (a zombie its parent has not reaped)",
+		[PROC_KTHREAD] = "it is a kernel thread, without user memory to trace",
+	};
+	enum proc_kind kind = targets_tgid_of(pid) < 0 ? PROC_NONE : proc_kind_of(pid);
+
+	if (kind == PROC_USER)
+		return 0;
+	fprintf(stderr, "heaptrail: cannot attach to pid %d: %s\n", pid, why[kind]);
+	return -1;
+}
+
 /* A process that was running before we came: its name, as if it had just set it. */
-static void targets_announce_comm(struct tracer *t, pid_t pid)
+void targets_announce_comm(struct tracer *t, pid_t pid)
 {
 	struct ht_comm rec = { .hdr = { .type = HT_REC_COMM,
 					.size = sizeof(rec),
@@ -126,11 +142,31 @@ int targets_attach_pids(struct tracer *t)
 	return 0;
 }
 
+/*
+ * -a: a process first seen by a record that does not name it was running before we came: it is
+ * named from /proc now, while it lives (a fork or exec record names the others).
+ */
+static void targets_name_newcomer(struct tracer *t, const struct ht_hdr *rec)
+{
+	uint32_t pid = rec->pid;
+
+	if (rec->type == HT_REC_FORK)
+		pidset_add(&t->named, ((const struct ht_fork *)rec)->child_pid);
+	if (!pid || pidset_has(&t->named, pid))
+		return;
+	if (pidset_add(&t->named, pid))
+		return; /* out of memory: named lazily, as before */
+	if (rec->type != HT_REC_EXEC && rec->type != HT_REC_COMM)
+		targets_announce_comm(t, (pid_t)pid);
+}
+
 /* Records that change what is traced are acted upon before the consumer sees them. */
 void targets_follow(struct tracer *t, const struct ht_hdr *rec)
 {
 	struct proc *p;
 
+	if (t->opts.all)
+		targets_name_newcomer(t, rec);
 	switch (rec->type) {
 	case HT_REC_FORK:
 		/* the fork program made it a target already, held until the probes are shared */
@@ -140,6 +176,7 @@ void targets_follow(struct tracer *t, const struct ht_hdr *rec)
 			t->error = -1;
 		break;
 	case HT_REC_EXIT:
+		pidset_remove(&t->named, rec->pid); /* its pid may come back as another process */
 		p = targets_find(t, rec->pid);
 		if (p)
 			targets_gone(t, p);

@@ -214,13 +214,9 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	*out = t;
 	libbpf_set_print(opts->verbose ? libbpf_verbose : libbpf_quiet);
 
-	for (int i = 0; i < opts->npids; i++) {
-		if (targets_tgid_of(opts->pids[i]) < 0 || !proc_alive(opts->pids[i])) {
-			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
-				opts->pids[i]);
+	for (int i = 0; i < opts->npids; i++)
+		if (targets_check_pid(opts->pids[i]))
 			return -1;
-		}
-	}
 	if (opts->want_alloc && uprobes_collect_libs(t))
 		return -1;
 
@@ -354,6 +350,7 @@ void tracer_close(struct tracer *t)
 	t->nlinks = 0;
 	guard_free(t, !t->cut_short);
 	free(t->procs);
+	pidset_free(&t->named);
 	if (t->child_go_fd >= 0)
 		close(t->child_go_fd); /* the child sees EOF and exits 127 */
 	if (t->child_err_fd >= 0)

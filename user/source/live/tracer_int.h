@@ -17,6 +17,7 @@
 #include "source/live/kmem.h"
 #include "source/live/probes.h"
 #include "source/live/tracer.h"
+#include "util/pidset.h"
 
 #define MAX_LIBS 8
 /* Records arrive without wakeups until the buffer is an eighth full: poll this often. */
@@ -51,6 +52,7 @@ struct tracer {
 	struct proc *procs;
 	int nprocs, procs_cap;
 	int nalive;
+	struct pidset named; /* -a: processes named (targets.c) */
 	uint64_t kmem_frees; /* frees of reported kernel allocations: the exit linger watches */
 
 	pid_t child;	  /* -c */
@@ -108,6 +110,9 @@ struct proc *targets_find(struct tracer *t, pid_t pid);
 struct proc *targets_add(struct tracer *t, pid_t pid);
 void targets_gone(struct tracer *t, struct proc *p);
 pid_t targets_tgid_of(pid_t pid);
+/* A pid given with -p: 0 if it can be traced, else -1 after saying why not. */
+int targets_check_pid(pid_t pid);
+void targets_announce_comm(struct tracer *t, pid_t pid);
 int targets_attach_pids(struct tracer *t);
 void targets_follow(struct tracer *t, const struct ht_hdr *rec);
 void targets_check(struct tracer *t);
