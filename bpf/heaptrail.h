@@ -394,6 +394,18 @@ struct ht_hook_layout {
 /* Processes stopped at once at most (bpf/shared.h, held): one per CPU suffices in practice. */
 #define HT_HELD_MAX 4096
 
+/*
+ * One hold in the held map: the process and the time stamp of its HELD record. Each hold has
+ * its own key: a process continued from one hold may stop at the next before the first entry
+ * is deleted, and that deletion must not forget the second.
+ */
+struct ht_held_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ts_ns;
+};
+_Static_assert(sizeof(struct ht_held_key) == 16, "ht_held_key size");
+
 /* Per-target flags in the BPF targets map. */
 #define HT_TGT_TRACED	    (1u << 0)
 #define HT_TGT_PENDING_EXEC (1u << 1) /* started by -c: events count only after its exec */

@@ -84,14 +84,14 @@ HT_SHARED struct {
 } targets SEC(".maps");
 
 /*
- * Holds (hold_current): the processes stopped now, tgid -> 1, and the gate, one __u32 that is
- * 1 while heaptrail lives. Both are made by userspace before its guard forks, which keeps them
+ * Holds (hold_current): the processes stopped now, struct ht_held_key -> 1, and the gate, one
+ * __u32 that is 1 while heaptrail lives. Both are made by userspace before its guard forks, which keeps them
  * and continues every process in held once heaptrail is gone.
  */
 HT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HT_HELD_MAX);
-	__type(key, __u32);
+	__type(key, struct ht_held_key);
 	__type(value, __u32);
 } held SEC(".maps");
 
@@ -284,10 +284,11 @@ static __always_inline void faults_flush_for(__u32 tid)
  */
 static __always_inline void hold_current(__u64 id)
 {
-	__u32 tgid = id >> 32, one = 1, *gate;
+	struct ht_held_key key = { .tgid = id >> 32, .ts_ns = bpf_ktime_get_ns() };
+	__u32 one = 1, *gate;
 	struct ht_hdr *rec;
 
-	if (bpf_map_update_elem(&held, &tgid, &one, BPF_ANY)) {
+	if (bpf_map_update_elem(&held, &key, &one, BPF_ANY)) {
 		count_lost(HT_LOST_HOLD);
 		return;
 	}
@@ -300,13 +301,14 @@ static __always_inline void hold_current(__u64 id)
 	gate = bpf_map_lookup_elem(&hold_gate, &(__u32){ 0 });
 	if (!gate || !*(volatile __u32 *)gate) {
 		bpf_send_signal(18 /* SIGCONT */);
-		bpf_map_delete_elem(&held, &tgid);
+		bpf_map_delete_elem(&held, &key);
 		return;
 	}
-	rec = reserve(HT_REC_HELD, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	/* the record's stamp names the entry for userspace to delete */
+	rec = reserve(HT_REC_HELD, sizeof(*rec), id, key.ts_ns, 0);
 	if (!rec) {
 		bpf_send_signal(18 /* SIGCONT */);
-		bpf_map_delete_elem(&held, &tgid);
+		bpf_map_delete_elem(&held, &key);
 		count_lost(HT_LOST_HOLD);
 		return;
 	}

@@ -44,18 +44,18 @@ static void guard_set_gate(int gate_fd, uint32_t open)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-/* Continues every process in held and forgets it; returns how many there were. */
+/* Continues every process in held and forgets it; returns how many holds there were. */
 static int guard_sweep(int held_fd)
 {
-	static uint32_t pids[HT_HELD_MAX];
-	uint32_t *prev = NULL;
+	static struct ht_held_key keys[HT_HELD_MAX];
+	struct ht_held_key *prev = NULL;
 	int n = 0;
 
-	while (n < HT_HELD_MAX && !bpf_map_get_next_key(held_fd, prev, &pids[n]))
-		prev = &pids[n++];
+	while (n < HT_HELD_MAX && !bpf_map_get_next_key(held_fd, prev, &keys[n]))
+		prev = &keys[n++];
 	for (int i = 0; i < n; i++) {
-		kill((pid_t)pids[i], SIGCONT);
-		bpf_map_delete_elem(held_fd, &pids[i]);
+		kill((pid_t)keys[i].tgid, SIGCONT);
+		bpf_map_delete_elem(held_fd, &keys[i]);
 	}
 	return n;
 }
@@ -200,8 +200,8 @@ int guard_start(struct tracer *t)
 	int held, gate, sv[2], pidfd, devnull;
 	pid_t pid;
 
-	held = bpf_map_create(BPF_MAP_TYPE_HASH, "held", sizeof(uint32_t), sizeof(uint32_t),
-			      HT_HELD_MAX, NULL);
+	held = bpf_map_create(BPF_MAP_TYPE_HASH, "held", sizeof(struct ht_held_key),
+			      sizeof(uint32_t), HT_HELD_MAX, NULL);
 	gate = bpf_map_create(BPF_MAP_TYPE_ARRAY, "hold_gate", sizeof(uint32_t), sizeof(uint32_t),
 			      1, NULL);
 	if (held < 0 || gate < 0 || bpf_map__reuse_fd(t->skel->maps.held, held) ||
@@ -296,13 +296,13 @@ int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
 	return 0;
 }
 
-/* A held process whose record the consumer has seen: continued, then forgotten. */
-void guard_continue(struct tracer *t, pid_t pid)
+/* A held process whose record the consumer has seen: continued, then that hold forgotten. */
+void guard_continue(struct tracer *t, const struct ht_hdr *held_rec)
 {
-	uint32_t key = (uint32_t)pid;
+	struct ht_held_key key = { .tgid = held_rec->pid, .ts_ns = held_rec->ts_ns };
 
 	/* In this order: were we to die in between, the guard continues it again, harmlessly. */
-	kill(pid, SIGCONT);
+	kill((pid_t)key.tgid, SIGCONT);
 	bpf_map_delete_elem(t->held_fd, &key);
 }
 

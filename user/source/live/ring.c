@@ -84,7 +84,7 @@ int ring_on_record(void *ctx, void *data, size_t size)
 	if (((struct ht_hdr *)data)->type == HT_REC_HELD) {
 		uint64_t held_ns;
 
-		guard_continue(t, (pid_t)((struct ht_hdr *)data)->pid);
+		guard_continue(t, data);
 		/* the record's stamp is the kernel's monotonic clock, as ours */
 		held_ns = tracer_now_ns() - ((struct ht_hdr *)data)->ts_ns;
 		t->holds++;

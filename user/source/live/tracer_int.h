@@ -101,7 +101,7 @@ int uprobes_collect_libs(struct tracer *t);
 int guard_start(struct tracer *t);
 void guard_open_gate(struct tracer *t);
 int guard_keep_links(struct tracer *t, struct bpf_link **links, int n);
-void guard_continue(struct tracer *t, pid_t pid);
+void guard_continue(struct tracer *t, const struct ht_hdr *held_rec);
 void guard_stop(struct tracer *t);
 void guard_free(struct tracer *t, bool wait);
 
