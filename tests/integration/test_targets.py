@@ -30,15 +30,17 @@ def start_heaptrail(args, tmp_path):
     return proc, out, err
 
 
-def attach_to_waiting(fixture_argv, heaptrail_args, banner, tmp_path):
+def attach_to_waiting(fixture_argv, heaptrail_args, banner, tmp_path, by_pid=True):
     """Starts a fixture that prints "ready" and waits for a line on stdin, attaches heaptrail
-    to it with -p, lets it go, and waits for both: heaptrail ends by itself when its target
-    does. Returns (target pid, heaptrail's stdout path)."""
+    to it with -p (or runs heaptrail_args as they are), lets it go, and waits for both:
+    heaptrail ends by itself when its target does. Returns (target pid, heaptrail's stdout
+    path)."""
     target = subprocess.Popen(fixture_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     try:
         assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail(heaptrail_args + ["-p", str(target.pid)], tmp_path)
+        ht, out, err = start_heaptrail(
+            heaptrail_args + (["-p", str(target.pid)] if by_pid else []), tmp_path)
         wait_for(err, banner)
         target.stdin.write("go\n")
         target.stdin.flush()
@@ -200,20 +202,11 @@ def test_several_pids_and_duration(tmp_path):
 def test_all_names_processes_that_were_running(tmp_path):
     """-a: a process that predates the run and exits before its end is named in the report
     (read from /proc when its first record comes, while it lives)."""
-    target = subprocess.Popen([fixture_path("wait_alloc"), str(tmp_path / "t.jsonl")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert target.stdout.readline().startswith("ready")
-        ht, out, err = start_heaptrail(["leaks", "--json", "-a", "-d", "3"], tmp_path)
-        wait_for(err, "tracing")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.wait(timeout=30) == 0
-        assert ht.wait(timeout=60) == 0, open(err).read()
-    finally:
-        target.kill()
+    pid, out = attach_to_waiting([fixture_path("wait_alloc"), str(tmp_path / "t.jsonl")],
+                                 ["leaks", "--json", "-a", "-d", "3"], "tracing", tmp_path,
+                                 by_pid=False)
     report = json.loads(open(out).read().splitlines()[-1])
     procs = {p["pid"]: p for p in report["processes"]}
-    assert procs[target.pid]["comm"] == "wait_alloc"
-    assert procs[target.pid]["exited"]
+    assert procs[pid]["comm"] == "wait_alloc"
+    assert procs[pid]["exited"]
     assert not [p for p in report["processes"] if not p["comm"]]
