@@ -19,7 +19,7 @@ BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf 
 # heaptrail's own allocations go to jemalloc, linked in: libc's malloc carries our uprobes once
 # they are shared by every process, and heaptrail would take their traps itself.
 OWN_MALLOC := -l:libjemalloc_pic.a -lpthread
-LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ -lm $(OWN_MALLOC)
+LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ $(OWN_MALLOC) -lm
 
 # One .bpf.c per concern, linked into one object and one skeleton by libbpf's static linker.
 # shared.bpf.c, which defines the shared maps the others declare extern, links first: after a
