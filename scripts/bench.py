@@ -128,6 +128,23 @@ def forks():
           + ".")
 
 
+def wait_for_guards():
+    """After a signal heaptrail leaves the detach of its programs to its guard: the next
+    measurement waits for it, or it would pay for probes that are on their way out."""
+    def guards():
+        found = []
+        for d in os.listdir("/proc"):
+            try:
+                if d.isdigit() and open(f"/proc/{d}/comm").read().strip() == "heaptrail-guard":
+                    found.append(d)
+            except OSError:
+                pass
+        return found
+    deadline = time.monotonic() + 60
+    while guards() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def bystanders():
     """What a process that is not a target pays while heaptrail traces another one: churn
     alone, beside leaks -p of an idle process (uprobes bound to it), and beside leaks -p of a
@@ -152,6 +169,7 @@ def bystanders():
             ht.communicate(timeout=60)
             target.kill()
             target.wait()
+            wait_for_guards()
     med = {c: statistics.median(v) for c, v in samples.items()}
     print()
     print(f"A bystander (churn 200000, not a target) while heaptrail traces another process, "
