@@ -3,6 +3,7 @@
 RSS, losses when the ring buffer is too small, and a clean stop on SIGTERM."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -210,3 +211,15 @@ def test_all_names_processes_that_were_running(tmp_path):
     assert procs[pid]["comm"] == "wait_alloc"
     assert procs[pid]["exited"]
     assert not [p for p in report["processes"] if not p["comm"]]
+
+
+def test_verbose_says_what_tracing_cost():
+    """-v: heaptrail's own CPU time and peak RSS at the end (and, with targets, their stops)."""
+    proc = run_heaptrail(["leaks", "-v", "-a", "-d", "1"])
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"own cost: ([\d.]+) s user and ([\d.]+) s system CPU over ([\d.]+) s "
+                  r"traced; peak RSS (\d+) KiB", proc.stderr)
+    assert m and float(m.group(3)) >= 1.0 and int(m.group(4)) > 0, proc.stderr
+    proc = run_heaptrail(["leaks", "-v", "-c", f"{fixture_path('forker')} 3 5"])
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"targets were stopped \d+ times", proc.stderr), proc.stderr

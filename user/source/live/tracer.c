@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -129,6 +130,22 @@ static int tracer_emit_sys_hists(struct tracer *t)
 	return 0;
 }
 
+/* -v: what tracing cost heaptrail itself so far: CPU time and peak RSS (beside the target's). */
+static void tracer_print_cost(const struct tracer *t)
+{
+	struct rusage ru;
+	double wall = (double)(tracer_now_ns() - t->start_ns) / 1e9;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return;
+	fprintf(stderr,
+		"heaptrail: own cost: %.2f s user and %.2f s system CPU over %.2f s traced; peak "
+		"RSS "
+		"%ld KiB\n",
+		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, wall, ru.ru_maxrss);
+}
+
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 {
 	uint64_t deadline = duration_s > 0 ? tracer_now_ns() + (uint64_t)(duration_s * 1e9) : 0;
@@ -182,6 +199,8 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		return -1;
 	ring_report_losses(t, true);
 	if (t->opts.verbose)
+		tracer_print_cost(t);
+	if (t->opts.verbose && !t->opts.all)
 		fprintf(stderr,
 			"heaptrail: targets were stopped %" PRIu64 " times (to have their mappings "
 			"read, or a child until the probes were shared), %.0f us on average, %.0f "
