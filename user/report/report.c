@@ -9,10 +9,14 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 	switch (rec->type) {
 	case HT_REC_STACK:
 		p = model_proc_live(m, rec->pid);
-		if (p)
-			symbolize_cover(sym, p->pid, p->start_ns,
-					(const uint64_t *)((const struct ht_stack *)rec)->frames,
-					((const struct ht_stack *)rec)->nframes);
+		if (p) {
+			const uint64_t *frames =
+				(const uint64_t *)((const struct ht_stack *)rec)->frames;
+			size_t n = ((const struct ht_stack *)rec)->nframes;
+
+			symbolize_cover(sym, p->pid, p->start_ns, frames, n);
+			symbolize_warm(sym, p->pid, p->start_ns, frames, n);
+		}
 		break;
 	case HT_REC_MAPS: /* the source's snapshots, live or recorded */
 		p = model_proc_live(m, rec->pid);

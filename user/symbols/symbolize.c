@@ -50,6 +50,7 @@ struct sym_file {
 	Dwfl *dwfl;	  /* NULL when the file could not be opened as ELF */
 	Dwfl_Module *mod;
 	GElf_Addr bias;
+	bool warm; /* its tables were read (symbolize_warm) */
 };
 
 /* A resolved address: file and offset of the call, and its frames in the pool. */
@@ -653,4 +654,23 @@ int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uin
 	if (!mod)
 		return 1;
 	return symbolize_in_module(s, mod, addr - 1, addr, out, max);
+}
+
+void symbolize_warm(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		    size_t n)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+	Dwarf_Addr bias;
+
+	for (size_t i = 0; p && i < n; i++) {
+		const struct range *r = addrs[i] ? symbolize_range_at(p, addrs[i] - 1) : NULL;
+		struct sym_file *f = r && r->path && r->exec ? symbolize_file(s, r->path) : NULL;
+
+		if (!f || !f->mod || f->warm)
+			continue;
+		f->warm = true;
+		/* the symbol table, and the DWARF sections (decompressed here, once) */
+		dwfl_module_getsymtab(f->mod);
+		dwfl_module_getdwarf(f->mod, &bias);
+	}
 }

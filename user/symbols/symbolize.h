@@ -38,6 +38,13 @@ void symbolize_free(struct symbolizer *s);
  */
 bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
 		     size_t n);
+/*
+ * Reads the symbol tables and debuginfo of the files these addresses lie in, each file once:
+ * done while tracing, so that the report at the end (after a signal, say) has only lookups
+ * left to do.
+ */
+void symbolize_warm(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		    size_t n);
 /* Replaying a file: never read /proc (the processes there are not the recorded ones). */
 void symbolize_set_offline(struct symbolizer *s, bool offline);
 /* Called with the text of every /proc/PID/maps read (record writes them into the file). */
