@@ -14,6 +14,21 @@
 #include "source/live/tracer_int.h"
 
 /*
+ * A uprobe link just made goes to the guard at once: until it holds a copy, a SIGKILL makes
+ * heaptrail the last owner, and its unregister fails with the signal pending (a leaked uprobe).
+ * (The window between the attach and this handoff remains; see issue 13's note.)
+ */
+static int uprobes_keep_link(struct tracer *t, struct bpf_link *link, struct bpf_link ***links,
+			     int *n, int *cap)
+{
+	int err = tracer_keep_link(link, links, n, cap);
+
+	if (!err && guard_keep_links(t, &link, 1))
+		err = -EPIPE;
+	return err;
+}
+
+/*
  * Entry-type probes (function entries and ret instructions) or return probes (the functions
  * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
  * perf-event uprobe each.
@@ -41,7 +56,7 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 
 		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
 		link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
-		return tracer_keep_link(link, links, n, cap);
+		return uprobes_keep_link(t, link, links, n, cap);
 	}
 	prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
 	for (size_t i = 0; i < cnt; i++) {
@@ -49,7 +64,7 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 		int err;
 
 		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, offsets[i], &uo);
-		err = tracer_keep_link(link, links, n, cap);
+		err = uprobes_keep_link(t, link, links, n, cap);
 		if (err)
 			return err;
 	}
@@ -91,8 +106,6 @@ int uprobes_attach(struct tracer *t, pid_t pid)
 								  : "entry");
 	}
 	t->probes_listed = true;
-	if (!err && guard_keep_links(t, links, n))
-		err = -1;
 	for (int i = 0; i < n; i++)
 		if (tracer_links_push(&t->links, &t->nlinks, &t->links_cap, links[i])) {
 			bpf_link__destroy(links[i]);
