@@ -118,11 +118,9 @@ int targets_attach_pids(struct tracer *t)
 		pid_t pid = t->opts.pids[i], tgid = targets_tgid_of(pid);
 		struct proc *p;
 
-		if (tgid < 0 || !proc_alive(pid)) {
-			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
-				pid);
+		/* again: tracer_open checked before loading, and it may have gone since */
+		if (targets_check_pid(pid))
 			return -1;
-		}
 		if (targets_set(t, tgid,
 				(t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0) |
 					(t->opts.want_alloc ? HT_TGT_PRIVATE : 0)))

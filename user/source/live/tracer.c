@@ -139,9 +139,8 @@ static void tracer_print_cost(const struct tracer *t)
 	if (getrusage(RUSAGE_SELF, &ru))
 		return;
 	fprintf(stderr,
-		"heaptrail: own cost: %.2f s user and %.2f s system CPU over %.2f s traced; peak "
-		"RSS "
-		"%ld KiB\n",
+		"heaptrail: own cost: %.2f s user and %.2f s system CPU over %.2f s traced; "
+		"peak RSS %ld KiB\n",
 		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, wall, ru.ru_maxrss);
 }
@@ -203,9 +202,8 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	if (t->opts.verbose && !t->opts.all)
 		fprintf(stderr,
 			"heaptrail: targets were stopped %" PRIu64 " times (to have their mappings "
-			"read, or a child until the probes were shared), %.0f us on average, %.0f "
-			"us "
-			"at most\n",
+			"read, or a child until the probes were shared), "
+			"%.0f us on average, %.0f us at most\n",
 			t->holds, t->holds ? (double)t->hold_ns / (double)t->holds / 1e3 : 0.0,
 			(double)t->hold_max_ns / 1e3);
 	return t->error ? -1 : 0;
