@@ -295,3 +295,79 @@ def test_guard_continues_what_a_killed_heaptrail_held(tmp_path):
         ht.wait(timeout=10)
         assert stopped_after(target.pid, 1.0) == []
         assert target.wait(timeout=60) == 0
+
+
+def bpf_prog_names():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return {p["id"]: p.get("name", "") for p in json.loads(out)}
+
+
+def uprobe_fds(pid, names):
+    """pid's descriptors that keep allocator uprobes: links running one of our alloc_*
+    programs, and perf events (a uprobe carrying a program on kernels without perf links)."""
+    found = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            info = open_quiet(f"/proc/{pid}/fdinfo/{fd}")
+        except OSError:
+            continue
+        if target == "anon_inode:[perf_event]":
+            found.append(fd)
+            continue
+        m = re.search(r"^prog_id:\s*(\d+)", info, re.M)
+        if "link_id:" in info and m:
+            prog = int(m.group(1))
+            if prog not in names:
+                names.update(bpf_prog_names())
+            if names.get(prog, "").startswith("alloc_"):
+                found.append(fd)
+    return found
+
+
+@pytest.mark.parametrize("mode", ["-c", "-p"])
+def test_heaptrail_never_owns_a_uprobe(mode, tmp_path):
+    """The guard makes every allocator uprobe and is its only owner, so that no moment exists
+    at which a SIGKILL of heaptrail leaves it the last owner (and the kernel's unregister fails
+    with the signal pending: a leaked uprobe). Sampled from the start through the first fork
+    (when the shared probes come) to the end."""
+    names = {}
+    target = None
+    if mode == "-c":
+        args = ["-c", f"{FORKER} 100 5"]
+    else:
+        target = subprocess.Popen([FORKER, "100", "5", "-", "wait"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        assert target.stdout.readline().startswith("ready")
+        args = ["-p", str(target.pid)]
+    ht = subprocess.Popen([HEAPTRAIL, "leaks"] + args, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    try:
+        samples, guard_held = 0, 0
+        started = False
+        while ht.poll() is None:
+            owned = uprobe_fds(ht.pid, names)
+            assert owned == [], f"heaptrail holds uprobe descriptors {owned}"
+            samples += 1
+            for g in guards():
+                guard_held = max(guard_held, len(uprobe_fds(g, names)))
+            if target and not started and guard_held:
+                target.stdin.write("go\n")
+                target.stdin.flush()
+                started = True
+            time.sleep(0.001)
+        assert ht.returncode == 0, ht.stderr.read()
+        assert samples > 20
+        # the control: the guard was seen holding them
+        assert guard_held > 0
+    finally:
+        if ht.poll() is None:
+            ht.kill()
+        if target:
+            target.kill()
+            target.wait()

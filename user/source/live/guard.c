@@ -2,38 +2,81 @@
 /*
  * The guard: a small process, forked before the BPF programs load, that outlives heaptrail by
  * a moment: it continues every process still held once heaptrail is gone, however it went
- * (SIGKILL, the OOM killer, a crash, or its own exit), and detaches the programs.
+ * (SIGKILL, the OOM killer, a crash, or its own exit), and detaches the programs. It makes the
+ * allocator uprobes itself and is their only owner.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/perf_event.h>
 #include "source/live/tracer_int.h"
 
 /*
  * Why the links go through the guard: a process that dies of SIGKILL closes its files with the
  * signal pending, and the kernel's uprobe unregister then fails to write the original
  * instruction back ("uprobe: ... failed to unregister, leaking uprobe"), leaving breakpoints in
- * the targets. The guard holds a copy of each link and closes it from a process that is not
- * dying. And detaching takes a grace period per perf-event link on kernels before 6.6 (one
- * uprobe per function: seconds in all): after a signal heaptrail exits without waiting for it.
+ * the targets. So the guard makes every uprobe itself, on heaptrail's request (the program's
+ * descriptor comes with it), and heaptrail never holds one: there is no moment at which a
+ * SIGKILL of heaptrail could make it a uprobe's last owner. Kernel-side links are made by
+ * heaptrail and copied here, for the second reason: detaching takes a grace period per
+ * perf-event link on kernels before 6.6 (seconds in all), and after a signal heaptrail exits
+ * without waiting for it.
  */
-
 /* The guard's own descriptors, moved to these numbers before everything else is closed. */
 enum { GUARD_FD_HELD = 3, GUARD_FD_GATE, GUARD_FD_SOCK, GUARD_FD_PIDFD, GUARD_FD_FIRST_LINK };
 
-#define GUARD_MAX_LINKS	 1024
-#define GUARD_CMD_DETACH 'D' /* heaptrail ends: detach now and say so */
+#define GUARD_CMD_LINKS	  'L' /* copies of kernel-side links come with this */
+#define GUARD_CMD_UPROBES 'U' /* make uprobes: struct guard_uprobes, a program with it */
+#define GUARD_CMD_DETACH  'D' /* heaptrail ends: detach now and say so */
+#define GUARD_MAX_PROBES  256 /* functions per library and request */
+
+/* A request for one library's entry or return probes, bound to pid or shared (-1). */
+struct guard_uprobes {
+	char cmd;
+	uint8_t retprobe;
+	uint8_t multi; /* one uprobe_multi link (Linux 6.6), else one perf event per function */
+	uint8_t pad;
+	int32_t pid;
+	uint32_t cnt;
+	char path[PATH_MAX];
+	unsigned long offsets[GUARD_MAX_PROBES];
+	__u64 cookies[GUARD_MAX_PROBES];
+};
+
+/* What the guard holds: link descriptors, or uprobe perf events on kernels without perf links. */
+struct guard_links {
+	int *fd;
+	int n, cap;
+};
+
+static int guard_links_push(struct guard_links *l, int fd)
+{
+	if (l->n == l->cap) {
+		int ncap = l->cap ? l->cap * 2 : 256;
+		int *p = realloc(l->fd, (size_t)ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->fd = p;
+		l->cap = ncap;
+	}
+	l->fd[l->n++] = fd;
+	return 0;
+}
 
 static void guard_set_gate(int gate_fd, uint32_t open)
 {
@@ -75,51 +118,151 @@ static void guard_sweep_settled(int held_fd)
 	guard_sweep(held_fd);
 }
 
-/* Receives link descriptors (SCM_RIGHTS) or a command byte; returns the byte, 0 on EOF. */
-static int guard_receive(int sock, int *links, int *nlinks)
+/*
+ * Receives one message into req (a command byte first) and the descriptors that came with it;
+ * returns the command, 0 on EOF.
+ */
+static int guard_receive(int sock, struct guard_uprobes *req, int *fds, int *nfds, int max_fds)
 {
-	char byte = 0, cbuf[CMSG_SPACE(sizeof(int) * 64)];
-	struct iovec iov = { &byte, 1 };
+	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
+	struct iovec iov = { req, sizeof(*req) };
 	struct msghdr msg = { .msg_iov = &iov,
 			      .msg_iovlen = 1,
 			      .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
 	ssize_t n;
 
+	*nfds = 0;
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		size_t nfds;
-		int *fds;
+		size_t cnt;
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
-		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		fds = (int *)CMSG_DATA(c);
-		for (size_t i = 0; i < nfds; i++) {
-			if (*nlinks < GUARD_MAX_LINKS)
-				links[(*nlinks)++] = fds[i];
+		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < cnt; i++) {
+			int fd = ((int *)CMSG_DATA(c))[i];
+
+			if (*nfds < max_fds)
+				fds[(*nfds)++] = fd;
 			else
-				close(fds[i]); /* heaptrail's copy still detaches it */
+				close(fd);
 		}
 	}
-	return byte;
+	if (req->cmd == GUARD_CMD_UPROBES && (size_t)n != sizeof(*req))
+		return -1; /* not from heaptrail */
+	return req->cmd ? req->cmd : -1;
 }
 
-static void guard_release(int *links, int *nlinks)
+/* The uprobe PMU's type and its retprobe bit, from sysfs (Linux 4.17). 0 or -errno. */
+static int guard_uprobe_pmu(int *type, int *retbit)
 {
-	for (int i = 0; i < *nlinks; i++)
-		close(links[i]);
-	*nlinks = 0;
+	char buf[64];
+	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
+	int ok = f && fscanf(f, "%d", type) == 1;
+
+	if (f)
+		fclose(f);
+	f = fopen("/sys/bus/event_source/devices/uprobe/format/retprobe", "re");
+	ok = ok && f && fgets(buf, sizeof(buf), f) && sscanf(buf, "config:%d", retbit) == 1;
+	if (f)
+		fclose(f);
+	return ok ? 0 : -ENOENT;
 }
 
-/* The guard's life: wait for heaptrail's end, then undo. Never returns. */
+/*
+ * One perf-event uprobe with the program on it: a perf link where the kernel has them (5.15),
+ * else the event itself carries the program. Returns the descriptor to keep, or -errno.
+ */
+static int guard_perf_uprobe(int prog_fd, const struct guard_uprobes *req, uint32_t i)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .perf_event.bpf_cookie = req->cookies[i]);
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	int type, retbit, pfd, link, err;
+
+	err = guard_uprobe_pmu(&type, &retbit);
+	if (err)
+		return err;
+	attr.type = (uint32_t)type;
+	attr.config = req->retprobe ? 1ull << retbit : 0;
+	attr.config1 = (uint64_t)(uintptr_t)req->path;
+	attr.config2 = req->offsets[i];
+	/* a shared probe: any process; its cpu argument is then required, and any cpu does */
+	pfd = (int)syscall(SYS_perf_event_open, &attr, req->pid, req->pid == -1 ? 0 : -1, -1,
+			   PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	link = bpf_link_create(prog_fd, pfd, BPF_PERF_EVENT, &lo);
+	if (link >= 0) {
+		close(pfd); /* the link holds the event */
+		return link;
+	}
+	if (ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog_fd) || ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0)) {
+		err = -errno;
+		close(pfd);
+		return err;
+	}
+	return pfd;
+}
+
+/* Makes the uprobes of one request and keeps them. 0 or -errno (then none of them is kept). */
+static int guard_make_uprobes(struct guard_links *l, int prog_fd, struct guard_uprobes *req)
+{
+	int first = l->n, err = 0;
+
+	req->path[sizeof(req->path) - 1] = 0;
+	if (req->cnt > GUARD_MAX_PROBES)
+		return -EINVAL;
+	if (req->multi) {
+		LIBBPF_OPTS(bpf_link_create_opts, lo);
+		int link;
+
+		lo.uprobe_multi.path = req->path;
+		lo.uprobe_multi.offsets = req->offsets;
+		lo.uprobe_multi.cookies = req->cookies;
+		lo.uprobe_multi.cnt = req->cnt;
+		lo.uprobe_multi.flags = req->retprobe ? BPF_F_UPROBE_MULTI_RETURN : 0;
+		lo.uprobe_multi.pid = req->pid == -1 ? 0 : (uint32_t)req->pid;
+		link = bpf_link_create(prog_fd, 0, BPF_TRACE_UPROBE_MULTI, &lo);
+		if (link < 0)
+			return -errno;
+		err = guard_links_push(l, link);
+		if (err)
+			close(link);
+		return err;
+	}
+	for (uint32_t i = 0; i < req->cnt && !err; i++) {
+		int fd = guard_perf_uprobe(prog_fd, req, i);
+
+		err = fd < 0 ? fd : guard_links_push(l, fd);
+		if (err && fd >= 0)
+			close(fd);
+	}
+	if (err) {
+		while (l->n > first)
+			close(l->fd[--l->n]);
+	}
+	return err;
+}
+
+static void guard_release(struct guard_links *l)
+{
+	for (int i = 0; i < l->n; i++)
+		close(l->fd[i]);
+	l->n = 0;
+}
+
+/* The guard's life: make uprobes when asked, wait for heaptrail's end, then undo. Never returns. */
 static void guard_main(void)
 {
-	int links[GUARD_MAX_LINKS], nlinks = 0, fd;
+	static struct guard_uprobes req;
+	struct guard_links links = { 0 };
+	struct rlimit nofile;
+	int fd;
 
 	prctl(PR_SET_NAME, "heaptrail-guard");
 	/* Not in heaptrail's process group: a ^C meant for heaptrail does not reach the guard. */
@@ -137,10 +280,15 @@ static void guard_main(void)
 		}
 		close(fd);
 	}
+	/* Before Linux 6.6 each uprobe is a descriptor: one per function, library and target. */
+	if (!getrlimit(RLIMIT_NOFILE, &nofile)) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	for (;;) {
 		struct pollfd pfd[2] = { { GUARD_FD_PIDFD, POLLIN, 0 },
 					 { GUARD_FD_SOCK, POLLIN, 0 } };
-		int cmd;
+		int cmd, fds[64], nfds;
 
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -151,11 +299,11 @@ static void guard_main(void)
 			break; /* heaptrail is gone: its own files, links included, are closed */
 		if (!pfd[1].revents)
 			continue;
-		cmd = guard_receive(GUARD_FD_SOCK, links, &nlinks);
+		cmd = guard_receive(GUARD_FD_SOCK, &req, fds, &nfds, 64);
 		if (cmd == 0) {
 			/*
-			 * EOF: heaptrail is gone, or closing in a hurry. Its copies of the links close
-			 * as it exits; ours must be the last, so that it is not the one to detach.
+			 * EOF: heaptrail is gone, or closing in a hurry. Its copies of the kernel-side
+			 * links close as it exits; ours must be the last, so that it does not detach.
 			 */
 			struct pollfd gone = { GUARD_FD_PIDFD, POLLIN, 0 };
 
@@ -165,9 +313,25 @@ static void guard_main(void)
 				;
 			break;
 		}
+		if (cmd == GUARD_CMD_LINKS) {
+			for (int i = 0; i < nfds; i++)
+				if (guard_links_push(&links, fds[i]))
+					close(fds[i]); /* heaptrail's copy still detaches it */
+			continue;
+		}
+		if (cmd == GUARD_CMD_UPROBES) {
+			int32_t err =
+				nfds == 1 ? guard_make_uprobes(&links, fds[0], &req) : -EINVAL;
+
+			if (send(GUARD_FD_SOCK, &err, sizeof(err), MSG_NOSIGNAL) < 0) {
+				/* heaptrail is gone: the next poll says so */
+			}
+		}
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
 		if (cmd == GUARD_CMD_DETACH) {
 			/* heaptrail closed the gate, swept, and let go of its own copies */
-			guard_release(links, &nlinks);
+			guard_release(&links);
 			guard_sweep(GUARD_FD_HELD);
 			if (write(GUARD_FD_SOCK, &(char){ GUARD_CMD_DETACH }, 1) < 0) {
 				/* heaptrail waits for our exit as well */
@@ -178,7 +342,7 @@ static void guard_main(void)
 	/* Continue first: detaching the links can take seconds on older kernels. */
 	guard_set_gate(GUARD_FD_GATE, 0);
 	guard_sweep(GUARD_FD_HELD);
-	guard_release(links, &nlinks);
+	guard_release(&links);
 	guard_sweep_settled(GUARD_FD_HELD);
 	_exit(0);
 }
@@ -213,7 +377,7 @@ int guard_start(struct tracer *t)
 	t->held_fd = held;
 	t->gate_fd = gate;
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (pidfd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+	if (pidfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		fprintf(stderr, "heaptrail: cannot start the guard: %s\n", strerror(errno));
 		if (pidfd >= 0)
 			close(pidfd);
@@ -267,12 +431,12 @@ void guard_open_gate(struct tracer *t)
 	guard_set_gate(t->gate_fd, 1);
 }
 
-/* Hands copies of links to the guard (see the top of this file). 0 or -1 after saying why. */
+/* Hands copies of kernel-side links to the guard (the top of this file). 0 or -1 after saying why. */
 int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
 {
 	for (int i = 0; i < n;) {
 		int batch = n - i > 64 ? 64 : n - i;
-		char byte = 'L', cbuf[CMSG_SPACE(sizeof(int) * 64)];
+		char byte = GUARD_CMD_LINKS, cbuf[CMSG_SPACE(sizeof(int) * 64)];
 		struct iovec iov = { &byte, 1 };
 		struct msghdr msg = { .msg_iov = &iov,
 				      .msg_iovlen = 1,
@@ -287,13 +451,58 @@ int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
 		for (int j = 0; j < batch; j++)
 			((int *)CMSG_DATA(c))[j] = bpf_link__fd(links[i + j]);
 		if (sendmsg(t->guard_sock, &msg, MSG_NOSIGNAL) != 1) {
-			fprintf(stderr, "heaptrail: cannot hand the uprobes to the guard: %s\n",
+			fprintf(stderr, "heaptrail: cannot hand the links to the guard: %s\n",
 				strerror(errno));
 			return -1;
 		}
 		i += batch;
 	}
 	return 0;
+}
+
+/*
+ * Has the guard make the entry (or return: ret) uprobes of a library at offsets, with their
+ * cookies, bound to pid or shared (-1), running prog: one uprobe_multi link (multi) or one
+ * perf event per function. 0 or -errno (-EPIPE: the guard is gone).
+ */
+int guard_attach_uprobes(struct tracer *t, struct bpf_program *prog, bool multi, bool ret,
+			 pid_t pid, const char *path, const unsigned long *offsets,
+			 const __u64 *cookies, size_t cnt)
+{
+	static struct guard_uprobes req;
+	int prog_fd = bpf_program__fd(prog);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &req, sizeof(req) };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	int32_t err;
+	ssize_t n;
+
+	if (cnt > GUARD_MAX_PROBES || strlen(path) >= sizeof(req.path))
+		return -E2BIG;
+	memset(&req, 0, sizeof(req));
+	req.cmd = GUARD_CMD_UPROBES;
+	req.retprobe = ret;
+	req.multi = multi;
+	req.pid = pid;
+	req.cnt = (uint32_t)cnt;
+	strcpy(req.path, path);
+	memcpy(req.offsets, offsets, cnt * sizeof(*offsets));
+	memcpy(req.cookies, cookies, cnt * sizeof(*cookies));
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &prog_fd, sizeof(int));
+	if (sendmsg(t->guard_sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+		return -EPIPE;
+	do
+		n = recv(t->guard_sock, &err, sizeof(err), 0);
+	while (n < 0 && errno == EINTR);
+	return n == sizeof(err) ? err : -EPIPE;
 }
 
 /* A held process whose record the consumer has seen: continued, then that hold forgotten. */

@@ -34,18 +34,6 @@ int tracer_links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link 
 	return 0;
 }
 
-/* Keeps a link just made, or says why there is none: 0 or -errno. */
-int tracer_keep_link(struct bpf_link *link, struct bpf_link ***links, int *n, int *cap)
-{
-	if (!link)
-		return -errno;
-	if (tracer_links_push(links, n, cap, link)) {
-		bpf_link__destroy(link);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
@@ -351,8 +339,9 @@ void tracer_close(struct tracer *t)
 		return;
 	/*
 	 * Nothing of ours may stay stopped once we are gone: the gate closes and every held
-	 * process is continued. Our copies of the links go; the guard's detach the programs,
-	 * and we wait for that unless the run was cut short (older kernels take seconds).
+	 * process is continued. Our copies of the kernel-side links go; the guard's, and the
+	 * uprobes it alone holds, detach the programs, and we wait for that unless the run was
+	 * cut short (older kernels take seconds).
 	 */
 	guard_stop(t);
 	for (int i = 0; i < t->nlinks; i++) {

@@ -36,11 +36,11 @@ struct tracer {
 	tracer_event_fn cb;
 	void *cb_ctx;
 
-	struct bpf_link **links; /* kernel-side attachments and the allocator uprobes */
+	struct bpf_link **links; /* kernel-side attachments (the guard owns the uprobes) */
 	int nlinks, links_cap;
 
 	pid_t guard_pid; /* guard.c */
-	int guard_sock;	 /* to the guard: link copies, then the word to let go */
+	int guard_sock;	 /* to the guard: uprobe requests, link copies, the word to let go */
 	int held_fd;	 /* the held map: processes stopped by a hold */
 	int gate_fd;	 /* the hold gate: 1 while holds may be made */
 	uint64_t holds, hold_ns, hold_max_ns; /* what the stops cost the targets (-v) */
@@ -81,9 +81,8 @@ static inline uint64_t tracer_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* tracer.c: link arrays that grow; 0 or -errno */
+/* tracer.c: a link array that grows; 0 or -errno */
 int tracer_links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link *link);
-int tracer_keep_link(struct bpf_link *link, struct bpf_link ***links, int *n, int *cap);
 
 /* env.c */
 int env_check(const struct tracer_opts *o);
@@ -101,6 +100,9 @@ int uprobes_collect_libs(struct tracer *t);
 int guard_start(struct tracer *t);
 void guard_open_gate(struct tracer *t);
 int guard_keep_links(struct tracer *t, struct bpf_link **links, int n);
+int guard_attach_uprobes(struct tracer *t, struct bpf_program *prog, bool multi, bool ret,
+			 pid_t pid, const char *path, const unsigned long *offsets,
+			 const __u64 *cookies, size_t cnt);
 void guard_continue(struct tracer *t, const struct ht_hdr *held_rec);
 void guard_stop(struct tracer *t);
 void guard_free(struct tracer *t, bool wait);

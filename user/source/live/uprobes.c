@@ -14,32 +14,16 @@
 #include "source/live/tracer_int.h"
 
 /*
- * A uprobe link just made goes to the guard at once: until it holds a copy, a SIGKILL makes
- * heaptrail the last owner, and its unregister fails with the signal pending (a leaked uprobe).
- * (The window between the attach and this handoff remains; see issue 13's note.)
- */
-static int uprobes_keep_link(struct tracer *t, struct bpf_link *link, struct bpf_link ***links,
-			     int *n, int *cap)
-{
-	int err = tracer_keep_link(link, links, n, cap);
-
-	if (!err && guard_keep_links(t, &link, 1))
-		err = -EPIPE;
-	return err;
-}
-
-/*
  * Entry-type probes (function entries and ret instructions) or return probes (the functions
  * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
- * perf-event uprobe each.
+ * perf-event uprobe each. The guard makes them and is their only owner (guard.c says why).
+ * 0 or -errno.
  */
-static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
-			      struct bpf_link ***links, int *n, int *cap)
+static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret)
 {
 	struct bpf_program *prog;
 	unsigned long offsets[lp->n];
 	__u64 cookies[lp->n];
-	struct bpf_link *link;
 	size_t cnt = 0;
 
 	for (int i = 0; i < lp->n; i++) {
@@ -50,25 +34,12 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 	}
 	if (!cnt)
 		return 0;
-	if (t->uprobe_multi) {
-		LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offsets, .cookies = cookies,
-			    .cnt = cnt, .retprobe = ret);
-
+	if (t->uprobe_multi)
 		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
-		link = bpf_program__attach_uprobe_multi(prog, pid, lp->path, NULL, &mo);
-		return uprobes_keep_link(t, link, links, n, cap);
-	}
-	prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
-	for (size_t i = 0; i < cnt; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookies[i], .retprobe = ret);
-		int err;
-
-		link = bpf_program__attach_uprobe_opts(prog, pid, lp->path, offsets[i], &uo);
-		err = uprobes_keep_link(t, link, links, n, cap);
-		if (err)
-			return err;
-	}
-	return 0;
+	else
+		prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
+	return guard_attach_uprobes(t, prog, t->uprobe_multi, ret, pid, lp->path, offsets, cookies,
+				    cnt);
 }
 
 /*
@@ -76,22 +47,26 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
  * (pid) or shared by every process that maps the library (-1). A bound probe traps only in its
  * process: others do not pay. Shared ones cost a fork nothing, and the programs tell targets
  * from the rest with one lookup; but every process that is not a target takes the trap of each
- * probe it reaches (the README measures it), so they come only when a target first forks. The
- * guard gets a copy of each link. 0, or -1 after saying why.
+ * probe it reaches (the README measures it), so they come only when a target first forks.
+ * 0, or -1 after saying why.
  */
 int uprobes_attach(struct tracer *t, pid_t pid)
 {
-	struct bpf_link **links = NULL;
-	int n = 0, cap = 0, err = 0;
+	int err = 0;
 
 	for (int l = 0; l < t->nlibs && !err; l++) {
 		const struct libprobes *lp = t->libs[l];
 
 		for (int ret = 0; ret < 2 && !err; ret++)
-			err = uprobes_attach_lib(t, lp, pid, ret, &links, &n, &cap);
+			err = uprobes_attach_lib(t, lp, pid, ret);
 		if (err == -ESRCH)
 			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
 				pid);
+		else if (err == -EPIPE)
+			fprintf(stderr,
+				"heaptrail: cannot attach uprobes to %s: the guard process "
+				"is gone\n",
+				lp->path);
 		else if (err)
 			fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n", lp->path,
 				strerror(-err));
@@ -106,12 +81,6 @@ int uprobes_attach(struct tracer *t, pid_t pid)
 								  : "entry");
 	}
 	t->probes_listed = true;
-	for (int i = 0; i < n; i++)
-		if (tracer_links_push(&t->links, &t->nlinks, &t->links_cap, links[i])) {
-			bpf_link__destroy(links[i]);
-			err = -1;
-		}
-	free(links);
 	return err ? -1 : 0;
 }
 
