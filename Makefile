@@ -60,8 +60,8 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
-.PHONY: all layers deps vmlinux run test unit integration fixtures clean format bench fuzz \
-	fuzz-smoke vmtest
+.PHONY: all layers deps test-deps vmlinux run test unit integration fixtures clean format bench \
+	fuzz fuzz-smoke vmtest
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -106,13 +106,18 @@ vmlinux:
 # them (libbpf-dev pulls backports' libelf, which libdw-dev must match).
 BACKPORTS_LIST := /etc/apt/sources.list.d/heaptrail-backports.sources
 DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
-DEPS_MAIN      := clang llvm gcc g++ make pkg-config zlib1g-dev libcmocka-dev libcapstone-dev \
-		  libjemalloc-dev \
-		  libzstd-dev python3 python3-pytest valgrind libc6-dbg util-linux librsvg2-bin \
-		  qemu-system-x86 busybox-static cpio file
+# Building and running: what `make run` installs.
+DEPS_MAIN      := clang llvm gcc make pkg-config zlib1g-dev libcapstone-dev libjemalloc-dev \
+		  libzstd-dev
+# Only the tests use these (stress-ng: load beside the -k tests; qemu and the rest: vmtest).
+DEPS_TEST      := g++ libcmocka-dev python3 python3-pytest valgrind libc6-dbg util-linux \
+		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file
 
 deps:
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_MAIN)"
+
+test-deps: deps
+	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_TEST)"
 
 # ---------------------------------------------------------------- tests
 $(BUILD)/unit/user/%.o: user/%.c
@@ -192,7 +197,8 @@ fuzz-smoke: $(BUILD)/fuzz/fuzz_recfile $(BUILD)/fuzz/corpus/seed.htr
 		{ tail -40 $(BUILD)/fuzz/smoke.log; echo "fuzz-smoke: FAILED"; exit 1; }
 	@tail -1 $(BUILD)/fuzz/smoke.log
 
-test: unit fuzz-smoke integration
+test: test-deps
+	$(MAKE) unit fuzz-smoke integration
 
 # ---------------------------------------------------------------- benchmarks (not in CI)
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
@@ -206,7 +212,7 @@ $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h | $(BUILD)/bench
 # Other kernels under qemu: KERNEL=6.1 (bookworm) or 6.12 (bookworm-backports), or an exact
 # linux-image-cloud-amd64 version; PYTEST_ARGS narrows what runs inside.
 KERNEL ?= 6.1
-vmtest: $(BUILD)/heaptrail fixtures
+vmtest: test-deps $(BUILD)/heaptrail fixtures
 	KERNEL=$(KERNEL) scripts/vmtest.sh
 
 bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording
