@@ -57,7 +57,8 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	bool is_free = HT_FN_IS_FREE(HT_COOKIE_FN(cookie));
 	struct ht_alloc *rec;
 
-	rec = reserve(HT_REC_ALLOC, sizeof(*rec), id, is_free ? now : st->alloc_ts, flags);
+	rec = reserve_or_count(HT_REC_ALLOC, sizeof(*rec), id, is_free ? now : st->alloc_ts, flags,
+			       is_free ? HT_LOST_FREE : HT_LOST_RINGBUF);
 	if (!rec)
 		return;
 	rec->fn = HT_COOKIE_FN(cookie);

@@ -322,7 +322,8 @@ enum ht_lost_kind {
 	HT_LOST_PAIRING,      /* a return did not match the pending entry (pairing state lost) */
 	HT_LOST_TARGETS,      /* a forked child could not be added to the target map (map full) */
 	HT_LOST_STACK,	      /* user stack capture failed */
-	HT_LOST_KMEM_TABLE, /* kernel allocation not tracked: the BPF table of live ones was full */
+	/* kernel allocation not tracked: the BPF table of live ones was full (or busy) */
+	HT_LOST_KMEM_TABLE,
 	/*
 	 * kernel allocator events the kernel did not deliver because our program was already
 	 * running on that CPU (an interrupt nested in it): from the programs' recursion_misses
@@ -334,6 +335,17 @@ enum ht_lost_kind {
 	 * ring buffer was full): its stacks may lack names if it ends before they are read
 	 */
 	HT_LOST_HOLD,
+	/*
+	 * a free of a traced allocation was not delivered (the ring buffer was full): that
+	 * allocation shows as live. Counted here, not under HT_LOST_RINGBUF, so that a report
+	 * can say how many of its live allocations may in fact be gone.
+	 */
+	HT_LOST_FREE,
+	/*
+	 * the same for a kernel allocation (-k): the ring buffer was full, or the table of live
+	 * ones refused the lookup (its bucket busy on this CPU)
+	 */
+	HT_LOST_KMEM_FREE,
 	HT_LOST_MAX,
 };
 

@@ -177,15 +177,26 @@ static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind)
 	__u64 id = bpf_get_current_pid_tgid(), ptr;
 	struct kmem_key key = {};
 	struct ht_kmem *rec;
+	long err;
 
 	ptr = kslot(ctx, ktp, HT_KS_PTR, 0);
 	if (!ptr)
 		return;
 	key.ptr = ptr;
 	key.space = kmem_space(kind);
-	if (bpf_map_delete_elem(&kmem_live, &key))
+	err = bpf_map_delete_elem(&kmem_live, &key);
+	if (err) {
+		/*
+		 * ENOENT: not an allocation we saw made, by far the most frequent. Anything else
+		 * (the bucket busy on this CPU) leaves us not knowing: counted, as a free we may
+		 * have missed, since the one it freed would show as live.
+		 */
+		if (err != -2 /* ENOENT */)
+			count_lost(HT_LOST_KMEM_FREE);
 		return;
-	rec = reserve(HT_REC_KMEM, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
+	}
+	rec = reserve_or_count(HT_REC_KMEM, sizeof(*rec), id, bpf_ktime_get_ns(), 0,
+			       HT_LOST_KMEM_FREE);
 	if (!rec)
 		return;
 	__builtin_memset(&rec->kind, 0, sizeof(*rec) - sizeof(rec->hdr));

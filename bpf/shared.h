@@ -199,12 +199,14 @@ static __always_inline __u32 target_flags(__u32 tgid)
 	return *flags | HT_TGT_TRACED;
 }
 
-static __always_inline void *reserve(__u32 type, __u32 size, __u64 id, __u64 ts, __u32 flags)
+/* A record's room in the ring buffer; when it is full, the loss is counted as lost_kind. */
+static __always_inline void *reserve_or_count(__u32 type, __u32 size, __u64 id, __u64 ts,
+					      __u32 flags, enum ht_lost_kind lost_kind)
 {
 	struct ht_hdr *hdr = bpf_ringbuf_reserve(&events, size, 0);
 
 	if (!hdr) {
-		count_lost(HT_LOST_RINGBUF);
+		count_lost(lost_kind);
 		return NULL;
 	}
 	hdr->type = type;
@@ -214,6 +216,11 @@ static __always_inline void *reserve(__u32 type, __u32 size, __u64 id, __u64 ts,
 	hdr->pid = id >> 32;
 	hdr->tid = (__u32)id;
 	return hdr;
+}
+
+static __always_inline void *reserve(__u32 type, __u32 size, __u64 id, __u64 ts, __u32 flags)
+{
+	return reserve_or_count(type, size, id, ts, flags, HT_LOST_RINGBUF);
 }
 
 static __always_inline struct thread_state *thread_state_get(__u32 tid)

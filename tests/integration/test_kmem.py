@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import fixture_path, read_truth, run_heaptrail, trace_json
@@ -207,10 +208,69 @@ def test_no_false_leaks_from_interrupted_frees(tmp_path):
     c = cache(rep)
     assert c["allocs"] == 2 * pairs
     # whatever the kernel did not deliver is counted, never silently a leak
-    assert c["live_allocs"] <= rep["lost"]["kmem_nested"], (c, rep["lost"])
+    assert c["live_allocs"] <= rep["lost"]["kmem_nested"] + rep["lost"]["kmem_free"], (
+        c, rep["lost"])
     assert c["frees"] + c["live_allocs"] == 2 * pairs
     # only an interrupt inside both copies can still lose one (before: dozens to thousands)
     assert c["live_allocs"] <= 8, c
+
+
+@contextmanager
+def load_beside():
+    """A CPU and interrupt load on every CPU: stress-ng's cpu stressor, its timer stressor
+    (timer interrupts at 100 kHz per worker) and a socket stressor (network softirqs and
+    inodes freed by RCU callbacks of its own)."""
+    n = str(os.cpu_count())
+    load = subprocess.Popen(["stress-ng", "--cpu", n, "--timer", n, "--timer-freq", "100000",
+                             "--sock", "1", "--quiet"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        time.sleep(0.5)
+        assert load.poll() is None, "stress-ng did not start"
+        yield
+    finally:
+        os.killpg(load.pid, signal.SIGKILL)
+        load.wait()
+
+
+# Three runs with the default ring buffer, two with one small enough to fill.
+LOADED_RUNS = [None, "32768", None, "32768", None]
+
+
+def test_interrupted_frees_under_load_are_exact_or_counted(tmp_path):
+    """The same sockets closed while the machine is loaded, five runs in a row: in each,
+    every inode is freed or its free is counted as lost, never a silent false leak (the
+    losses are counted for every cache, not per cache, so the bound is loose). (Before:
+    2,576 of 8,000 shown live with every counter at 0, with a build running beside.)"""
+    pairs = pairs_that_fit(2000)
+    results = []
+    with load_beside():
+        for i, ring in enumerate(LOADED_RUNS):
+            truth, cmd = kmem_work(tmp_path, pairs, 0, 0, name=f"truth{i}")
+            args = ["leaks", "--json", "-k"] + (["--ringbuf-size", ring] if ring else [])
+            proc = run_heaptrail(args + ["-c", cmd], timeout=300, preexec_fn=raise_nofile)
+            assert proc.returncode == 0, proc.stderr
+            assert [t["event"] for t in read_truth(truth)] == ["opened", "holding", "closed"]
+            rep = json.loads(proc.stdout.splitlines()[-1])
+            # with the small ring every record of the cache may be lost (it is then absent)
+            found = [c for c in rep["kernel"]["caches"] if c["cache"] == CACHE]
+            if ring and not found:
+                c = {"allocs": 0, "frees": 0, "live_allocs": 0}
+            else:
+                c = cache(rep)
+            results.append((ring, c, rep["lost"]))
+    summary = [(ring, c["allocs"], c["live_allocs"], lost) for ring, c, lost in results]
+    for ring, c, lost in results:
+        # an allocation record lost to a full ring buffer is counted there
+        assert 2 * pairs - lost["ringbuf"] <= c["allocs"] <= 2 * pairs, summary
+        assert c["frees"] + c["live_allocs"] == c["allocs"], summary
+        # what shows as live is what the kernel did not deliver, or what we could not send
+        assert c["live_allocs"] <= lost["kmem_nested"] + lost["kmem_free"], summary
+        if ring is None and lost["kmem_free"] == 0:
+            assert c["live_allocs"] <= 8, summary
+        if ring is not None:
+            # the small ring did fill and frees were lost: the check above was not vacuous
+            assert lost["kmem_free"] > 0, summary
 
 
 def test_interrupt_allocations_are_not_the_targets(tmp_path):

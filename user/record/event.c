@@ -277,6 +277,8 @@ const char *ht_lost_kind_name(unsigned kind)
 		[HT_LOST_KMEM_NESTED] = "kmem_nested",
 		[HT_LOST_SYS_HIST] = "sys_hist",
 		[HT_LOST_HOLD] = "hold",
+		[HT_LOST_FREE] = "free",
+		[HT_LOST_KMEM_FREE] = "kmem_free",
 	};
 
 	return kind < HT_LOST_MAX ? names[kind] : "?";
