@@ -226,3 +226,25 @@ def test_verbose_says_what_tracing_cost():
     proc = run_heaptrail(["leaks", "-v", "-c", f"{fixture_path('forker')} 3 5"])
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"targets were stopped \d+ times", proc.stderr), proc.stderr
+
+
+def test_verbose_names_the_largest_tables():
+    """-v: where heaptrail's memory goes, table by table, with the counts the fixture knows:
+    forker 20 makes 20 children that each leave 3 blocks live (CHILD_LEAK in test_forking)."""
+    proc = run_heaptrail(["leaks", "-v", "-c", f"{fixture_path('forker')} 20 5"])
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"tables: allocations (\d+) KiB \((\d+) live in (\d+) processes.*stacks (\d+) "
+                  r"KiB \((\d+) distinct\); symbolizer (\d+) KiB \((\d+) files, (\d+) of them "
+                  r"read", proc.stderr)
+    assert m, proc.stderr
+    assert (int(m.group(2)), int(m.group(3))) == (60, 21), m.group(0)
+    # one leaking call site; the files read: the forker and libc at least
+    assert int(m.group(5)) >= 1 and int(m.group(8)) >= 2, m.group(0)
+    rss = re.search(r"RSS (\d+) KiB: (\d+) anonymous.*, (\d+) in files mapped, of which (\d+) "
+                    r"are the BPF maps", proc.stderr)
+    assert rss, proc.stderr
+    # the default 16 MiB ring buffer, mapped twice
+    assert int(rss.group(4)) >= 2 * 16 * 1024, rss.group(0)
+    heap = re.search(r"heap: (\d+) KiB allocated, (\d+) KiB of it in the tables above",
+                     proc.stderr)
+    assert heap and int(heap.group(2)) <= int(heap.group(1)), proc.stderr

@@ -348,6 +348,27 @@ static void test_memory_per_allocation(void **state)
 	model_free(m);
 }
 
+/* model_memory (-v's tables line) counts what the model holds, over every process. */
+static void test_memory_breakdown(void **state)
+{
+	struct model *m = model_new();
+	struct model_mem mem;
+
+	(void)state;
+	for (uint64_t i = 1; i <= 100; i++)
+		MALLOC(m, 10, 32, i * 16);
+	for (uint64_t i = 1; i <= 30; i++)
+		MALLOC(m, 11, 32, i * 16);
+	FREE(m, 11, 16);
+	model_memory(m, &mem);
+	assert_int_equal(mem.procs, 2);
+	assert_int_equal(mem.live, 129);
+	assert_int_equal(mem.alloc_bytes, model_alloc_memory(m));
+	assert_true(mem.alloc_bytes >= 129 * sizeof(struct model_alloc));
+	assert_true(mem.procs_bytes >= 2 * sizeof(struct model_proc));
+	model_free(m);
+}
+
 static void test_lost_counts(void **state)
 {
 	struct model *m = model_new();
@@ -376,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_exit_and_pid_reuse),
 		cmocka_unit_test(test_stacks_arrive_late),
 		cmocka_unit_test(test_memory_per_allocation),
+		cmocka_unit_test(test_memory_breakdown),
 		cmocka_unit_test(test_lost_counts),
 	};
 

@@ -20,6 +20,7 @@
 #include "source/source.h"
 #include "symbols/symbolize.h"
 #include "source/live/tracer.h"
+#include "util/procinfo.h"
 
 /* leaks' own options. */
 static struct {
@@ -151,28 +152,48 @@ static void report(struct leaks_ctx *lc, bool interval)
 		leaks_out_text(&o, now);
 }
 
-/* What heaptrail's own memory came to, for the per-allocation budget (and make bench). */
+/*
+ * What heaptrail's own memory came to: the per-allocation budget (make bench reads it), and
+ * with -v its largest tables.
+ */
 static void print_memory(struct leaks_ctx *lc)
 {
-	uint64_t live = 0, rss_kib = 0, peak_kib = 0;
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "re");
+	struct self_memory self;
+	struct model_mem mm;
+	struct symbolize_mem sm;
 
-	for (size_t i = 0; i < model_nprocs(lc->model); i++)
-		live += model_proc_at(lc->model, i)->count;
-	while (f && fgets(line, sizeof(line), f)) {
-		sscanf(line, "VmRSS: %" SCNu64, &rss_kib);
-		sscanf(line, "VmHWM: %" SCNu64, &peak_kib);
-	}
-	if (f)
-		fclose(f);
+	proc_self_memory(&self);
+	model_memory(lc->model, &mm);
 	fprintf(stderr,
-		"heaptrail: memory: %zu bytes of allocation tables for %" PRIu64
-		" live allocations (%.1f bytes each); RSS %" PRIu64 " KiB, peak RSS %" PRIu64
-		" KiB\n",
-		model_alloc_memory(lc->model), live,
-		live ? (double)model_alloc_memory(lc->model) / (double)live : 0.0, rss_kib,
-		peak_kib);
+		"heaptrail: memory: %zu bytes of allocation tables for %zu live allocations "
+		"(%.1f bytes each); RSS %" PRIu64 " KiB, peak RSS %" PRIu64 " KiB\n",
+		mm.alloc_bytes, mm.live, mm.live ? (double)mm.alloc_bytes / (double)mm.live : 0.0,
+		self.rss_kib, self.peak_kib);
+	if (!lc->cli->verbose)
+		return;
+	symbolize_memory(lc->sym, &sm);
+	fprintf(stderr,
+		"heaptrail: RSS %" PRIu64 " KiB: %" PRIu64 " anonymous (the heap below), %" PRIu64
+		" in files mapped, of which %" PRIu64 " are the BPF maps (the ring buffer counts "
+		"twice: --ringbuf-size)\n",
+		self.rss_kib, self.anon_kib, self.file_kib, self.bpf_kib);
+	fprintf(stderr,
+		"heaptrail: tables: allocations %zu KiB (%zu live in %zu processes, exited ones "
+		"included, whose records take %zu KiB); stacks %zu KiB (%zu distinct); symbolizer "
+		"%zu KiB (%zu files, %zu of them read; %zu addresses resolved to %zu frames; "
+		"module "
+		"lists of %zu processes, %zu mappings)\n",
+		mm.alloc_bytes / 1024, mm.live, mm.procs, mm.procs_bytes / 1024,
+		mm.stacks_bytes / 1024, mm.stacks, sm.bytes / 1024, sm.files, sm.files_read,
+		sm.cached, sm.frames, sm.procs, sm.ranges);
+	if (self.heap_bytes)
+		fprintf(stderr,
+			"heaptrail: heap: %" PRIu64
+			" KiB allocated, %zu KiB of it in the tables above; "
+			"the rest is mostly libdw's symbol tables and debug info of the files "
+			"read\n",
+			self.heap_bytes / 1024,
+			(mm.alloc_bytes + mm.procs_bytes + mm.stacks_bytes + sm.bytes) / 1024);
 }
 
 static void on_tick(void *ctx)

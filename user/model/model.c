@@ -657,6 +657,25 @@ uint64_t model_now(const struct model *m)
 	return m->now;
 }
 
+void model_memory(const struct model *m, struct model_mem *mem)
+{
+	*mem = (struct model_mem){ .procs = m->nprocs };
+	mem->procs_bytes = m->procs_cap * sizeof(*m->procs) +
+			   m->live.cap * (sizeof(*m->live.keys) + sizeof(*m->live.vals));
+	for (size_t i = 0; i < m->nprocs; i++) {
+		mem->procs_bytes += sizeof(struct model_proc) +
+				    (m->procs[i]->freed ? FREED_CACHE * sizeof(uint64_t) : 0);
+		mem->live += m->procs[i]->count;
+		mem->alloc_bytes += m->procs[i]->cap * sizeof(struct model_alloc);
+	}
+	mem->stacks = m->nstacks;
+	mem->stacks_bytes =
+		m->stacks_cap * sizeof(*m->stacks) +
+		m->stack_ids.cap * (sizeof(*m->stack_ids.keys) + sizeof(*m->stack_ids.vals));
+	for (size_t i = 0; i < m->nstacks; i++)
+		mem->stacks_bytes += m->stacks[i].nframes * sizeof(uint64_t) + 1;
+}
+
 size_t model_alloc_memory(const struct model *m)
 {
 	size_t bytes = 0;

@@ -115,4 +115,12 @@ uint64_t model_now(const struct model *m);
 /* Bytes of heaptrail memory used by live-allocation tables, for the memory budget. */
 size_t model_alloc_memory(const struct model *m);
 
+/* What the model's tables hold and take in bytes: heaptrail's own memory, for -v. */
+struct model_mem {
+	size_t procs, procs_bytes;   /* processes kept (exited ones too), their records */
+	size_t live, alloc_bytes;    /* live allocations, and the tables that hold them */
+	size_t stacks, stacks_bytes; /* distinct stacks, with their frames and index */
+};
+void model_memory(const struct model *m, struct model_mem *mem);
+
 #endif

@@ -110,6 +110,26 @@ void symbolize_free(struct symbolizer *s)
 	free(s);
 }
 
+void symbolize_memory(const struct symbolizer *s, struct symbolize_mem *mem)
+{
+	*mem = (struct symbolize_mem){
+		.files = s->nfiles, .procs = s->nprocs, .cached = s->ncache, .frames = s->npool
+	};
+	mem->bytes = s->cap * sizeof(*s->procs) + s->files_cap * sizeof(*s->files) +
+		     s->cache_cap * sizeof(*s->cache) + s->pool_cap * sizeof(*s->pool) +
+		     s->strings_cap * sizeof(*s->strings);
+	for (size_t i = 0; i < s->nprocs; i++) {
+		mem->ranges += s->procs[i].nranges;
+		mem->bytes += s->procs[i].nranges * sizeof(*s->procs[i].ranges);
+	}
+	for (size_t i = 0; i < s->nfiles; i++) {
+		mem->files_read += s->files[i]->warm;
+		mem->bytes += sizeof(*s->files[i]);
+	}
+	for (size_t i = 0; i < s->nstrings; i++)
+		mem->bytes += strlen(s->strings[i]) + 1;
+}
+
 /* Takes ownership of str (malloc'ed) and returns it. */
 static const char *keep(struct symbolizer *s, char *str)
 {

@@ -31,6 +31,15 @@ struct sym_frame {
 struct symbolizer *symbolize_new(void);
 void symbolize_free(struct symbolizer *s);
 
+/* What the symbolizer holds, for -v: its own tables' bytes (libdw's are not counted here). */
+struct symbolize_mem {
+	size_t files, files_read; /* mapped files known, and those whose tables were read */
+	size_t procs, ranges;	  /* processes' module lists, and the mappings in them */
+	size_t cached, frames;	  /* addresses resolved, and the frames kept for them */
+	size_t bytes;
+};
+void symbolize_memory(const struct symbolizer *s, struct symbolize_mem *mem);
+
 /*
  * Makes sure the module list of process (pid, start_ns) covers these addresses, reading
  * /proc/PID/maps again if one is not covered yet (a library loaded since). The process must be

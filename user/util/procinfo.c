@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Small /proc readers used while attaching and to name processes in reports. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,46 @@ void find_system_libstdcxx(char *buf, size_t len)
 			return;
 	}
 	buf[0] = '\0';
+}
+
+/* jemalloc's, when heaptrail is linked with it (the unit tests are not). */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+	__attribute__((weak));
+
+void proc_self_memory(struct self_memory *m)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	*m = (struct self_memory){ 0 };
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "VmRSS: %" SCNu64, &m->rss_kib);
+		sscanf(line, "VmHWM: %" SCNu64, &m->peak_kib);
+		sscanf(line, "RssAnon: %" SCNu64, &m->anon_kib);
+		sscanf(line, "RssFile: %" SCNu64, &m->file_kib);
+	}
+	if (f)
+		fclose(f);
+	/* The ring buffer's pages are mapped twice (a record may wrap): smaps counts both. */
+	f = fopen("/proc/self/smaps", "re");
+	for (bool bpf = false; f && fgets(line, sizeof(line), f);) {
+		uint64_t kib;
+
+		if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+			bpf = strstr(line, "anon_inode:bpf-map") != NULL;
+		else if (bpf && sscanf(line, "Rss: %" SCNu64, &kib) == 1)
+			m->bpf_kib += kib;
+	}
+	if (f)
+		fclose(f);
+	if (mallctl) {
+		uint64_t epoch = 1;
+		size_t allocated = 0, len = sizeof(epoch);
+
+		/* the statistics are a snapshot, refreshed by writing the epoch */
+		mallctl("epoch", &epoch, &len, &epoch, len);
+		len = sizeof(allocated);
+		if (!mallctl("stats.allocated", &allocated, &len, NULL, 0))
+			m->heap_bytes = allocated;
+	}
 }

@@ -30,6 +30,18 @@ struct proc_libs {
 int proc_find_libs(pid_t pid, struct proc_libs *libs);
 /* The text of /proc/PID/maps (malloc'ed, *len bytes), NULL when the process is gone. */
 char *proc_maps_text(pid_t pid, size_t *len);
+/*
+ * heaptrail's own memory: RSS and peak RSS from /proc/self/status, and the bytes its allocator
+ * has handed out (jemalloc's stats.allocated; 0 in a build without jemalloc).
+ */
+struct self_memory {
+	uint64_t rss_kib, peak_kib;
+	uint64_t anon_kib, file_kib; /* of the RSS: anonymous memory, and files mapped */
+	uint64_t bpf_kib;	     /* of the RSS: BPF maps mapped (the ring buffer, twice) */
+	uint64_t heap_bytes;
+};
+void proc_self_memory(struct self_memory *m);
+
 /* The system's libstdc++, for a command that will map it only after exec; "" if none. */
 void find_system_libstdcxx(char *buf, size_t len);
 
