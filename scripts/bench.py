@@ -77,7 +77,24 @@ def lost_events(out):
     return sum(int(v) for v in re.findall(r"=(\d+)", m.group(1))) if m else None
 
 
+# BENCH_PASSES=busy,forks runs only those passes (all by default).
+PASSES = [p for p in os.environ.get("BENCH_PASSES", "").split(",") if p]
+
+
+def wanted(name):
+    return not PASSES or name in PASSES
+
+
 def main():
+    if wanted("workloads"):
+        workloads()
+    for name, fn in (("faults", fault_batching), ("forks", forks), ("bystanders", bystanders),
+                     ("busy", busy_system)):
+        if wanted(name):
+            fn()
+
+
+def workloads():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, argv in WORKLOADS:
@@ -101,9 +118,6 @@ def main():
           f"through leaks -i in {seconds:.2f} s (median of {RUNS}, start-up included): "
           f"{REPLAY_RECORDS / seconds / 1e6:.1f} M records/s on one core, peak RSS "
           f"{peak // 1024} MiB.")
-    fault_batching()
-    forks()
-    bystanders()
 
 
 FORK_CONFIGS = [
@@ -176,6 +190,70 @@ def bystanders():
           f"median of {max(RUNS, 5)}: " +
           ", ".join(f"{c} {v:.0f} ns/op ({ratio(v, med['alone'])}x)" for c, v in med.items())
           + ".")
+
+
+BUSY_SECONDS = int(os.environ.get("BENCH_BUSY_SECONDS", "60"))
+# A busy machine: compiles (gcc -O2 of a bench source), each a few short-lived processes, one
+# loop per CPU, and a shell pipeline loop (sh, cat, sort, wc).
+BUSY_LOOP = ("while :; do gcc -O2 -c {src} -o {tmp}/o$$.o && echo c >> {tmp}/n$$; "
+             "cat /etc/services | sort | wc -l > /dev/null; done")
+
+
+def busy_run(seconds, traced, tmp):
+    """Runs the busy loops for seconds, alone or beside leaks -a -d seconds -v; returns
+    (loops done, heaptrail's stderr or '')."""
+    for f in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, f))
+    ht = None
+    report = tempfile.TemporaryFile("w+")
+    if traced:
+        ht = subprocess.Popen([HT, "leaks", "-a", "-v", "--top", "3", "-d", str(seconds)],
+                              stdout=report, stderr=subprocess.PIPE, text=True)
+        while "heaptrail: tracing" not in ht.stderr.readline():
+            pass
+    src = os.path.join(ROOT, "tests", "bench", "churn.c")
+    loops = [subprocess.Popen(["/bin/sh", "-c", BUSY_LOOP.format(src=src, tmp=tmp)],
+                              start_new_session=True) for _ in range(os.cpu_count())]
+    time.sleep(seconds)
+    for p in loops:
+        os.killpg(p.pid, 9)
+        p.wait()
+    done = sum(len(open(os.path.join(tmp, f)).read().split())
+               for f in os.listdir(tmp) if f.startswith("n"))
+    err, procs = "", 0
+    if ht:
+        err = ht.communicate(timeout=300)[1]
+        if ht.returncode != 0:
+            sys.exit(f"bench: leaks -a failed ({ht.returncode}):\n{err[-2000:]}")
+        wait_for_guards()
+        report.seek(0)
+        procs = len(re.findall(r"^pid \d+ ", report.read(), re.M))
+    return done, err, procs
+
+
+def busy_system():
+    """Issue 15: leaks -a -d 60 beside a busy machine: heaptrail's peak RSS (target < 300 MB),
+    its own CPU, and how much the workload slowed, alone and traced interleaved, medians."""
+    alone, traced, rss, cpu, seen = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(max(RUNS // 3, 1)):
+            alone.append(busy_run(BUSY_SECONDS, False, tmp)[0])
+            done, err, procs = busy_run(BUSY_SECONDS, True, tmp)
+            traced.append(done)
+            m = re.search(r"own cost: ([\d.]+) s user and ([\d.]+) s system CPU.*peak RSS (\d+) KiB",
+                          err)
+            rss.append(int(m.group(3)))
+            cpu.append(float(m.group(1)) + float(m.group(2)))
+            seen.append(procs)
+            print(f"bench: busy round {r + 1} done", file=sys.stderr)
+    a, t = statistics.median(alone), statistics.median(traced)
+    print()
+    print(f"leaks -a -d {BUSY_SECONDS} beside a busy machine ({os.cpu_count()} compile loops), "
+          f"median of {len(alone)}: the loops ran {t:.0f} times traced against {a:.0f} alone "
+          f"({t / a:.2f}x); heaptrail's peak RSS {statistics.median(rss) / 1024:.0f} MiB "
+          f"(max {max(rss) / 1024:.0f}; target < 300 MB), its own CPU "
+          f"{statistics.median(cpu):.1f} s over {BUSY_SECONDS} s; processes in the report "
+          f"{max(seen)}.")
 
 
 FAULT_CONFIGS = [

@@ -14,7 +14,7 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 				(const uint64_t *)((const struct ht_stack *)rec)->frames;
 			size_t n = ((const struct ht_stack *)rec)->nframes;
 
-			symbolize_cover(sym, p->pid, p->start_ns, frames, n);
+			symbolize_cover(sym, p->pid, p->start_ns, rec->ts_ns, frames, n);
 			symbolize_warm(sym, p->pid, p->start_ns, frames, n);
 		}
 		break;

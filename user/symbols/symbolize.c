@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "util/procinfo.h"
 #include "symbols/symbolize.h"
 #include "util/maps.h"
@@ -42,6 +43,7 @@ struct sym_proc {
 	size_t nranges;
 	Dwfl *dwfl; /* built on first use, rebuilt when the mappings changed */
 	bool stale;
+	uint64_t read_ns; /* when /proc/PID/maps was last read (CLOCK_MONOTONIC, as records) */
 };
 
 /* One mapped file, shared by every process that maps it; opened on first use. */
@@ -69,7 +71,7 @@ struct symbolizer {
 	size_t ncache, cache_cap;
 	struct sym_frame *pool; /* the cached frames */
 	size_t npool, pool_cap;
-	char **strings; /* every string handed out, freed with the symbolizer */
+	char **strings; /* every string handed out, once each: open addressing (keep()) */
 	size_t nstrings, strings_cap;
 	bool offline; /* replaying a file: /proc is not the recorded processes' */
 	void (*on_snapshot)(void *ctx, uint32_t pid, const char *text, size_t len);
@@ -104,7 +106,7 @@ void symbolize_free(struct symbolizer *s)
 	free(s->files);
 	free(s->cache);
 	free(s->pool);
-	for (size_t i = 0; i < s->nstrings; i++)
+	for (size_t i = 0; i < s->strings_cap; i++)
 		free(s->strings[i]);
 	free(s->strings);
 	free(s);
@@ -126,27 +128,57 @@ void symbolize_memory(const struct symbolizer *s, struct symbolize_mem *mem)
 		mem->files_read += s->files[i]->warm;
 		mem->bytes += sizeof(*s->files[i]);
 	}
-	for (size_t i = 0; i < s->nstrings; i++)
-		mem->bytes += strlen(s->strings[i]) + 1;
+	for (size_t i = 0; i < s->strings_cap; i++)
+		if (s->strings[i])
+			mem->bytes += strlen(s->strings[i]) + 1;
 }
 
-/* Takes ownership of str (malloc'ed) and returns it. */
+static size_t symbolize_string_slot(char *const *set, size_t cap, const char *str)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (const char *c = str; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	for (i = h & (cap - 1); set[i] && strcmp(set[i], str); i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
+
+/*
+ * Takes ownership of str (malloc'ed) and returns the one kept copy of its text: the same
+ * maps line read again, or the same path in another process, costs nothing more. (Without
+ * it, a process whose stacks kept missing its module list, as a frame-pointer walk through
+ * code without them does, had its maps kept again at every read: 333 MB for 671 processes.)
+ */
 static const char *keep(struct symbolizer *s, char *str)
 {
+	size_t i;
+
 	if (!str)
 		return NULL;
-	if (s->nstrings == s->strings_cap) {
-		size_t ncap = s->strings_cap ? s->strings_cap * 2 : 256;
-		char **n = realloc(s->strings, ncap * sizeof(*n));
+	if ((s->nstrings + 1) * 2 > s->strings_cap) {
+		size_t ncap = s->strings_cap ? s->strings_cap * 2 : 1024;
+		char **n = calloc(ncap, sizeof(*n));
 
 		if (!n) {
 			free(str);
 			return NULL;
 		}
+		for (size_t k = 0; k < s->strings_cap; k++)
+			if (s->strings[k])
+				n[symbolize_string_slot(n, ncap, s->strings[k])] = s->strings[k];
+		free(s->strings);
 		s->strings = n;
 		s->strings_cap = ncap;
 	}
-	s->strings[s->nstrings++] = str;
+	i = symbolize_string_slot(s->strings, s->strings_cap, str);
+	if (s->strings[i]) {
+		free(str);
+		return s->strings[i];
+	}
+	s->strings[i] = str;
+	s->nstrings++;
 	return str;
 }
 
@@ -282,11 +314,14 @@ static void merge_maps(struct symbolizer *s, struct sym_proc *p, const char *tex
 /* Reads /proc/PID/maps now (not offline) and merges it in, telling the snapshot hook. */
 static void snapshot(struct symbolizer *s, struct sym_proc *p)
 {
+	struct timespec now;
 	size_t len;
 	char *text;
 
 	if (s->offline)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	p->read_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 	text = proc_maps_text((pid_t)p->pid, &len);
 	if (!text)
 		return;
@@ -318,8 +353,8 @@ void symbolize_on_snapshot(struct symbolizer *s,
 	s->snapshot_ctx = ctx;
 }
 
-bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
-		     size_t n)
+bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t captured_ns,
+		     const uint64_t *addrs, size_t n)
 {
 	struct sym_proc *p = find_proc(s, pid, start_ns);
 	bool read = false;
@@ -329,7 +364,12 @@ bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, cons
 	for (size_t i = 0; i < n; i++) {
 		if (covered(p, addrs[i]))
 			continue;
-		if (read)
+		/*
+		 * Maps read after the capture that do not cover it never will: what was mapped
+		 * then and is not now was unmapped, and what never was mapped (a frame-pointer
+		 * walk's garbage) never will be. Reading again would only cost.
+		 */
+		if (read || p->read_ns >= captured_ns)
 			return false;
 		snapshot(s, p);
 		read = true;

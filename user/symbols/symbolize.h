@@ -41,12 +41,13 @@ struct symbolize_mem {
 void symbolize_memory(const struct symbolizer *s, struct symbolize_mem *mem);
 
 /*
- * Makes sure the module list of process (pid, start_ns) covers these addresses, reading
- * /proc/PID/maps again if one is not covered yet (a library loaded since). The process must be
- * alive for that; returns false when an address stays uncovered.
+ * Makes sure the module list of process (pid, start_ns) covers these addresses, captured at
+ * captured_ns (CLOCK_MONOTONIC, as records' times), reading /proc/PID/maps again if one is not
+ * covered yet (a library loaded since) and the maps were not read after the capture. The
+ * process must be alive for that; returns false when an address stays uncovered.
  */
-bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
-		     size_t n);
+bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint64_t captured_ns,
+		     const uint64_t *addrs, size_t n);
 /*
  * Reads the symbol tables and debuginfo of the files these addresses lie in, each file once:
  * done while tracing, so that the report at the end (after a signal, say) has only lookups
