@@ -133,7 +133,8 @@ $(UNIT_LIVE_LIB): $(UNIT_LIVE_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_LIB) $(UNIT_LIVE_LIB) | $(BUILD)/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_LIVE_LIB) $(UNIT_LIB) -lcmocka -lcapstone $(CORE_LIBS)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_LIVE_LIB) $(UNIT_LIB) -lcmocka -lcapstone $(CORE_LIBS) \
+		-lstdc++
 
 $(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
