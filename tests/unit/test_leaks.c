@@ -13,19 +13,40 @@
 
 static void stack(struct model *m, uint64_t id, uint64_t frame)
 {
-	struct {
-		struct ht_stack s;
-		uint64_t frames[1];
-	} r = { .s = { .hdr = { .type = HT_REC_STACK,
-				.size = HT_STACK_HDR_SIZE + 8,
-				.ts_ns = 1,
-				.pid = 3,
-				.tid = 3 },
-		       .stack_id = id,
-		       .nframes = 1 },
-		.frames = { frame } };
+	struct ht_stack r = { .hdr = { .type = HT_REC_STACK,
+				       .size = HT_STACK_HDR_SIZE + 8,
+				       .ts_ns = 1,
+				       .pid = 3,
+				       .tid = 3 },
+			      .stack_id = id,
+			      .nframes = 1,
+			      .frames = { frame } };
 
-	model_apply(m, &r.s.hdr);
+	model_apply(m, &r.hdr);
+}
+
+/* A two-frame stack: a true first frame, then what the walk read past it. */
+static void stack2(struct model *m, uint64_t id, uint64_t frame, uint64_t garbage)
+{
+	struct ht_stack r = { .hdr = { .type = HT_REC_STACK,
+				       .size = HT_STACK_HDR_SIZE + 16,
+				       .ts_ns = 1,
+				       .pid = 3,
+				       .tid = 3 },
+			      .stack_id = id,
+			      .nframes = 2,
+			      .frames = { frame, garbage } };
+
+	model_apply(m, &r.hdr);
+}
+
+/* The second frame of every two-frame stack is garbage; other stacks are true throughout. */
+static uint32_t first_frame_true(void *ctx, const struct model_proc *p,
+				 const struct model_stack *st)
+{
+	(void)ctx;
+	(void)p;
+	return st->nframes == 2 ? 1 : st->nframes;
 }
 
 static void malloc_rec(struct model *m, uint64_t stack_id, uint64_t size, uint64_t addr,
@@ -42,6 +63,38 @@ static void malloc_rec(struct model *m, uint64_t stack_id, uint64_t size, uint64
 	};
 
 	model_apply(m, &a.hdr);
+}
+
+/* Stacks that differ only past their true frames are summed as one, under the first's index. */
+static void test_cut_stacks_merge(void **state)
+{
+	struct model *m = model_new();
+	struct leaks *l = leaks_new(m, 0);
+	const struct model_proc *p;
+	struct leaks_stack *s;
+	size_t n;
+
+	(void)state;
+	leaks_set_true_frames(l, first_frame_true, NULL);
+	stack2(m, 0x11, 0x401000, 0x2f656c61636f6c2f);
+	stack2(m, 0x22, 0x401000, 0x0);
+	stack2(m, 0x33, 0x402000, 0x0);
+	stack(m, 0x44, 0x401000); /* the same frame, true all the way: another call path */
+	malloc_rec(m, 0x11, 100, 0x1000, 100);
+	malloc_rec(m, 0x22, 50, 0x2000, 100);
+	malloc_rec(m, 0x33, 70, 0x3000, 100);
+	malloc_rec(m, 0x44, 10, 0x4000, 100);
+	p = model_proc_live(m, 3);
+	s = leaks_stacks(l, p, 1000, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(s[0].bytes, 150);
+	assert_int_equal(s[0].allocs, 2);
+	assert_int_equal(s[0].stack, model_stack_by_id(m, 0x11) - model_stack(m, 0));
+	assert_int_equal(s[1].bytes, 70);
+	assert_int_equal(s[2].bytes, 10);
+	free(s);
+	leaks_free(l);
+	model_free(m);
 }
 
 static void test_sums_min_age_and_growth(void **state)
@@ -95,6 +148,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sums_min_age_and_growth),
+		cmocka_unit_test(test_cut_stacks_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,19 +24,24 @@ void stack_out_text(struct symbolizer *sym, const struct model *m, const struct 
 	const struct model_stack *st = stack == MODEL_NO_STACK ? NULL : model_stack(m, stack);
 	struct sym_frame frames[SYMBOLIZE_MAX_INLINED];
 	int depth = 0;
+	uint32_t true_frames;
 
 	if (!st || !st->frames) {
 		printf("    (stack not captured)\n");
 		return;
 	}
-	for (uint32_t i = 0; i < st->nframes; i++) {
+	true_frames = symbolize_true_frames(sym, p->pid, p->start_ns, st->frames, st->nframes);
+	for (uint32_t i = 0; i < true_frames; i++) {
 		int n = symbolize_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
 					  SYMBOLIZE_MAX_INLINED);
 
 		for (int k = 0; k < n; k++)
 			stack_out_text_frame(&frames[k], depth++);
 	}
-	if (st->nframes >= depth_limit)
+	if (true_frames < st->nframes)
+		printf("    ... (cut: the next frame is not a return address in this process's "
+		       "code; a frame-pointer walk through code without frame pointers)\n");
+	else if (st->nframes >= depth_limit)
 		printf("    ... (truncated at --stack-depth %u)\n", depth_limit);
 }
 
@@ -70,10 +75,14 @@ void stack_out_json(struct json *j, struct symbolizer *sym, const struct model *
 {
 	const struct model_stack *st = stack == MODEL_NO_STACK ? NULL : model_stack(m, stack);
 	struct sym_frame frames[SYMBOLIZE_MAX_INLINED];
+	uint32_t true_frames = 0;
 
+	if (st && st->frames)
+		true_frames =
+			symbolize_true_frames(sym, p->pid, p->start_ns, st->frames, st->nframes);
 	json_key(j, "frames");
 	json_array_begin(j);
-	for (uint32_t i = 0; st && st->frames && i < st->nframes; i++) {
+	for (uint32_t i = 0; i < true_frames; i++) {
 		int n = symbolize_resolve(sym, p->pid, p->start_ns, st->frames[i], frames,
 					  SYMBOLIZE_MAX_INLINED);
 
@@ -81,8 +90,11 @@ void stack_out_json(struct json *j, struct symbolizer *sym, const struct model *
 			stack_out_json_frame(j, &frames[k]);
 	}
 	json_array_end(j);
-	if (!st || !st->frames)
+	if (!st || !st->frames) {
 		json_kv_bool(j, "stack_lost", true);
-	else if (st->nframes >= depth_limit)
+	} else if (true_frames < st->nframes) {
+		/* the frame-pointer walk read something that is not a return address */
+		json_kv_bool(j, "cut", true);
+	} else if (st->nframes >= depth_limit)
 		json_kv_bool(j, "truncated", true); /* the capture stopped at --stack-depth */
 }

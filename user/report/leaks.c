@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The leaks report's sums: per stack, per process, with growth between interval reports. */
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include "report/leaks.h"
 
 /* A process's stacks at the previous report, sorted by stack index. */
@@ -15,7 +17,15 @@ struct leaks {
 	uint64_t min_age_ns;
 	struct leaks_previous *prev;
 	size_t nprev;
+	leaks_true_frames_fn true_frames;
+	void *true_frames_ctx;
 };
+
+void leaks_set_true_frames(struct leaks *l, leaks_true_frames_fn fn, void *ctx)
+{
+	l->true_frames = fn;
+	l->true_frames_ctx = ctx;
+}
 
 struct leaks *leaks_new(const struct model *m, uint64_t min_age_ns)
 {
@@ -73,6 +83,74 @@ static uint64_t leaks_previous_bytes(const struct leaks_previous *prev, uint32_t
 	return hit ? hit->bytes : 0;
 }
 
+/* A sum with the frames it shows: its stack cut to the frames the process really had. */
+struct leaks_shown {
+	struct leaks_stack sum;
+	const uint64_t *frames;
+	uint32_t nframes;
+	bool cut; /* frames past nframes were not the process's: shown as cut */
+};
+
+static int leaks_by_frames(const void *a, const void *b)
+{
+	const struct leaks_shown *x = a, *y = b;
+	int c;
+
+	if (x->nframes != y->nframes)
+		return x->nframes < y->nframes ? -1 : 1;
+	if (x->cut != y->cut)
+		return x->cut ? 1 : -1;
+	c = x->nframes && x->nframes != UINT32_MAX
+		    ? memcmp(x->frames, y->frames, x->nframes * sizeof(*x->frames))
+		    : 0;
+	if (c)
+		return c;
+	return x->sum.stack < y->sum.stack ? -1 : x->sum.stack > y->sum.stack;
+}
+
+/*
+ * Sums of stacks that differ only past their true frames are one: the same call path, with
+ * different garbage after it. The smallest stack index stands for them (stable between
+ * reports). Returns the new count.
+ */
+static size_t leaks_merge_cut(struct leaks *l, const struct model_proc *p, struct leaks_stack *sums,
+			      size_t count)
+{
+	struct leaks_shown *v = malloc(count * sizeof(*v));
+	size_t out = 0;
+
+	if (!v)
+		return count;
+	for (size_t i = 0; i < count; i++) {
+		const struct model_stack *st =
+			sums[i].stack == MODEL_NO_STACK ? NULL : model_stack(l->m, sums[i].stack);
+
+		v[i] = (struct leaks_shown){ .sum = sums[i] };
+		if (st && st->frames) {
+			v[i].frames = st->frames;
+			v[i].nframes = l->true_frames(l->true_frames_ctx, p, st);
+			v[i].cut = v[i].nframes < st->nframes;
+		} else {
+			/* nothing to show: each stays on its own */
+			v[i].nframes = UINT32_MAX;
+		}
+	}
+	qsort(v, count, sizeof(*v), leaks_by_frames);
+	for (size_t i = 0, rep = 0; i < count; i++) {
+		if (out && v[i].nframes != UINT32_MAX && v[i].nframes == v[rep].nframes &&
+		    v[i].cut == v[rep].cut &&
+		    !memcmp(v[i].frames, v[rep].frames, v[i].nframes * sizeof(*v[i].frames))) {
+			sums[out - 1].bytes += v[i].sum.bytes;
+			sums[out - 1].allocs += v[i].sum.allocs;
+			continue;
+		}
+		rep = i;
+		sums[out++] = v[i].sum;
+	}
+	free(v);
+	return out;
+}
+
 struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, uint64_t now,
 				 size_t *n)
 {
@@ -113,6 +191,8 @@ struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, ui
 		sums[where[key] - 1].allocs++;
 	}
 	free(where);
+	if (l->true_frames && count)
+		count = leaks_merge_cut(l, p, sums, count);
 	for (size_t i = 0; i < count; i++)
 		sums[i].growth =
 			(int64_t)(sums[i].bytes - leaks_previous_bytes(prev, sums[i].stack));

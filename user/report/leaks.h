@@ -21,6 +21,14 @@ struct leaks;
 struct leaks *leaks_new(const struct model *m, uint64_t min_age_ns);
 void leaks_free(struct leaks *l);
 /*
+ * How many leading frames of stack st, in process p, the process really had (the rest being
+ * what a frame-pointer walk read past code without frame pointers): stacks that agree on those
+ * are summed as one. Without it every frame counts.
+ */
+typedef uint32_t (*leaks_true_frames_fn)(void *ctx, const struct model_proc *p,
+					 const struct model_stack *st);
+void leaks_set_true_frames(struct leaks *l, leaks_true_frames_fn fn, void *ctx);
+/*
  * p's live allocations at now (its exit, for an exited process), summed per stack, largest
  * first: malloc'ed, *n entries (NULL when none).
  */

@@ -2,6 +2,11 @@
 /* Module lists followed from the records, for the reports that symbolize stacks. */
 #include "report/report.h"
 
+uint32_t report_true_frames(void *sym, const struct model_proc *p, const struct model_stack *st)
+{
+	return symbolize_true_frames(sym, p->pid, p->start_ns, st->frames, st->nframes);
+}
+
 void report_follow_modules(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec)
 {
 	const struct model_proc *p, *parent;

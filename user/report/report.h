@@ -10,6 +10,8 @@
 #include "model/model.h"
 #include "symbols/symbolize.h"
 
+/* leaks_true_frames_fn for a symbolizer (ctx): symbolize_true_frames of the stack. */
+uint32_t report_true_frames(void *sym, const struct model_proc *p, const struct model_stack *st);
 /*
  * Follows module lists: from the source's maps snapshots, when a stack has a frame outside the
  * list; a forked child gets its parent's, which it shares at fork. Call after model_apply()

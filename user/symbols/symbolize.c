@@ -7,14 +7,17 @@
  * once, not once per process), and remembered. Other addresses (the vdso, a file that cannot
  * be opened) go through a Dwfl built from the process's maps (dwfl_linux_proc_maps_report).
  */
+#include <capstone/capstone.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "util/procinfo.h"
 #include "symbols/symbolize.h"
 #include "util/maps.h"
@@ -53,6 +56,14 @@ struct sym_file {
 	Dwfl_Module *mod;
 	GElf_Addr bias;
 	bool warm; /* its tables were read (symbolize_warm) */
+	int fd;	   /* for reading its code (symbolize_true_frames): -2 until opened, -1 if not */
+};
+
+/* Whether the code before (file, offset) ends in a call: the verdicts, cached. */
+struct sym_verdict {
+	const struct sym_file *file;
+	uint64_t off;
+	bool after_call;
 };
 
 /* A resolved address: file and offset of the call, and its frames in the pool. */
@@ -72,6 +83,10 @@ struct symbolizer {
 	struct sym_frame *pool; /* the cached frames */
 	size_t npool, pool_cap;
 	char **strings; /* every string handed out, once each: open addressing (keep()) */
+	struct sym_verdict *verdicts; /* open addressing, a power of two in size */
+	size_t nverdicts, verdicts_cap;
+	csh cs; /* capstone, opened on first use */
+	bool cs_open;
 	size_t nstrings, strings_cap;
 	bool offline; /* replaying a file: /proc is not the recorded processes' */
 	void (*on_snapshot)(void *ctx, uint32_t pid, const char *text, size_t len);
@@ -101,11 +116,16 @@ void symbolize_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->nfiles; i++) {
 		if (s->files[i]->dwfl)
 			dwfl_end(s->files[i]->dwfl);
+		if (s->files[i]->fd >= 0)
+			close(s->files[i]->fd);
 		free(s->files[i]);
 	}
 	free(s->files);
 	free(s->cache);
 	free(s->pool);
+	free(s->verdicts);
+	if (s->cs_open)
+		cs_close(&s->cs);
 	for (size_t i = 0; i < s->strings_cap; i++)
 		free(s->strings[i]);
 	free(s->strings);
@@ -568,6 +588,7 @@ static struct sym_file *symbolize_file(struct symbolizer *s, const char *path)
 	if (!f)
 		return NULL;
 	f->path = path;
+	f->fd = -2;
 	f->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (f->dwfl) {
 		dwfl_report_begin(f->dwfl);
@@ -733,4 +754,101 @@ void symbolize_warm(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const
 		dwfl_module_getsymtab(f->mod);
 		dwfl_module_getdwarf(f->mod, &bias);
 	}
+}
+
+/* Looks the verdict of (f, off) up; returns its slot, empty (file NULL) if not there. */
+static size_t symbolize_verdict_slot(const struct symbolizer *s, const struct sym_file *f,
+				     uint64_t off)
+{
+	uint64_t h = (off ^ (uint64_t)(uintptr_t)f) * 0x9e3779b97f4a7c15ull;
+	size_t i = (size_t)(h >> 32) & (s->verdicts_cap - 1);
+
+	while (s->verdicts[i].file && (s->verdicts[i].file != f || s->verdicts[i].off != off))
+		i = (i + 1) & (s->verdicts_cap - 1);
+	return i;
+}
+
+/*
+ * Does the code of f before file offset off end in a call instruction, one that returns to
+ * off? Any of x86's call forms (a direct call is 5 bytes, an indirect one 2 to 7 with its
+ * prefixes and addressing) decodes there, exactly that long. -1 when the code cannot be read.
+ */
+static int symbolize_after_call(struct symbolizer *s, struct sym_file *f, uint64_t off)
+{
+	uint8_t code[15];
+	ssize_t got;
+	size_t slot;
+	int verdict = 0;
+
+	if (off < sizeof(code))
+		return -1;
+	if (s->verdicts_cap) {
+		slot = symbolize_verdict_slot(s, f, off);
+		if (s->verdicts[slot].file)
+			return s->verdicts[slot].after_call;
+	}
+	if (f->fd == -2)
+		f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return -1;
+	got = pread(f->fd, code, sizeof(code), (off_t)(off - sizeof(code)));
+	if (got != (ssize_t)sizeof(code))
+		return -1;
+	if (!s->cs_open) {
+		if (cs_open(CS_ARCH_X86, CS_MODE_64, &s->cs) != CS_ERR_OK)
+			return -1;
+		s->cs_open = true;
+	}
+	for (size_t len = 2; len <= 7 && !verdict; len++) {
+		cs_insn *insn = NULL;
+		size_t n = cs_disasm(s->cs, code + sizeof(code) - len, len, off - len, 1, &insn);
+
+		verdict = n == 1 && insn[0].size == len &&
+			  (insn[0].id == X86_INS_CALL || insn[0].id == X86_INS_LCALL);
+		if (n)
+			cs_free(insn, n);
+	}
+	/* Remember it (a table at most half full: grow by doubling). */
+	if ((s->nverdicts + 1) * 2 > s->verdicts_cap) {
+		size_t ncap = s->verdicts_cap ? s->verdicts_cap * 2 : 256;
+		struct sym_verdict *old = s->verdicts, *n = calloc(ncap, sizeof(*n));
+		size_t ocap = s->verdicts_cap;
+
+		if (!n)
+			return verdict;
+		s->verdicts = n;
+		s->verdicts_cap = ncap;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].file)
+				s->verdicts[symbolize_verdict_slot(s, old[i].file, old[i].off)] =
+					old[i];
+		free(old);
+	}
+	slot = symbolize_verdict_slot(s, f, off);
+	s->verdicts[slot] = (struct sym_verdict){ f, off, verdict };
+	s->nverdicts++;
+	return verdict;
+}
+
+uint32_t symbolize_true_frames(struct symbolizer *s, uint32_t pid, uint64_t start_ns,
+			       const uint64_t *frames, uint32_t n)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+
+	/* Without the process's mappings nothing can be told: shown as captured. */
+	if (!p || !p->nranges)
+		return n;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct range *r = frames[i] ? symbolize_range_at(p, frames[i] - 1) : NULL;
+		struct sym_file *f;
+
+		if (!r || !r->exec)
+			return i; /* no code there: not a return address of this process */
+		if (!r->path)
+			continue; /* JIT code or the vdso: nothing to read it from afterwards */
+		f = symbolize_file(s, r->path);
+		if (f && symbolize_after_call(s, f, r->offset + (frames[i] - r->start)) == 0)
+			return i;
+	}
+	return n;
 }

@@ -55,6 +55,15 @@ bool symbolize_cover(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uint
  */
 void symbolize_warm(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
 		    size_t n);
+/*
+ * How many of a stack's leading frames are return addresses the process really had: each in
+ * executable memory and, where that is a file, right after a call instruction. A
+ * frame-pointer walk through code built without frame pointers reads other data as frames (a
+ * string's bytes, a stale pointer to code): the stack is cut at the first such frame. All n
+ * when the process's mappings are not known.
+ */
+uint32_t symbolize_true_frames(struct symbolizer *s, uint32_t pid, uint64_t start_ns,
+			       const uint64_t *frames, uint32_t n);
 /* Replaying a file: never read /proc (the processes there are not the recorded ones). */
 void symbolize_set_offline(struct symbolizer *s, bool offline);
 /* Called with the text of every /proc/PID/maps read (record writes them into the file). */

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Stacks as the program had them: a frame-pointer walk through code without frame pointers
+reads other data as frames; those are cut, never shown as frames the program did not have."""
+import json
+import re
+import subprocess
+
+from conftest import fixture_path, run_heaptrail
+
+
+def leaks_json(args):
+    proc = run_heaptrail(["leaks", "--json"] + args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1]), proc
+
+
+def test_bad_frame_pointers_are_cut_not_invented():
+    """rbp at a string's bytes, and at a pointer to a function's first byte (no call before
+    it): before, the report showed "0x2f656c61636f6c2f ?? [anon]" and "frame_dummy+0x9"."""
+    rep, _ = leaks_json(["-c", fixture_path("bad_frames")])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "bad_frames"]
+    stacks = {s["bytes"]: s for s in p["stacks"]}
+    assert set(stacks) == {2 * 4242, 1313}, p["stacks"]
+    # the two calls differ only in their garbage: one call path, summed as one
+    bad = stacks[2 * 4242]
+    assert bad["allocs"] == 2 and bad.get("cut") is True, bad
+    assert [f["sym"] for f in bad["frames"]] == ["bad_caller"], bad
+    good = stacks[1313]
+    assert "cut" not in good, good
+    assert [f["sym"] for f in good["frames"]][:2] == ["good_caller", "main"], good
+    text = run_heaptrail(["leaks", "-c", fixture_path("bad_frames")])
+    assert text.returncode == 0, text.stderr
+    assert "2f656c61636f6c2f" not in text.stdout and "frame_dummy" not in text.stdout
+    assert "(cut: the next frame is not a return address" in text.stdout, text.stdout
+
+
+def test_sort_without_frame_pointers_has_no_invented_frames(tmp_path):
+    """Debian's sort and libc are built without frame pointers: its stacks used to go on with
+    frames such as 0x2f656c61636f6c2f ("/locale/") and 0x0, shown as [anon]."""
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{(i * 7919) % 10007}\n" for i in range(20000)))
+    rep, _ = leaks_json(["-c", f"sort {src} -o {tmp_path / 'out.txt'}"])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "sort"]
+    assert p["stacks"], p
+    cut = 0
+    for s in p["stacks"]:
+        for f in s["frames"]:
+            # every frame is in a file the process mapped: sort itself or a library
+            assert f["module"].startswith("/"), s
+            assert int(f["addr"], 16) > 0x1000, s
+        cut += bool(s.get("cut"))
+    # the walk does leave the code in this program: the check is not vacuous
+    assert cut > 0, p["stacks"]
