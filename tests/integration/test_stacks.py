@@ -51,3 +51,25 @@ def test_sort_without_frame_pointers_has_no_invented_frames(tmp_path):
         cut += bool(s.get("cut"))
     # the walk does leave the code in this program: the check is not vacuous
     assert cut > 0, p["stacks"]
+
+
+def test_container_binary_names_from_its_own_file(tmp_path):
+    """A program run in a private mount namespace from a path that exists only there, while
+    the host has another file at that path: its frames are named from its own file (before:
+    no names, or the host file's: container_alloc_a reported as __do_global_dtors_aux)."""
+    box = tmp_path / "box"
+    box.mkdir()
+    # on the host, a different program at the same path
+    subprocess.run(["cp", fixture_path("forker"), str(box / "prog")], check=True)
+    script = tmp_path / "run.sh"
+    script.write_text(f"mount -t tmpfs none {box} && cp {fixture_path('bad_frames')} {box}/prog "
+                      f"&& exec {box}/prog\n")
+    rep, proc = leaks_json(["-c", f"unshare -m --propagation private sh {script}"])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "prog"]
+    stacks = {s["bytes"]: s for s in p["stacks"]}
+    assert set(stacks) == {2 * 4242, 1313}, p["stacks"]
+    good = stacks[1313]["frames"]
+    assert [f["sym"] for f in good[:2]] == ["good_caller", "main"], good
+    assert good[0]["module"] == f"{box}/prog" and good[0]["file"].endswith("bad_frames.c")
+    assert [f["sym"] for f in stacks[2 * 4242]["frames"]] == ["bad_caller"]
+    assert "warning" not in proc.stderr, proc.stderr

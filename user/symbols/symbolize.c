@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include "util/procinfo.h"
@@ -32,6 +34,8 @@ struct range {
 	const char *path; /* a kept string; NULL for anonymous memory */
 	const char *line; /* the whole line, a kept string */
 	bool exec;	  /* code can run there */
+	unsigned dev_major, dev_minor;
+	uint64_t inode; /* which file path was, when the line was read */
 };
 
 /*
@@ -49,14 +53,18 @@ struct sym_proc {
 	uint64_t read_ns; /* when /proc/PID/maps was last read (CLOCK_MONOTONIC, as records) */
 };
 
-/* One mapped file, shared by every process that maps it; opened on first use. */
+/*
+ * One mapped file, shared by every process that maps it (the same path, device and inode);
+ * opened on first use.
+ */
 struct sym_file {
 	const char *path; /* a kept string */
-	Dwfl *dwfl;	  /* NULL when the file could not be opened as ELF */
+	unsigned dev_major, dev_minor;
+	uint64_t inode;
+	Dwfl *dwfl; /* NULL when the file could not be opened as ELF */
 	Dwfl_Module *mod;
 	GElf_Addr bias;
 	bool warm; /* its tables were read (symbolize_warm) */
-	int fd;	   /* for reading its code (symbolize_true_frames): -2 until opened, -1 if not */
 };
 
 /* Whether the code before (file, offset) ends in a call: the verdicts, cached. */
@@ -116,8 +124,6 @@ void symbolize_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->nfiles; i++) {
 		if (s->files[i]->dwfl)
 			dwfl_end(s->files[i]->dwfl);
-		if (s->files[i]->fd >= 0)
-			close(s->files[i]->fd);
 		free(s->files[i]);
 	}
 	free(s->files);
@@ -268,7 +274,13 @@ static int sym_fresh_line(void *ctx, const struct maps_line *l)
 {
 	struct sym_fresh *f = ctx;
 	struct range r = {
-		.start = l->start, .end = l->end, .offset = l->offset, .exec = l->perms[2] == 'x'
+		.start = l->start,
+		.end = l->end,
+		.offset = l->offset,
+		.exec = l->perms[2] == 'x',
+		.dev_major = l->dev_major,
+		.dev_minor = l->dev_minor,
+		.inode = l->inode,
 	};
 	char *copy = strndup(l->text, l->len);
 
@@ -351,13 +363,26 @@ static void snapshot(struct symbolizer *s, struct sym_proc *p)
 	free(text);
 }
 
+static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_proc *p,
+				       const struct range *r);
+
 void symbolize_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
 			size_t len)
 {
 	struct sym_proc *p = find_proc(s, pid, start_ns);
 
-	if (p)
-		merge_maps(s, p, text, len);
+	if (!p)
+		return;
+	merge_maps(s, p, text, len);
+	/*
+	 * Live, the process is there now (a snapshot is taken while it is held, when it can be):
+	 * its files are opened as it sees them, which may take it being alive (another mount
+	 * namespace, a file deleted or replaced since). Opening is cheap; their tables are read
+	 * later (symbolize_warm).
+	 */
+	for (size_t i = 0; !s->offline && i < p->nranges; i++)
+		if (p->ranges[i].path && p->ranges[i].exec)
+			symbolize_file(s, p, &p->ranges[i]);
 }
 
 void symbolize_set_offline(struct symbolizer *s, bool offline)
@@ -568,13 +593,69 @@ static int symbolize_in_module(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Add
 }
 
 /* The file at path, opened on first use; NULL when out of memory. */
-static struct sym_file *symbolize_file(struct symbolizer *s, const char *path)
+/* path opened when it is the file a mapping maps (its device and inode); -1 otherwise. */
+static int symbolize_open_same(const char *path, const struct range *r, bool *other)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || major(st.st_dev) != r->dev_major ||
+	    minor(st.st_dev) != r->dev_minor || st.st_ino != r->inode) {
+		*other = true;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Opens the file a mapping of process p maps, as p sees it: at its path when that is the same
+ * file here, else through /proc/PID/root (another mount namespace: a container), else through
+ * /proc/PID/map_files (the mapped file itself, whatever became of its path). A different file
+ * at the same path is never used. *name gets the path it was opened by (for .gnu_debuglink,
+ * which is looked for beside it). Replaying a file, the path is all there is.
+ */
+static int symbolize_open(struct symbolizer *s, const struct sym_proc *p, const struct range *r,
+			  const char **name, bool *other)
+{
+	char buf[4200];
+	int fd;
+
+	*name = r->path;
+	if (s->offline)
+		return open(r->path, O_RDONLY | O_CLOEXEC);
+	fd = symbolize_open_same(r->path, r, other);
+	if (fd >= 0)
+		return fd;
+	snprintf(buf, sizeof(buf), "/proc/%u/root%s", p->pid, r->path);
+	fd = symbolize_open_same(buf, r, other);
+	if (fd < 0) {
+		snprintf(buf, sizeof(buf), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, p->pid,
+			 r->start, r->end);
+		fd = open(buf, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd >= 0)
+		*name = keep(s, strdup(buf));
+	return fd;
+}
+
+/* The file mapping r of process p maps, opened on first use; NULL when out of memory. */
+static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_proc *p,
+				       const struct range *r)
 {
 	struct sym_file *f;
+	const char *name;
+	bool other = false;
+	int fd;
 
-	for (size_t i = 0; i < s->nfiles; i++)
-		if (!strcmp(s->files[i]->path, path))
-			return s->files[i];
+	for (size_t i = 0; i < s->nfiles; i++) {
+		f = s->files[i];
+		if (f->inode == r->inode && f->dev_major == r->dev_major &&
+		    f->dev_minor == r->dev_minor && !strcmp(f->path, r->path))
+			return f;
+	}
 	if (s->nfiles == s->files_cap) {
 		size_t ncap = s->files_cap ? s->files_cap * 2 : 16;
 		struct sym_file **n = realloc(s->files, ncap * sizeof(*n));
@@ -587,19 +668,34 @@ static struct sym_file *symbolize_file(struct symbolizer *s, const char *path)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
-	f->path = path;
-	f->fd = -2;
-	f->dwfl = dwfl_begin(&dwfl_callbacks);
+	f->path = r->path;
+	f->dev_major = r->dev_major;
+	f->dev_minor = r->dev_minor;
+	f->inode = r->inode;
+	fd = symbolize_open(s, p, r, &name, &other);
+	f->dwfl = fd >= 0 ? dwfl_begin(&dwfl_callbacks) : NULL;
+	if (!f->dwfl && fd >= 0)
+		close(fd);
 	if (f->dwfl) {
 		dwfl_report_begin(f->dwfl);
-		f->mod = dwfl_report_elf(f->dwfl, path, path, -1, 0, false);
+		/* on success the descriptor is libdwfl's */
+		f->mod = dwfl_report_elf(f->dwfl, r->path, name, fd, 0, false);
 		dwfl_report_end(f->dwfl, NULL, NULL);
+		if (!f->mod)
+			close(fd);
 		if (!f->mod || !dwfl_module_getelf(f->mod, &f->bias)) {
 			dwfl_end(f->dwfl);
 			f->dwfl = NULL;
 			f->mod = NULL;
 		}
 	}
+	if (fd < 0 && other)
+		fprintf(stderr,
+			"heaptrail: warning: %s, as pid %u mapped it, is not the file at that path "
+			"now (another device or inode), and the process is gone: its frames have "
+			"no "
+			"names\n",
+			r->path, p->pid);
 	s->files[s->nfiles++] = f;
 	return f;
 }
@@ -683,11 +779,11 @@ static const struct range *symbolize_range_at(const struct sym_proc *p, uint64_t
 }
 
 /* addr in a mapped file, through the file's shared Dwfl and the cache; 0 when it cannot. */
-static int symbolize_in_file(struct symbolizer *s, const struct range *r, uint64_t addr,
-			     struct sym_frame *out, int max)
+static int symbolize_in_file(struct symbolizer *s, const struct sym_proc *p, const struct range *r,
+			     uint64_t addr, struct sym_frame *out, int max)
 {
 	uint64_t off = addr - 1 - r->start + r->offset;
-	struct sym_file *f = symbolize_file(s, r->path);
+	struct sym_file *f = symbolize_file(s, p, r);
 	GElf_Addr vaddr;
 	int n;
 
@@ -726,7 +822,7 @@ int symbolize_resolve(struct symbolizer *s, uint32_t pid, uint64_t start_ns, uin
 	/* A return address: the call is the instruction before it. */
 	r = symbolize_range_at(p, addr - 1);
 	if (r && r->path && r->exec) {
-		n = symbolize_in_file(s, r, addr, out, max);
+		n = symbolize_in_file(s, p, r, addr, out, max);
 		if (n > 0)
 			return n;
 	}
@@ -745,7 +841,7 @@ void symbolize_warm(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const
 
 	for (size_t i = 0; p && i < n; i++) {
 		const struct range *r = addrs[i] ? symbolize_range_at(p, addrs[i] - 1) : NULL;
-		struct sym_file *f = r && r->path && r->exec ? symbolize_file(s, r->path) : NULL;
+		struct sym_file *f = r && r->path && r->exec ? symbolize_file(s, p, r) : NULL;
 
 		if (!f || !f->mod || f->warm)
 			continue;
@@ -776,8 +872,10 @@ static size_t symbolize_verdict_slot(const struct symbolizer *s, const struct sy
 static int symbolize_after_call(struct symbolizer *s, struct sym_file *f, uint64_t off)
 {
 	uint8_t code[15];
-	ssize_t got;
-	size_t slot;
+	const char *image;
+	size_t slot, size;
+	GElf_Addr bias;
+	Elf *e;
 	int verdict = 0;
 
 	if (off < sizeof(code))
@@ -787,13 +885,20 @@ static int symbolize_after_call(struct symbolizer *s, struct sym_file *f, uint64
 		if (s->verdicts[slot].file)
 			return s->verdicts[slot].after_call;
 	}
-	if (f->fd == -2)
-		f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
+	if (!f->mod || !(e = dwfl_module_getelf(f->mod, &bias)))
 		return -1;
-	got = pread(f->fd, code, sizeof(code), (off_t)(off - sizeof(code)));
-	if (got != (ssize_t)sizeof(code))
-		return -1;
+	/* the file's image as libelf has it mapped, else a copy of the bytes */
+	image = elf_rawfile(e, &size);
+	if (image && off <= size) {
+		memcpy(code, image + off - sizeof(code), sizeof(code));
+	} else {
+		Elf_Data *d = elf_getdata_rawchunk(e, (int64_t)(off - sizeof(code)), sizeof(code),
+						   ELF_T_BYTE);
+
+		if (!d || d->d_size != sizeof(code))
+			return -1;
+		memcpy(code, d->d_buf, sizeof(code));
+	}
 	if (!s->cs_open) {
 		if (cs_open(CS_ARCH_X86, CS_MODE_64, &s->cs) != CS_ERR_OK)
 			return -1;
@@ -846,7 +951,7 @@ uint32_t symbolize_true_frames(struct symbolizer *s, uint32_t pid, uint64_t star
 			return i; /* no code there: not a return address of this process */
 		if (!r->path)
 			continue; /* JIT code or the vdso: nothing to read it from afterwards */
-		f = symbolize_file(s, r->path);
+		f = symbolize_file(s, p, r);
 		if (f && symbolize_after_call(s, f, r->offset + (frames[i] - r->start)) == 0)
 			return i;
 	}

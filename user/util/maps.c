@@ -29,8 +29,9 @@ size_t maps_each(const char *text, size_t len, int (*fn)(void *ctx, const struct
 		l.text = buf;
 		l.len = strlen(buf);
 		line += llen + (nl != NULL);
-		if (sscanf(buf, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %*s %*s %n", &l.start,
-			   &l.end, l.perms, &l.offset, &pos) < 4 ||
+		if (sscanf(buf, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &l.start, &l.end, l.perms, &l.offset, &l.dev_major, &l.dev_minor,
+			   &l.inode, &pos) < 7 ||
 		    l.end <= l.start)
 			continue;
 		l.name = pos && buf[pos] ? buf + pos : NULL;

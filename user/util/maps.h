@@ -10,6 +10,8 @@ struct maps_line {
 	uint64_t start, end;
 	char perms[5]; /* "rw-p" */
 	uint64_t offset;
+	unsigned dev_major, dev_minor; /* of the file mapped (0:0 for anonymous memory) */
+	uint64_t inode;
 	const char *name; /* what follows the inode ("/usr/lib/libc.so.6", "[heap]"), or NULL */
 	const char *text; /* the whole line, without its newline */
 	size_t len;
