@@ -132,7 +132,7 @@ done >"$VM/pyfiles.txt"
 while read -r f; do copy_file "$f"; done <"$VM/pyfiles.txt"
 
 # what the tests run besides heaptrail
-for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file stress-ng \
+for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file stress-ng sort \
 	bpftool; do
 	p=$(command -v "$tool") && copy_elf "$p"
 done
