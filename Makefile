@@ -56,7 +56,7 @@ FIXTURE_C   := $(wildcard tests/fixtures/*.c)
 FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
 FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 	       $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(FIXTURE_CXX)) \
-	       $(BUILD)/fixtures/leaky_debuglink
+	       $(BUILD)/fixtures/leaky_debuglink $(BUILD)/fixtures/bad_frames_stripped
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
@@ -112,12 +112,14 @@ DEPS_MAIN      := clang llvm gcc make pkg-config zlib1g-dev libcapstone-dev libj
 # Only the tests use these (stress-ng: load beside the -k tests; qemu and the rest: vmtest).
 DEPS_TEST      := g++ libcmocka-dev python3 python3-pytest valgrind libc6-dbg util-linux \
 		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file
+# The debuginfod server, of the same elfutils as libdw's client (test_stacks starts one).
+DEPS_TEST_BACKPORTS := debuginfod
 
 deps:
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_MAIN)"
 
 test-deps: deps
-	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "$(DEPS_TEST)"
+	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS) $(DEPS_TEST_BACKPORTS)" "$(DEPS_TEST)"
 
 # ---------------------------------------------------------------- tests
 $(BUILD)/unit/user/%.o: user/%.c
@@ -238,6 +240,12 @@ $(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky
 	objcopy --only-keep-debug $< $@.debug
 	objcopy --strip-debug --add-gnu-debuglink=$@.debug $< $@
 
+
+# bad_frames without any symbol table, its debug info in a file of its own that only a
+# debuginfod server started by the test serves (found by build-id).
+$(BUILD)/fixtures/bad_frames_stripped: $(BUILD)/fixtures/bad_frames
+	objcopy --only-keep-debug $< $@.debug
+	objcopy --strip-all $< $@
 
 # A statically linked fixture, for --lib on a program that carries its own malloc.
 $(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures

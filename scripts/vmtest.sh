@@ -133,9 +133,11 @@ while read -r f; do copy_file "$f"; done <"$VM/pyfiles.txt"
 
 # what the tests run besides heaptrail
 for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file stress-ng sort \
-	bpftool; do
+	bpftool debuginfod; do
 	p=$(command -v "$tool") && copy_elf "$p"
 done
+# libdw's debuginfod client, which it loads with dlopen (ldd does not list it)
+copy_elf /usr/lib/x86_64-linux-gnu/libdebuginfod.so.1
 copy_tree /usr/libexec/valgrind
 copy_tree /usr/lib/debug # libc6-dbg: valgrind needs ld.so's symbols
 copy_tree /usr/lib/x86_64-linux-gnu/valgrind

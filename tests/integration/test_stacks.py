@@ -2,10 +2,15 @@
 """Stacks as the program had them: a frame-pointer walk through code without frame pointers
 reads other data as frames; those are cut, never shown as frames the program did not have."""
 import json
+import os
 import re
+import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 
-from conftest import fixture_path, run_heaptrail
+from conftest import HEAPTRAIL, fixture_path, run_heaptrail
 
 
 def leaks_json(args):
@@ -73,3 +78,61 @@ def test_container_binary_names_from_its_own_file(tmp_path):
     assert good[0]["module"] == f"{box}/prog" and good[0]["file"].endswith("bad_frames.c")
     assert [f["sym"] for f in stacks[2 * 4242]["frames"]] == ["bad_caller"]
     assert "warning" not in proc.stderr, proc.stderr
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_debuginfod_names_a_stripped_binary(tmp_path):
+    """A binary with no symbols at all, its debug info only on a debuginfod server (Debian's,
+    started here on loopback): with DEBUGINFOD_URLS its frames are named, and the debug file
+    lands in the client's cache; without, they are not."""
+    # alone in a directory: libdw would find bad_frames_stripped.debug beside it
+    (tmp_path / "bin").mkdir()
+    binary = str(tmp_path / "bin" / "bad_frames_stripped")
+    shutil.copy(fixture_path("bad_frames_stripped"), binary)
+    build_id = re.search(r"BuildID\[sha1\]=([0-9a-f]+)",
+                         subprocess.run(["file", "-b", binary], capture_output=True,
+                                        text=True).stdout).group(1)
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(fixture_path("bad_frames_stripped") + ".debug", served / "bad_frames.debug")
+    port = free_port()
+    server = subprocess.Popen(["debuginfod", "-p", str(port), "-F", str(served), "-d",
+                               str(tmp_path / "db.sqlite")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:  # until it has scanned the directory
+            try:
+                urllib.request.urlopen(f"{url}/buildid/{build_id}/debuginfo", timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "debuginfod never served the file"
+                time.sleep(0.2)
+        env = dict(os.environ, DEBUGINFOD_URLS=url,
+                   DEBUGINFOD_CACHE_PATH=str(tmp_path / "cache"))
+        proc = subprocess.run([HEAPTRAIL, "leaks", "--json", "-c", binary], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        rep = json.loads(proc.stdout.splitlines()[-1])
+        (p,) = [p for p in rep["processes"] if p["comm"] == "bad_frames_stri"]
+        good = [s for s in p["stacks"] if s["bytes"] == 1313][0]["frames"]
+        assert [f["sym"] for f in good[:2]] == ["good_caller", "main"], good
+        assert good[0]["file"].endswith("bad_frames.c"), good
+        assert (tmp_path / "cache" / build_id / "debuginfo").exists()
+    finally:
+        server.kill()
+        server.wait()
+    # the control: without the server, nothing names them
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEBUGINFOD")}
+    proc = subprocess.run([HEAPTRAIL, "leaks", "--json", "-c", binary], env=env,
+                          capture_output=True, text=True, timeout=120)
+    rep = json.loads(proc.stdout.splitlines()[-1])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "bad_frames_stri"]
+    good = [s for s in p["stacks"] if s["bytes"] == 1313][0]["frames"]
+    assert good[0]["sym"] is None, good
