@@ -97,6 +97,50 @@ static void test_cut_stacks_merge(void **state)
 	model_free(m);
 }
 
+/*
+ * An exited process's allocations are kept as sums per stack, apart for those younger than the
+ * exit age: the leaks report, --min-age included, is what it was from the allocations.
+ */
+static void test_exited_process_sums(void **state)
+{
+	struct model *m = model_new();
+	struct leaks *l = leaks_new(m, 500), *all = leaks_new(m, 0);
+	struct ht_exit e = {
+		.hdr = { .type = HT_REC_EXIT, .size = sizeof(e), .ts_ns = 1000, .pid = 3, .tid = 3 }
+	};
+	const struct model_proc *p;
+	struct leaks_stack *s;
+	size_t n;
+
+	(void)state;
+	model_set_exit_age(m, 500);
+	stack(m, 0x11, 0x401000);
+	stack(m, 0x22, 0x402000);
+	malloc_rec(m, 0x11, 100, 0x1000, 100);
+	malloc_rec(m, 0x11, 30, 0x2000, 300);
+	malloc_rec(m, 0x11, 7, 0x3000, 950); /* younger than 500 at the exit */
+	malloc_rec(m, 0x22, 40, 0x4000, 200);
+	model_apply(m, &e.hdr);
+	p = model_proc_at(m, 0);
+	assert_true(p->exited);
+	assert_null(p->slots);
+	assert_int_equal(p->nsums, 3);
+	s = leaks_stacks(l, p, 5000, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(s[0].bytes, 130);
+	assert_int_equal(s[0].allocs, 2);
+	assert_int_equal(s[1].bytes, 40);
+	free(s);
+	s = leaks_stacks(all, p, 5000, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(s[0].bytes, 137);
+	assert_int_equal(s[0].allocs, 3);
+	free(s);
+	leaks_free(l);
+	leaks_free(all);
+	model_free(m);
+}
+
 static void test_sums_min_age_and_growth(void **state)
 {
 	struct model *m = model_new();
@@ -149,6 +193,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sums_min_age_and_growth),
 		cmocka_unit_test(test_cut_stacks_merge),
+		cmocka_unit_test(test_exited_process_sums),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,15 +271,20 @@ static void test_exit_and_pid_reuse(void **state)
 	old = model_proc_at(m, 0);
 	assert_true(old->exited);
 	assert_int_equal(old->exit_status, 3 << 8);
-	/* an exited process keeps its live allocations: its leaks */
-	assert_true(has_alloc(old, 0x1000, 100));
+	/* an exited process keeps its live allocations, its leaks, as sums per stack */
+	assert_false(has_alloc(old, 0x1000, 100));
+	assert_int_equal(old->nsums, 1);
+	assert_int_equal(old->sums[0].bytes, 100);
+	assert_int_equal(old->sums[0].count, 1);
+	assert_int_equal(old->count, 1);
+	assert_int_equal(old->live_bytes, 100);
 	/* the same pid again is another process */
 	MALLOC(m, 10, 7, 0x1000);
 	assert_int_equal(model_nprocs(m), 2);
 	now = live(m, 10);
 	assert_ptr_not_equal(now, old);
 	assert_true(has_alloc(now, 0x1000, 7));
-	assert_true(has_alloc(old, 0x1000, 100));
+	assert_int_equal(old->sums[0].bytes, 100);
 	/* and a fork to a pid still live in the model retires the stale process */
 	fork_rec(m, 30, 10);
 	assert_int_equal(model_nprocs(m), 4);

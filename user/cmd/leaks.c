@@ -218,6 +218,8 @@ int cmd_leaks(struct cli *cli)
 	lc.model = model_new();
 	lc.sym = symbolize_new();
 	lc.leaks = lc.model ? leaks_new(lc.model, leaks_opts.min_age_ns) : NULL;
+	if (lc.model)
+		model_set_exit_age(lc.model, leaks_opts.min_age_ns);
 	if (lc.leaks && lc.sym)
 		leaks_set_true_frames(lc.leaks, report_true_frames, lc.sym);
 	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.leaks || !lc.sym)

@@ -31,6 +31,7 @@ struct model {
 
 	uint64_t lost[HT_LOST_MAX];
 	uint64_t now;
+	uint64_t exit_age_ns; /* model_set_exit_age */
 	bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr);
 	void *internal_ctx;
 	struct model_hooks hooks;
@@ -222,7 +223,67 @@ static void proc_destroy(struct model_proc *p)
 {
 	free(p->slots);
 	free(p->freed);
+	free(p->sums);
 	free(p);
+}
+
+/*
+ * An exited process's live allocations are what leaked at its exit, reported per stack: they
+ * become one sum per stack (two where some are younger than the exit age), and the slots go.
+ * What an exited process costs is then its leaking stacks, not its allocations (leaks -a beside
+ * compile loops: 702,000 allocations left by 942 processes took 38 MB of slots).
+ */
+static void proc_compact(struct model *m, struct model_proc *p)
+{
+	size_t hcap = 16, n = 0;
+	uint32_t *index; /* (stack, young) -> position in sums + 1, open addressing */
+	struct model_alloc_sum *sums;
+
+	if (!p->count)
+		goto out;
+	while (hcap < p->count * 2)
+		hcap *= 2;
+	index = calloc(hcap, sizeof(*index));
+	sums = malloc(p->count * sizeof(*sums));
+	if (!index || !sums) {
+		free(index);
+		free(sums);
+		return; /* keeps the slots: the report is the same */
+	}
+	for (size_t i = 0; i < p->cap; i++) {
+		const struct model_alloc *a = &p->slots[i];
+		bool young = a->ts_ns > p->exit_ns || p->exit_ns - a->ts_ns < m->exit_age_ns;
+		uint64_t key = (uint64_t)a->stack * 2 + young;
+		size_t h;
+
+		if (!a->addr)
+			continue;
+		for (h = bucket(key, hcap); index[h]; h = next_slot(h, hcap)) {
+			struct model_alloc_sum *s = &sums[index[h] - 1];
+
+			if (s->stack == a->stack &&
+			    (s->ts_ns > p->exit_ns || p->exit_ns - s->ts_ns < m->exit_age_ns) ==
+				    young)
+				break;
+		}
+		if (!index[h]) {
+			sums[n] = (struct model_alloc_sum){ .stack = a->stack, .ts_ns = a->ts_ns };
+			index[h] = (uint32_t)++n;
+		}
+		sums[index[h] - 1].count++;
+		sums[index[h] - 1].bytes += a->size;
+		/* the oldest stands for the old ones, the newest for the young ones */
+		if (young ? a->ts_ns > sums[index[h] - 1].ts_ns
+			  : a->ts_ns < sums[index[h] - 1].ts_ns)
+			sums[index[h] - 1].ts_ns = a->ts_ns;
+	}
+	free(index);
+	p->sums = realloc(sums, n * sizeof(*sums)) ?: sums;
+	p->nsums = n;
+out:
+	free(p->slots);
+	p->slots = NULL;
+	p->cap = 0;
 }
 
 /* Drops what only a live process needs. */
@@ -234,6 +295,7 @@ static void proc_retire(struct model *m, struct model_proc *p, uint64_t ts, int 
 	free(p->freed);
 	p->freed = NULL;
 	idmap_del(&m->live, p->pid);
+	proc_compact(m, p);
 }
 
 static struct model_proc *proc_new(struct model *m, uint32_t pid, uint64_t ts)
@@ -627,6 +689,16 @@ const struct model_alloc *model_proc_next_alloc(const struct model_proc *p, size
 	return NULL;
 }
 
+const struct model_alloc_sum *model_proc_next_sum(const struct model_proc *p, size_t *pos)
+{
+	return *pos < p->nsums ? &p->sums[(*pos)++] : NULL;
+}
+
+void model_set_exit_age(struct model *m, uint64_t min_age_ns)
+{
+	m->exit_age_ns = min_age_ns;
+}
+
 const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id)
 {
 	long i = id ? idmap_find(&m->stack_ids, id) : -1;
@@ -666,7 +738,8 @@ void model_memory(const struct model *m, struct model_mem *mem)
 		mem->procs_bytes += sizeof(struct model_proc) +
 				    (m->procs[i]->freed ? FREED_CACHE * sizeof(uint64_t) : 0);
 		mem->live += m->procs[i]->count;
-		mem->alloc_bytes += m->procs[i]->cap * sizeof(struct model_alloc);
+		mem->alloc_bytes += m->procs[i]->cap * sizeof(struct model_alloc) +
+				    m->procs[i]->nsums * sizeof(struct model_alloc_sum);
 	}
 	mem->stacks = m->nstacks;
 	mem->stacks_bytes =
@@ -681,6 +754,7 @@ size_t model_alloc_memory(const struct model *m)
 	size_t bytes = 0;
 
 	for (size_t i = 0; i < m->nprocs; i++)
-		bytes += m->procs[i]->cap * sizeof(struct model_alloc);
+		bytes += m->procs[i]->cap * sizeof(struct model_alloc) +
+			 m->procs[i]->nsums * sizeof(struct model_alloc_sum);
 	return bytes;
 }

@@ -24,6 +24,17 @@ struct model_alloc {
 	uint32_t stack; /* index in the model's stack table, or MODEL_NO_STACK */
 };
 
+/*
+ * An exited process's live allocations of one stack, kept as their sum: what leaked at its
+ * exit is reported per stack, so its slots are let go (model_set_exit_age).
+ */
+struct model_alloc_sum {
+	uint32_t stack;
+	uint32_t count;
+	uint64_t bytes;
+	uint64_t ts_ns; /* the oldest's; for those younger than the exit age, the newest's */
+};
+
 struct model_double_free {
 	uint64_t addr;
 	uint64_t ts_ns;
@@ -59,6 +70,10 @@ struct model_proc {
 
 	/* recently freed addresses, to tell a double free from an unmatched one */
 	uint64_t *freed;
+
+	/* exited: its live allocations as sums per stack (slots is then NULL) */
+	struct model_alloc_sum *sums;
+	size_t nsums;
 
 	uint32_t index; /* its place in model_proc_at(): what other models key their tables by */
 };
@@ -103,6 +118,13 @@ const struct model_proc *model_proc_at(const struct model *m, size_t i);
 const struct model_proc *model_proc_live(const struct model *m, uint32_t pid);
 /* Iterates a process's live allocations: returns the next from *pos, or NULL at the end. */
 const struct model_alloc *model_proc_next_alloc(const struct model_proc *p, size_t *pos);
+/* An exited process's sums, in no order, the same way (its slots are empty). */
+const struct model_alloc_sum *model_proc_next_sum(const struct model_proc *p, size_t *pos);
+/*
+ * At exit a process's live allocations become sums per stack, those younger than min_age_ns
+ * at the exit apart from the others (leaks --min-age leaves them out). Default 0.
+ */
+void model_set_exit_age(struct model *m, uint64_t min_age_ns);
 const struct model_stack *model_stack(const struct model *m, uint32_t index);
 /* A stack by its id (kernel stacks are found this way), NULL when its record never came. */
 const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id);

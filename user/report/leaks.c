@@ -151,46 +151,66 @@ static size_t leaks_merge_cut(struct leaks *l, const struct model_proc *p, struc
 	return out;
 }
 
+/* Sums being built: per stack, found through an open-addressing index. */
+struct leaks_build {
+	struct leaks_stack *sums;
+	size_t count, cap;
+	uint32_t *index; /* position in sums + 1, 0: empty */
+	size_t hcap;	 /* a power of two, at least twice what may go in */
+};
+
+static void leaks_add(struct leaks_build *b, uint32_t stack, uint64_t bytes, uint64_t allocs)
+{
+	size_t h = (size_t)(((uint64_t)stack + 1) * 0x9e3779b97f4a7c15ull >> 32) & (b->hcap - 1);
+
+	while (b->index[h] && b->sums[b->index[h] - 1].stack != stack)
+		h = (h + 1) & (b->hcap - 1);
+	if (!b->index[h]) {
+		if (b->count == b->cap) {
+			size_t ncap = b->cap ? b->cap * 2 : 16;
+			struct leaks_stack *ns = realloc(b->sums, ncap * sizeof(*ns));
+
+			if (!ns)
+				return;
+			b->sums = ns;
+			b->cap = ncap;
+		}
+		b->sums[b->count] = (struct leaks_stack){ .stack = stack };
+		b->index[h] = (uint32_t)++b->count;
+	}
+	b->sums[b->index[h] - 1].bytes += bytes;
+	b->sums[b->index[h] - 1].allocs += allocs;
+}
+
 struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, uint64_t now,
 				 size_t *n)
 {
 	uint64_t end = p->exited ? p->exit_ns : now;
 	const struct leaks_previous *prev = leaks_previous_of(l, p);
-	struct leaks_stack *sums = NULL;
-	size_t count = 0, cap = 0, pos = 0;
+	struct leaks_build b = { .hcap = 16 };
+	const struct model_alloc_sum *sum;
 	const struct model_alloc *a;
-	/* stack index -> position in sums, +1 (0: none yet) */
-	size_t nstacks = 0, *where;
+	struct leaks_stack *sums;
+	size_t pos = 0, count;
 
 	*n = 0;
-	while (model_stack(l->m, (uint32_t)nstacks))
-		nstacks++;
-	where = calloc(nstacks + 1, sizeof(*where));
-	if (!where)
+	/* sized by what the process holds, not by every stack seen (one memset per process) */
+	while (b.hcap < (p->count + p->nsums) * 2)
+		b.hcap *= 2;
+	b.index = calloc(b.hcap, sizeof(*b.index));
+	if (!b.index)
 		return NULL;
-	while ((a = model_proc_next_alloc(p, &pos))) {
-		size_t key = a->stack < nstacks ? a->stack : nstacks;
-
-		if (end - a->ts_ns < l->min_age_ns || a->ts_ns > end)
-			continue;
-		if (!where[key]) {
-			if (count == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct leaks_stack *ns = realloc(sums, ncap * sizeof(*ns));
-
-				if (!ns)
-					break;
-				sums = ns;
-				cap = ncap;
-			}
-			sums[count] = (struct leaks_stack){ .stack = key == nstacks ? MODEL_NO_STACK
-										    : a->stack };
-			where[key] = ++count;
-		}
-		sums[where[key] - 1].bytes += a->size;
-		sums[where[key] - 1].allocs++;
-	}
-	free(where);
+	while ((a = model_proc_next_alloc(p, &pos)))
+		if (end - a->ts_ns >= l->min_age_ns && a->ts_ns <= end)
+			leaks_add(&b, a->stack, a->size, 1);
+	/* an exited process's, kept as sums per stack (model_set_exit_age) */
+	pos = 0;
+	while ((sum = model_proc_next_sum(p, &pos)))
+		if (end - sum->ts_ns >= l->min_age_ns && sum->ts_ns <= end)
+			leaks_add(&b, sum->stack, sum->bytes, sum->count);
+	free(b.index);
+	count = b.count;
+	sums = b.sums;
 	if (l->true_frames && count)
 		count = leaks_merge_cut(l, p, sums, count);
 	for (size_t i = 0; i < count; i++)
