@@ -29,8 +29,29 @@ def fixture_path(name):
 
 
 def run_heaptrail(args, timeout=60, **kw):
-    """Runs heaptrail to completion; returns the CompletedProcess (text mode)."""
-    return subprocess.run([HEAPTRAIL] + args, capture_output=True, text=True, timeout=timeout, **kw)
+    """Runs heaptrail to completion; returns the CompletedProcess (text mode). Every leaks
+    report in JSON it prints is checked for frames the programs never had."""
+    proc = subprocess.run([HEAPTRAIL] + args, capture_output=True, text=True, timeout=timeout,
+                          **kw)
+    if args and args[0] == "leaks" and "--json" in args:
+        for line in proc.stdout.splitlines():
+            if line.startswith("{"):
+                check_frames(json.loads(line))
+    return proc
+
+
+# The fixtures whose allocations are made from code in anonymous executable memory.
+JIT_FIXTURES = {"jit_leak"}
+
+
+def check_frames(report):
+    """No frame outside the process's code: a frame in no file mapping ([anon]) comes only
+    from JIT code, and no address is one that no code has (0, the first page)."""
+    for p in report.get("processes", []):
+        for s in p.get("stacks", []):
+            for f in s["frames"]:
+                assert int(f["addr"], 16) >= 0x1000, (p["comm"], s)
+                assert f["module"] != "[anon]" or p["comm"] in JIT_FIXTURES, (p["comm"], s)
 
 
 def trace_json(args, timeout=60):
