@@ -256,7 +256,7 @@ _Static_assert(sizeof(struct ht_faults) == HT_FAULTS_HDR_SIZE + 24 * HT_FAULT_BA
 struct ht_fork {
 	struct ht_hdr hdr; /* pid/tid: the parent */
 	__u32 child_pid;
-	__u32 pad0;
+	__u32 child_ns_pid; /* the child's pid in its own pid namespace; 0: the host's */
 	char comm[HT_COMM_LEN];
 };
 _Static_assert(sizeof(struct ht_fork) == 48, "ht_fork size");
@@ -264,7 +264,7 @@ _Static_assert(sizeof(struct ht_fork) == 48, "ht_fork size");
 struct ht_exec {
 	struct ht_hdr hdr;
 	__u32 old_tid; /* the thread that called execve, before de_thread */
-	__u32 pad0;
+	__u32 ns_pid;  /* the process's pid in its own pid namespace; 0: the host's */
 	char comm[HT_COMM_LEN];
 	char filename[HT_PATH_LEN];
 };

@@ -5,6 +5,23 @@
  */
 #include "shared.h"
 
+/*
+ * A process's pid in the innermost pid namespace it lives in (a container's), 0 when that is
+ * the host's: the last of its pid's numbers, one per namespace level.
+ */
+static __always_inline __u32 ns_pid_of(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	int nr = 0;
+
+	if (!level || level > 32)
+		return 0;
+	if (bpf_core_read(&nr, sizeof(nr), &pid->numbers[level].nr))
+		return 0;
+	return (__u32)nr;
+}
+
 SEC("raw_tp/sched_process_fork")
 int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -37,7 +54,7 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	if (!rec)
 		return 0;
 	rec->child_pid = child_tgid;
-	rec->pad0 = 0;
+	rec->child_ns_pid = ns_pid_of(child);
 	BPF_CORE_READ_STR_INTO(&rec->comm, child, comm);
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
 	return 0;
@@ -64,7 +81,7 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	if (!rec)
 		return 0;
 	rec->old_tid = old_pid;
-	rec->pad0 = 0;
+	rec->ns_pid = ns_pid_of(task);
 	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
 	bpf_probe_read_kernel_str(&rec->filename, sizeof(rec->filename),
 				  BPF_CORE_READ(bprm, filename));

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Stacks as the program had them: a frame-pointer walk through code without frame pointers
-reads other data as frames; those are cut, never shown as frames the program did not have."""
+"""Stacks and names as the program had them: a frame-pointer walk through code without frame
+pointers reads other data as frames, which are cut, never shown; names come from the file the
+process mapped (in its own mount namespace too) or from debuginfod; a process in a pid
+namespace shows the pid it has there."""
 import json
 import os
 import re
@@ -136,3 +138,24 @@ def test_debuginfod_names_a_stripped_binary(tmp_path):
     (p,) = [p for p in rep["processes"] if p["comm"] == "bad_frames_stri"]
     good = [s for s in p["stacks"] if s["bytes"] == 1313][0]["frames"]
     assert good[0]["sym"] is None, good
+
+
+def test_pid_namespace_is_shown():
+    """A process in its own pid namespace is traced by its host pid, and the report also gives
+    the pid it has there (here 1: unshare -f makes it the namespace's first process)."""
+    rep, proc = leaks_json(["-c", f"unshare -p -f --mount-proc sh -c "
+                                  f"'exec {fixture_path('bad_frames')}'"])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "bad_frames"]
+    assert p["ns_pid"] == 1 and p["pid"] != 1, p
+    assert p["live_bytes"] == 2 * 4242 + 1313
+    # processes of the host's namespace have none
+    assert all("ns_pid" not in q for q in rep["processes"] if q["comm"] == "unshare")
+    text = run_heaptrail(["leaks", "-c", f"unshare -p -f --mount-proc sh -c "
+                                         f"'exec {fixture_path('bad_frames')}'"])
+    assert re.search(r"^pid \d+ \(bad_frames, pid 1 in its namespace, exited with 0\)",
+                     text.stdout, re.M), text.stdout
+    events = [json.loads(l) for l in run_heaptrail(
+        ["trace", "--json", "-e", "process", "-c", f"unshare -p -f --mount-proc sh -c "
+                                                  f"'exec {fixture_path('bad_frames')}'"]
+    ).stdout.splitlines()]
+    assert any(e["event"] == "exec" and e.get("ns_pid") == 1 for e in events), events

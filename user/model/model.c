@@ -539,6 +539,7 @@ static void apply_fork(struct model *m, const struct ht_fork *f)
 	if (!child)
 		return;
 	set_comm(child, f->comm);
+	child->ns_pid = f->child_ns_pid;
 	if (parent_index == m->nprocs)
 		return;
 	parent = m->procs[parent_index];
@@ -561,6 +562,8 @@ static void apply_exec(struct model *m, const struct ht_exec *e)
 
 	if (!p)
 		return;
+	if (e->ns_pid)
+		p->ns_pid = e->ns_pid;
 	/* A new program: the old one's memory is gone, so are its allocations. */
 	free(p->slots);
 	free(p->freed);

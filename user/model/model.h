@@ -51,6 +51,7 @@ struct model_proc {
 	int exit_status;
 	uint64_t exit_ns;
 	uint32_t parent; /* pid of the process it was forked from, 0 if not seen */
+	uint32_t ns_pid; /* its pid in its own pid namespace (a container's); 0: the host's */
 
 	/* live allocations: open addressing, linear probing */
 	struct model_alloc *slots;

@@ -215,6 +215,8 @@ void event_fmt_json(struct json *j, const struct ht_hdr *rec, const struct event
 		const struct ht_fork *f = (const void *)rec;
 
 		json_kv_u64(j, "child_pid", f->child_pid);
+		if (f->child_ns_pid)
+			json_kv_u64(j, "child_ns_pid", f->child_ns_pid);
 		break;
 	}
 	case HT_REC_EXEC: {
@@ -222,6 +224,8 @@ void event_fmt_json(struct json *j, const struct ht_hdr *rec, const struct event
 
 		json_kv_string(j, "filename", e->filename);
 		json_kv_u64(j, "old_tid", e->old_tid);
+		if (e->ns_pid)
+			json_kv_u64(j, "ns_pid", e->ns_pid);
 		break;
 	}
 	case HT_REC_EXIT:

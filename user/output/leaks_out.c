@@ -38,6 +38,8 @@ void leaks_out_text(const struct leaks_out *o, uint64_t now)
 		struct leaks_stack *sums = leaks_stacks(o->leaks, p, now, &n);
 
 		printf("pid %u (%s, ", p->pid, p->comm);
+		if (p->ns_pid)
+			printf("pid %u in its namespace, ", p->ns_pid);
 		leaks_out_status(p);
 		printf("): %" PRIu64 " bytes in %zu live allocations", p->live_bytes, p->count);
 		printf("; %" PRIu64 " unmatched frees, %" PRIu64 " double frees, %" PRIu64
@@ -114,6 +116,8 @@ void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
 		}
 		if (p->parent)
 			json_kv_u64(j, "parent", p->parent);
+		if (p->ns_pid)
+			json_kv_u64(j, "ns_pid", p->ns_pid);
 		json_kv_u64(j, "live_bytes", p->live_bytes);
 		json_kv_u64(j, "live_allocs", p->count);
 		json_kv_u64(j, "allocs", p->allocs);
