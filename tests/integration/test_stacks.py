@@ -39,6 +39,14 @@ def test_bad_frame_pointers_are_cut_not_invented():
     assert text.returncode == 0, text.stderr
     assert "2f656c61636f6c2f" not in text.stdout and "frame_dummy" not in text.stdout
     assert "(cut: the next frame is not a return address" in text.stdout, text.stdout
+    # hist --by-stack merges them the same way
+    proc = run_heaptrail(["hist", "--json", "--by-stack", "-c", fixture_path("bad_frames")])
+    assert proc.returncode == 0, proc.stderr
+    hists = [h for line in proc.stdout.splitlines() if line.startswith("{")
+             for h in json.loads(line).get("histograms", [])
+             if h["comm"] == "bad_frames" and h.get("frames")]
+    bad = [h for h in hists if [f["sym"] for f in h["frames"]] == ["bad_caller"]]
+    assert len(bad) == 1 and bad[0]["total"] == 2 and bad[0].get("cut") is True, hists
 
 
 def test_sort_without_frame_pointers_has_no_invented_frames(tmp_path):

@@ -67,11 +67,40 @@ static void test_linear_buckets(void **state)
 	hist_free(&h);
 }
 
+/* hist_merge: two histograms merged are the one that had every value added. */
+static void test_merge(void **state)
+{
+	for (uint64_t step = 0; step <= 100; step += 100) {
+		struct hist a, b, all;
+
+		(void)state;
+		hist_init(&a, step);
+		hist_init(&b, step);
+		hist_init(&all, step);
+		for (uint64_t v = 1; v < 5000; v += 37) {
+			hist_add(v % 3 ? &a : &b, v);
+			hist_add(&all, v);
+		}
+		hist_merge(&a, &b);
+		assert_int_equal(a.total, all.total);
+		assert_int_equal(a.sum, all.sum);
+		assert_int_equal(a.min, all.min);
+		assert_int_equal(a.max, all.max);
+		assert_int_equal(a.nbuckets, all.nbuckets);
+		for (size_t k = 0; k < all.nbuckets; k++)
+			assert_int_equal(a.counts[k], all.counts[k]);
+		hist_free(&a);
+		hist_free(&b);
+		hist_free(&all);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log2_buckets),
 		cmocka_unit_test(test_linear_buckets),
+		cmocka_unit_test(test_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

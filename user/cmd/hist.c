@@ -107,6 +107,8 @@ int cmd_hist(struct cli *cli)
 	hc.model = model_new();
 	hc.dists = hc.model ? dists_new(hc.model, hist_opts.linear, hist_opts.by_stack) : NULL;
 	hc.sym = symbolize_new();
+	if (hc.dists && hc.sym)
+		dists_set_true_frames(hc.dists, report_true_frames, hc.sym);
 	kreport_hists_init(&hc.kh, hist_opts.linear);
 	if (kreport_init(&hc.kr, hc.model, cli->input != NULL) || !hc.dists || !hc.sym)
 		goto out;

@@ -15,7 +15,75 @@ struct dists {
 	uint64_t linear;
 	bool by_stack;
 	struct proctab procs; /* struct dists_proc */
+	dists_true_frames_fn true_frames;
+	void *true_frames_ctx;
 };
+
+void dists_set_true_frames(struct dists *d, dists_true_frames_fn fn, void *ctx)
+{
+	d->true_frames = fn;
+	d->true_frames_ctx = ctx;
+}
+
+/* A by_stack entry with what a report shows of its stack. */
+struct dists_shown {
+	struct dists_stack entry;
+	const uint64_t *frames; /* NULL: nothing to show, stays apart */
+	uint32_t nframes;
+	bool cut;
+};
+
+static int dists_by_shown(const void *a, const void *b)
+{
+	const struct dists_shown *x = a, *y = b;
+	int c = 0;
+
+	if (x->frames && y->frames)
+		c = model_stack_shown_cmp(x->frames, x->nframes, x->cut, y->frames, y->nframes,
+					  y->cut);
+	else if (!x->frames != !y->frames)
+		c = x->frames ? -1 : 1;
+	if (c)
+		return c;
+	return x->entry.stack < y->entry.stack ? -1 : x->entry.stack > y->entry.stack;
+}
+
+/* Merges the by_stack entries whose stacks show the same (dists_set_true_frames). */
+static void dists_merge_cut(struct dists *d, struct dists_proc *dp)
+{
+	struct dists_shown *v = malloc(dp->nstacks * sizeof(*v));
+	size_t out = 0;
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < dp->nstacks; i++) {
+		const struct model_stack *st =
+			dp->by_stack[i].stack == MODEL_NO_STACK
+				? NULL
+				: model_stack(d->model, dp->by_stack[i].stack);
+
+		v[i] = (struct dists_shown){ .entry = dp->by_stack[i] };
+		if (st && st->frames) {
+			v[i].frames = st->frames;
+			v[i].nframes = d->true_frames(d->true_frames_ctx, dp->p, st);
+			v[i].cut = v[i].nframes < st->nframes;
+		}
+	}
+	qsort(v, dp->nstacks, sizeof(*v), dists_by_shown);
+	for (size_t i = 0, rep = 0; i < dp->nstacks; i++) {
+		if (out && v[i].frames && v[rep].frames &&
+		    !model_stack_shown_cmp(v[i].frames, v[i].nframes, v[i].cut, v[rep].frames,
+					   v[rep].nframes, v[rep].cut)) {
+			hist_merge(&dp->by_stack[out - 1].size, &v[i].entry.size);
+			hist_free(&v[i].entry.size);
+			continue;
+		}
+		rep = i;
+		dp->by_stack[out++] = v[i].entry;
+	}
+	dp->nstacks = out;
+	free(v);
+}
 
 static struct dists_proc *dists_of(struct dists *d, const struct model_proc *p)
 {
@@ -176,6 +244,8 @@ struct dists_proc *dists_proc(struct dists *d, size_t i)
 {
 	struct dists_proc *dp = d->procs.order[i];
 
+	if (dp->nstacks && d->true_frames)
+		dists_merge_cut(d, dp);
 	if (dp->nstacks) /* qsort(NULL, 0) is undefined */
 		qsort(dp->by_stack, dp->nstacks, sizeof(*dp->by_stack), dists_by_count);
 	return dp;

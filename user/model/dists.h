@@ -44,6 +44,14 @@ void dists_free(struct dists *d);
 /* One record, after model_apply() had it. */
 void dists_apply(struct dists *d, const struct ht_hdr *rec);
 size_t dists_nprocs(const struct dists *d);
+/*
+ * How many leading frames of stack st, in process p, the process really had: by_stack entries
+ * whose stacks agree on those (and differ only in what a frame-pointer walk read past them)
+ * are merged into one. Without it every frame counts.
+ */
+typedef uint32_t (*dists_true_frames_fn)(void *ctx, const struct model_proc *p,
+					 const struct model_stack *st);
+void dists_set_true_frames(struct dists *d, dists_true_frames_fn fn, void *ctx);
 /* In the order the processes were first seen; by_stack sorted by count, largest first. */
 struct dists_proc *dists_proc(struct dists *d, size_t i);
 

@@ -76,6 +76,15 @@ void hist_add(struct hist *h, uint64_t v)
 	add_stats(h, 1, v, v, v);
 }
 
+void hist_merge(struct hist *h, const struct hist *o)
+{
+	if (h->step != o->step || !o->total || grow(h, o->nbuckets))
+		return;
+	for (size_t i = 0; i < o->nbuckets; i++)
+		h->counts[i] += o->counts[i];
+	add_stats(h, o->total, o->sum, o->min, o->max);
+}
+
 void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total, uint64_t sum,
 		     uint64_t min, uint64_t max)
 {

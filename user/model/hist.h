@@ -26,6 +26,8 @@ void hist_add(struct hist *h, uint64_t value);
  */
 void hist_merge_log2(struct hist *h, const uint64_t *counts, size_t n, uint64_t total, uint64_t sum,
 		     uint64_t min, uint64_t max);
+/* Adds histogram o, of the same bucket width, into h. */
+void hist_merge(struct hist *h, const struct hist *o);
 /* Bucket i covers [lo, hi). */
 void hist_bucket(const struct hist *h, size_t i, uint64_t *lo, uint64_t *hi);
 

@@ -702,6 +702,19 @@ void model_set_exit_age(struct model *m, uint64_t min_age_ns)
 	m->exit_age_ns = min_age_ns;
 }
 
+int model_stack_shown_cmp(const uint64_t *fa, uint32_t na, bool cuta, const uint64_t *fb,
+			  uint32_t nb, bool cutb)
+{
+	int c;
+
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	if (cuta != cutb)
+		return cuta ? 1 : -1;
+	c = na ? memcmp(fa, fb, na * sizeof(*fa)) : 0;
+	return c;
+}
+
 const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id)
 {
 	long i = id ? idmap_find(&m->stack_ids, id) : -1;

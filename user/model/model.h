@@ -129,6 +129,13 @@ void model_set_exit_age(struct model *m, uint64_t min_age_ns);
 const struct model_stack *model_stack(const struct model *m, uint32_t index);
 /* A stack by its id (kernel stacks are found this way), NULL when its record never came. */
 const struct model_stack *model_stack_by_id(const struct model *m, uint64_t id);
+/*
+ * Orders stacks by what a report shows of them: their first na (nb) frames, the true ones,
+ * then whether frames past those were cut. 0: they show the same (stacks that differ only in
+ * what a frame-pointer walk read past code without frame pointers).
+ */
+int model_stack_shown_cmp(const uint64_t *fa, uint32_t na, bool cuta, const uint64_t *fb,
+			  uint32_t nb, bool cutb);
 /* Remembers what a command made of a stack (kreport: was it an interrupt's?). */
 void model_stack_set_mark(struct model *m, uint64_t id, uint8_t mark);
 /* Loss counters carried by lost records, by enum ht_lost_kind. */

@@ -94,15 +94,14 @@ struct leaks_shown {
 static int leaks_by_frames(const void *a, const void *b)
 {
 	const struct leaks_shown *x = a, *y = b;
-	int c;
+	int c = 0;
 
-	if (x->nframes != y->nframes)
-		return x->nframes < y->nframes ? -1 : 1;
-	if (x->cut != y->cut)
-		return x->cut ? 1 : -1;
-	c = x->nframes && x->nframes != UINT32_MAX
-		    ? memcmp(x->frames, y->frames, x->nframes * sizeof(*x->frames))
-		    : 0;
+	/* those with nothing to show (UINT32_MAX) stay apart */
+	if (x->nframes != UINT32_MAX && y->nframes != UINT32_MAX)
+		c = model_stack_shown_cmp(x->frames, x->nframes, x->cut, y->frames, y->nframes,
+					  y->cut);
+	else if (x->nframes != y->nframes)
+		c = x->nframes < y->nframes ? -1 : 1;
 	if (c)
 		return c;
 	return x->sum.stack < y->sum.stack ? -1 : x->sum.stack > y->sum.stack;
@@ -137,9 +136,9 @@ static size_t leaks_merge_cut(struct leaks *l, const struct model_proc *p, struc
 	}
 	qsort(v, count, sizeof(*v), leaks_by_frames);
 	for (size_t i = 0, rep = 0; i < count; i++) {
-		if (out && v[i].nframes != UINT32_MAX && v[i].nframes == v[rep].nframes &&
-		    v[i].cut == v[rep].cut &&
-		    !memcmp(v[i].frames, v[rep].frames, v[i].nframes * sizeof(*v[i].frames))) {
+		if (out && v[i].nframes != UINT32_MAX && v[rep].nframes != UINT32_MAX &&
+		    !model_stack_shown_cmp(v[i].frames, v[i].nframes, v[i].cut, v[rep].frames,
+					   v[rep].nframes, v[rep].cut)) {
 			sums[out - 1].bytes += v[i].sum.bytes;
 			sums[out - 1].allocs += v[i].sum.allocs;
 			continue;
