@@ -73,10 +73,36 @@ static void test_garbage_frames_read_maps_once(void **state)
 	symbolize_free(s);
 }
 
+/*
+ * An exited process keeps the mappings its leaks need: the rest of its list goes, and the
+ * frames that were in its code still are, those that were not still are not.
+ */
+static void test_retain_keeps_what_leaks_need(void **state)
+{
+	struct symbolizer *s = symbolize_new();
+	uint32_t pid = (uint32_t)getpid();
+	/* a real return address: into cmocka, right after its call of this test */
+	uint64_t frames[] = { (uint64_t)(uintptr_t)__builtin_return_address(0), 0x10 };
+	struct symbolize_mem before, after;
+
+	(void)state;
+	assert_true(symbolize_cover(s, pid, 1, now_ns(), frames, 1));
+	symbolize_memory(s, &before);
+	assert_int_equal(symbolize_true_frames(s, pid, 1, frames, 2), 1);
+	symbolize_retain(s, pid, 1, frames, 2);
+	symbolize_memory(s, &after);
+	assert_int_equal(after.ranges, 1);
+	assert_true(before.ranges > 5);
+	assert_int_equal(symbolize_true_frames(s, pid, 1, frames, 2), 1);
+	assert_int_equal(symbolize_true_frames(s, pid, 1, frames + 1, 1), 0);
+	symbolize_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_garbage_frames_read_maps_once),
+		cmocka_unit_test(test_retain_keeps_what_leaks_need),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,6 +98,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 
 	model_apply(lc->model, rec);
 	report_follow_modules(lc->sym, lc->model, rec);
+	report_retain_leaked(lc->sym, lc->model, rec);
 	kreport_follow(&lc->kr, rec);
 }
 

@@ -1,10 +1,68 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Module lists followed from the records, for the reports that symbolize stacks. */
+#include <stdlib.h>
+#include <string.h>
 #include "report/report.h"
 
 uint32_t report_true_frames(void *sym, const struct model_proc *p, const struct model_stack *st)
 {
 	return symbolize_true_frames(sym, p->pid, p->start_ns, st->frames, st->nframes);
+}
+
+/* Appends n addresses to a growing array; 0, or -1 out of memory. */
+static int report_retain_add(uint64_t **addrs, size_t *n, size_t *cap, const uint64_t *add,
+			     size_t nadd)
+{
+	if (*n + nadd > *cap) {
+		size_t ncap = (*n + nadd) * 2;
+		uint64_t *na = realloc(*addrs, ncap * sizeof(*na));
+
+		if (!na)
+			return -1;
+		*addrs = na;
+		*cap = ncap;
+	}
+	if (nadd)
+		memcpy(*addrs + *n, add, nadd * sizeof(*add));
+	*n += nadd;
+	return 0;
+}
+
+static int report_retain_stack(const struct model *m, uint32_t stack, uint64_t **addrs, size_t *n,
+			       size_t *cap)
+{
+	const struct model_stack *st = stack == MODEL_NO_STACK ? NULL : model_stack(m, stack);
+
+	return st && st->frames ? report_retain_add(addrs, n, cap, st->frames, st->nframes) : 0;
+}
+
+void report_retain_leaked(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec)
+{
+	const struct model_proc *p = NULL;
+	const struct model_alloc_sum *sum;
+	uint64_t *addrs = NULL;
+	size_t n = 0, cap = 0, pos = 0;
+
+	if (rec->type != HT_REC_EXIT)
+		return;
+	/* the latest process of that pid: the one that just exited */
+	for (size_t i = model_nprocs(m); i-- > 0 && !p;)
+		if (model_proc_at(m, i)->pid == rec->pid)
+			p = model_proc_at(m, i);
+	/* an exited process's slots are gone once its sums are made (model_set_exit_age) */
+	if (!p || !p->exited || p->cap)
+		return;
+	/* the stacks of its sums, and of its double frees with their callers */
+	while ((sum = model_proc_next_sum(p, &pos)))
+		if (report_retain_stack(m, sum->stack, &addrs, &n, &cap))
+			goto out;
+	for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++)
+		if (report_retain_stack(m, p->double_free[d].stack, &addrs, &n, &cap) ||
+		    report_retain_add(&addrs, &n, &cap, &p->double_free[d].caller, 1))
+			goto out;
+	symbolize_retain(sym, p->pid, p->start_ns, addrs, n);
+out: /* out of memory: the whole list stays */
+	free(addrs);
 }
 
 void report_follow_modules(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec)

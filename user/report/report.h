@@ -13,6 +13,12 @@
 /* leaks_true_frames_fn for a symbolizer (ctx): symbolize_true_frames of the stack. */
 uint32_t report_true_frames(void *sym, const struct model_proc *p, const struct model_stack *st);
 /*
+ * At a process's exit (rec an EXIT record, after model_apply()): its module list keeps only
+ * what the stacks of its live allocations need (symbolize_retain). For reports of what is
+ * live only: leaks.
+ */
+void report_retain_leaked(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec);
+/*
  * Follows module lists: from the source's maps snapshots, when a stack has a frame outside the
  * list; a forked child gets its parent's, which it shares at fork. Call after model_apply()
  * with every record.

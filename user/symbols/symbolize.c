@@ -51,6 +51,7 @@ struct sym_proc {
 	Dwfl *dwfl; /* built on first use, rebuilt when the mappings changed */
 	bool stale;
 	uint64_t read_ns; /* when /proc/PID/maps was last read (CLOCK_MONOTONIC, as records) */
+	bool retained;	  /* exited: only the mappings its leaks need are left (symbolize_retain) */
 };
 
 /*
@@ -383,6 +384,38 @@ void symbolize_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, c
 	for (size_t i = 0; !s->offline && i < p->nranges; i++)
 		if (p->ranges[i].path && p->ranges[i].exec)
 			symbolize_file(s, p, &p->ranges[i]);
+}
+
+void symbolize_retain(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		      size_t n)
+{
+	struct sym_proc *p = find_proc(s, pid, start_ns);
+	size_t kept = 0;
+
+	if (!p || !p->nranges)
+		return;
+	p->retained = true;
+	for (size_t i = 0; i < p->nranges; i++) {
+		bool used = false;
+
+		/* return addresses: the call is the byte before (symbolize_resolve) */
+		for (size_t k = 0; k < n && !used; k++)
+			used = addrs[k] && addrs[k] - 1 >= p->ranges[i].start &&
+			       addrs[k] - 1 < p->ranges[i].end;
+		if (used)
+			p->ranges[kept++] = p->ranges[i];
+	}
+	if (kept < p->nranges) {
+		struct range *r = realloc(p->ranges, (kept ? kept : 1) * sizeof(*r));
+
+		p->ranges = r ? r : p->ranges;
+		p->nranges = kept;
+		p->stale = true;
+	}
+	if (p->dwfl) {
+		dwfl_end(p->dwfl);
+		p->dwfl = NULL;
+	}
 }
 
 void symbolize_set_offline(struct symbolizer *s, bool offline)
@@ -941,7 +974,7 @@ uint32_t symbolize_true_frames(struct symbolizer *s, uint32_t pid, uint64_t star
 	struct sym_proc *p = find_proc(s, pid, start_ns);
 
 	/* Without the process's mappings nothing can be told: shown as captured. */
-	if (!p || !p->nranges)
+	if (!p || (!p->nranges && !p->retained))
 		return n;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct range *r = frames[i] ? symbolize_range_at(p, frames[i] - 1) : NULL;

@@ -64,6 +64,13 @@ void symbolize_warm(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const
  */
 uint32_t symbolize_true_frames(struct symbolizer *s, uint32_t pid, uint64_t start_ns,
 			       const uint64_t *frames, uint32_t n);
+/*
+ * Process (pid, start_ns) has exited and only these addresses of it will be symbolized (the
+ * frames of what it left live): its module list keeps just the mappings they lie in, so that
+ * a process that has gone costs the files its leaks were made in, not its whole list.
+ */
+void symbolize_retain(struct symbolizer *s, uint32_t pid, uint64_t start_ns,
+		      const uint64_t *addrs, size_t n);
 /* Replaying a file: never read /proc (the processes there are not the recorded ones). */
 void symbolize_set_offline(struct symbolizer *s, bool offline);
 /* Called with the text of every /proc/PID/maps read (record writes them into the file). */
