@@ -249,11 +249,11 @@ static int guard_make_uprobes(struct guard_links *l, int prog_fd, struct guard_u
 	return err;
 }
 
+/* Last made, first let go: a library's entry probes go before its return probes. */
 static void guard_release(struct guard_links *l)
 {
-	for (int i = 0; i < l->n; i++)
-		close(l->fd[i]);
-	l->n = 0;
+	while (l->n > 0)
+		close(l->fd[--l->n]);
 }
 
 /* The guard's life: make uprobes when asked, wait for heaptrail's end, then undo. Never returns. */

@@ -57,7 +57,14 @@ int uprobes_attach(struct tracer *t, pid_t pid)
 	for (int l = 0; l < t->nlibs && !err; l++) {
 		const struct libprobes *lp = t->libs[l];
 
-		for (int ret = 0; ret < 2 && !err; ret++)
+		/*
+		 * Return probes first: a return whose entry was not seen is ignored, while an entry
+		 * whose return probe is not there yet looks like a call that never returned (a
+		 * failed allocation). With -a, attaching a shared link takes long enough (every
+		 * process mapping the library is patched) that a running C++ program lost 1,609 of
+		 * 46,000 operator new calls so.
+		 */
+		for (int ret = 1; ret >= 0 && !err; ret--)
 			err = uprobes_attach_lib(t, lp, pid, ret);
 		if (err == -ESRCH)
 			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
