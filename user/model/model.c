@@ -278,7 +278,13 @@ static void proc_compact(struct model *m, struct model_proc *p)
 			sums[index[h] - 1].ts_ns = a->ts_ns;
 	}
 	free(index);
-	p->sums = realloc(sums, n * sizeof(*sums)) ?: sums;
+	if (n) {
+		struct model_alloc_sum *fit = realloc(sums, n * sizeof(*sums));
+
+		p->sums = fit ? fit : sums;
+	} else {
+		free(sums); /* realloc to 0 would free it and answer NULL */
+	}
 	p->nsums = n;
 out:
 	free(p->slots);
