@@ -86,7 +86,7 @@ static uint64_t leaks_previous_bytes(const struct leaks_previous *prev, uint32_t
 /* A sum with the frames it shows: its stack cut to the frames the process really had. */
 struct leaks_shown {
 	struct leaks_stack sum;
-	const uint64_t *frames;
+	const uint64_t *frames; /* NULL: nothing to show, stays apart */
 	uint32_t nframes;
 	bool cut; /* frames past nframes were not the process's: shown as cut */
 };
@@ -96,12 +96,11 @@ static int leaks_by_frames(const void *a, const void *b)
 	const struct leaks_shown *x = a, *y = b;
 	int c = 0;
 
-	/* those with nothing to show (UINT32_MAX) stay apart */
-	if (x->nframes != UINT32_MAX && y->nframes != UINT32_MAX)
+	if (x->frames && y->frames)
 		c = model_stack_shown_cmp(x->frames, x->nframes, x->cut, y->frames, y->nframes,
 					  y->cut);
-	else if (x->nframes != y->nframes)
-		c = x->nframes < y->nframes ? -1 : 1;
+	else if (!x->frames != !y->frames)
+		c = x->frames ? -1 : 1;
 	if (c)
 		return c;
 	return x->sum.stack < y->sum.stack ? -1 : x->sum.stack > y->sum.stack;
@@ -129,14 +128,11 @@ static size_t leaks_merge_cut(struct leaks *l, const struct model_proc *p, struc
 			v[i].frames = st->frames;
 			v[i].nframes = l->true_frames(l->true_frames_ctx, p, st);
 			v[i].cut = v[i].nframes < st->nframes;
-		} else {
-			/* nothing to show: each stays on its own */
-			v[i].nframes = UINT32_MAX;
 		}
 	}
 	qsort(v, count, sizeof(*v), leaks_by_frames);
 	for (size_t i = 0, rep = 0; i < count; i++) {
-		if (out && v[i].nframes != UINT32_MAX && v[rep].nframes != UINT32_MAX &&
+		if (out && v[i].frames && v[rep].frames &&
 		    !model_stack_shown_cmp(v[i].frames, v[i].nframes, v[i].cut, v[rep].frames,
 					   v[rep].nframes, v[rep].cut)) {
 			sums[out - 1].bytes += v[i].sum.bytes;

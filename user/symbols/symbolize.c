@@ -92,11 +92,11 @@ struct symbolizer {
 	struct sym_frame *pool; /* the cached frames */
 	size_t npool, pool_cap;
 	char **strings; /* every string handed out, once each: open addressing (keep()) */
+	size_t nstrings, strings_cap;
 	struct sym_verdict *verdicts; /* open addressing, a power of two in size */
 	size_t nverdicts, verdicts_cap;
 	csh cs; /* capstone, opened on first use */
 	bool cs_open;
-	size_t nstrings, strings_cap;
 	bool offline; /* replaying a file: /proc is not the recorded processes' */
 	void (*on_snapshot)(void *ctx, uint32_t pid, const char *text, size_t len);
 	void *snapshot_ctx;
@@ -625,7 +625,6 @@ static int symbolize_in_module(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Add
 	return n;
 }
 
-/* The file at path, opened on first use; NULL when out of memory. */
 /* path opened when it is the file a mapping maps (its device and inode); -1 otherwise. */
 static int symbolize_open_same(const char *path, const struct range *r, bool *other)
 {
@@ -726,8 +725,7 @@ static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_pr
 		fprintf(stderr,
 			"heaptrail: warning: %s, as pid %u mapped it, is not the file at that path "
 			"now (another device or inode), and the process is gone: its frames have "
-			"no "
-			"names\n",
+			"no names\n",
 			r->path, p->pid);
 	s->files[s->nfiles++] = f;
 	return f;

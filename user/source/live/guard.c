@@ -158,20 +158,32 @@ static int guard_receive(int sock, struct guard_uprobes *req, int *fds, int *nfd
 	return req->cmd ? req->cmd : -1;
 }
 
-/* The uprobe PMU's type and its retprobe bit, from sysfs (Linux 4.17). 0 or -errno. */
+/* The uprobe PMU's type and its retprobe bit, from sysfs (Linux 4.17), read once. 0 or -errno. */
 static int guard_uprobe_pmu(int *type, int *retbit)
 {
+	static int known_type = -1, known_retbit = -1;
 	char buf[64];
-	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
-	int ok = f && fscanf(f, "%d", type) == 1;
+	FILE *f;
+	int ok;
 
+	if (known_type >= 0) {
+		*type = known_type;
+		*retbit = known_retbit;
+		return 0;
+	}
+	f = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
+	ok = f && fscanf(f, "%d", type) == 1;
 	if (f)
 		fclose(f);
 	f = fopen("/sys/bus/event_source/devices/uprobe/format/retprobe", "re");
 	ok = ok && f && fgets(buf, sizeof(buf), f) && sscanf(buf, "config:%d", retbit) == 1;
 	if (f)
 		fclose(f);
-	return ok ? 0 : -ENOENT;
+	if (!ok)
+		return -ENOENT;
+	known_type = *type;
+	known_retbit = *retbit;
+	return 0;
 }
 
 /*
