@@ -56,7 +56,8 @@ FIXTURE_C   := $(wildcard tests/fixtures/*.c)
 FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
 FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 	       $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(FIXTURE_CXX)) \
-	       $(BUILD)/fixtures/leaky_debuglink $(BUILD)/fixtures/bad_frames_stripped
+	       $(BUILD)/fixtures/leaky_debuglink $(BUILD)/fixtures/bad_frames_stripped \
+	       $(BUILD)/fixtures/libdeep_fp.so
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
@@ -246,6 +247,16 @@ $(BUILD)/fixtures/leaky_debuglink: $(BUILD)/fixtures/leaky
 $(BUILD)/fixtures/bad_frames_stripped: $(BUILD)/fixtures/bad_frames
 	objcopy --only-keep-debug $< $@.debug
 	objcopy --strip-all $< $@
+
+# Built as distributions build, without frame pointers, and calling through a library built
+# with them (tests/fixtures/lib/deep_fp.c): stacks the frame-pointer walk cannot follow.
+NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -fno-builtin -Wall
+$(BUILD)/fixtures/libdeep_fp.so: tests/fixtures/lib/deep_fp.c | $(BUILD)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -o $@ $<
+
+$(BUILD)/fixtures/deep_nofp: tests/fixtures/deep_nofp.c $(BUILD)/fixtures/libdeep_fp.so
+	$(CC) $(NOFP_CFLAGS) -Itests/fixtures -o $@ $< -L$(BUILD)/fixtures -ldeep_fp \
+		-Wl,-rpath,'$$ORIGIN'
 
 # A statically linked fixture, for --lib on a program that carries its own malloc.
 $(BUILD)/fixtures/%_static: tests/fixtures/%_static.c | $(BUILD)/fixtures

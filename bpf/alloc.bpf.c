@@ -5,6 +5,7 @@
  * user stack of each allocation captured at its entry.
  */
 #include "shared.h"
+#include "unwind.h"
 
 /* Stack capture: a per-CPU scratch record. */
 struct {
@@ -14,40 +15,62 @@ struct {
 	__type(value, struct ht_stack);
 } stack_scratch SEC(".maps");
 
+/* A stack id that no hash is (those are odd): the stack is taken at the call's return. */
+#define STACK_AT_RETURN 2ull
+
 /*
- * The user stack of the current allocator call, captured at its entry, deduplicated by a hash:
- * the frames go to userspace the first time an id is seen. At entry the frame-pointer walk
- * starts at the allocator's own ip and goes on from its caller's caller, since the allocator has
- * not pushed a frame yet; the caller's return address, read at the stack pointer, takes the
- * first slot, so that the code that called the allocator is never missing. Returns the id, 0
- * when the capture failed (counted).
+ * The user stack of the current allocator call, deduplicated by a hash: the frames go to
+ * userspace the first time an id is seen. Taken at the allocator's entry (or at its return:
+ * the same frames) from the caller's return address ret_addr at sp, with the caller's rbp: the
+ * allocator has not pushed anything yet. With unwind tables for the process the walk follows
+ * them (bpf/unwind.h). Else the frame-pointer walk starts at the allocator's own ip and goes on
+ * from its caller's caller; the caller's return address takes the first slot, so that the code
+ * that called the allocator is never missing. Returns the id, 0 when the capture failed
+ * (counted), or STACK_AT_RETURN when may_defer let it wait for the tables.
  */
-static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64 ret_addr)
+static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64 ret_addr, __u64 sp,
+					   __u64 bp, bool may_defer)
 {
 	struct ht_stack *b = bpf_map_lookup_elem(&stack_scratch, &(__u32){ 0 });
+	__u32 n = 0, flags = 0;
 	__u64 hash;
-	__u32 n;
 
 	if (!b)
 		return 0;
-	n = stack_walk(ctx, b, BPF_F_USER_STACK);
-	if (!n)
-		return 0;
-	b->frames[0] = ret_addr;
-	hash = stack_hash(b->frames, n, 0xcbf29ce484222325ull);
 	if (hold_for_maps) {
-		__u32 *flags = bpf_map_lookup_elem(&targets, &(__u32){ id >> 32 });
+		__u32 *tflags = bpf_map_lookup_elem(&targets, &(__u32){ id >> 32 });
 
-		if (flags && (*flags & HT_TGT_NEED_MAPS)) {
-			*flags &= ~HT_TGT_NEED_MAPS;
+		if (tflags && (*tflags & HT_TGT_NEED_MAPS)) {
+			*tflags &= ~HT_TGT_NEED_MAPS;
 			hold_current(id);
+			/*
+			 * The process stops before the allocator runs, while userspace reads its
+			 * mappings and compiles their tables; the return walks the same frames
+			 * with them.
+			 */
+			if (unwind_tables && may_defer)
+				return STACK_AT_RETURN;
 		}
 	}
+	if (unwind_tables) {
+		const struct ht_unwind_proc *up =
+			bpf_map_lookup_elem(&unwind_procs, &(__u32){ id >> 32 });
+
+		if (up)
+			n = uw_walk(up, b, ret_addr, sp, bp, &flags);
+	}
+	if (!n) {
+		n = stack_walk(ctx, b, BPF_F_USER_STACK);
+		if (!n)
+			return 0;
+		b->frames[0] = ret_addr;
+	}
+	hash = stack_hash(b->frames, n, 0xcbf29ce484222325ull);
 	/*
 	 * Woken at once: userspace reads the process's module list when it sees a new stack, and
 	 * a short-lived process may be gone a poll interval later.
 	 */
-	return stack_send(b, hash, n, 0, now, id, BPF_RB_FORCE_WAKEUP);
+	return stack_send(b, hash, n, flags, now, id, BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 now, __u64 ret,
@@ -66,7 +89,7 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	rec->aliases = HT_COOKIE_ALIASES(cookie);
 	rec->pad0 = 0;
 	rec->caller = st->alloc_ret;
-	rec->stack_id = st->alloc_stack;
+	rec->stack_id = st->alloc_stack == STACK_AT_RETURN ? 0 : st->alloc_stack;
 	rec->args[0] = st->alloc_args[0];
 	rec->args[1] = st->alloc_args[1];
 	rec->args[2] = st->alloc_args[2];
@@ -150,7 +173,8 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st->alloc_ret = ret_addr;
 	st->alloc_stack =
 		capture_stacks && (capture_free_stacks || !HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
-			? capture_stack(ctx, id, now, ret_addr)
+			? capture_stack(ctx, id, now, ret_addr, sp, PT_REGS_FP(ctx),
+					!HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
 			: 0;
 	st->alloc_args[0] = PT_REGS_PARM1(ctx);
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
@@ -183,7 +207,9 @@ static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_st
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);
 	st->alloc_stack =
-		capture_stacks && capture_free_stacks ? capture_stack(ctx, id, now, ret_addr) : 0;
+		capture_stacks && capture_free_stacks
+			? capture_stack(ctx, id, now, ret_addr, sp, PT_REGS_FP(ctx), false)
+			: 0;
 	emit_alloc(st, id, now, 0, 0, 0);
 	return 0;
 }
@@ -232,6 +258,9 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, 
 		    bpf_probe_read_user(&addr, sizeof(addr), (void *)st->alloc_args[0]))
 			addr = 0;
 	}
+	if (st->alloc_stack == STACK_AT_RETURN)
+		st->alloc_stack = capture_stack(ctx, id, now, st->alloc_ret, st->alloc_sp,
+						PT_REGS_FP(ctx), false);
 	emit_alloc(st, id, now, ret, addr, 0);
 	return 0;
 }

@@ -141,6 +141,56 @@ _Static_assert(sizeof(struct ht_alloc) == 96, "ht_alloc size");
  */
 #define HT_MAX_STACK_DEPTH 127
 
+/* Stack record flags (user stacks). */
+#define HT_F_STACK_DWARF (1u << 7) /* walked with call-frame information (--unwind) */
+/*
+ * The walk stopped before the stack's end: no rule it can follow for the next frame (code
+ * without call-frame information, or outside every module with a table and without a frame
+ * pointer). Userspace refreshes the process's tables when it sees one.
+ */
+#define HT_F_STACK_CUT (1u << 8)
+/* The walk met code outside every module with a table (JIT code, or a module mapped since). */
+#define HT_F_STACK_UNMAPPED (1u << 9)
+
+/*
+ * --unwind dwarf: one row of a module's unwind table, compiled by userspace from the module's
+ * call-frame information (user/symbols/cfi.c). A row holds from pc (an address as the module
+ * was linked) up to the next row's pc. x86-64 only: the return address is always at CFA - 8.
+ */
+enum ht_uw_cfa {
+	HT_UW_NONE,    /* no rule we can follow here: the walk stops (cut) */
+	HT_UW_CFA_SP,  /* CFA = rsp + cfa_off */
+	HT_UW_CFA_BP,  /* CFA = rbp + cfa_off */
+	HT_UW_CFA_PLT, /* a PLT entry: CFA = rsp + 8, + 8 once past its push (ip & 15 >= cfa_off) */
+	HT_UW_END,     /* the return address is undefined: the outermost frame (_start) */
+};
+struct ht_unwind_row {
+	__u32 pc;
+	__s16 cfa_off; /* CFA = the register's value + cfa_off (the PLT's: its threshold) */
+	__u8 cfa;      /* enum ht_uw_cfa */
+	__s8 bp_off;   /* the caller's rbp is saved at CFA + bp_off; 0: this frame kept it */
+};
+_Static_assert(sizeof(struct ht_unwind_row) == 8, "ht_unwind_row size");
+
+/* An executable mapping of a process and its rows in the shared table. */
+#define HT_UNWIND_MAPS 64
+struct ht_unwind_map {
+	__u64 start, end; /* the mapping's addresses */
+	__u64 bias;	  /* address - bias = the address as the module was linked */
+	__u32 row_first;  /* its rows: [row_first, row_first + row_count) of unwind_rows */
+	__u32 row_count;
+};
+/*
+ * A process's executable mappings, sorted by start, not overlapping; unused slots start and end
+ * at HT_UNWIND_UNUSED, above every user address (the BPF search reads all of them).
+ */
+#define HT_UNWIND_UNUSED (1ull << 62)
+struct ht_unwind_proc {
+	__u32 n;
+	__u32 pad0;
+	struct ht_unwind_map maps[HT_UNWIND_MAPS];
+};
+
 struct ht_stack {
 	struct ht_hdr hdr;
 	__u64 stack_id; /* a 64-bit hash of the frames, never 0 */

@@ -31,6 +31,8 @@ HT_SETTING(__u32, guard_pid, 0);		    /* nor its guard (user/source/live/guard.c
 HT_SETTING(bool, capture_stacks, false);	    /* user stacks of allocations (leaks) */
 HT_SETTING(bool, capture_free_stacks, false);	    /* and of frees (leaks --free-stacks) */
 HT_SETTING(__u32, stack_depth, HT_MAX_STACK_DEPTH); /* --stack-depth */
+/* --unwind: walk the processes in unwind_procs with their tables (bpf/unwind.h) */
+HT_SETTING(bool, unwind_tables, false);
 /* stop a target at its first stack until userspace has read its mappings (HT_TGT_NEED_MAPS) */
 HT_SETTING(bool, hold_for_maps, false);
 /*

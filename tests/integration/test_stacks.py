@@ -12,6 +12,8 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
+
 from conftest import HEAPTRAIL, fixture_path, run_heaptrail
 
 
@@ -49,12 +51,17 @@ def test_bad_frame_pointers_are_cut_not_invented():
     assert len(bad) == 1 and bad[0]["total"] == 2 and bad[0].get("cut") is True, hists
 
 
-def test_sort_without_frame_pointers_has_no_invented_frames(tmp_path):
-    """Debian's sort and libc are built without frame pointers: its stacks used to go on with
-    frames such as 0x2f656c61636f6c2f ("/locale/") and 0x0, shown as [anon]."""
+@pytest.mark.parametrize("unwind", ["fp", "auto"])
+def test_sort_without_frame_pointers(tmp_path, unwind):
+    """Debian's sort and libc are built without frame pointers. Their frame-pointer walk used
+    to go on with frames such as 0x2f656c61636f6c2f ("/locale/") and 0x0, shown as [anon]; those
+    are cut now. With call-frame information (auto, the default) every stack is whole: the
+    locale's allocations go _nl_load_locale <- _nl_find_locale <- setlocale <- sort's main <-
+    __libc_start_call_main <- __libc_start_main <- sort's _start, as heaptrack shows them."""
     src = tmp_path / "in.txt"
     src.write_text("".join(f"{(i * 7919) % 10007}\n" for i in range(20000)))
-    rep, _ = leaks_json(["-c", f"sort {src} -o {tmp_path / 'out.txt'}"])
+    rep, proc = leaks_json(["-v", "--unwind", unwind, "-c",
+                            f"sort {src} -o {tmp_path / 'out.txt'}"])
     (p,) = [p for p in rep["processes"] if p["comm"] == "sort"]
     assert p["stacks"], p
     cut = 0
@@ -64,8 +71,85 @@ def test_sort_without_frame_pointers_has_no_invented_frames(tmp_path):
             assert f["module"].startswith("/"), s
             assert int(f["addr"], 16) > 0x1000, s
         cut += bool(s.get("cut"))
-    # the walk does leave the code in this program: the check is not vacuous
-    assert cut > 0, p["stacks"]
+    sort = shutil.which("sort")
+    if unwind == "fp":
+        # the walk does leave the code in this program: the check is not vacuous
+        assert cut > 0, p["stacks"]
+        return
+    assert re.search(r"unwind: \S*/sort: \d+ rows from \.eh_frame", proc.stderr), proc.stderr
+    assert cut == 0, [s for s in p["stacks"] if s.get("cut")]
+    locale = [s for s in p["stacks"] if s["frames"][0]["sym"] == "_nl_intern_locale_data"]
+    assert locale, p["stacks"]
+    for s in locale:
+        names = [f["sym"] for f in s["frames"] if not f.get("inlined")]
+        at = names.index("setlocale")
+        assert names[:at + 1][-3:] == ["_nl_load_locale", "_nl_find_locale", "setlocale"], names
+        # sort is stripped: its main and _start have no name, only their module
+        tail = [(f["sym"], os.path.realpath(f["module"])) for f in s["frames"][at + 1:]]
+        assert [m for _, m in tail] == [os.path.realpath(sort)] + [tail[1][1]] * 2 + \
+            [os.path.realpath(sort)], tail
+        assert [n for n, _ in tail][1:3] == ["__libc_start_call_main",
+                                              "__libc_start_main@@GLIBC_2.34"], tail
+
+
+def deep_truth(path, size):
+    """The fixture's own stack at its allocation of size bytes (libgcc's unwinder), without the
+    end marker it reports past _start."""
+    frames = [t["addr"] for t in map(json.loads, open(path))
+              if t["event"] == "frame" and t["bytes"] == size]
+    while frames and int(frames[-1], 16) == 0:
+        frames.pop()
+    return frames
+
+
+@pytest.mark.parametrize("unwind", ["auto", "dwarf"])
+def test_deep_stacks_without_frame_pointers_equal_the_program_own(tmp_path, unwind):
+    """deep_nofp, built -O2 -fomit-frame-pointer, leaks at 5, 20 and 60 levels of recursion, every
+    fourth one through a library built with frame pointers; it records its stack at each
+    allocation with libgcc's unwinder. heaptrail's frames equal those, frame for frame (the
+    first, the allocator's caller, is two calls apart in the same function)."""
+    truth = tmp_path / "t.jsonl"
+    rep, proc = leaks_json(["-v", "--unwind", unwind, "-c",
+                            f"{fixture_path('deep_nofp')} {truth}"])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
+    assert re.search(r"unwind: \S*/deep_nofp: \d+ rows from \.eh_frame; frame pointers in \d+% "
+                     r"of its code", proc.stderr), proc.stderr
+    assert re.search(r"unwind: pid \d+: call-frame information", proc.stderr), proc.stderr
+    for depth in (5, 20, 60):
+        want = deep_truth(truth, 1000 + depth)
+        (s,) = [s for s in p["stacks"] if s["bytes"] == 1000 + depth]
+        got = [f["addr"] for f in s["frames"] if not f.get("inlined")]
+        assert got[1:] == want[1:] and len(got) > depth, (depth, got, want)
+        assert s["frames"][0]["sym"] == "deep_leaf" and not s.get("cut"), s
+        assert [f["sym"] for f in s["frames"]][-3:-1] == ["__libc_start_call_main",
+                                                          "__libc_start_main@@GLIBC_2.34"], s
+
+
+def test_deep_stacks_stop_at_the_depth_limit_and_say_so(tmp_path):
+    truth = tmp_path / "t.jsonl"
+    rep, _ = leaks_json(["--stack-depth", "20", "-c", f"{fixture_path('deep_nofp')} {truth}"])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
+    # the leaks at 20 and 60 levels show the same first 20 frames: one group
+    (s,) = [s for s in p["stacks"] if s["bytes"] == 1020 + 1060]
+    got = [f["addr"] for f in s["frames"] if not f.get("inlined")]
+    assert len(got) == 20 and s.get("truncated") and s["allocs"] == 2, s
+    assert got[1:] == deep_truth(truth, 1060)[1:20] == deep_truth(truth, 1020)[1:20], s
+
+
+def test_frame_pointer_walk_cannot_follow_deep_nofp(tmp_path):
+    """The comparison the test above needs: without the tables the same stacks are cut."""
+    truth = tmp_path / "t.jsonl"
+    rep, _ = leaks_json(["--unwind", "fp", "-c", f"{fixture_path('deep_nofp')} {truth}"])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
+    for depth in (5, 20, 60):
+        (s,) = [s for s in p["stacks"] if s["bytes"] == 1000 + depth]
+        assert len(s["frames"]) < len(deep_truth(truth, 1000 + depth)), s
+
+
+def test_unwind_mode_is_checked():
+    proc = run_heaptrail(["leaks", "--unwind", "guess", "-c", "true"])
+    assert proc.returncode == 2 and proc.stderr.startswith("heaptrail: --unwind 'guess'"), \
+        proc.stderr
 
 
 def test_container_binary_names_from_its_own_file(tmp_path):

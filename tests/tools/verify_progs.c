@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "heaptrail.h"
 #include "heaptrail.skel.h"
@@ -63,10 +64,19 @@ int main(void)
 			s->rodata->capture_free_stacks = pass;
 			s->rodata->free_returns = !pass;
 			s->rodata->hold_for_maps = pass;
+			s->rodata->unwind_tables = pass;
 			err = heaptrail_bpf__load(s);
 			n++;
 			if (!err) {
-				printf("ok      %s\n", name);
+				struct bpf_prog_info info = {};
+				__u32 len = sizeof(info);
+				struct bpf_program *lp =
+					bpf_object__find_program_by_name(s->obj, name);
+
+				bpf_prog_get_info_by_fd(bpf_program__fd(lp), &info, &len);
+				/* the verifier's work: what load time grows with */
+				printf("ok      %s (%u instructions verified)\n", name,
+				       info.verified_insns);
 			} else if (fexit && (err == -EPERM || err == -524 /* ENOTSUPP */ ||
 					     err == -EOPNOTSUPP || err == -ESRCH)) {
 				/* ESRCH: the function is not in this kernel's BTF (do_mas_munmap on 6.18) */

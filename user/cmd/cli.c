@@ -14,6 +14,7 @@
 #include <wordexp.h>
 #include <unistd.h>
 #include "cmd/cli.h"
+#include "source/live/unwind.h"
 #include "heaptrail.h"
 #include "util/outpipe.h"
 
@@ -34,6 +35,8 @@ enum {
 	OPT_KMEM_TABLE,
 	OPT_STACK_DEPTH,
 	OPT_STACK_TABLE,
+	OPT_UNWIND,
+	OPT_UNWIND_TABLE,
 	OPT_FREE_STACKS,
 	OPT_FAULT_STREAM,
 };
@@ -86,6 +89,13 @@ static const struct cli_option stack_options[] = {
 	{ "stack-table-size", 0, "N",
 	  "Stack ids remembered in the kernel as already sent (default 16384)", OPT_STACK_TABLE,
 	  true },
+	{ "unwind", 0, "fp|dwarf|auto",
+	  "How user stacks are walked: frame pointers, the modules' call-frame information, or "
+	  "that only for processes with a module built without frame pointers (default auto)",
+	  OPT_UNWIND, false },
+	{ "unwind-table-size", 0, "ROWS",
+	  "Unwind rows the kernel holds for every module seen, 8 bytes each (default 1048576)",
+	  OPT_UNWIND_TABLE, true },
 	{ NULL },
 };
 
@@ -282,6 +292,19 @@ static int cli_parse_group_option(struct cli *cli, int key, const char *arg, int
 	case OPT_STACK_TABLE:
 		return cli_parse_count("--stack-table-size", arg, 1ul << 24,
 				       &cli->stack_table_size);
+	case OPT_UNWIND:
+		if (!strcmp(arg, "auto"))
+			cli->unwind = UNWIND_AUTO;
+		else if (!strcmp(arg, "fp"))
+			cli->unwind = UNWIND_FP;
+		else if (!strcmp(arg, "dwarf"))
+			cli->unwind = UNWIND_DWARF;
+		else
+			return cli_usage_error("--unwind '%s': want fp, dwarf or auto", arg);
+		return 0;
+	case OPT_UNWIND_TABLE:
+		return cli_parse_count("--unwind-table-size", arg, 1ul << 26,
+				       &cli->unwind_table_rows);
 	case OPT_FREE_STACKS:
 		cli->free_stacks = true;
 		return 0;

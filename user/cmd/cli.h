@@ -39,6 +39,8 @@ struct cli {
 	unsigned long ringbuf_size;
 	unsigned stack_depth;
 	unsigned stack_table_size;
+	unsigned unwind;	    /* enum unwind_mode */
+	unsigned unwind_table_rows; /* 0: the default */
 	bool free_stacks;
 	bool probe_at_entry;
 	bool fault_stream; /* one record per fault (no batching in BPF), for comparison */
@@ -50,7 +52,7 @@ enum cli_group {
 	CLI_INPUT = 1 << 1,	  /* -i FILE */
 	CLI_KERNEL = 1 << 2,	  /* -k --kmem-table-size */
 	CLI_JSON = 1 << 3,	  /* --json */
-	CLI_STACKS = 1 << 4,	  /* --stack-depth --stack-table-size */
+	CLI_STACKS = 1 << 4,	  /* --stack-depth --stack-table-size --unwind --unwind-table-size */
 	CLI_FREE_STACKS = 1 << 5, /* --free-stacks */
 	CLI_FAULTS = 1 << 6,	  /* --fault-stream */
 };

@@ -20,6 +20,8 @@ static inline struct tracer_opts tracer_opts_of(const struct cli *cli)
 		.probe_at_entry = cli->probe_at_entry,
 		.stack_depth = cli->stack_depth, /* when a command captures stacks */
 		.stack_table_size = cli->stack_table_size,
+		.unwind = (enum unwind_mode)cli->unwind,
+		.unwind_table_rows = cli->unwind_table_rows,
 		.capture_free_stacks = cli->free_stacks,
 		.verbose = cli->verbose,
 		.watch_stdout = true, /* but record, which writes a file */

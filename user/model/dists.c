@@ -66,7 +66,7 @@ static void dists_merge_cut(struct dists *d, struct dists_proc *dp)
 		if (st && st->frames) {
 			v[i].frames = st->frames;
 			v[i].nframes = d->true_frames(d->true_frames_ctx, dp->p, st);
-			v[i].cut = v[i].nframes < st->nframes;
+			v[i].cut = v[i].nframes < st->nframes || st->walk_cut;
 		}
 	}
 	qsort(v, dp->nstacks, sizeof(*v), dists_by_shown);

@@ -401,6 +401,7 @@ static void stack_add(struct model *m, const struct ht_stack *s)
 	memcpy(frames, s->frames, s->nframes * sizeof(*frames));
 	m->stacks[i].frames = frames;
 	m->stacks[i].nframes = s->nframes;
+	m->stacks[i].walk_cut = s->hdr.flags & HT_F_STACK_CUT;
 }
 
 /* ---------------------------------------------------------------- allocator semantics */

@@ -84,6 +84,7 @@ struct model_stack {
 	uint64_t id;
 	uint32_t nframes;
 	uint8_t mark; /* the command's own, 0 until it sets one (model_stack_set_mark) */
+	bool walk_cut; /* the BPF walk stopped short (HT_F_STACK_CUT): frames are missing */
 	const uint64_t *frames;
 };
 

@@ -43,6 +43,9 @@ void stack_out_text(struct symbolizer *sym, const struct model *m, const struct 
 		       "code; a frame-pointer walk through code without frame pointers)\n");
 	else if (st->nframes >= depth_limit)
 		printf("    ... (truncated at --stack-depth %u)\n", depth_limit);
+	else if (st->walk_cut)
+		printf("    ... (cut: no unwind rule for the next frame: code without call-frame "
+		       "information, or mapped after the tables were read)\n");
 }
 
 void stack_out_json_frame(struct json *j, const struct sym_frame *f)
@@ -95,6 +98,10 @@ void stack_out_json(struct json *j, struct symbolizer *sym, const struct model *
 	} else if (true_frames < st->nframes) {
 		/* the frame-pointer walk read something that is not a return address */
 		json_kv_bool(j, "cut", true);
-	} else if (st->nframes >= depth_limit)
+	} else if (st->nframes >= depth_limit) {
 		json_kv_bool(j, "truncated", true); /* the capture stopped at --stack-depth */
+	} else if (st->walk_cut) {
+		/* the call-frame walk found no rule for the next frame */
+		json_kv_bool(j, "cut", true);
+	}
 }

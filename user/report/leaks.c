@@ -127,7 +127,7 @@ static size_t leaks_merge_cut(struct leaks *l, const struct model_proc *p, struc
 		if (st && st->frames) {
 			v[i].frames = st->frames;
 			v[i].nframes = l->true_frames(l->true_frames_ctx, p, st);
-			v[i].cut = v[i].nframes < st->nframes;
+			v[i].cut = v[i].nframes < st->nframes || st->walk_cut;
 		}
 	}
 	qsort(v, count, sizeof(*v), leaks_by_frames);

@@ -61,6 +61,29 @@ void ring_drain_fault_batches(struct tracer *t)
 	free(vals);
 }
 
+/*
+ * Unwind tables follow the processes: read while one is held for its mappings, or at its first
+ * stack, again when a walk was cut (a module mapped since), dropped at exec and exit.
+ */
+static void ring_unwind(struct tracer *t, const struct ht_hdr *rec)
+{
+	if (!t->unwind)
+		return;
+	switch (rec->type) {
+	case HT_REC_STACK:
+		if (!(rec->flags & HT_F_KSTACK))
+			unwind_on_stack(t->unwind, (pid_t)rec->pid, rec->flags, tracer_now_ns());
+		break;
+	case HT_REC_HELD:
+		unwind_process(t->unwind, (pid_t)rec->pid);
+		break;
+	case HT_REC_EXEC:
+	case HT_REC_EXIT:
+		unwind_forget(t->unwind, (pid_t)rec->pid);
+		break;
+	}
+}
+
 int ring_on_record(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -76,6 +99,7 @@ int ring_on_record(void *ctx, void *data, size_t size)
 		return t->error;
 	}
 	targets_follow(t, data);
+	ring_unwind(t, data);
 	if (((struct ht_hdr *)data)->type == HT_REC_KMEM &&
 	    ((struct ht_kmem *)data)->op == HT_KOP_FREE)
 		t->kmem_frees++;

@@ -274,6 +274,15 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->hooks = hooks_prepare(t->skel, opts->want_vm, opts->verbose);
 	t->kmem = kmem_prepare(t->skel, opts->want_kmem, opts->kmem_stacks, opts->kmem_table_size,
 			       opts->verbose);
+	if (opts->capture_stacks) {
+		t->unwind = unwind_prepare(t->skel, opts->unwind, opts->unwind_table_rows,
+					   opts->verbose);
+		if (!t->unwind && opts->unwind != UNWIND_FP) {
+			fprintf(stderr, "heaptrail: cannot set up the unwind tables: %s\n",
+				strerror(errno));
+			return -1;
+		}
+	}
 	features_release(); /* the kernel's BTF: read once, for the hooks and -k */
 	if (opts->want_kmem && !t->kmem)
 		return -1;
@@ -289,6 +298,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	}
 	guard_open_gate(t);
+	if (t->unwind && unwind_loaded(t->unwind, t->skel))
+		return -1;
 	if (attach_sys_table(t))
 		return -1;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_on_record, t, NULL);
@@ -371,6 +382,7 @@ void tracer_close(struct tracer *t)
 		probes_free(t->libs[i]);
 	hooks_free(t->hooks);
 	kmem_free(t->kmem);
+	unwind_free(t->unwind);
 	features_release();
 	free(t);
 }

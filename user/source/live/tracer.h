@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "heaptrail.h"
+#include "source/live/unwind.h"
 
 struct tracer_opts {
 	bool all;	   /* -a */
@@ -37,6 +38,8 @@ struct tracer_opts {
 	bool hold_at_exec;   /* stop targets at exec until the consumer saw the HELD record */
 	unsigned stack_depth;
 	unsigned stack_table_size;
+	enum unwind_mode unwind; /* how user stacks are walked */
+	unsigned unwind_table_rows;
 	bool verbose;
 	bool watch_stdout; /* a closed pipe on stdout ends the run: nobody reads the output */
 };

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * --unwind: which processes the BPF side walks with unwind tables, and the tables themselves
+ * (each module's rows once, each process's executable mappings), kept in the BPF maps.
+ */
+#ifndef HT_UNWIND_H
+#define HT_UNWIND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum unwind_mode {
+	UNWIND_AUTO, /* tables for a process with a module built without frame pointers */
+	UNWIND_FP,   /* frame pointers only: no tables */
+	UNWIND_DWARF /* tables for every process */
+};
+
+struct heaptrail_bpf;
+struct unwind;
+
+/* Before load: sizes the maps and sets the BPF switch. NULL for UNWIND_FP (nothing to do). */
+struct unwind *unwind_prepare(struct heaptrail_bpf *skel, enum unwind_mode mode,
+			      unsigned table_rows, bool verbose);
+/* After load: maps the row table. 0, or -1 after saying why. */
+int unwind_loaded(struct unwind *u, struct heaptrail_bpf *skel);
+/*
+ * Reads pid's executable mappings, compiles the modules not seen yet, and decides how pid is
+ * walked (tables, or frame pointers in auto mode when every module has them). Best left for a
+ * stopped process; a refresh after its mappings changed is the same call.
+ */
+void unwind_process(struct unwind *u, pid_t pid);
+/* A user stack record arrived: a process not decided yet, or one whose walk was cut. */
+void unwind_on_stack(struct unwind *u, pid_t pid, uint32_t flags, uint64_t now_ns);
+/* pid exec'ed or exited: its mappings are gone. */
+void unwind_forget(struct unwind *u, pid_t pid);
+void unwind_free(struct unwind *u);
+
+#endif
