@@ -47,6 +47,16 @@ static __always_inline __u64 uw_le(__u64 a, __u64 b)
 	return ((b - a) >> 63) ^ 1;
 }
 
+/*
+ * v & (HT_UNWIND_MAPS - 1), done: clang drops a mask it proves useless, and older verifiers
+ * (6.1) cannot prove it, nor follow a multiplication.
+ */
+static __always_inline __u64 uw_slot(__u64 v)
+{
+	asm volatile("%0 &= %1" : "+r"(v) : "i"(HT_UNWIND_MAPS - 1));
+	return v;
+}
+
 /* The mapping holding pc, NULL when none does. Unused slots start at HT_UNWIND_UNUSED. */
 static __always_inline const struct ht_unwind_map *uw_find_map(const struct ht_unwind_proc *up,
 							       __u64 pc)
@@ -56,8 +66,8 @@ static __always_inline const struct ht_unwind_map *uw_find_map(const struct ht_u
 
 	/* the last slot starting at or below pc: halves of HT_UNWIND_MAPS */
 	for (__u64 half = HT_UNWIND_MAPS / 2; half; half >>= 1)
-		i += half * uw_le(up->maps[(i + half) & (HT_UNWIND_MAPS - 1)].start, pc);
-	m = &up->maps[i & (HT_UNWIND_MAPS - 1)];
+		i += half & -uw_le(up->maps[uw_slot(i + half)].start, pc);
+	m = &up->maps[uw_slot(i)];
 	return m->start <= pc && pc < m->end ? m : NULL;
 }
 
@@ -76,7 +86,7 @@ static __always_inline const struct ht_unwind_row *uw_find_row(const struct ht_u
 		r = bpf_map_lookup_elem(&unwind_rows, &(__u32){ base + half });
 		if (!r)
 			return NULL;
-		base += half * (__u32)uw_le(r->pc, rel);
+		base += half & -(__u32)uw_le(r->pc, rel);
 		len -= half;
 	}
 	r = bpf_map_lookup_elem(&unwind_rows, &base);
