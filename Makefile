@@ -110,9 +110,10 @@ DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
 # Building and running: what `make run` installs.
 DEPS_MAIN      := clang llvm gcc make pkg-config zlib1g-dev libcapstone-dev libjemalloc-dev \
 		  libzstd-dev
-# Only the tests use these (stress-ng: load beside the -k tests; qemu and the rest: vmtest).
+# Only the tests use these (stress-ng: load beside the -k tests; heaptrack: the stacks it reports
+# are compared with ours; qemu and the rest: vmtest).
 DEPS_TEST      := g++ libcmocka-dev python3 python3-pytest valgrind libc6-dbg util-linux \
-		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file
+		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file heaptrack binutils
 # The debuginfod server, of the same elfutils as libdw's client (test_stacks starts one).
 DEPS_TEST_BACKPORTS := debuginfod
 

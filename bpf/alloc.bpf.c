@@ -53,11 +53,16 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64
 		}
 	}
 	if (unwind_tables) {
-		const struct ht_unwind_proc *up =
+		struct ht_unwind_proc *up =
 			bpf_map_lookup_elem(&unwind_procs, &(__u32){ id >> 32 });
+		__u64 unmapped_pc = 0;
 
 		if (up)
-			n = uw_walk(up, b, ret_addr, sp, bp, &flags);
+			n = uw_walk(up, b, ret_addr, sp, bp, &flags, &unmapped_pc);
+		if (up && may_defer && uw_wants_tables(up, unmapped_pc)) {
+			hold_current(id);
+			return STACK_AT_RETURN;
+		}
 	}
 	if (!n) {
 		n = stack_walk(ctx, b, BPF_F_USER_STACK);

@@ -187,7 +187,8 @@ struct ht_unwind_map {
 #define HT_UNWIND_UNUSED (1ull << 62)
 struct ht_unwind_proc {
 	__u32 n;
-	__u32 pad0;
+	/* stops the walk may still make for a module mapped since these were read (BPF counts down) */
+	__s32 holds_left;
 	struct ht_unwind_map maps[HT_UNWIND_MAPS];
 };
 

@@ -30,8 +30,9 @@ struct uw_state {
 	const struct ht_unwind_proc *up;
 	__u64 ip, sp, bp;
 	__u32 n, max;
-	bool cut;      /* stopped short */
-	bool unmapped; /* met code outside the tables */
+	bool cut;	   /* stopped short */
+	bool unmapped;	   /* met code outside the tables */
+	__u64 unmapped_pc; /* the first such address */
 };
 
 /*
@@ -115,6 +116,8 @@ static long uw_step(__u64 i, void *ctx)
 		 * points above this frame; userspace checks what it finds as it checks any
 		 * frame-pointer frame.
 		 */
+		if (!s->unmapped)
+			s->unmapped_pc = pc;
 		s->unmapped = true;
 		if (s->bp < s->sp) {
 			s->cut = true;
@@ -174,8 +177,34 @@ static long uw_step(__u64 i, void *ctx)
  * *flags gets HT_F_STACK_DWARF, with HT_F_STACK_CUT when the walk stopped short. 0 when the
  * kernel has no bpf_loop (before 5.17): the caller walks frame pointers then.
  */
+static long uw_vma_is_file(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	*(bool *)ctx = vma->vm_file != NULL;
+	return 0;
+}
+
+/*
+ * Whether the walk met a module mapped since the tables were read: code in a file (not JIT
+ * code) outside them. Then the process is stopped while userspace reads them again, and the
+ * stack taken at the call's return, a few times per reading (holds_left).
+ */
+static __always_inline bool uw_wants_tables(struct ht_unwind_proc *up, __u64 unmapped_pc)
+{
+	bool file = false;
+
+	if (!unmapped_pc || up->holds_left <= 0 ||
+	    !bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_find_vma))
+		return false;
+	if (bpf_find_vma(bpf_get_current_task_btf(), unmapped_pc, uw_vma_is_file, &file, 0) ||
+	    !file)
+		return false;
+	__sync_fetch_and_add(&up->holds_left, -1);
+	return true;
+}
+
 static __always_inline __u32 uw_walk(const struct ht_unwind_proc *up, struct ht_stack *b,
-				     __u64 ret_addr, __u64 sp, __u64 bp, __u32 *flags)
+				     __u64 ret_addr, __u64 sp, __u64 bp, __u32 *flags,
+				     __u64 *unmapped_pc)
 {
 	struct uw_state s = {
 		.b = b,
@@ -191,6 +220,7 @@ static __always_inline __u32 uw_walk(const struct ht_unwind_proc *up, struct ht_
 		return 0;
 	b->frames[0] = ret_addr;
 	bpf_loop(HT_MAX_STACK_DEPTH, uw_step, &s, 0);
+	*unmapped_pc = s.unmapped_pc;
 	*flags = HT_F_STACK_DWARF | (s.cut ? HT_F_STACK_CUT : 0) |
 		 (s.unmapped ? HT_F_STACK_UNMAPPED : 0);
 	return s.n > HT_MAX_STACK_DEPTH ? HT_MAX_STACK_DEPTH : s.n;

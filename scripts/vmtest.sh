@@ -133,9 +133,10 @@ while read -r f; do copy_file "$f"; done <"$VM/pyfiles.txt"
 
 # what the tests run besides heaptrail
 for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file stress-ng sort \
-	bpftool debuginfod; do
+	bpftool debuginfod heaptrack heaptrack_print readelf setarch; do
 	p=$(command -v "$tool") && copy_elf "$p"
 done
+copy_tree /usr/lib/heaptrack # heaptrack's preloaded library and interpreter
 # libdw's debuginfod client, which it loads with dlopen (ldd does not list it)
 copy_elf /usr/lib/x86_64-linux-gnu/libdebuginfod.so.1
 copy_tree /usr/libexec/valgrind

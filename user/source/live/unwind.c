@@ -25,6 +25,8 @@
 /* A process whose walk was cut has its tables refreshed at most this often. */
 #define UNWIND_REFRESH_NS (1000 * 1000000ull)
 #define UNWIND_RECENT	  32
+/* Stops the BPF walk may make, per reading, for modules mapped since (see uw_wants_tables). */
+#define UNWIND_HOLDS 8
 
 /* A module, by the file's identity (the same path may be another file in a container). */
 struct unwind_file {
@@ -239,6 +241,7 @@ void unwind_process(struct unwind *u, pid_t pid)
 		return;
 	for (unsigned i = 0; i < HT_UNWIND_MAPS; i++)
 		s.proc.maps[i].start = s.proc.maps[i].end = HT_UNWIND_UNUSED;
+	s.proc.holds_left = UNWIND_HOLDS;
 	text = proc_maps_text(pid, &len);
 	if (!text)
 		return;
