@@ -89,7 +89,7 @@ def main():
     if wanted("workloads"):
         workloads()
     for name, fn in (("faults", fault_batching), ("forks", forks), ("bystanders", bystanders),
-                     ("busy", busy_system)):
+                     ("busy", busy_system), ("unwind", unwind)):
         if wanted(name):
             fn()
 
@@ -118,6 +118,62 @@ def workloads():
           f"through leaks -i in {seconds:.2f} s (median of {RUNS}, start-up included): "
           f"{REPLAY_RECORDS / seconds / 1e6:.1f} M records/s on one core, peak RSS "
           f"{peak // 1024} MiB.")
+
+
+UNWIND_WORKLOADS = [
+    ("churn", ["churn", "1000000"]),
+    ("deep_churn (32 frames)", ["deep_churn", "1000000", "32"]),
+]
+
+
+def leaks_verbose(*opts):
+    return lambda cmd: [HT, "leaks", "-v", "--top", "3", *opts, "-c", shlex.join(cmd)]
+
+
+UNWIND_CONFIGS = [
+    ("untraced", lambda cmd: cmd),
+    ("fp", leaks_verbose("--unwind", "fp")),
+    ("dwarf", leaks_verbose("--unwind", "dwarf")),
+    ("auto", leaks_verbose()),
+    ("heaptrack", lambda cmd: ["heaptrack", "--raw", "-o",
+                               os.path.join(tempfile.gettempdir(), "heaptrail-bench-ht"), *cmd]),
+]
+
+
+def unwind():
+    """Stack walks (issue 14): the workloads, built -O2 (no frame pointers), under each
+    --unwind mode, beside untraced and heaptrack, interleaved, medians; with ring-buffer bytes
+    per allocation and the unwind table's rows, from -v."""
+    print()
+    print("| workload | untraced | --unwind fp | dwarf | auto | heaptrack | dwarf/fp "
+          "| ring bytes per op, fp / dwarf | table rows (KiB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, argv in UNWIND_WORKLOADS:
+        cmd = [os.path.join(BENCH, argv[0])] + argv[1:]
+        samples = {c: [] for c, _ in UNWIND_CONFIGS}
+        outs = {}
+        for _ in range(max(RUNS, 5)):
+            for cname, make in UNWIND_CONFIGS:
+                ns, _, out = run(make(cmd))
+                samples[cname].append(ns)
+                outs[cname] = out
+        med = {c: statistics.median(v) for c, v in samples.items()}
+        ops = int(re.search(r"^bench \S+ ops=(\d+)", outs["untraced"], re.M).group(1))
+
+        def ring(c):
+            m = re.search(r"ring buffer: \d+ records, (\d+) bytes", outs[c])
+            return int(m.group(1)) / ops if m else float("nan")
+
+        rows = re.search(r"unwind tables: (\d+) rows for \d+ modules \((\d+) KiB\)",
+                         outs["dwarf"])
+        print(f"| {name} | {med['untraced']:.0f} | {med['fp']:.0f} | {med['dwarf']:.0f} | "
+              f"{med['auto']:.0f} | {med['heaptrack']:.0f} | {ratio(med['dwarf'], med['fp'])} | "
+              f"{ring('fp'):.1f} / {ring('dwarf'):.1f} | "
+              f"{rows.group(1) if rows else '?'} ({rows.group(2) if rows else '?'}) |")
+    print()
+    print("ns per operation of the workload's measured loop (a malloc or a free), median of "
+          f"{max(RUNS, 5)}. Every allocation is walked; a stack goes through the ring buffer "
+          "once per distinct id.")
 
 
 FORK_CONFIGS = [

@@ -60,8 +60,9 @@ def test_sort_without_frame_pointers(tmp_path, unwind):
     __libc_start_call_main <- __libc_start_main <- sort's _start, as heaptrack shows them."""
     src = tmp_path / "in.txt"
     src.write_text("".join(f"{(i * 7919) % 10007}\n" for i in range(20000)))
+    # a locale read from files, wherever the tests run (the guests have no LANG)
     rep, proc = leaks_json(["-v", "--unwind", unwind, "-c",
-                            f"sort {src} -o {tmp_path / 'out.txt'}"])
+                            f"env LC_ALL=C.UTF-8 sort {src} -o {tmp_path / 'out.txt'}"])
     (p,) = [p for p in rep["processes"] if p["comm"] == "sort"]
     assert p["stacks"], p
     cut = 0
@@ -236,10 +237,10 @@ def test_leak_stacks_equal_heaptrack(tmp_path, program):
         argv = ["/usr/bin/python3.11", str(script)]  # Debian's, not the first on PATH
     # Which objects python3 still holds at exit depends on its hash seed and on where its
     # memory lies (dicts keyed by address): both fixed, in both runs.
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    env = dict(os.environ, PYTHONHASHSEED="0", LC_ALL="C.UTF-8")
     theirs = heaptrack_leaks(tmp_path, argv, env)
     rep, _ = leaks_json(["--top", "1000", "-c",
-                         "setarch -R env PYTHONHASHSEED=0 " + " ".join(argv)])
+                         "setarch -R env PYTHONHASHSEED=0 LC_ALL=C.UTF-8 " + " ".join(argv)])
     (p,) = [p for p in rep["processes"] if p["comm"] == os.path.basename(argv[0])[:15]]
     ours = [dict(s, frames=flame_order(s["frames"])) for s in p["stacks"]]
     assert len(theirs) >= 10 and max(map(len, theirs)) >= 7, theirs

@@ -100,6 +100,10 @@ int ring_on_record(void *ctx, void *data, size_t size)
 	}
 	targets_follow(t, data);
 	ring_unwind(t, data);
+	t->ring_records++;
+	t->ring_bytes += size;
+	if (((struct ht_hdr *)data)->type == HT_REC_STACK)
+		t->ring_stack_bytes += size;
 	if (((struct ht_hdr *)data)->type == HT_REC_KMEM &&
 	    ((struct ht_kmem *)data)->op == HT_KOP_FREE)
 		t->kmem_frees++;

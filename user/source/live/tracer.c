@@ -131,6 +131,11 @@ static void tracer_print_cost(const struct tracer *t)
 		"peak RSS %ld KiB\n",
 		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, wall, ru.ru_maxrss);
+	fprintf(stderr,
+		"heaptrail: ring buffer: %" PRIu64 " records, %" PRIu64 " bytes, of which %" PRIu64
+		" in stacks\n",
+		t->ring_records, t->ring_bytes, t->ring_stack_bytes);
+	unwind_print_usage(t->unwind);
 }
 
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)

@@ -61,10 +61,11 @@ struct tracer {
 	int child_status;
 	bool child_reaped;
 
-	bool uprobe_multi;			   /* the kernel has uprobe_multi links */
-	struct hooks *hooks;			   /* kernel-function hooks, when any can attach */
-	struct kmem *kmem;			   /* kernel-allocator tracepoints (-k) */
-	struct unwind *unwind;			   /* unwind tables (--unwind), NULL: none */
+	bool uprobe_multi;     /* the kernel has uprobe_multi links */
+	struct hooks *hooks;   /* kernel-function hooks, when any can attach */
+	struct kmem *kmem;     /* kernel-allocator tracepoints (-k) */
+	struct unwind *unwind; /* unwind tables (--unwind), NULL: none */
+	uint64_t ring_records, ring_bytes, ring_stack_bytes; /* what came through the ring (-v) */
 	uint64_t kmem_nested, kmem_nested_next_ns; /* kmem_nested_misses(), read now and then */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;

@@ -289,6 +289,17 @@ void unwind_forget(struct unwind *u, pid_t pid)
 	bpf_map_delete_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid });
 }
 
+void unwind_print_usage(const struct unwind *u)
+{
+	if (!u)
+		return;
+	fprintf(stderr,
+		"heaptrail: unwind tables: %" PRIu32 " rows for %zu modules (%" PRIu32
+		" KiB) of %" PRIu32 " (%zu KiB of kernel memory)\n",
+		u->rows_used, u->nfiles, (uint32_t)(u->rows_used * sizeof(*u->rows) / 1024),
+		u->rows_cap, u->rows_len / 1024);
+}
+
 void unwind_free(struct unwind *u)
 {
 	if (!u)

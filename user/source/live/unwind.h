@@ -34,6 +34,8 @@ void unwind_process(struct unwind *u, pid_t pid);
 void unwind_on_stack(struct unwind *u, pid_t pid, uint32_t flags, uint64_t now_ns);
 /* pid exec'ed or exited: its mappings are gone. */
 void unwind_forget(struct unwind *u, pid_t pid);
+/* -v: the rows the modules take, and the kernel memory of the table. */
+void unwind_print_usage(const struct unwind *u);
 void unwind_free(struct unwind *u);
 
 #endif
