@@ -82,7 +82,7 @@ static __always_inline const struct ht_unwind_row *uw_find_row(const struct ht_u
 	if (!len)
 		return NULL;
 	/* the last row at or below rel in [base, base + len); 2^24 rows at most */
-	for (int k = 0; k < 24; k++) {
+	for (int k = 0; k < 24 && len > 1; k++) {
 		half = len >> 1;
 		r = bpf_map_lookup_elem(&unwind_rows, &(__u32){ base + half });
 		if (!r)

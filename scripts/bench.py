@@ -130,8 +130,14 @@ def leaks_verbose(*opts):
     return lambda cmd: [HT, "leaks", "-v", "--top", "3", *opts, "-c", shlex.join(cmd)]
 
 
+# BENCH_BASELINE=path/to/an/older/heaptrail adds it (its plain leaks) to the unwind pass: the
+# frame-pointer walk must not get slower than it was.
+BASELINE = os.environ.get("BENCH_BASELINE")
+
 UNWIND_CONFIGS = [
     ("untraced", lambda cmd: cmd),
+] + ([("baseline", lambda cmd: [BASELINE, "leaks", "-v", "--top", "3", "-c", shlex.join(cmd)])]
+     if BASELINE else []) + [
     ("fp", leaks_verbose("--unwind", "fp")),
     ("dwarf", leaks_verbose("--unwind", "dwarf")),
     ("auto", leaks_verbose()),
@@ -145,9 +151,10 @@ def unwind():
     --unwind mode, beside untraced and heaptrack, interleaved, medians; with ring-buffer bytes
     per allocation and the unwind table's rows, from -v."""
     print()
-    print("| workload | untraced | --unwind fp | dwarf | auto | heaptrack | dwarf/fp "
-          "| ring bytes per op, fp / dwarf | table rows (KiB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| workload | untraced | " + ("baseline | " if BASELINE else "") +
+          "--unwind fp | dwarf | auto | heaptrack | dwarf/fp | ring bytes per op, fp / dwarf "
+          "| table rows (KiB) |")
+    print("|---|---:|" + ("---:|" if BASELINE else "") + "---:|---:|---:|---:|---:|---:|---:|")
     for name, argv in UNWIND_WORKLOADS:
         cmd = [os.path.join(BENCH, argv[0])] + argv[1:]
         samples = {c: [] for c, _ in UNWIND_CONFIGS}
@@ -166,7 +173,8 @@ def unwind():
 
         rows = re.search(r"unwind tables: (\d+) rows for \d+ modules \((\d+) KiB\)",
                          outs["dwarf"])
-        print(f"| {name} | {med['untraced']:.0f} | {med['fp']:.0f} | {med['dwarf']:.0f} | "
+        base = f"{med['baseline']:.0f} | " if BASELINE else ""
+        print(f"| {name} | {med['untraced']:.0f} | {base}{med['fp']:.0f} | {med['dwarf']:.0f} | "
               f"{med['auto']:.0f} | {med['heaptrack']:.0f} | {ratio(med['dwarf'], med['fp'])} | "
               f"{ring('fp'):.1f} / {ring('dwarf'):.1f} | "
               f"{rows.group(1) if rows else '?'} ({rows.group(2) if rows else '?'}) |")
