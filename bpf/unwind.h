@@ -17,10 +17,14 @@ struct {
 	__type(value, struct ht_unwind_row);
 } unwind_rows SEC(".maps");
 
-/* The processes walked with the tables: only those userspace chose (--unwind). */
+/*
+ * The processes walked with the tables: only those userspace chose (--unwind). Allocated per
+ * entry (userspace alone writes it), so that -a on a busy machine costs what it has.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct ht_unwind_proc);
 } unwind_procs SEC(".maps");

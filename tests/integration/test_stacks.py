@@ -126,6 +126,20 @@ def test_deep_stacks_without_frame_pointers_equal_the_program_own(tmp_path, unwi
                                                           "__libc_start_main@@GLIBC_2.34"], s
 
 
+def test_deep_stacks_from_a_recording(tmp_path):
+    """The walk happens while recording: a recording replays the same whole stacks."""
+    truth = tmp_path / "t.jsonl"
+    rec = tmp_path / "deep.ht"
+    proc = run_heaptrail(["record", "-o", str(rec), "-c", f"{fixture_path('deep_nofp')} {truth}"])
+    assert proc.returncode == 0, proc.stderr
+    rep, _ = leaks_json(["-i", str(rec)])
+    (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
+    for depth in (5, 20, 60):
+        (s,) = [s for s in p["stacks"] if s["bytes"] == 1000 + depth]
+        got = [f["addr"] for f in s["frames"] if not f.get("inlined")]
+        assert got[1:] == deep_truth(truth, 1000 + depth)[1:], (depth, s)
+
+
 def test_deep_stacks_stop_at_the_depth_limit_and_say_so(tmp_path):
     truth = tmp_path / "t.jsonl"
     rep, _ = leaks_json(["--stack-depth", "20", "-c", f"{fixture_path('deep_nofp')} {truth}"])

@@ -255,9 +255,15 @@ void unwind_process(struct unwind *u, pid_t pid)
 			       : "frame pointers (every module keeps them)",
 			tables && s.no_fp ? ", since this has no frame pointers: " : "",
 			tables && s.no_fp ? s.no_fp : "");
-	if (tables)
-		bpf_map_update_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid }, &s.proc, BPF_ANY);
-	else
+	if (tables &&
+	    bpf_map_update_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid }, &s.proc, BPF_ANY)) {
+		if (!u->full_said)
+			fprintf(stderr,
+				"heaptrail: unwind: no room for pid %d's table (%s): it and others "
+				"are walked by frame pointers\n",
+				pid, strerror(errno));
+		u->full_said = true;
+	} else if (!tables)
 		bpf_map_delete_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid });
 }
 
