@@ -58,8 +58,8 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64
 		__u64 unmapped_pc = 0;
 
 		if (up)
-			n = uw_walk(up, b, ret_addr, sp, bp, &flags, &unmapped_pc);
-		if (up && may_defer && uw_wants_tables(up, unmapped_pc)) {
+			n = unwind_walk(up, b, ret_addr, sp, bp, &flags, &unmapped_pc);
+		if (up && may_defer && unwind_wants_tables(up, unmapped_pc)) {
 			hold_current(id);
 			return STACK_AT_RETURN;
 		}

@@ -29,7 +29,7 @@ struct {
 	__type(value, struct ht_unwind_proc);
 } unwind_procs SEC(".maps");
 
-struct uw_state {
+struct unwind_walk_state {
 	struct ht_stack *b;
 	const struct ht_unwind_proc *up;
 	__u64 ip, sp, bp;
@@ -47,7 +47,7 @@ struct uw_state {
  */
 
 /* 1 when a <= b, for values below 2^63. */
-static __always_inline __u64 uw_le(__u64 a, __u64 b)
+static __always_inline __u64 unwind_le(__u64 a, __u64 b)
 {
 	return ((b - a) >> 63) ^ 1;
 }
@@ -56,29 +56,29 @@ static __always_inline __u64 uw_le(__u64 a, __u64 b)
  * v & (HT_UNWIND_MAPS - 1), done: clang drops a mask it proves useless, and older verifiers
  * (6.1) cannot prove it, nor follow a multiplication.
  */
-static __always_inline __u64 uw_slot(__u64 v)
+static __always_inline __u64 unwind_slot(__u64 v)
 {
 	asm volatile("%0 &= %1" : "+r"(v) : "i"(HT_UNWIND_MAPS - 1));
 	return v;
 }
 
 /* The mapping holding pc, NULL when none does. Unused slots start at HT_UNWIND_UNUSED. */
-static __always_inline const struct ht_unwind_map *uw_find_map(const struct ht_unwind_proc *up,
-							       __u64 pc)
+static __always_inline const struct ht_unwind_map *unwind_find_map(const struct ht_unwind_proc *up,
+								   __u64 pc)
 {
 	const struct ht_unwind_map *m;
 	__u64 i = 0;
 
 	/* the last slot starting at or below pc: halves of HT_UNWIND_MAPS */
 	for (__u64 half = HT_UNWIND_MAPS / 2; half; half >>= 1)
-		i += half & -uw_le(up->maps[uw_slot(i + half)].start, pc);
-	m = &up->maps[uw_slot(i)];
+		i += half & -unwind_le(up->maps[unwind_slot(i + half)].start, pc);
+	m = &up->maps[unwind_slot(i)];
 	return m->start <= pc && pc < m->end ? m : NULL;
 }
 
 /* The row for rel (a link-time address) among a module's rows, NULL when before its first. */
-static __always_inline const struct ht_unwind_row *uw_find_row(const struct ht_unwind_map *m,
-							       __u32 rel)
+static __always_inline const struct ht_unwind_row *unwind_find_row(const struct ht_unwind_map *m,
+								   __u32 rel)
 {
 	__u32 base = m->row_first, len = m->row_count, half;
 	const struct ht_unwind_row *r;
@@ -91,7 +91,7 @@ static __always_inline const struct ht_unwind_row *uw_find_row(const struct ht_u
 		r = bpf_map_lookup_elem(&unwind_rows, &(__u32){ base + half });
 		if (!r)
 			return NULL;
-		base += half & -(__u32)uw_le(r->pc, rel);
+		base += half & -(__u32)unwind_le(r->pc, rel);
 		len -= half;
 	}
 	r = bpf_map_lookup_elem(&unwind_rows, &base);
@@ -99,9 +99,9 @@ static __always_inline const struct ht_unwind_row *uw_find_row(const struct ht_u
 }
 
 /* One frame: from the state at a return address to its caller's. 1 ends the walk. */
-static long uw_step(__u64 i, void *ctx)
+static long unwind_step(__u64 i, void *ctx)
 {
-	struct uw_state *s = ctx;
+	struct unwind_walk_state *s = ctx;
 	const struct ht_unwind_map *m;
 	const struct ht_unwind_row *r;
 	__u64 pc = s->ip - 1, cfa, ra = 0, rel;
@@ -112,7 +112,7 @@ static long uw_step(__u64 i, void *ctx)
 		s->cut = true; /* the depth limit */
 		return 1;
 	}
-	m = uw_find_map(s->up, pc);
+	m = unwind_find_map(s->up, pc);
 	if (!m) {
 		/*
 		 * Code outside every module with a table: JIT code, or a module mapped since the
@@ -131,7 +131,7 @@ static long uw_step(__u64 i, void *ctx)
 		bp_off = -16;
 	} else {
 		rel = pc - m->bias;
-		r = rel >> 32 ? NULL : uw_find_row(m, (__u32)rel);
+		r = rel >> 32 ? NULL : unwind_find_row(m, (__u32)rel);
 		if (!r) {
 			s->cut = true;
 			return 1;
@@ -181,7 +181,7 @@ static long uw_step(__u64 i, void *ctx)
  * *flags gets HT_F_STACK_DWARF, with HT_F_STACK_CUT when the walk stopped short. 0 when the
  * kernel has no bpf_loop (before 5.17): the caller walks frame pointers then.
  */
-static long uw_vma_is_file(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+static long unwind_vma_is_file(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
 {
 	*(bool *)ctx = vma->vm_file != NULL;
 	return 0;
@@ -192,25 +192,25 @@ static long uw_vma_is_file(struct task_struct *task, struct vm_area_struct *vma,
  * code) outside them. Then the process is stopped while userspace reads them again, and the
  * stack taken at the call's return, a few times per reading (holds_left).
  */
-static __always_inline bool uw_wants_tables(struct ht_unwind_proc *up, __u64 unmapped_pc)
+static __always_inline bool unwind_wants_tables(struct ht_unwind_proc *up, __u64 unmapped_pc)
 {
 	bool file = false;
 
 	if (!unmapped_pc || up->holds_left <= 0 ||
 	    !bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_find_vma))
 		return false;
-	if (bpf_find_vma(bpf_get_current_task_btf(), unmapped_pc, uw_vma_is_file, &file, 0) ||
+	if (bpf_find_vma(bpf_get_current_task_btf(), unmapped_pc, unwind_vma_is_file, &file, 0) ||
 	    !file)
 		return false;
 	__sync_fetch_and_add(&up->holds_left, -1);
 	return true;
 }
 
-static __always_inline __u32 uw_walk(const struct ht_unwind_proc *up, struct ht_stack *b,
-				     __u64 ret_addr, __u64 sp, __u64 bp, __u32 *flags,
-				     __u64 *unmapped_pc)
+static __always_inline __u32 unwind_walk(const struct ht_unwind_proc *up, struct ht_stack *b,
+					 __u64 ret_addr, __u64 sp, __u64 bp, __u32 *flags,
+					 __u64 *unmapped_pc)
 {
-	struct uw_state s = {
+	struct unwind_walk_state s = {
 		.b = b,
 		.up = up,
 		.ip = ret_addr,
@@ -223,7 +223,7 @@ static __always_inline __u32 uw_walk(const struct ht_unwind_proc *up, struct ht_
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
 		return 0;
 	b->frames[0] = ret_addr;
-	bpf_loop(HT_MAX_STACK_DEPTH, uw_step, &s, 0);
+	bpf_loop(HT_MAX_STACK_DEPTH, unwind_step, &s, 0);
 	*unmapped_pc = s.unmapped_pc;
 	*flags = HT_F_STACK_DWARF | (s.cut ? HT_F_STACK_CUT : 0) |
 		 (s.unmapped ? HT_F_STACK_UNMAPPED : 0);
