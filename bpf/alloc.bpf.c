@@ -60,7 +60,7 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64
 		if (up)
 			n = unwind_walk(up, b, ret_addr, sp, bp, &flags, &unmapped_pc);
 		if (up && may_defer && unwind_wants_tables(up, unmapped_pc)) {
-			hold_current(id);
+			hold_current_for(id, HT_F_HELD_UNWIND);
 			return STACK_AT_RETURN;
 		}
 	}

@@ -291,7 +291,7 @@ static __always_inline void faults_flush_for(__u32 tid)
  * we find the gate closed and continue ourselves. A hold that cannot be entered or announced
  * is not made (counted).
  */
-static __always_inline void hold_current(__u64 id)
+static __always_inline void hold_current_for(__u64 id, __u32 why)
 {
 	struct ht_held_key key = { .tgid = id >> 32, .ts_ns = bpf_ktime_get_ns() };
 	__u32 one = 1, *gate;
@@ -314,7 +314,7 @@ static __always_inline void hold_current(__u64 id)
 		return;
 	}
 	/* the record's stamp names the entry for userspace to delete */
-	rec = reserve(HT_REC_HELD, sizeof(*rec), id, key.ts_ns, 0);
+	rec = reserve(HT_REC_HELD, sizeof(*rec), id, key.ts_ns, why);
 	if (!rec) {
 		bpf_send_signal(18 /* SIGCONT */);
 		bpf_map_delete_elem(&held, &key);
@@ -322,6 +322,12 @@ static __always_inline void hold_current(__u64 id)
 		return;
 	}
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+}
+
+/* A hold for the process's mappings (why: HELD record flags, 0 or HT_F_HELD_UNWIND). */
+static __always_inline void hold_current(__u64 id)
+{
+	hold_current_for(id, 0);
 }
 
 /*

@@ -74,8 +74,16 @@ static void ring_unwind(struct tracer *t, const struct ht_hdr *rec)
 		if (!(rec->flags & HT_F_KSTACK))
 			unwind_on_stack(t->unwind, (pid_t)rec->pid, rec->flags, tracer_now_ns());
 		break;
+	case HT_REC_FORK:
+		unwind_fork(t->unwind, (pid_t)rec->pid,
+			    (pid_t)((const struct ht_fork *)rec)->child_pid);
+		break;
 	case HT_REC_HELD:
-		unwind_process(t->unwind, (pid_t)rec->pid);
+		/* a forked child has its parent's tables already, unless a module came since */
+		if (rec->flags & HT_F_HELD_UNWIND)
+			unwind_process(t->unwind, (pid_t)rec->pid);
+		else
+			unwind_ensure(t->unwind, (pid_t)rec->pid);
 		break;
 	case HT_REC_EXEC:
 	case HT_REC_EXIT:

@@ -267,6 +267,28 @@ void unwind_process(struct unwind *u, pid_t pid)
 		bpf_map_delete_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid });
 }
 
+void unwind_ensure(struct unwind *u, pid_t pid)
+{
+	if (u && !pidset_has(&u->decided, (uint32_t)pid))
+		unwind_process(u, pid);
+}
+
+void unwind_fork(struct unwind *u, pid_t parent, pid_t child)
+{
+	struct ht_unwind_proc proc;
+
+	if (!u || !u->rows || !pidset_has(&u->decided, (uint32_t)parent))
+		return;
+	if (!bpf_map_lookup_elem(u->procs_fd, &(uint32_t){ (uint32_t)parent }, &proc)) {
+		proc.holds_left = UNWIND_HOLDS;
+		if (bpf_map_update_elem(u->procs_fd, &(uint32_t){ (uint32_t)child }, &proc,
+					BPF_ANY))
+			return; /* the child's own reading will say why */
+	}
+	/* a parent without tables (frame pointers): the child has the same modules */
+	pidset_add(&u->decided, (uint32_t)child);
+}
+
 void unwind_on_stack(struct unwind *u, pid_t pid, uint32_t flags, uint64_t now_ns)
 {
 	if (!u)

@@ -30,6 +30,14 @@ int unwind_loaded(struct unwind *u, struct heaptrail_bpf *skel);
  * stopped process; a refresh after its mappings changed is the same call.
  */
 void unwind_process(struct unwind *u, pid_t pid);
+/* pid's tables, unless it has them (its parent's, copied at its fork). */
+void unwind_ensure(struct unwind *u, pid_t pid);
+/*
+ * A fork: the child maps what its parent mapped, so it gets the parent's tables (two map
+ * syscalls, not a reading of its mappings: a forking service's children are stopped the
+ * shorter).
+ */
+void unwind_fork(struct unwind *u, pid_t parent, pid_t child);
 /* A user stack record arrived: a process not decided yet, or one whose walk was cut. */
 void unwind_on_stack(struct unwind *u, pid_t pid, uint32_t flags, uint64_t now_ns);
 /* pid exec'ed or exited: its mappings are gone. */
