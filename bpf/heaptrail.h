@@ -153,6 +153,8 @@ _Static_assert(sizeof(struct ht_alloc) == 96, "ht_alloc size");
 #define HT_F_STACK_UNMAPPED (1u << 9)
 /* HELD record: the unwind walk met a module mapped since its tables were read (read them). */
 #define HT_F_HELD_UNWIND (1u << 10)
+/* HELD record: stopped at its exec, before its libraries are mapped. */
+#define HT_F_HELD_EXEC (1u << 11)
 
 /*
  * --unwind dwarf: one row of a module's unwind table, compiled by userspace from the module's

@@ -87,7 +87,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 				  BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
 	if (hold_at_exec && filter_targets)
-		hold_current(id); /* after the exec record: userspace sees it first */
+		/* after the exec record: userspace sees it first */
+		hold_current_for(id, HT_F_HELD_EXEC);
 	return 0;
 }
 

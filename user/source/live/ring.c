@@ -79,10 +79,13 @@ static void ring_unwind(struct tracer *t, const struct ht_hdr *rec)
 			    (pid_t)((const struct ht_fork *)rec)->child_pid);
 		break;
 	case HT_REC_HELD:
-		/* a forked child has its parent's tables already, unless a module came since */
+		/*
+		 * At its exec the libraries are not mapped yet: its first allocation's hold reads
+		 * them. A forked child has its parent's tables already, unless a module came since.
+		 */
 		if (rec->flags & HT_F_HELD_UNWIND)
 			unwind_process(t->unwind, (pid_t)rec->pid);
-		else
+		else if (!(rec->flags & HT_F_HELD_EXEC))
 			unwind_ensure(t->unwind, (pid_t)rec->pid);
 		break;
 	case HT_REC_EXEC:
