@@ -130,7 +130,8 @@ def test_deep_stacks_from_a_recording(tmp_path):
     """The walk happens while recording: a recording replays the same whole stacks."""
     truth = tmp_path / "t.jsonl"
     rec = tmp_path / "deep.ht"
-    proc = run_heaptrail(["record", "-o", str(rec), "-c", f"{fixture_path('deep_nofp')} {truth}"])
+    proc = run_heaptrail(["record", "--unwind", "auto", "-o", str(rec), "-c",
+                          f"{fixture_path('deep_nofp')} {truth}"])
     assert proc.returncode == 0, proc.stderr
     rep, _ = leaks_json(["-i", str(rec)])
     (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
@@ -142,7 +143,8 @@ def test_deep_stacks_from_a_recording(tmp_path):
 
 def test_deep_stacks_stop_at_the_depth_limit_and_say_so(tmp_path):
     truth = tmp_path / "t.jsonl"
-    rep, _ = leaks_json(["--stack-depth", "20", "-c", f"{fixture_path('deep_nofp')} {truth}"])
+    rep, _ = leaks_json(["--unwind", "auto", "--stack-depth", "20", "-c",
+                         f"{fixture_path('deep_nofp')} {truth}"])
     (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
     # the leaks at 20 and 60 levels show the same first 20 frames: one group
     (s,) = [s for s in p["stacks"] if s["bytes"] == 1020 + 1060]
@@ -253,7 +255,7 @@ def test_leak_stacks_equal_heaptrack(tmp_path, program):
     # memory lies (dicts keyed by address): both fixed, in both runs.
     env = dict(os.environ, PYTHONHASHSEED="0", LC_ALL="C.UTF-8")
     theirs = heaptrack_leaks(tmp_path, argv, env)
-    rep, _ = leaks_json(["--top", "1000", "-c",
+    rep, _ = leaks_json(["--unwind", "auto", "--top", "1000", "-c",
                          "setarch -R env PYTHONHASHSEED=0 LC_ALL=C.UTF-8 " + " ".join(argv)])
     (p,) = [p for p in rep["processes"] if p["comm"] == os.path.basename(argv[0])[:15]]
     ours = [dict(s, frames=flame_order(s["frames"])) for s in p["stacks"]]

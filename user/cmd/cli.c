@@ -91,7 +91,7 @@ static const struct cli_option stack_options[] = {
 	  true },
 	{ "unwind", 0, "fp|dwarf|auto",
 	  "How user stacks are walked: frame pointers, the modules' call-frame information, or "
-	  "that only for processes with a module built without frame pointers (default auto)",
+	  "that only for processes with a module built without frame pointers (default fp)",
 	  OPT_UNWIND, false },
 	{ "unwind-table-size", 0, "ROWS",
 	  "Unwind rows the kernel holds for every module seen, 8 bytes each (default 1048576)",
@@ -557,6 +557,12 @@ static void cli_defaults(struct cli *cli)
 	cli->ringbuf_size = 16ul << 20;
 	cli->stack_depth = HT_MAX_STACK_DEPTH;
 	cli->stack_table_size = 16384;
+	/*
+	 * Not auto yet: on Linux 6.1 under qemu's emulation, leaks -p of a forker of 1,000
+	 * children took 1.7-2.3 s to exit after SIGTERM with the tables (under 1 s without);
+	 * the cause is not found (issue 14).
+	 */
+	cli->unwind = UNWIND_FP;
 }
 
 /* The loop over argv[2...]: options, and the first error, said once. */
