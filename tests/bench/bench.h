@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static inline uint64_t bench_now_ns(void)
@@ -25,6 +26,23 @@ static inline uint64_t bench_rand(uint64_t *state)
 	*state ^= *state << 25;
 	*state ^= *state >> 27;
 	return *state * 0x2545f4914f6cdd1dull;
+}
+
+/*
+ * One step of the malloc/free churn over slots[nslots]: a free if the drawn slot holds a
+ * block, else a malloc of 16 to 4112 bytes.
+ */
+static inline void bench_churn_step(void **slots, unsigned nslots, uint64_t *seed)
+{
+	uint64_t r = bench_rand(seed);
+	unsigned s = (unsigned)(r % nslots);
+
+	if (slots[s]) {
+		free(slots[s]);
+		slots[s] = NULL;
+	} else {
+		slots[s] = malloc(16 + (size_t)((r >> 16) % 4097));
+	}
 }
 
 static inline void bench_report(const char *name, uint64_t ops, uint64_t ns)

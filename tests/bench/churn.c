@@ -17,17 +17,8 @@ static void *churn(void *arg)
 	uint64_t seed = 42 + (uintptr_t)arg;
 	void *slot[SLOTS] = { 0 };
 
-	for (long i = 0; i < ops; i++) {
-		uint64_t r = bench_rand(&seed);
-		unsigned s = (unsigned)(r % SLOTS);
-
-		if (slot[s]) {
-			free(slot[s]);
-			slot[s] = NULL;
-		} else {
-			slot[s] = malloc(16 + (size_t)((r >> 16) % 4097));
-		}
-	}
+	for (long i = 0; i < ops; i++)
+		bench_churn_step(slot, SLOTS, &seed);
 	for (unsigned s = 0; s < SLOTS; s++)
 		free(slot[s]);
 	return NULL;

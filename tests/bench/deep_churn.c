@@ -14,17 +14,8 @@ static uint64_t seed = 42;
 
 __attribute__((noinline)) static void deep_churn_ops(long ops)
 {
-	for (long i = 0; i < ops; i++) {
-		uint64_t r = bench_rand(&seed);
-		unsigned s = (unsigned)(r % SLOTS);
-
-		if (slot[s]) {
-			free(slot[s]);
-			slot[s] = NULL;
-		} else {
-			slot[s] = malloc(16 + (size_t)((r >> 16) % 4097));
-		}
-	}
+	for (long i = 0; i < ops; i++)
+		bench_churn_step(slot, SLOTS, &seed);
 }
 
 __attribute__((noinline)) static long deep_churn_down(int depth, long ops)
