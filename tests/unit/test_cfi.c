@@ -98,13 +98,13 @@ static void test_bias_of_a_mapping(void **state)
 	uint64_t bias;
 
 	(void)state;
-	assert_true(cfi_bias(&t, 0x7f0000001000ull, 0x1000, &bias));
+	assert_true(cfi_bias(t.segs, t.nsegs, 0x7f0000001000ull, 0x1000, &bias));
 	assert_int_equal(bias, 0x7f0000000000ull);
 	/* a segment not at a page boundary maps from the page below it */
 	t.segs[0] = (struct cfi_segment){ .vaddr = 0x401230, .offset = 0x1230, .filesz = 0x100 };
-	assert_true(cfi_bias(&t, 0x555500001000ull, 0x1000, &bias));
+	assert_true(cfi_bias(t.segs, t.nsegs, 0x555500001000ull, 0x1000, &bias));
 	assert_int_equal(0x555500001230ull - bias, 0x401230);
-	assert_false(cfi_bias(&t, 0x555500001000ull, 0x9000, &bias));
+	assert_false(cfi_bias(t.segs, t.nsegs, 0x555500001000ull, 0x9000, &bias));
 }
 
 static void test_not_elf(void **state)

@@ -179,8 +179,6 @@ static int cfi_segment_rows(Dwarf_CFI *cfi, struct cfi_build *b, uint64_t lo, ui
 		b->t->bytes += end - pc;
 		if (r.cfa == HT_UW_CFA_BP)
 			b->t->bytes_bp += end - pc;
-		if (r.cfa == HT_UW_NONE)
-			b->t->rows_unfollowed++;
 		if (cfi_push(b, &r))
 			return -1;
 		pc = end;
@@ -263,10 +261,11 @@ bool cfi_has_frame_pointers(const struct cfi_table *t)
 	return t->bytes && t->bytes_bp * 2 >= t->bytes;
 }
 
-bool cfi_bias(const struct cfi_table *t, uint64_t start, uint64_t off, uint64_t *bias)
+bool cfi_bias(const struct cfi_segment *segs, unsigned nsegs, uint64_t start, uint64_t off,
+	      uint64_t *bias)
 {
-	for (unsigned i = 0; i < t->nsegs; i++) {
-		const struct cfi_segment *s = &t->segs[i];
+	for (unsigned i = 0; i < nsegs; i++) {
+		const struct cfi_segment *s = &segs[i];
 
 		/* a segment's mapping starts at its page: p_offset rounded down */
 		uint64_t page_off = s->offset & ~4095ull, page_vaddr = s->vaddr & ~4095ull;

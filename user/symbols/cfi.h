@@ -21,10 +21,9 @@ struct cfi_table {
 	struct cfi_segment segs[CFI_MAX_SEGMENTS];
 	unsigned nsegs;
 	/* what -v says about the module */
-	const char *source;	/* ".eh_frame", ".debug_frame", or NULL: none */
-	uint64_t bytes;		/* code bytes with call-frame information */
-	uint64_t bytes_bp;	/* of which the CFA is kept in rbp: code with frame pointers */
-	size_t rows_unfollowed; /* rows with a rule the walk cannot follow (HT_UW_NONE) */
+	const char *source; /* ".eh_frame", ".debug_frame", or NULL: none */
+	uint64_t bytes;	    /* code bytes with call-frame information */
+	uint64_t bytes_bp;  /* of which the CFA is kept in rbp: code with frame pointers */
 };
 
 /*
@@ -43,9 +42,10 @@ void cfi_table_free(struct cfi_table *t);
 bool cfi_has_frame_pointers(const struct cfi_table *t);
 
 /*
- * The bias of a mapping of the module at start with file offset off (addresses minus bias are
- * link-time addresses). false when no executable segment holds that offset.
+ * The bias of a mapping at start with file offset off of a module with these executable
+ * segments (addresses minus bias are link-time addresses). false when none holds that offset.
  */
-bool cfi_bias(const struct cfi_table *t, uint64_t start, uint64_t off, uint64_t *bias);
+bool cfi_bias(const struct cfi_segment *segs, unsigned nsegs, uint64_t start, uint64_t off,
+	      uint64_t *bias);
 
 #endif

@@ -202,7 +202,6 @@ static int unwind_scan_line(void *ctx, const struct maps_line *l)
 {
 	struct unwind_scan *s = ctx;
 	struct unwind_file *f;
-	struct cfi_table t = { 0 };
 	uint64_t bias;
 
 	if (l->perms[2] != 'x' || !maps_path(l) || !l->inode)
@@ -216,9 +215,7 @@ static int unwind_scan_line(void *ctx, const struct maps_line *l)
 	}
 	if (!f->usable || s->proc.n >= HT_UNWIND_MAPS)
 		return 0;
-	memcpy(t.segs, f->segs, sizeof(t.segs));
-	t.nsegs = f->nsegs;
-	if (!cfi_bias(&t, l->start, l->offset, &bias))
+	if (!cfi_bias(f->segs, f->nsegs, l->start, l->offset, &bias))
 		return 0;
 	s->proc.maps[s->proc.n++] = (struct ht_unwind_map){
 		.start = l->start,
