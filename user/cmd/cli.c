@@ -91,7 +91,7 @@ static const struct cli_option stack_options[] = {
 	  true },
 	{ "unwind", 0, "fp|dwarf|auto",
 	  "How user stacks are walked: frame pointers, the modules' call-frame information, or "
-	  "that only for processes with a module built without frame pointers (default fp)",
+	  "that only for processes with a module built without frame pointers (default auto)",
 	  OPT_UNWIND, false },
 	{ "unwind-table-size", 0, "ROWS",
 	  "Unwind rows the kernel holds for every module seen, 8 bytes each (default 1048576)",
@@ -558,10 +558,10 @@ static void cli_defaults(struct cli *cli)
 	cli->stack_depth = HT_MAX_STACK_DEPTH;
 	cli->stack_table_size = 16384;
 	/*
-	 * Not auto yet: the tables have been measured on 6.18 and 6.1 but not yet across the
-	 * suite on every kernel, nor their cost for a forking service under emulation (issue 14).
+	 * Call-frame information only where frame pointers are missing: a process whose every
+	 * module keeps them pays nothing for the tables.
 	 */
-	cli->unwind = UNWIND_FP;
+	cli->unwind = UNWIND_AUTO;
 }
 
 /* The loop over argv[2...]: options, and the first error, said once. */
