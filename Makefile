@@ -57,7 +57,7 @@ FIXTURE_CXX := $(wildcard tests/fixtures/*.cc)
 FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 	       $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(FIXTURE_CXX)) \
 	       $(BUILD)/fixtures/leaky_debuglink $(BUILD)/fixtures/bad_frames_stripped \
-	       $(BUILD)/fixtures/libdeep_fp.so
+	       $(BUILD)/fixtures/libdeep_fp.so $(BUILD)/fixtures/deep_fp
 # Fixtures keep frame pointers and no inlining of the functions they name.
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
@@ -249,14 +249,22 @@ $(BUILD)/fixtures/bad_frames_stripped: $(BUILD)/fixtures/bad_frames
 	objcopy --only-keep-debug $< $@.debug
 	objcopy --strip-all $< $@
 
-# Built as distributions build, without frame pointers, and calling through a library built
-# with them (tests/fixtures/lib/deep_fp.c): stacks the frame-pointer walk cannot follow.
+# deep_nofp: built as distributions build, without frame pointers, and calling through a
+# library built with them: stacks the frame-pointer walk cannot follow. deep_fp: the same
+# source the other way round, with frame pointers over the library built without.
 NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -fno-builtin -Wall
-$(BUILD)/fixtures/libdeep_fp.so: tests/fixtures/lib/deep_fp.c | $(BUILD)/fixtures
+$(BUILD)/fixtures/libdeep_fp.so: tests/fixtures/lib/deep_relay.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -o $@ $<
+
+$(BUILD)/fixtures/libdeep_nofp.so: tests/fixtures/lib/deep_relay.c | $(BUILD)/fixtures
+	$(CC) $(NOFP_CFLAGS) -shared -fPIC -o $@ $<
 
 $(BUILD)/fixtures/deep_nofp: tests/fixtures/deep_nofp.c $(BUILD)/fixtures/libdeep_fp.so
 	$(CC) $(NOFP_CFLAGS) -Itests/fixtures -o $@ $< -L$(BUILD)/fixtures -ldeep_fp \
+		-Wl,-rpath,'$$ORIGIN'
+
+$(BUILD)/fixtures/deep_fp: tests/fixtures/deep_nofp.c $(BUILD)/fixtures/libdeep_nofp.so
+	$(CC) $(FIXTURE_CFLAGS) -Itests/fixtures -o $@ $< -L$(BUILD)/fixtures -ldeep_nofp \
 		-Wl,-rpath,'$$ORIGIN'
 
 # A statically linked fixture, for --lib on a program that carries its own malloc.

@@ -104,17 +104,20 @@ def deep_truth(path, size):
 
 
 @pytest.mark.parametrize("unwind", ["auto", "dwarf"])
-def test_deep_stacks_without_frame_pointers_equal_the_program_own(tmp_path, unwind):
+@pytest.mark.parametrize("fixture", ["deep_nofp", "deep_fp"])
+def test_deep_stacks_without_frame_pointers_equal_the_program_own(tmp_path, fixture, unwind):
     """deep_nofp, built -O2 -fomit-frame-pointer, leaks at 5, 20 and 60 levels of recursion, every
-    fourth one through a library built with frame pointers; it records its stack at each
-    allocation with libgcc's unwinder. heaptrail's frames equal those, frame for frame (the
+    fourth one through a library built with frame pointers; deep_fp is the same the other way
+    round (its own code with frame pointers, the library without). Each records its stack at
+    each allocation with libgcc's unwinder. heaptrail's frames equal those, frame for frame (the
     first, the allocator's caller, is two calls apart in the same function)."""
     truth = tmp_path / "t.jsonl"
     rep, proc = leaks_json(["-v", "--unwind", unwind, "-c",
-                            f"{fixture_path('deep_nofp')} {truth}"])
-    (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
-    assert re.search(r"unwind: \S*/deep_nofp: \d+ rows from \.eh_frame; frame pointers in \d+% "
-                     r"of its code", proc.stderr), proc.stderr
+                            f"{fixture_path(fixture)} {truth}"])
+    (p,) = [p for p in rep["processes"] if p["comm"] == fixture]
+    for module in (fixture, "libdeep_" + ("fp" if fixture == "deep_nofp" else "nofp") + ".so"):
+        assert re.search(rf"unwind: \S*/{module}: \d+ rows from \.eh_frame; frame pointers in "
+                         rf"\d+% of its code", proc.stderr), (module, proc.stderr)
     assert re.search(r"unwind: pid \d+: call-frame information", proc.stderr), proc.stderr
     for depth in (5, 20, 60):
         want = deep_truth(truth, 1000 + depth)
