@@ -36,6 +36,7 @@ enum ht_rec_type {
 	HT_REC_FAULTS = 16, /* a batch of one thread's page faults; userspace expands it */
 	HT_REC_SLABS = 17,  /* userspace: merged slab caches (/sys/kernel/slab), ht_maps layout */
 	HT_REC_SYS_HIST = 18, /* userspace: a syscall histogram BPF kept (hist), at the end */
+	HT_REC_BUILD_ID = 19, /* userspace: a mapped file's GNU build-id, for symbolizing a file */
 	HT_REC_MAX,
 };
 
@@ -349,11 +350,15 @@ struct ht_rss {
 };
 _Static_assert(sizeof(struct ht_rss) == 40, "ht_rss size");
 
+/* A process renamed itself, or (from userspace) was running before tracing started. */
 struct ht_comm {
 	struct ht_hdr hdr;
 	char comm[HT_COMM_LEN];
+	__u32 ns_pid; /* its pid in its own pid namespace; 0: the host's */
+	__u32 pad0;
 };
-_Static_assert(sizeof(struct ht_comm) == 40, "ht_comm size");
+_Static_assert(sizeof(struct ht_comm) == 48, "ht_comm size");
+#define HT_COMM_V2_SIZE 40 /* recordings of format 2 and before: no ns_pid */
 
 /*
  * Written by userspace into recorded files, never by BPF: the text of /proc/PID/maps read while
@@ -369,6 +374,23 @@ struct ht_maps {
 /* larger snapshots are split over several records; the size field is 16 bits */
 #define HT_MAPS_MAX_TEXT (63 << 10)
 _Static_assert(sizeof(struct ht_maps) == HT_MAPS_HDR_SIZE, "ht_maps size");
+
+/*
+ * Written by userspace into recorded files: the GNU build-id of a file a process mapped (keyed
+ * as maps lines name it, by device and inode), so that a recording replayed elsewhere uses
+ * only a file with the same contents for names, and can find it again by its build-id.
+ */
+#define HT_BUILD_ID_MAX 40
+struct ht_build_id {
+	struct ht_hdr hdr;
+	__u64 inode;
+	__u32 dev_major;
+	__u32 dev_minor;
+	__u32 len; /* bytes of id used, 1 to HT_BUILD_ID_MAX */
+	__u32 pad0;
+	__u8 id[HT_BUILD_ID_MAX];
+};
+_Static_assert(sizeof(struct ht_build_id) == 88, "ht_build_id size");
 
 /* Loss counters, kept in the BPF program's .bss and reported by kind. */
 enum ht_lost_kind {

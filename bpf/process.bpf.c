@@ -132,6 +132,8 @@ int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
 	if (!rec)
 		return 0;
 	bpf_probe_read_kernel_str(&rec->comm, sizeof(rec->comm), comm);
+	rec->ns_pid = ns_pid_of(task);
+	rec->pad0 = 0;
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP); /* see capture_stack() */
 	return 0;
 }

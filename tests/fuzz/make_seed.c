@@ -61,6 +61,15 @@ int main(int argc, char **argv)
 	struct ht_fork fk = { .hdr = { HT_REC_FORK, sizeof(fk), 0, 13, 1, 1 }, .child_pid = 2 };
 	struct ht_exit ex = { .hdr = { HT_REC_EXIT, sizeof(ex), 0, 14, 2, 2 } };
 	struct ht_lost lo = { .hdr = { HT_REC_LOST, sizeof(lo), 0, 15, 0, 0 }, .count = 1 };
+	struct ht_comm cm = { .hdr = { HT_REC_COMM, sizeof(cm), 0, 9, 1, 1 },
+			      .comm = "seed",
+			      .ns_pid = 1 };
+	struct ht_build_id bi = { .hdr = { HT_REC_BUILD_ID, sizeof(bi), 0, 9, 0, 0 },
+				  .inode = 1234,
+				  .dev_major = 8,
+				  .dev_minor = 1,
+				  .len = 20,
+				  .id = { 0xde, 0xad, 0xbe, 0xef } };
 	static const char ksyms[] = "ffffffff81000000 T _stext\nffffffff81000100 t helper\n";
 	static const char slabs[] = "filp :A-0000256\nbio-184 :A-0000256\n";
 	struct {
@@ -92,6 +101,8 @@ int main(int argc, char **argv)
 	w = recfile_create(argv[1], "{\"format\":\"heaptrail recording\"}");
 	if (!w)
 		return 1;
+	recfile_write(w, &cm.hdr);
+	recfile_write(w, &bi.hdr);
 	recfile_write(w, &st.hdr);
 	recfile_write(w, &a.hdr);
 	recfile_write(w, &s.hdr);

@@ -3,6 +3,7 @@
 pointers reads other data as frames, which are cut, never shown; names come from the file the
 process mapped (in its own mount namespace too) or from debuginfod; a process in a pid
 namespace shows the pid it has there."""
+import contextlib
 import json
 import os
 import re
@@ -307,20 +308,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def test_debuginfod_names_a_stripped_binary(tmp_path):
-    """A binary with no symbols at all, its debug info only on a debuginfod server (Debian's,
-    started here on loopback): with DEBUGINFOD_URLS its frames are named, and the debug file
-    lands in the client's cache; without, they are not."""
-    # alone in a directory: libdw would find bad_frames_stripped.debug beside it
-    (tmp_path / "bin").mkdir()
-    binary = str(tmp_path / "bin" / "bad_frames_stripped")
-    shutil.copy(fixture_path("bad_frames_stripped"), binary)
-    build_id = re.search(r"BuildID\[sha1\]=([0-9a-f]+)",
-                         subprocess.run(["file", "-b", binary], capture_output=True,
-                                        text=True).stdout).group(1)
-    served = tmp_path / "served"
-    served.mkdir()
-    shutil.copy(fixture_path("bad_frames_stripped") + ".debug", served / "bad_frames.debug")
+def build_id_of(path):
+    return re.search(r"BuildID\[sha1\]=([0-9a-f]+)",
+                     subprocess.run(["file", "-b", path], capture_output=True,
+                                    text=True).stdout).group(1)
+
+
+@contextlib.contextmanager
+def debuginfod_serving(tmp_path, served, build_id, kind):
+    """Debian's debuginfod on loopback over the directory served, once it serves build_id's
+    kind ("debuginfo", "executable"); yields the environment that points clients at it."""
     port = free_port()
     server = subprocess.Popen(["debuginfod", "-p", str(port), "-F", str(served), "-d",
                                str(tmp_path / "db.sqlite")], stdout=subprocess.DEVNULL,
@@ -330,13 +327,35 @@ def test_debuginfod_names_a_stripped_binary(tmp_path):
         deadline = time.monotonic() + 60
         while True:  # until it has scanned the directory
             try:
-                urllib.request.urlopen(f"{url}/buildid/{build_id}/debuginfo", timeout=5)
+                urllib.request.urlopen(f"{url}/buildid/{build_id}/{kind}", timeout=5)
                 break
             except OSError:
                 assert time.monotonic() < deadline, "debuginfod never served the file"
                 time.sleep(0.2)
-        env = dict(os.environ, DEBUGINFOD_URLS=url,
+        yield dict(os.environ, DEBUGINFOD_URLS=url,
                    DEBUGINFOD_CACHE_PATH=str(tmp_path / "cache"))
+    finally:
+        server.kill()
+        server.wait()
+
+
+def without_debuginfod():
+    return {k: v for k, v in os.environ.items() if not k.startswith("DEBUGINFOD")}
+
+
+def test_debuginfod_names_a_stripped_binary(tmp_path):
+    """A binary with no symbols at all, its debug info only on a debuginfod server (Debian's,
+    started here on loopback): with DEBUGINFOD_URLS its frames are named, and the debug file
+    lands in the client's cache; without, they are not."""
+    # alone in a directory: libdw would find bad_frames_stripped.debug beside it
+    (tmp_path / "bin").mkdir()
+    binary = str(tmp_path / "bin" / "bad_frames_stripped")
+    shutil.copy(fixture_path("bad_frames_stripped"), binary)
+    build_id = build_id_of(binary)
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(fixture_path("bad_frames_stripped") + ".debug", served / "bad_frames.debug")
+    with debuginfod_serving(tmp_path, served, build_id, "debuginfo") as env:
         proc = subprocess.run([HEAPTRAIL, "leaks", "--json", "-c", binary], env=env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
@@ -346,17 +365,51 @@ def test_debuginfod_names_a_stripped_binary(tmp_path):
         assert [f["sym"] for f in good[:2]] == ["good_caller", "main"], good
         assert good[0]["file"].endswith("bad_frames.c"), good
         assert (tmp_path / "cache" / build_id / "debuginfo").exists()
-    finally:
-        server.kill()
-        server.wait()
     # the control: without the server, nothing names them
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEBUGINFOD")}
-    proc = subprocess.run([HEAPTRAIL, "leaks", "--json", "-c", binary], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([HEAPTRAIL, "leaks", "--json", "-c", binary],
+                          env=without_debuginfod(), capture_output=True, text=True, timeout=120)
     rep = json.loads(proc.stdout.splitlines()[-1])
     (p,) = [p for p in rep["processes"] if p["comm"] == "bad_frames_stri"]
     good = [s for s in p["stacks"] if s["bytes"] == 1313][0]["frames"]
     assert good[0]["sym"] is None, good
+
+
+def test_recording_replayed_elsewhere_finds_files_by_build_id(tmp_path):
+    """A recording names its files' build-ids. Replayed where its path holds another program
+    (another machine, a new build), that file is never used for names (before: its symbols
+    named the recorded frames); the recorded one is found by build-id on a debuginfod server."""
+    (tmp_path / "bin").mkdir()
+    binary = str(tmp_path / "bin" / "prog")
+    shutil.copy(fixture_path("bad_frames"), binary)
+    build_id = build_id_of(binary)
+    rec = tmp_path / "r.ht"
+    proc = run_heaptrail(["record", "-o", str(rec), "-c", binary])
+    assert proc.returncode == 0, proc.stderr
+
+    def good_frames(env):
+        proc = subprocess.run([HEAPTRAIL, "leaks", "--json", "-i", str(rec)], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        rep = json.loads(proc.stdout.splitlines()[-1])
+        (p,) = [p for p in rep["processes"] if p["comm"] == "prog"]
+        assert sum(s["bytes"] for s in p["stacks"]) == 2 * 4242 + 1313, p["stacks"]
+        return [s for s in p["stacks"] if s["bytes"] == 1313][0]["frames"], proc.stderr
+
+    frames, _ = good_frames(without_debuginfod())  # the same file: named from it
+    assert [f["sym"] for f in frames[:2]] == ["good_caller", "main"], frames
+    # another program at the path now
+    served = tmp_path / "served"
+    served.mkdir()
+    os.rename(binary, served / "prog")
+    shutil.copy(fixture_path("leaky"), binary)
+    frames, err = good_frames(without_debuginfod())
+    assert frames[0]["sym"] is None and frames[0]["module"] == binary, frames
+    assert f"{binary} is not the file recorded" in err, err
+    with debuginfod_serving(tmp_path, served, build_id, "executable") as env:
+        frames, err = good_frames(env)
+    assert [f["sym"] for f in frames[:2]] == ["good_caller", "main"], frames
+    assert frames[0]["file"].endswith("bad_frames.c") and "warning" not in err, (frames, err)
+    assert (tmp_path / "cache" / build_id / "executable").exists()
 
 
 def test_pid_namespace_is_shown():
@@ -378,3 +431,26 @@ def test_pid_namespace_is_shown():
                                                   f"'exec {fixture_path('bad_frames')}'"]
     ).stdout.splitlines()]
     assert any(e["event"] == "exec" and e.get("ns_pid") == 1 for e in events), events
+
+
+def test_pid_namespace_is_shown_when_attached(tmp_path):
+    """-p with the host pid of a process running in its own pid namespace (seen first by its
+    name, not by its exec): the report gives its pid there too."""
+    from test_targets import start_heaptrail, wait_for
+    target = subprocess.Popen(["unshare", "-p", "-f", "--mount-proc", fixture_path("wait_alloc"),
+                               str(tmp_path / "t.jsonl")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline() == "ready 1\n"  # its own pid, in its namespace
+        (child,) = open(f"/proc/{target.pid}/task/{target.pid}/children").read().split()
+        ht, out, err = start_heaptrail(["leaks", "--json", "-p", child], tmp_path / "ht")
+        wait_for(err, "the report comes at the end")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=30) == 0
+        assert ht.wait(timeout=30) == 0, open(err).read()
+    finally:
+        target.kill()
+    rep = json.loads(open(out).read().splitlines()[-1])
+    (p,) = [p for p in rep["processes"] if p["pid"] == int(child)]
+    assert p["comm"] == "wait_alloc" and p["ns_pid"] == 1, p

@@ -121,6 +121,28 @@ static void test_check_stack_records(void **state)
 	assert_int_equal(ht_rec_check(&st, 20, &why), -1);
 }
 
+/* Comm records of format 2 (40 bytes, no ns_pid) are read beside today's; build-ids checked. */
+static void test_check_comm_and_build_id_records(void **state)
+{
+	struct ht_comm c = { .hdr = HDR(HT_REC_COMM, c), .comm = "old", .ns_pid = 7 };
+	struct ht_build_id b = { .hdr = HDR(HT_REC_BUILD_ID, b), .len = 20 };
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(ht_rec_check(&c, sizeof(c), &why), HT_REC_COMM);
+	c.hdr.size = HT_COMM_V2_SIZE;
+	assert_int_equal(ht_rec_check(&c, HT_COMM_V2_SIZE, &why), HT_REC_COMM);
+	c.hdr.size = HT_COMM_V2_SIZE + 4;
+	assert_int_equal(ht_rec_check(&c, sizeof(c), &why), -1);
+	assert_string_equal(why, "record size does not match its type");
+	assert_int_equal(ht_rec_check(&b, sizeof(b), &why), HT_REC_BUILD_ID);
+	b.len = HT_BUILD_ID_MAX + 1;
+	assert_int_equal(ht_rec_check(&b, sizeof(b), &why), -1);
+	assert_string_equal(why, "build-id length out of range");
+	b.len = 0;
+	assert_int_equal(ht_rec_check(&b, sizeof(b), &why), -1);
+}
+
 static void test_kinds_parse(void **state)
 {
 	const char *bad = NULL;
@@ -407,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_check_valid_records),
 		cmocka_unit_test(test_check_rejects_bad_records),
 		cmocka_unit_test(test_check_stack_records),
+		cmocka_unit_test(test_check_comm_and_build_id_records),
 		cmocka_unit_test(test_kinds_parse),
 		cmocka_unit_test(test_kinds_of_records),
 		cmocka_unit_test(test_json_malloc),

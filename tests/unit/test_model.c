@@ -259,6 +259,33 @@ static void test_exec_resets(void **state)
 	model_free(m);
 }
 
+/* A process seen first by its name (attach) gets its namespace pid, unless the record is old. */
+static void test_comm_names_and_ns_pid(void **state)
+{
+	struct model *m = model_new();
+	struct ht_comm c = {
+		.hdr = { .type = HT_REC_COMM, .size = sizeof(c), .pid = 20, .tid = 20 },
+		.comm = "attached",
+		.ns_pid = 3
+	};
+	const struct model_proc *p;
+
+	(void)state;
+	c.hdr.ts_ns = clock_ns++;
+	feed(m, &c);
+	p = live(m, 20);
+	assert_string_equal(p->comm, "attached");
+	assert_int_equal(p->ns_pid, 3);
+	/* format 2's 40 bytes: what lies past them is not read as ns_pid */
+	c.hdr.pid = c.hdr.tid = 21;
+	c.hdr.size = HT_COMM_V2_SIZE;
+	feed(m, &c);
+	p = live(m, 21);
+	assert_string_equal(p->comm, "attached");
+	assert_int_equal(p->ns_pid, 0);
+	model_free(m);
+}
+
 static void test_exit_and_pid_reuse(void **state)
 {
 	struct model *m = model_new();
@@ -399,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_threads_share_the_process),
 		cmocka_unit_test(test_fork_copies),
 		cmocka_unit_test(test_exec_resets),
+		cmocka_unit_test(test_comm_names_and_ns_pid),
 		cmocka_unit_test(test_exit_and_pid_reuse),
 		cmocka_unit_test(test_stacks_arrive_late),
 		cmocka_unit_test(test_memory_per_allocation),

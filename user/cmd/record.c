@@ -3,7 +3,8 @@
  * `heaptrail record TARGET -o FILE`: everything the reports need, into a file they read back
  * with -i: allocator calls with their stacks, memory syscalls, faults, RSS, process lifecycle,
  * losses, and each process's mappings read while it lived (MAPS records: the source's
- * snapshots, and the ones the symbolizer reads when a stack leaves the modules it knows).
+ * snapshots, and the ones the symbolizer reads when a stack leaves the modules it knows), with
+ * the build-ids of the files in them (BUILD_ID records).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -98,6 +99,22 @@ static void on_snapshot(void *ctx, uint32_t pid, const char *text, size_t len)
 	struct record_ctx *rc = ctx;
 
 	put_text(rc, HT_REC_MAPS, pid, rc->last_ts, text, len);
+}
+
+/* The build-id of a file a stack was walked through: -i elsewhere finds it by that. */
+static void on_build_id(void *ctx, const struct sym_build_id *b)
+{
+	struct record_ctx *rc = ctx;
+	struct ht_build_id rec = {
+		.hdr = { .type = HT_REC_BUILD_ID, .size = sizeof(rec), .ts_ns = rc->last_ts },
+		.inode = b->inode,
+		.dev_major = b->dev_major,
+		.dev_minor = b->dev_minor,
+		.len = (uint32_t)b->len
+	};
+
+	memcpy(rec.id, b->id, b->len);
+	put(rc, &rec.hdr);
 }
 
 /*
@@ -210,6 +227,7 @@ int cmd_record(struct cli *cli)
 	if (!meta || !rc.model || !rc.sym)
 		goto out;
 	symbolize_on_snapshot(rc.sym, on_snapshot, &rc);
+	symbolize_on_build_id(rc.sym, on_build_id, &rc);
 	rc.w = recfile_create(record_output, meta);
 	if (!rc.w || (cli->kernel && (put_ksyms(&rc) || put_slabs(&rc))))
 		goto out;

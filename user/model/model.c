@@ -621,8 +621,14 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 	}
 	case HT_REC_COMM:
 		/* A thread naming itself does not rename its process. */
-		if (rec->tid == rec->pid && (p = proc_get(m, rec->pid, rec->ts_ns)))
-			set_comm(p, ((const struct ht_comm *)rec)->comm);
+		if (rec->tid == rec->pid && (p = proc_get(m, rec->pid, rec->ts_ns))) {
+			const struct ht_comm *c = (const struct ht_comm *)rec;
+
+			set_comm(p, c->comm);
+			/* format 2 and before: no ns_pid in the record */
+			if (rec->size >= sizeof(*c) && c->ns_pid)
+				p->ns_pid = c->ns_pid;
+		}
 		break;
 	case HT_REC_MAPS:
 	case HT_REC_SYSCALL:

@@ -334,6 +334,7 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_FAULTS] = HT_FAULTS_HDR_SIZE, /* and its entries */
 	[HT_REC_SLABS] = HT_MAPS_HDR_SIZE,    /* and its text */
 	[HT_REC_SYS_HIST] = sizeof(struct ht_sys_hist_rec),
+	[HT_REC_BUILD_ID] = sizeof(struct ht_build_id),
 };
 
 /* The fields a record of this type must have right (its size is checked): 0, or -1 and why. */
@@ -382,6 +383,15 @@ static int ht_rec_check_fields(const void *buf, int type, const char **why)
 		if (h->key.sys == 0 || h->key.sys >= HT_SYS_MAX ||
 		    h->key.what > HT_SYS_HIST_MMAP_LEN) {
 			*why = "unknown syscall histogram";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_BUILD_ID: {
+		const struct ht_build_id *b = buf;
+
+		if (b->len == 0 || b->len > HT_BUILD_ID_MAX) {
+			*why = "build-id length out of range";
 			return -1;
 		}
 		break;
@@ -453,7 +463,8 @@ int ht_rec_check(const void *buf, size_t len, const char **why)
 			*why = "maps record size does not match its text";
 			return -1;
 		}
-	} else if (hdr.size != rec_sizes[hdr.type]) {
+	} else if (hdr.size != rec_sizes[hdr.type] &&
+		   !(hdr.type == HT_REC_COMM && hdr.size == HT_COMM_V2_SIZE)) {
 		*why = "record size does not match its type";
 		return -1;
 	}

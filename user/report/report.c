@@ -88,6 +88,18 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 					   ((const struct ht_maps *)rec)->text,
 					   ((const struct ht_maps *)rec)->len);
 		break;
+	case HT_REC_BUILD_ID: {
+		const struct ht_build_id *b = (const struct ht_build_id *)rec;
+		struct sym_build_id sb = { .dev_major = b->dev_major,
+					   .dev_minor = b->dev_minor,
+					   .inode = b->inode,
+					   .len = b->len };
+
+		_Static_assert(SYMBOLIZE_BUILD_ID_MAX == HT_BUILD_ID_MAX, "build-id sizes");
+		memcpy(sb.id, b->id, b->len);
+		symbolize_add_build_id(sym, &sb);
+		break;
+	}
 	case HT_REC_FORK:
 		p = model_proc_live(m, ((const struct ht_fork *)rec)->child_pid);
 		parent = model_proc_live(m, rec->pid);

@@ -66,6 +66,8 @@ struct sym_file {
 	Dwfl_Module *mod;
 	GElf_Addr bias;
 	bool warm; /* its tables were read (symbolize_warm) */
+	uint8_t build_id[SYMBOLIZE_BUILD_ID_MAX];
+	size_t build_id_len; /* 0: none, or not opened */
 };
 
 /* Whether the code before (file, offset) ends in a call: the verdicts, cached. */
@@ -100,10 +102,20 @@ struct symbolizer {
 	bool offline; /* replaying a file: /proc is not the recorded processes' */
 	void (*on_snapshot)(void *ctx, uint32_t pid, const char *text, size_t len);
 	void *snapshot_ctx;
+	void (*on_build_id)(void *ctx, const struct sym_build_id *b);
+	void *build_id_ctx;
+	struct sym_build_id *recorded; /* offline: the recording's build-ids */
+	size_t nrecorded, recorded_cap;
 };
 
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+/* A file found by its build-id alone (a recording replayed where the path holds another). */
+static const Dwfl_Callbacks build_id_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
 
@@ -128,6 +140,7 @@ void symbolize_free(struct symbolizer *s)
 		free(s->files[i]);
 	}
 	free(s->files);
+	free(s->recorded);
 	free(s->cache);
 	free(s->pool);
 	free(s->verdicts);
@@ -423,6 +436,13 @@ void symbolize_set_offline(struct symbolizer *s, bool offline)
 	s->offline = offline;
 }
 
+void symbolize_on_build_id(struct symbolizer *s,
+			   void (*fn)(void *ctx, const struct sym_build_id *b), void *ctx)
+{
+	s->on_build_id = fn;
+	s->build_id_ctx = ctx;
+}
+
 void symbolize_on_snapshot(struct symbolizer *s,
 			   void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
 			   void *ctx)
@@ -673,10 +693,142 @@ static int symbolize_open(struct symbolizer *s, const struct sym_proc *p, const 
 	return fd;
 }
 
+/* fd (consumed) as f's module, its build-id read; false when it is not an ELF file. */
+static bool symbolize_report(struct sym_file *f, const char *name, int fd)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len;
+
+	f->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!f->dwfl) {
+		close(fd);
+		return false;
+	}
+	dwfl_report_begin(f->dwfl);
+	/* on success the descriptor is libdwfl's */
+	f->mod = dwfl_report_elf(f->dwfl, f->path, name, fd, 0, false);
+	dwfl_report_end(f->dwfl, NULL, NULL);
+	if (!f->mod)
+		close(fd);
+	if (!f->mod || !dwfl_module_getelf(f->mod, &f->bias)) {
+		dwfl_end(f->dwfl);
+		f->dwfl = NULL;
+		f->mod = NULL;
+		return false;
+	}
+	len = dwfl_module_build_id(f->mod, &bits, &vaddr);
+	f->build_id_len = len > 0 && len <= SYMBOLIZE_BUILD_ID_MAX ? (size_t)len : 0;
+	memcpy(f->build_id, bits, f->build_id_len);
+	return true;
+}
+
+static void symbolize_unreport(struct sym_file *f)
+{
+	if (f->dwfl)
+		dwfl_end(f->dwfl);
+	f->dwfl = NULL;
+	f->mod = NULL;
+	f->build_id_len = 0;
+	f->warm = false;
+}
+
+static bool symbolize_same_build_id(const struct sym_file *f, const struct sym_build_id *b)
+{
+	return f->build_id_len == b->len && !memcmp(f->build_id, b->id, b->len);
+}
+
+/* The file with that build-id, where libdwfl finds one (.build-id directories, debuginfod). */
+static int symbolize_open_build_id(const struct sym_build_id *b, char **found)
+{
+	Dwfl *d = dwfl_begin(&build_id_callbacks);
+	Dwfl_Module *mod;
+	void *userdata = NULL;
+	Elf *elf = NULL;
+	int fd = -1;
+
+	*found = NULL;
+	if (!d)
+		return -1;
+	dwfl_report_begin(d);
+	mod = dwfl_report_module(d, "build-id", 0, 1);
+	if (mod && !dwfl_module_report_build_id(mod, b->id, b->len, 0)) {
+		dwfl_report_end(d, NULL, NULL);
+		fd = dwfl_build_id_find_elf(mod, &userdata, "build-id", 0, found, &elf);
+	}
+	if (elf)
+		elf_end(elf); /* the descriptor stays open: reported again by the caller */
+	dwfl_end(d);
+	return fd;
+}
+
+static const struct sym_build_id *symbolize_recorded(const struct symbolizer *s, unsigned dev_major,
+						     unsigned dev_minor, uint64_t inode)
+{
+	for (size_t i = 0; i < s->nrecorded; i++)
+		if (s->recorded[i].inode == inode && s->recorded[i].dev_major == dev_major &&
+		    s->recorded[i].dev_minor == dev_minor)
+			return &s->recorded[i];
+	return NULL;
+}
+
+/*
+ * Replaying: f is the file at its path only when its build-id is the recorded one; else the
+ * file with that build-id, found elsewhere, or none (said once).
+ */
+static void symbolize_check_recorded(struct symbolizer *s, struct sym_file *f,
+				     const struct sym_build_id *want)
+{
+	const char *name;
+	char *found;
+	int fd;
+
+	if (f->mod && symbolize_same_build_id(f, want))
+		return;
+	symbolize_unreport(f);
+	fd = symbolize_open_build_id(want, &found);
+	if (fd < 0) {
+		free(found);
+	} else {
+		name = found ? keep(s, found) : NULL; /* keep() owns found */
+		if (symbolize_report(f, name ? name : f->path, fd) &&
+		    symbolize_same_build_id(f, want))
+			return;
+		symbolize_unreport(f);
+	}
+	fprintf(stderr,
+		"heaptrail: warning: %s is not the file recorded (another build-id, or missing) "
+		"and no file with the recorded build-id was found: its frames have no names\n",
+		f->path);
+}
+
+void symbolize_add_build_id(struct symbolizer *s, const struct sym_build_id *b)
+{
+	/* live, the files are the mapped ones themselves (device and inode checked) */
+	if (!s->offline || symbolize_recorded(s, b->dev_major, b->dev_minor, b->inode))
+		return;
+	if (s->nrecorded == s->recorded_cap) {
+		size_t ncap = s->recorded_cap ? s->recorded_cap * 2 : 16;
+		struct sym_build_id *n = realloc(s->recorded, ncap * sizeof(*n));
+
+		if (!n)
+			return;
+		s->recorded = n;
+		s->recorded_cap = ncap;
+	}
+	s->recorded[s->nrecorded++] = *b;
+	/* a file opened before its build-id came (a stack before its mappings' records) */
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (s->files[i]->inode == b->inode && s->files[i]->dev_major == b->dev_major &&
+		    s->files[i]->dev_minor == b->dev_minor)
+			symbolize_check_recorded(s, s->files[i], b);
+}
+
 /* The file mapping r of process p maps, opened on first use; NULL when out of memory. */
 static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_proc *p,
 				       const struct range *r)
 {
+	const struct sym_build_id *want;
 	struct sym_file *f;
 	const char *name;
 	bool other = false;
@@ -704,22 +856,21 @@ static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_pr
 	f->dev_major = r->dev_major;
 	f->dev_minor = r->dev_minor;
 	f->inode = r->inode;
+	s->files[s->nfiles++] = f;
 	fd = symbolize_open(s, p, r, &name, &other);
-	f->dwfl = fd >= 0 ? dwfl_begin(&dwfl_callbacks) : NULL;
-	if (!f->dwfl && fd >= 0)
-		close(fd);
-	if (f->dwfl) {
-		dwfl_report_begin(f->dwfl);
-		/* on success the descriptor is libdwfl's */
-		f->mod = dwfl_report_elf(f->dwfl, r->path, name, fd, 0, false);
-		dwfl_report_end(f->dwfl, NULL, NULL);
-		if (!f->mod)
-			close(fd);
-		if (!f->mod || !dwfl_module_getelf(f->mod, &f->bias)) {
-			dwfl_end(f->dwfl);
-			f->dwfl = NULL;
-			f->mod = NULL;
-		}
+	if (fd >= 0)
+		symbolize_report(f, name, fd);
+	want = s->offline ? symbolize_recorded(s, f->dev_major, f->dev_minor, f->inode) : NULL;
+	if (want)
+		symbolize_check_recorded(s, f, want);
+	if (!s->offline && f->build_id_len && s->on_build_id) {
+		struct sym_build_id b = { .dev_major = f->dev_major,
+					  .dev_minor = f->dev_minor,
+					  .inode = f->inode,
+					  .len = f->build_id_len };
+
+		memcpy(b.id, f->build_id, f->build_id_len);
+		s->on_build_id(s->build_id_ctx, &b);
 	}
 	if (fd < 0 && other)
 		fprintf(stderr,
@@ -727,7 +878,6 @@ static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_pr
 			"now (another device or inode), and the process is gone: its frames have "
 			"no names\n",
 			r->path, p->pid);
-	s->files[s->nfiles++] = f;
 	return f;
 }
 

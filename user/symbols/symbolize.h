@@ -69,14 +69,31 @@ uint32_t symbolize_true_frames(struct symbolizer *s, uint32_t pid, uint64_t star
  * frames of what it left live): its module list keeps just the mappings they lie in, so that
  * a process that has gone costs the files its leaks were made in, not its whole list.
  */
-void symbolize_retain(struct symbolizer *s, uint32_t pid, uint64_t start_ns,
-		      const uint64_t *addrs, size_t n);
+void symbolize_retain(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
+		      size_t n);
 /* Replaying a file: never read /proc (the processes there are not the recorded ones). */
 void symbolize_set_offline(struct symbolizer *s, bool offline);
 /* Called with the text of every /proc/PID/maps read (record writes them into the file). */
 void symbolize_on_snapshot(struct symbolizer *s,
 			   void (*fn)(void *ctx, uint32_t pid, const char *text, size_t len),
 			   void *ctx);
+/* A mapped file's GNU build-id, keyed as maps lines name the file: by device and inode. */
+#define SYMBOLIZE_BUILD_ID_MAX 40
+struct sym_build_id {
+	unsigned dev_major, dev_minor;
+	uint64_t inode;
+	uint8_t id[SYMBOLIZE_BUILD_ID_MAX];
+	size_t len;
+};
+/* Live: called with the build-id of every mapped file opened (record writes them down). */
+void symbolize_on_build_id(struct symbolizer *s,
+			   void (*fn)(void *ctx, const struct sym_build_id *b), void *ctx);
+/*
+ * Replaying: the build-id a file had when it was recorded. A file at its path with another
+ * build-id is never used for names; the file with this one is looked for instead, where libdwfl
+ * looks (under /usr/lib/debug/.build-id, and on the debuginfod servers of DEBUGINFOD_URLS).
+ */
+void symbolize_add_build_id(struct symbolizer *s, const struct sym_build_id *b);
 /* A maps snapshot (a MAPS record: the source's, live or recorded), merged as if read now. */
 void symbolize_add_maps(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const char *text,
 			size_t len);

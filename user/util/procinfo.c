@@ -67,6 +67,40 @@ void proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	fclose(f);
 }
 
+uint32_t proc_ns_pid(pid_t pid)
+{
+	char path[64], line[256];
+	uint32_t last = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+		int levels = 0;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		/* one number per namespace level, the host's first, the innermost last */
+		for (;;) {
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			last = (uint32_t)v;
+			levels++;
+			p = end;
+		}
+		if (levels < 2)
+			last = 0;
+		break;
+	}
+	fclose(f);
+	return last;
+}
+
 static bool basename_is(const char *path, const char *prefix)
 {
 	const char *base = strrchr(path, '/');

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* A live (not zombie) process. */
@@ -20,6 +21,8 @@ enum proc_kind {
 enum proc_kind proc_kind_of(pid_t pid);
 /* comm of pid (tid 0) or of one of its threads; "" when it is gone. */
 void proc_comm(pid_t pid, pid_t tid, char *buf, size_t len);
+/* Its pid in the innermost pid namespace it lives in (a container's); 0: the host's, or gone. */
+uint32_t proc_ns_pid(pid_t pid);
 
 /* Which allocator libraries a process maps, as paths heaptrail can open. */
 struct proc_libs {

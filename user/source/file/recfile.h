@@ -12,8 +12,9 @@
 #include <stdint.h>
 #include "heaptrail.h"
 
+/* Versions: 2 packed allocator records; 3 added ns_pid to comm records, and build-id records. */
 #define RECFILE_MAGIC	      "HEAPTRL\n"
-#define RECFILE_VERSION	      2		  /* 2: allocator records packed; 1 is still read */
+#define RECFILE_VERSION	      3		  /* 1 and 2 are still read */
 #define RECFILE_BLOCK_MAGIC   0x4b4c4254u /* "TBLK" */
 #define RECFILE_BLOCK_RAW_MAX (1u << 20)  /* records per block, in bytes */
 

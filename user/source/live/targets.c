@@ -109,6 +109,7 @@ void targets_announce_comm(struct tracer *t, pid_t pid)
 					.pid = (uint32_t)pid,
 					.tid = (uint32_t)pid } };
 	proc_comm(pid, 0, rec.comm, sizeof(rec.comm));
+	rec.ns_pid = proc_ns_pid(pid);
 	t->cb(t->cb_ctx, &rec.hdr);
 }
 
