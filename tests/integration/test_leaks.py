@@ -2,6 +2,7 @@
 """heaptrail leaks against fixtures that know what they leaked, and against valgrind."""
 import json
 import os
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -247,3 +248,54 @@ def test_double_free_stack_with_free_stacks(tmp_path):
     (t,) = read_truth(tmp_path / "t.jsonl")
     assert [f["sym"] for f in d["frames"][:2]] == ["free_again", "main"]
     assert d["frames"][0]["line"] == t["line"]
+
+
+FOLDED_LINE = re.compile(r"^(?P<comm>[^;]*) \((?P<pid>\d+)\)(?P<frames>(;[^;]+)+) (?P<n>[1-9]\d*)$")
+
+
+def read_folded(path):
+    """Each line parsed: the process it is of, its frames root first, its positive count."""
+    lines = []
+    for line in path.read_text().splitlines():
+        m = FOLDED_LINE.match(line)
+        assert m, line
+        lines.append((int(m["pid"]), m["frames"][1:].split(";"), int(m["n"])))
+    assert lines
+    return lines
+
+
+@pytest.mark.parametrize("metric,field", [("live-bytes", "live_bytes"),
+                                          ("live-allocs", "live_allocs"),
+                                          ("alloc-bytes", "alloc_bytes")])
+def test_folded_stacks_sum_to_the_report(tmp_path, metric, field):
+    """--folded: every line parses (frames root first, a positive integer last), and per
+    process the lines sum to what the JSON report says, for each metric; the forked child's
+    leak is main -> child_leak."""
+    prog = fixture_path("fork_leak")
+    folded = tmp_path / "f.folded"
+    report = leaks_json(["--folded", str(folded), "--folded-metric", metric, "-c",
+                         f"{prog} {tmp_path / 't.jsonl'}"])[-1]
+    lines = read_folded(folded)
+    for p in report["processes"]:
+        assert sum(n for pid, _, n in lines if pid == p["pid"]) == p[field], (p, lines)
+    truth = read_truth(tmp_path / "t.jsonl")
+    child = next(t["child"] for t in truth if t["event"] == "done")
+    leak = [(frames, n) for pid, frames, n in lines
+            if pid == child and frames[-1].split("(")[0] == "child_leak"]
+    assert len(leak) == 1, lines
+    frames, n = leak[0]
+    assert frames[0] == "_start" and "main" in frames, frames
+    assert n == {"live-bytes": 999, "live-allocs": 3, "alloc-bytes": 999}[metric]
+
+
+def test_folded_names_the_known_leaks(leaky, tmp_path):
+    """The leaky fixture's leaks, each the leaf of one live-bytes line with its bytes."""
+    _, truth, prog = leaky
+    folded = tmp_path / "f.folded"
+    proc = run_heaptrail(["leaks", "--folded", str(folded), "-c",
+                          f"{prog} {tmp_path / 't.jsonl'}"])
+    assert proc.returncode == 0, proc.stderr
+    lines = read_folded(folded)
+    for leak in (t for t in truth if t["event"] == "leak"):
+        got = [n for _, frames, n in lines if frames[-1].split("(")[0] == leak["function"]]
+        assert got == [leak["bytes"]], (leak, lines)

@@ -11,8 +11,11 @@
 #include <time.h>
 #include "cmd/commands.h"
 #include "record/event.h"
+#include "model/dists.h"
+#include "output/folded_out.h"
 #include "output/json.h"
 #include "output/leaks_out.h"
+#include "output/outfile.h"
 #include "report/kreport.h"
 #include "report/leaks.h"
 #include "model/model.h"
@@ -28,9 +31,18 @@ static struct {
 	uint64_t min_age_ns;
 	double interval;
 	bool floor; /* benchmarks: the probes count their hits, nothing else */
+	const char *folded;
+	enum folded_metric folded_metric;
 } leaks_opts = { .top = 10 };
 
-enum { LEAKS_OPT_TOP = 1, LEAKS_OPT_MIN_AGE, LEAKS_OPT_INTERVAL, LEAKS_OPT_FLOOR };
+enum {
+	LEAKS_OPT_TOP = 1,
+	LEAKS_OPT_MIN_AGE,
+	LEAKS_OPT_INTERVAL,
+	LEAKS_OPT_FLOOR,
+	LEAKS_OPT_FOLDED,
+	LEAKS_OPT_FOLDED_METRIC,
+};
 
 static const struct cli_option leaks_options[] = {
 	{ "top", 0, "N", "Stacks shown per process, largest first (default 10)", LEAKS_OPT_TOP,
@@ -41,6 +53,14 @@ static const struct cli_option leaks_options[] = {
 	{ "interval", 0, "SECONDS",
 	  "Also report every SECONDS, with each stack's growth since the previous report",
 	  LEAKS_OPT_INTERVAL, true },
+	{ "folded", 0, "FILE",
+	  "Also folded stacks for flame graphs (flamegraph.pl, speedscope), every stack of every "
+	  "process",
+	  LEAKS_OPT_FOLDED, false },
+	{ "folded-metric", 0, "METRIC",
+	  "What --folded counts: live-bytes (default), live-allocs, or alloc-bytes (allocated "
+	  "over the run, freed or not)",
+	  LEAKS_OPT_FOLDED_METRIC, false },
 	{ "floor", 0, NULL,
 	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)",
 	  LEAKS_OPT_FLOOR, true },
@@ -67,6 +87,18 @@ static int leaks_parse(int key, const char *arg)
 	case LEAKS_OPT_FLOOR:
 		leaks_opts.floor = true;
 		return 0;
+	case LEAKS_OPT_FOLDED:
+		leaks_opts.folded = arg;
+		return 0;
+	case LEAKS_OPT_FOLDED_METRIC:
+		for (int m = 0; m < FOLDED_METRICS; m++)
+			if (!strcmp(arg, folded_metric_names[m])) {
+				leaks_opts.folded_metric = m;
+				return 0;
+			}
+		return cli_usage_error("--folded-metric '%s': want live-bytes, live-allocs or "
+				       "alloc-bytes",
+				       arg);
 	}
 	return 0;
 }
@@ -83,7 +115,8 @@ struct leaks_ctx {
 	struct json json;
 	struct leaks *leaks;
 	unsigned reports;
-	struct kreport kr; /* -k */
+	struct kreport kr;   /* -k */
+	struct dists *dists; /* --folded-metric alloc-bytes */
 };
 
 /* The kernel section: asked for (-k), or the recording has kernel allocations. */
@@ -100,6 +133,8 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	report_follow_modules(lc->sym, lc->model, rec);
 	report_retain_leaked(lc->sym, lc->model, rec);
 	kreport_follow(&lc->kr, rec);
+	if (lc->dists)
+		dists_apply(lc->dists, rec);
 }
 
 /*
@@ -151,6 +186,26 @@ static void report(struct leaks_ctx *lc, bool interval)
 		leaks_out_json(&o, &lc->json, now);
 	else
 		leaks_out_text(&o, now);
+}
+
+/* --folded, at the end: 0, or -1 after saying why. */
+static int write_folded(struct leaks_ctx *lc, struct out_file *out)
+{
+	struct folded_out o = { .model = lc->model,
+				.leaks = lc->leaks,
+				.dists = lc->dists,
+				.sym = lc->sym,
+				.metric = leaks_opts.folded_metric,
+				.stack_depth = lc->cli->stack_depth };
+
+	if (!out->f)
+		return 0;
+	if (folded_out_write(out->f, &o, model_now(lc->model))) {
+		fprintf(stderr, "heaptrail: %s: out of memory\n", out->path);
+		outfile_close(out);
+		return -1;
+	}
+	return outfile_close(out);
 }
 
 /*
@@ -211,7 +266,11 @@ int cmd_leaks(struct cli *cli)
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	char banner[128];
+	struct out_file folded;
 
+	/* before anything is traced: a path that cannot be written must not cost the run */
+	if (outfile_open(&folded, leaks_opts.folded))
+		return EXIT_RUNTIME;
 	o.want_alloc = !cli->kernel_only;
 	o.capture_stacks = !cli->kernel_only;
 	o.kmem_stacks = cli->kernel;
@@ -223,6 +282,12 @@ int cmd_leaks(struct cli *cli)
 		model_set_exit_age(lc.model, leaks_opts.min_age_ns);
 	if (lc.leaks && lc.sym)
 		leaks_set_true_frames(lc.leaks, report_true_frames, lc.sym);
+	if (lc.model && leaks_opts.folded && leaks_opts.folded_metric == FOLDED_ALLOC_BYTES) {
+		lc.dists = dists_new(lc.model, 0, true);
+		if (!lc.dists)
+			goto out;
+		dists_set_true_frames(lc.dists, report_true_frames, lc.sym);
+	}
 	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.leaks || !lc.sym)
 		goto out;
 	lc.kr.top = leaks_opts.top;
@@ -246,10 +311,15 @@ int cmd_leaks(struct cli *cli)
 		goto out;
 	}
 	report(&lc, false);
+	if (write_folded(&lc, &folded))
+		status = EXIT_RUNTIME;
 	status = cli_output_finish(status);
 	print_memory(&lc);
 out:
+	if (folded.f)
+		fclose(folded.f);
 	source_close(src);
+	dists_free(lc.dists);
 	leaks_free(lc.leaks);
 	symbolize_free(lc.sym);
 	kreport_fini(&lc.kr);

@@ -70,12 +70,12 @@ int cmd_timeline(struct cli *cli)
 	struct source_opts so = { cli->input, cli->duration, true, &o };
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
-	struct space_out_file files[3] = { 0 };
+	struct out_file files[3] = { 0 };
 
 	/* before anything is traced: a path that cannot be written must not cost the run */
-	if (space_out_open(&files[0], timeline_opts.perfetto) ||
-	    space_out_open(&files[1], timeline_opts.csv) ||
-	    space_out_open(&files[2], timeline_opts.svg)) {
+	if (outfile_open(&files[0], timeline_opts.perfetto) ||
+	    outfile_open(&files[1], timeline_opts.csv) ||
+	    outfile_open(&files[2], timeline_opts.svg)) {
 		for (int i = 0; i < 3; i++)
 			if (files[i].f)
 				fclose(files[i].f);

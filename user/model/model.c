@@ -425,6 +425,7 @@ static void record_alloc(struct model *m, struct model_proc *p, const struct ht_
 	if (p->freed && p->freed[freed_slot(a->addr)] == a->addr)
 		p->freed[freed_slot(a->addr)] = 0; /* allocated again: a free of it is fine */
 	p->allocs++;
+	p->alloc_bytes += size;
 	alloc_insert(p, &e);
 	if (m->hooks.alloc)
 		m->hooks.alloc(m->hooks.ctx, p, &e);
@@ -582,7 +583,7 @@ static void apply_exec(struct model *m, const struct ht_exec *e)
 	p->freed = NULL;
 	p->cap = p->count = 0;
 	p->live_bytes = 0;
-	p->allocs = p->frees = p->failed_allocs = p->no_return = 0;
+	p->allocs = p->frees = p->failed_allocs = p->no_return = p->alloc_bytes = 0;
 	p->unmatched_frees = p->double_frees = p->internal_frees = 0;
 	set_comm(p, e->comm);
 }

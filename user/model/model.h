@@ -59,6 +59,7 @@ struct model_proc {
 	uint64_t live_bytes;
 
 	uint64_t allocs, frees, failed_allocs, no_return;
+	uint64_t alloc_bytes;	  /* asked for by every allocation, freed since or not */
 	uint64_t unmatched_frees; /* frees of addresses never seen allocated */
 	uint64_t double_frees;
 	/*
@@ -83,7 +84,7 @@ struct model_proc {
 struct model_stack {
 	uint64_t id;
 	uint32_t nframes;
-	uint8_t mark; /* the command's own, 0 until it sets one (model_stack_set_mark) */
+	uint8_t mark;  /* the command's own, 0 until it sets one (model_stack_set_mark) */
 	bool walk_cut; /* the BPF walk stopped short (HT_F_STACK_CUT): frames are missing */
 	const uint64_t *frames;
 };

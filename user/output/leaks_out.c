@@ -121,6 +121,7 @@ void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
 		json_kv_u64(j, "live_bytes", p->live_bytes);
 		json_kv_u64(j, "live_allocs", p->count);
 		json_kv_u64(j, "allocs", p->allocs);
+		json_kv_u64(j, "alloc_bytes", p->alloc_bytes);
 		json_kv_u64(j, "frees", p->frees);
 		json_kv_u64(j, "failed_allocs", p->failed_allocs);
 		json_kv_u64(j, "unmatched_frees", p->unmatched_frees);

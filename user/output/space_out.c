@@ -118,28 +118,14 @@ void space_out_text(const struct space *s)
 }
 
 /* The outputs asked for, each into its file. */
-int space_out_open(struct space_out_file *o, const char *path)
-{
-	o->path = path;
-	o->f = NULL;
-	if (!path)
-		return 0;
-	o->f = fopen(path, "we");
-	if (!o->f) {
-		fprintf(stderr, "heaptrail: cannot create %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int space_out_files(const struct space *s, struct space_out_file *perfetto,
-		    struct space_out_file *csv, struct space_out_file *svg)
+int space_out_files(const struct space *s, struct out_file *perfetto, struct out_file *csv,
+		    struct out_file *svg)
 {
 	size_t nprocs = space_nprocs(s);
 	struct tl_process *procs = calloc(nprocs + 1, sizeof(*procs));
 	struct tl_series *series = calloc(nprocs * SPACE_SERIES_MAX + 1, sizeof(*series));
 	const struct {
-		struct space_out_file *file;
+		struct out_file *file;
 		void (*write)(FILE *, const struct tl_process *, size_t);
 	} outs[] = { { perfetto, timeline_out_perfetto },
 		     { csv, timeline_out_csv },
@@ -165,16 +151,13 @@ int space_out_files(const struct space *s, struct space_out_file *perfetto,
 						t->nmarkers };
 	}
 	for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++) {
-		struct space_out_file *out = outs[o].file;
+		struct out_file *out = outs[o].file;
 
 		if (!out->f)
 			continue;
 		outs[o].write(out->f, procs, nprocs);
-		if (ferror(out->f) | fclose(out->f)) {
-			fprintf(stderr, "heaptrail: writing %s: %s\n", out->path, strerror(errno));
+		if (outfile_close(out))
 			err = -1;
-		}
-		out->f = NULL;
 	}
 	free(series);
 	free(procs);

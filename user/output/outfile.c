@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Report files named on the command line: opened before tracing, closed with errors checked. */
+#include <errno.h>
+#include <string.h>
+#include "output/outfile.h"
+
+int outfile_open(struct out_file *o, const char *path)
+{
+	o->path = path;
+	o->f = NULL;
+	if (!path)
+		return 0;
+	o->f = fopen(path, "we");
+	if (!o->f) {
+		fprintf(stderr, "heaptrail: cannot create %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int outfile_close(struct out_file *o)
+{
+	int err;
+
+	if (!o->f)
+		return 0;
+	/* both, always: ferror() for a write that failed earlier, fclose() for the last one */
+	err = ferror(o->f) | fclose(o->f);
+	o->f = NULL;
+	if (err) {
+		fprintf(stderr, "heaptrail: writing %s: %s\n", o->path,
+			errno ? strerror(errno) : "write error");
+		return -1;
+	}
+	return 0;
+}
