@@ -207,6 +207,7 @@ static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind)
 	rec->ptr = ptr;
 	rec->call_site = kslot(ctx, ktp, HT_KS_CALL_SITE, 0);
 	bpf_ringbuf_submit(rec, wakeup_flags());
+	__sync_fetch_and_add(&kmem_frees_sent, 1);
 }
 
 #define KMEM_TP(tp, ktp, fn, kind)                                                                 \

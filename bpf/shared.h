@@ -71,6 +71,8 @@ HT_SETTING(bool, kmem_stacks, false);
 
 /* Loss counters by enum ht_lost_kind; userspace reads them through the mmapped .bss. */
 HT_SHARED __u64 lost[HT_LOST_MAX];
+/* Kernel frees sent through the ring buffer: userspace checks it received as many. */
+HT_SHARED __u64 kmem_frees_sent;
 
 HT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -147,6 +147,12 @@ void ring_report_losses(struct tracer *t, bool final)
 		t->kmem_nested = kmem_nested_misses(t->kmem);
 		t->kmem_nested_next_ns = now + 200 * 1000000ull;
 	}
+	if (t->kmem && final) {
+		/* after the last read: what was sent and not read (sent since, or lost on the way) */
+		uint64_t sent = __atomic_load_n(&t->skel->bss->kmem_frees_sent, __ATOMIC_RELAXED);
+
+		t->kmem_undelivered = sent > t->kmem_frees ? sent - t->kmem_frees : 0;
+	}
 	tracer_lost(t, lost);
 	for (int k = 0; k < HT_LOST_MAX; k++) {
 		uint64_t v = lost[k];
