@@ -54,8 +54,8 @@ struct tracer {
 	int nalive;
 	struct pidset named; /* -a: processes named (targets.c) */
 	uint64_t kmem_frees; /* frees of reported kernel allocations: the exit linger watches */
-	uint64_t
-		kmem_undelivered; /* at the end: frees BPF sent that never came (kmem_frees_sent) */
+	/* at the end: frees BPF sent (kmem_frees_sent) that never came */
+	uint64_t kmem_undelivered;
 
 	pid_t child;	  /* -c */
 	int child_go_fd;  /* writing a byte lets the child exec */
