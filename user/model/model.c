@@ -8,16 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/model.h"
+#include "util/idmap.h"
 
 #define FREED_CACHE 4096 /* recently freed addresses remembered per process (32 KiB) */
 #define MIN_CAP	    16
-
-/* A small u64 -> u32 map (pid -> process, stack id -> stack), same probing scheme. */
-struct idmap {
-	uint64_t *keys; /* 0: empty */
-	uint32_t *vals;
-	size_t cap, count;
-};
 
 struct model {
 	struct model_proc **procs;
@@ -37,113 +31,13 @@ struct model {
 	struct model_hooks hooks;
 };
 
-static inline uint64_t mix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	return k;
-}
-
-/* Maps a hash onto [0, cap) without a power-of-two capacity. */
-static inline size_t bucket(uint64_t key, size_t cap)
-{
-	return (size_t)(((unsigned __int128)mix(key) * cap) >> 64);
-}
-
-static inline size_t next_slot(size_t i, size_t cap)
-{
-	return i + 1 == cap ? 0 : i + 1;
-}
-
-/* ---------------------------------------------------------------- idmap */
-
-static long idmap_find(const struct idmap *m, uint64_t key)
-{
-	if (!m->cap)
-		return -1;
-	for (size_t i = bucket(key, m->cap);; i = next_slot(i, m->cap)) {
-		if (m->keys[i] == key)
-			return (long)i;
-		if (!m->keys[i])
-			return -1;
-	}
-}
-
-static int idmap_put(struct idmap *m, uint64_t key, uint32_t val);
-
-static int idmap_grow(struct idmap *m)
-{
-	struct idmap n = { .cap = m->cap ? m->cap * 2 : MIN_CAP };
-
-	n.keys = calloc(n.cap, sizeof(*n.keys));
-	n.vals = calloc(n.cap, sizeof(*n.vals));
-	if (!n.keys || !n.vals) {
-		free(n.keys);
-		free(n.vals);
-		return -1;
-	}
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->keys[i])
-			idmap_put(&n, m->keys[i], m->vals[i]);
-	free(m->keys);
-	free(m->vals);
-	*m = n;
-	return 0;
-}
-
-static int idmap_put(struct idmap *m, uint64_t key, uint32_t val)
-{
-	size_t i;
-
-	if ((m->count + 1) * 4 > m->cap * 3 && idmap_grow(m))
-		return -1;
-	for (i = bucket(key, m->cap); m->keys[i] && m->keys[i] != key; i = next_slot(i, m->cap))
-		;
-	if (!m->keys[i])
-		m->count++;
-	m->keys[i] = key;
-	m->vals[i] = val;
-	return 0;
-}
-
-/* Backward-shift deletion: later entries of the run move up into the hole. */
-static void idmap_del(struct idmap *m, uint64_t key)
-{
-	long found = idmap_find(m, key);
-	size_t hole, i;
-
-	if (found < 0)
-		return;
-	hole = (size_t)found;
-	for (i = next_slot(hole, m->cap); m->keys[i]; i = next_slot(i, m->cap)) {
-		size_t home = bucket(m->keys[i], m->cap);
-
-		/* i may move to hole only if its home is not in (hole, i] (cyclically). */
-		if (hole <= i ? (home <= hole || home > i) : (home <= hole && home > i)) {
-			m->keys[hole] = m->keys[i];
-			m->vals[hole] = m->vals[i];
-			hole = i;
-		}
-	}
-	m->keys[hole] = 0;
-	m->count--;
-}
-
-static void idmap_free(struct idmap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
-
 /* ---------------------------------------------------------------- allocation tables */
 
 static long alloc_find(const struct model_proc *p, uint64_t addr)
 {
 	if (!p->cap)
 		return -1;
-	for (size_t i = bucket(addr, p->cap);; i = next_slot(i, p->cap)) {
+	for (size_t i = idmap_bucket(addr, p->cap);; i = idmap_next(i, p->cap)) {
 		if (p->slots[i].addr == addr)
 			return (long)i;
 		if (!p->slots[i].addr)
@@ -155,7 +49,7 @@ static void alloc_place(struct model_alloc *slots, size_t cap, const struct mode
 {
 	size_t i;
 
-	for (i = bucket(a->addr, cap); slots[i].addr; i = next_slot(i, cap))
+	for (i = idmap_bucket(a->addr, cap); slots[i].addr; i = idmap_next(i, cap))
 		;
 	slots[i] = *a;
 }
@@ -182,8 +76,8 @@ static void alloc_remove_at(struct model_proc *p, size_t hole)
 {
 	p->live_bytes -= p->slots[hole].size;
 	p->count--;
-	for (size_t i = next_slot(hole, p->cap); p->slots[i].addr; i = next_slot(i, p->cap)) {
-		size_t home = bucket(p->slots[i].addr, p->cap);
+	for (size_t i = idmap_next(hole, p->cap); p->slots[i].addr; i = idmap_next(i, p->cap)) {
+		size_t home = idmap_bucket(p->slots[i].addr, p->cap);
 
 		if (hole <= i ? (home <= hole || home > i) : (home <= hole && home > i)) {
 			p->slots[hole] = p->slots[i];
@@ -264,7 +158,7 @@ static void proc_compact(struct model *m, struct model_proc *p)
 
 		if (!a->addr)
 			continue;
-		for (h = bucket(key, hcap); index[h]; h = next_slot(h, hcap)) {
+		for (h = idmap_bucket(key, hcap); index[h]; h = idmap_next(h, hcap)) {
 			struct model_alloc_sum *s = &sums[index[h] - 1];
 
 			if (s->stack == a->stack && proc_young_at_exit(m, p, s->ts_ns) == young)
@@ -408,7 +302,7 @@ static void stack_add(struct model *m, const struct ht_stack *s)
 
 static inline size_t freed_slot(uint64_t addr)
 {
-	return (size_t)(mix(addr) % FREED_CACHE);
+	return (size_t)(idmap_mix(addr) % FREED_CACHE);
 }
 
 static void record_alloc(struct model *m, struct model_proc *p, const struct ht_alloc *a,
