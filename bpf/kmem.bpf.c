@@ -33,6 +33,18 @@ struct {
 	__type(value, __u8);
 } kmem_live SEC(".maps");
 
+/*
+ * Runs of each free program, per CPU (key: tracepoint * 2 + copy): userspace checks them against
+ * the kernel's own count of the tracepoint's hits (perf), so that a free no program saw is
+ * counted rather than shown as a leak.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HT_KTP_MAX * 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} kmem_free_runs SEC(".maps");
+
 /* One scratch stack per program: programs of different events nest (an interrupt). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -172,13 +184,17 @@ static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
 }
 
 /* Frees in any context, of any process: only those of allocations seen made are sent. */
-static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind)
+static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind, __u32 copy)
 {
-	__u64 id = bpf_get_current_pid_tgid(), ptr;
+	__u64 id = bpf_get_current_pid_tgid(), ptr, *runs;
+	__u32 slot = ktp * 2 + copy;
 	struct kmem_key key = {};
 	struct ht_kmem *rec;
 	long err;
 
+	runs = bpf_map_lookup_elem(&kmem_free_runs, &slot);
+	if (runs)
+		__sync_fetch_and_add(runs, 1);
 	ptr = kslot(ctx, ktp, HT_KS_PTR, 0);
 	if (!ptr)
 		return;
@@ -226,11 +242,16 @@ static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind)
  * from kmem_live and sends nothing.
  */
 #define KMEM_TP_FREE(tp, ktp, kind)                                                                \
-	KMEM_TP(tp, ktp, kmem_free, kind)                                                          \
+	SEC("raw_tp/" #tp)                                                                         \
+	int ktp_##tp(__u64 *ctx)                                                                   \
+	{                                                                                          \
+		kmem_free(ctx, ktp, kind, 0);                                                      \
+		return 0;                                                                          \
+	}                                                                                          \
 	SEC("raw_tp/" #tp)                                                                         \
 	int ktp2_##tp(__u64 *ctx)                                                                  \
 	{                                                                                          \
-		kmem_free(ctx, ktp, kind);                                                         \
+		kmem_free(ctx, ktp, kind, 1);                                                      \
 		return 0;                                                                          \
 	}
 

@@ -106,7 +106,7 @@ int attach_kernel(struct tracer *t)
 		return -1;
 	if (hooks_attach(t->hooks, s, attach_push_link, t))
 		return -1;
-	if (kmem_attach(t->kmem, s, attach_push_link, t))
+	if (kmem_attach(t->kmem, s, attach_push_link, t) || kmem_watch_start(t->kmem, s))
 		return -1;
 	if (t->opts.want_fault &&
 	    attach_prog(t, s->progs.page_fault_user, "tracepoint exceptions:page_fault_user"))

@@ -4,9 +4,13 @@
  * from their __bpf_trace_<event> prototypes in BTF, and the recursion-miss counters read back.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -92,6 +96,12 @@ struct kmem {
 	int prog_fd[HT_KTP_MAX];
 	int prog2_fd[HT_KTP_MAX]; /* the second copy of a free program, -1 if none */
 	bool verbose;
+	/* the watch of the free tracepoints (kmem_watch_start) */
+	int runs_fd;   /* kmem_free_runs */
+	int ncpus;     /* possible CPUs: the per-CPU values read */
+	int *perf_fds; /* per free tracepoint and CPU: perf's count of its hits, or -1 */
+	uint64_t base[HT_KTP_MAX][2]; /* each copy's runs and misses when the watch began */
+	bool watching;
 };
 
 static struct bpf_program *ktp_prog(struct heaptrail_bpf *s, int ktp)
@@ -272,7 +282,136 @@ uint64_t kmem_nested_misses(const struct kmem *k)
 	return sum;
 }
 
+/* Each copy's runs plus misses of free tracepoint t: every hit is one or the other. */
+static void kmem_seen(const struct kmem *k, int t, uint64_t seen[2])
+{
+	uint32_t key;
+	uint64_t *v = calloc((size_t)k->ncpus, sizeof(*v));
+
+	for (int c = 0; c < 2; c++) {
+		seen[c] = recursion_misses(c ? k->prog2_fd[t] : k->prog_fd[t]);
+		key = (uint32_t)(t * 2 + c);
+		if (v && !bpf_map_lookup_elem(k->runs_fd, &key, v))
+			for (int cpu = 0; cpu < k->ncpus; cpu++)
+				seen[c] += v[cpu];
+	}
+	free(v);
+}
+
+/* The tracepoint's id in tracefs, or -1. */
+static long kmem_tracepoint_id(int t)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[256];
+	long id = -1;
+
+	for (int r = 0; r < 2 && id < 0; r++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/events/%s/%s/id", roots[r], ktp_descs[t].group,
+			 ktp_descs[t].event);
+		f = fopen(path, "re");
+		if (f && fscanf(f, "%ld", &id) != 1)
+			id = -1;
+		if (f)
+			fclose(f);
+	}
+	return id;
+}
+
+int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
+{
+	int n;
+
+	if (!k)
+		return 0;
+	n = libbpf_num_possible_cpus();
+	k->runs_fd = bpf_map__fd(skel->maps.kmem_free_runs);
+	k->ncpus = n > 0 ? n : 1;
+	k->perf_fds = malloc(sizeof(*k->perf_fds) * HT_KTP_MAX * (size_t)k->ncpus);
+	if (!k->perf_fds)
+		return -1;
+	for (int t = 0; t < HT_KTP_MAX; t++) {
+		struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT,
+						.size = sizeof(attr),
+						.disabled = 1 };
+		long id = k->chosen[t] && k->prog2_fd[t] >= 0 ? kmem_tracepoint_id(t) : -1;
+
+		attr.config = (uint64_t)id;
+		/* runs first, counting after: the window can only favour the runs */
+		kmem_seen(k, t, k->base[t]);
+		for (int cpu = 0; cpu < k->ncpus; cpu++) {
+			int *fd = &k->perf_fds[t * k->ncpus + cpu];
+
+			*fd = id < 0 ? -1
+				     : (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1,
+						    PERF_FLAG_FD_CLOEXEC);
+			if (*fd >= 0)
+				ioctl(*fd, PERF_EVENT_IOC_ENABLE, 0);
+			else if (id >= 0 && errno != ENODEV && k->verbose)
+				fprintf(stderr,
+					"heaptrail: cannot count %s hits on CPU %d (perf): %s; "
+					"frees no program saw there are not counted\n",
+					ktp_descs[t].event, cpu, strerror(errno));
+		}
+	}
+	k->watching = true;
+	return 0;
+}
+
+uint64_t kmem_watch_unseen(struct kmem *k)
+{
+	uint64_t unseen = 0;
+
+	if (!k || !k->watching)
+		return 0;
+	k->watching = false;
+	for (int t = 0; t < HT_KTP_MAX; t++) {
+		uint64_t hits = 0, seen[2], lost[2];
+		bool counted = false;
+
+		/* counting stops first: the window can only favour the runs */
+		for (int cpu = 0; cpu < k->ncpus; cpu++) {
+			int fd = k->perf_fds[t * k->ncpus + cpu];
+			uint64_t v;
+
+			if (fd < 0)
+				continue;
+			ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+			if (read(fd, &v, sizeof(v)) == sizeof(v)) {
+				hits += v;
+				counted = true;
+			}
+			close(fd);
+		}
+		if (!counted)
+			continue;
+		kmem_seen(k, t, seen);
+		for (int c = 0; c < 2; c++) {
+			uint64_t s = seen[c] - k->base[t][c];
+
+			lost[c] = hits > s ? hits - s : 0;
+		}
+		/* a free is missed only when neither copy ran for it */
+		unseen += lost[0] < lost[1] ? lost[0] : lost[1];
+		if (k->verbose)
+			fprintf(stderr,
+				"heaptrail: %s: %" PRIu64
+				" hits (perf), seen by the programs %" PRIu64 " and %" PRIu64
+				" times (runs and misses)\n",
+				ktp_descs[t].event, hits, seen[0] - k->base[t][0],
+				seen[1] - k->base[t][1]);
+	}
+	return unseen;
+}
+
 void kmem_free(struct kmem *k)
 {
+	if (k && k->watching)
+		for (int i = 0; i < HT_KTP_MAX * k->ncpus; i++)
+			if (k->perf_fds[i] >= 0)
+				close(k->perf_fds[i]);
+	if (k)
+		free(k->perf_fds);
 	free(k);
 }

@@ -152,6 +152,7 @@ void ring_report_losses(struct tracer *t, bool final)
 		uint64_t sent = __atomic_load_n(&t->skel->bss->kmem_frees_sent, __ATOMIC_RELAXED);
 
 		t->kmem_undelivered = sent > t->kmem_frees ? sent - t->kmem_frees : 0;
+		t->kmem_unseen = kmem_watch_unseen(t->kmem);
 	}
 	tracer_lost(t, lost);
 	for (int k = 0; k < HT_LOST_MAX; k++) {

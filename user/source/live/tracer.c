@@ -332,7 +332,7 @@ void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX])
 		lost[k] = t->skel ? __atomic_load_n(&t->skel->bss->lost[k], __ATOMIC_RELAXED) : 0;
 	/* Counted by the kernel itself, per program, rather than by our programs. */
 	lost[HT_LOST_KMEM_NESTED] = t->kmem_nested;
-	lost[HT_LOST_KMEM_FREE] += t->kmem_undelivered;
+	lost[HT_LOST_KMEM_FREE] += t->kmem_undelivered + t->kmem_unseen;
 }
 
 uint64_t tracer_floor_hits(struct tracer *t)

@@ -56,6 +56,8 @@ struct tracer {
 	uint64_t kmem_frees; /* frees of reported kernel allocations: the exit linger watches */
 	/* at the end: frees BPF sent (kmem_frees_sent) that never came */
 	uint64_t kmem_undelivered;
+	/* at the end: frees the kernel made that no free program saw (kmem_watch_unseen) */
+	uint64_t kmem_unseen;
 
 	pid_t child;	  /* -c */
 	int child_go_fd;  /* writing a byte lets the child exec */
