@@ -19,7 +19,7 @@ BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf 
 # heaptrail's own allocations go to jemalloc, linked in: libc's malloc carries our uprobes once
 # they are shared by every process, and heaptrail would take their traps itself.
 OWN_MALLOC := -l:libjemalloc_pic.a -lpthread
-LIBS     := -lbpf -ldw -lelf -lz -lzstd -lcapstone -lstdc++ $(OWN_MALLOC) -lm
+LIBS     := -lbpf -ldw -lelf -lz -lzstd -lprotobuf-c -lcapstone -lstdc++ $(OWN_MALLOC) -lm
 
 # One .bpf.c per concern, linked into one object and one skeleton by libbpf's static linker.
 # shared.bpf.c, which defines the shared maps the others declare extern, links first: after a
@@ -37,16 +37,20 @@ CORE_SRCS := $(wildcard $(addsuffix /*.c,$(CORE_DIRS)))
 USER_SRCS := $(shell find user -name '*.c' | sort)
 APP_SRCS  := $(filter-out $(CORE_SRCS),$(USER_SRCS))
 APP_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(APP_SRCS))
-CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))
+# pprof's profile.proto (third_party/pprof), compiled to C by protobuf-c at build time: the
+# core links the generated code (output/pprof_out.c writes profiles with it).
+PROTO_DIR := $(BUILD)/gen
+PROTO_H   := $(PROTO_DIR)/profile.pb-c.h
+CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS)) $(PROTO_DIR)/profile.pb-c.o
 CORE_LIB  := $(BUILD)/libheaptrail.a
-CORE_LIBS := -ldw -lelf -lz -lzstd -lm
-USER_INC  := -Iuser
+CORE_LIBS := -ldw -lelf -lz -lzstd -lprotobuf-c -lm
+USER_INC  := -Iuser -I$(PROTO_DIR)
 
 # Unit tests link the core built again with sanitizers.
 UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	       -fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Ibpf $(USER_INC) $(DEPFLAGS)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
-UNIT_OBJS    := $(patsubst %.c,$(BUILD)/unit/%.o,$(CORE_SRCS))
+UNIT_OBJS    := $(patsubst %.c,$(BUILD)/unit/%.o,$(CORE_SRCS)) $(BUILD)/unit/gen/profile.pb-c.o
 UNIT_LIB     := $(BUILD)/unit/libheaptrail.a
 # The live source's BPF-free parts that unit tests take too: probe placement (Capstone).
 UNIT_LIVE_OBJS := $(BUILD)/unit/user/source/live/probes.o
@@ -83,10 +87,18 @@ $(BUILD)/heaptrail.linked.o: $(BPF_OBJS)
 $(BUILD)/heaptrail.skel.h: $(BUILD)/heaptrail.linked.o
 	$(BPFTOOL) gen skeleton $< name heaptrail_bpf > $@
 
-# Every user object may include a skeleton; generate them first.
-$(BUILD)/user/%.o: user/%.c $(SKELS)
+# Every user object may include a skeleton or the profile's messages; generate them first.
+$(BUILD)/user/%.o: user/%.c $(SKELS) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(PROTO_DIR)/profile.pb-c.c $(PROTO_H) &: third_party/pprof/profile.proto
+	@mkdir -p $(PROTO_DIR)
+	protoc-c --proto_path=third_party/pprof --c_out=$(PROTO_DIR) profile.proto
+
+# Generated code: built as it comes, with the flags of each flavour but not our warnings.
+$(PROTO_DIR)/profile.pb-c.o: $(PROTO_DIR)/profile.pb-c.c $(PROTO_H)
+	$(CC) $(CFLAGS) -I$(PROTO_DIR) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@
@@ -109,11 +121,13 @@ BACKPORTS_LIST := /etc/apt/sources.list.d/heaptrail-backports.sources
 DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
 # Building and running: what `make run` installs.
 DEPS_MAIN      := clang llvm gcc make pkg-config zlib1g-dev libcapstone-dev libjemalloc-dev \
-		  libzstd-dev
+		  libzstd-dev libprotobuf-c-dev protobuf-c-compiler
 # Only the tests use these (stress-ng: load beside the -k tests; heaptrack: the stacks it reports
-# are compared with ours; qemu and the rest: vmtest).
+# are compared with ours; golang-go: Go's own pprof reads our profiles; qemu and the rest:
+# vmtest).
 DEPS_TEST      := g++ libcmocka-dev python3 python3-pytest valgrind libc6-dbg util-linux \
-		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file heaptrack binutils
+		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file heaptrack binutils \
+		  golang-go
 # The debuginfod server, of the same elfutils as libdw's client (test_stacks starts one).
 DEPS_TEST_BACKPORTS := debuginfod
 
@@ -124,9 +138,13 @@ test-deps: deps
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS) $(DEPS_TEST_BACKPORTS)" "$(DEPS_TEST)"
 
 # ---------------------------------------------------------------- tests
-$(BUILD)/unit/user/%.o: user/%.c
+$(BUILD)/unit/user/%.o: user/%.c | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -c $< -o $@
+
+$(BUILD)/unit/gen/profile.pb-c.o: $(PROTO_DIR)/profile.pb-c.c $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -fsanitize=address,undefined -I$(PROTO_DIR) -c $< -o $@
 
 $(UNIT_LIB): $(UNIT_OBJS)
 	rm -f $@
@@ -165,15 +183,19 @@ integration: $(BUILD)/heaptrail fixtures
 # The fuzz target links the core built again with clang's fuzzer instrumentation.
 FUZZ_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	       -D_GNU_SOURCE -Ibpf $(USER_INC) $(DEPFLAGS)
-FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(CORE_SRCS))
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(CORE_SRCS)) $(BUILD)/fuzz/gen/profile.pb-c.o
 FUZZ_LIB  := $(BUILD)/fuzz/libheaptrail.a
 
 $(BUILD)/fuzz:
 	mkdir -p $@ $@/corpus
 
-$(BUILD)/fuzz/user/%.o: user/%.c
+$(BUILD)/fuzz/user/%.o: user/%.c | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/gen/profile.pb-c.o: $(PROTO_DIR)/profile.pb-c.c $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fsanitize=address,undefined -fsanitize=fuzzer-no-link -I$(PROTO_DIR) -c $< -o $@
 
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	rm -f $@

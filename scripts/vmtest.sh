@@ -137,6 +137,9 @@ for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file 
 	p=$(command -v "$tool") && copy_elf "$p"
 done
 copy_tree /usr/lib/heaptrack # heaptrack's preloaded library and interpreter
+for p in /usr/lib/go-*/pkg/tool/linux_amd64/pprof; do # Go's pprof reads our profiles
+	[ -e "$p" ] && copy_elf "$p"
+done
 copy_tree /usr/lib/locale/C.utf8 # the locale sort loads in test_stacks
 copy_file /etc/locale.alias
 mkdir -p "$ROOT/usr/share/locale" && ln -sf /etc/locale.alias "$ROOT/usr/share/locale/locale.alias"

@@ -38,6 +38,7 @@ OPTIONS = {
     "--floor": (None, {"leaks"}),
     "--folded": ("x.folded", {"leaks"}),
     "--folded-metric": ("live-allocs", {"leaks"}),
+    "--pprof": ("x.pb.gz", {"leaks"}),
     "--by-stack": (None, {"hist"}),
     "--linear": ("64", {"hist"}),
     "--perfetto": ("x.json", {"timeline"}),

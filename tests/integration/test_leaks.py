@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """heaptrail leaks against fixtures that know what they leaked, and against valgrind."""
+import glob
 import json
 import os
 import re
@@ -299,3 +300,48 @@ def test_folded_names_the_known_leaks(leaky, tmp_path):
     for leak in (t for t in truth if t["event"] == "leak"):
         got = [n for _, frames, n in lines if frames[-1].split("(")[0] == leak["function"]]
         assert got == [leak["bytes"]], (leak, lines)
+
+
+def go_pprof():
+    """Go's own pprof (Debian's golang-go), the binary `go tool pprof` runs."""
+    found = glob.glob("/usr/lib/go-*/pkg/tool/linux_amd64/pprof")
+    assert found, "golang-go is not installed (make test-deps)"
+    return sorted(found)[-1]
+
+
+def pprof_raw(path):
+    """go tool pprof -raw: the sample types, each sample's values with its pid label, and the
+    locations' text."""
+    proc = subprocess.run([go_pprof(), "-raw", str(path)], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, HOME=str(path.parent)))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    types = lines[lines.index("Samples:") + 1].split()
+    samples, pid = [], None
+    for line in lines[lines.index("Samples:") + 2:lines.index("Locations")]:
+        m = re.match(r"^\s*([\d\s]+):", line)
+        if m:
+            samples.append([int(v) for v in m[1].split()])
+        m = re.search(r"pid:\[(\d+)\]", line)
+        if m:
+            samples[-1].append(int(m[1]))
+    locations = "\n".join(lines[lines.index("Locations"):])
+    return types, samples, locations
+
+
+def test_pprof_profile_read_by_go(tmp_path):
+    """--pprof: Go's pprof reads the profile; per process its totals per sample type equal the
+    JSON report's (inuse = live, alloc = every allocation), and the child's leak is a location
+    in child_leak at its file and line."""
+    prog = fixture_path("fork_leak")
+    out = tmp_path / "p.pb.gz"
+    report = leaks_json(["--pprof", str(out), "-c", f"{prog} {tmp_path / 't.jsonl'}"])[-1]
+    types, samples, locations = pprof_raw(out)
+    # as Go's heap profile: inuse_space is what pprof shows first ([dflt])
+    assert types == ["alloc_objects/count", "alloc_space/bytes", "inuse_objects/count",
+                     "inuse_space/bytes[dflt]"], types
+    for p in report["processes"]:
+        mine = [s for s in samples if s[4] == p["pid"]]
+        assert [sum(s[k] for s in mine) for k in range(4)] == [
+            p["allocs"], p["alloc_bytes"], p["live_allocs"], p["live_bytes"]], (p, mine)
+    assert re.search(r"child_leak \S*tests/fixtures/fork_leak\.c:\d+", locations), locations

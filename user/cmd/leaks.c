@@ -16,6 +16,7 @@
 #include "output/json.h"
 #include "output/leaks_out.h"
 #include "output/outfile.h"
+#include "output/pprof_out.h"
 #include "report/kreport.h"
 #include "report/leaks.h"
 #include "model/model.h"
@@ -33,6 +34,7 @@ static struct {
 	bool floor; /* benchmarks: the probes count their hits, nothing else */
 	const char *folded;
 	enum folded_metric folded_metric;
+	const char *pprof;
 } leaks_opts = { .top = 10 };
 
 enum {
@@ -42,6 +44,7 @@ enum {
 	LEAKS_OPT_FLOOR,
 	LEAKS_OPT_FOLDED,
 	LEAKS_OPT_FOLDED_METRIC,
+	LEAKS_OPT_PPROF,
 };
 
 static const struct cli_option leaks_options[] = {
@@ -61,6 +64,10 @@ static const struct cli_option leaks_options[] = {
 	  "What --folded counts: live-bytes (default), live-allocs, or alloc-bytes (allocated "
 	  "over the run, freed or not)",
 	  LEAKS_OPT_FOLDED_METRIC, false },
+	{ "pprof", 0, "FILE",
+	  "Also a pprof profile (gzipped profile.proto, as Go's heap profile): alloc and inuse "
+	  "objects and bytes per stack, for go tool pprof",
+	  LEAKS_OPT_PPROF, false },
 	{ "floor", 0, NULL,
 	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)",
 	  LEAKS_OPT_FLOOR, true },
@@ -90,6 +97,9 @@ static int leaks_parse(int key, const char *arg)
 	case LEAKS_OPT_FOLDED:
 		leaks_opts.folded = arg;
 		return 0;
+	case LEAKS_OPT_PPROF:
+		leaks_opts.pprof = arg;
+		return 0;
 	case LEAKS_OPT_FOLDED_METRIC:
 		for (int m = 0; m < FOLDED_METRICS; m++)
 			if (!strcmp(arg, folded_metric_names[m])) {
@@ -116,7 +126,8 @@ struct leaks_ctx {
 	struct leaks *leaks;
 	unsigned reports;
 	struct kreport kr;   /* -k */
-	struct dists *dists; /* --folded-metric alloc-bytes */
+	struct dists *dists; /* --folded-metric alloc-bytes, --pprof: what was allocated */
+	uint64_t first_ns;   /* the first record's time: the profile's duration */
 };
 
 /* The kernel section: asked for (-k), or the recording has kernel allocations. */
@@ -133,6 +144,8 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	report_follow_modules(lc->sym, lc->model, rec);
 	report_retain_leaked(lc->sym, lc->model, rec);
 	kreport_follow(&lc->kr, rec);
+	if (!lc->first_ns)
+		lc->first_ns = rec->ts_ns;
 	if (lc->dists)
 		dists_apply(lc->dists, rec);
 }
@@ -186,6 +199,27 @@ static void report(struct leaks_ctx *lc, bool interval)
 		leaks_out_json(&o, &lc->json, now);
 	else
 		leaks_out_text(&o, now);
+}
+
+/* --pprof, at the end: 0, or -1 after saying why. */
+static int write_pprof(struct leaks_ctx *lc, struct out_file *out)
+{
+	uint64_t now = model_now(lc->model);
+	struct pprof_out o = { .model = lc->model,
+			       .leaks = lc->leaks,
+			       .dists = lc->dists,
+			       .sym = lc->sym,
+			       .duration_ns = lc->first_ns && now > lc->first_ns
+						      ? now - lc->first_ns
+						      : 0 };
+
+	if (!out->f)
+		return 0;
+	if (pprof_out_write(out->f, out->path, &o, now)) {
+		outfile_close(out);
+		return -1;
+	}
+	return outfile_close(out);
 }
 
 /* --folded, at the end: 0, or -1 after saying why. */
@@ -266,11 +300,14 @@ int cmd_leaks(struct cli *cli)
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	char banner[128];
-	struct out_file folded;
+	struct out_file folded, pprof = { 0 };
 
 	/* before anything is traced: a path that cannot be written must not cost the run */
-	if (outfile_open(&folded, leaks_opts.folded))
+	if (outfile_open(&folded, leaks_opts.folded) || outfile_open(&pprof, leaks_opts.pprof)) {
+		if (folded.f)
+			fclose(folded.f);
 		return EXIT_RUNTIME;
+	}
 	o.want_alloc = !cli->kernel_only;
 	o.capture_stacks = !cli->kernel_only;
 	o.kmem_stacks = cli->kernel;
@@ -282,7 +319,8 @@ int cmd_leaks(struct cli *cli)
 		model_set_exit_age(lc.model, leaks_opts.min_age_ns);
 	if (lc.leaks && lc.sym)
 		leaks_set_true_frames(lc.leaks, report_true_frames, lc.sym);
-	if (lc.model && leaks_opts.folded && leaks_opts.folded_metric == FOLDED_ALLOC_BYTES) {
+	if (lc.model && (leaks_opts.pprof ||
+			 (leaks_opts.folded && leaks_opts.folded_metric == FOLDED_ALLOC_BYTES))) {
 		lc.dists = dists_new(lc.model, 0, true);
 		if (!lc.dists)
 			goto out;
@@ -313,11 +351,15 @@ int cmd_leaks(struct cli *cli)
 	report(&lc, false);
 	if (write_folded(&lc, &folded))
 		status = EXIT_RUNTIME;
+	if (write_pprof(&lc, &pprof))
+		status = EXIT_RUNTIME;
 	status = cli_output_finish(status);
 	print_memory(&lc);
 out:
 	if (folded.f)
 		fclose(folded.f);
+	if (pprof.f)
+		fclose(pprof.f);
 	source_close(src);
 	dists_free(lc.dists);
 	leaks_free(lc.leaks);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The leaks report as a pprof profile (profile.proto, gzipped), the shape of Go's heap profile:
+ * alloc_objects, alloc_space, inuse_objects and inuse_space per stack, with each process's pid
+ * and comm as labels, locations already symbolized (functions, files, lines, inlined frames).
+ */
+#ifndef HT_PPROF_OUT_H
+#define HT_PPROF_OUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "model/dists.h"
+#include "model/model.h"
+#include "report/leaks.h"
+#include "symbols/symbolize.h"
+
+struct pprof_out {
+	const struct model *model;
+	struct leaks *leaks; /* inuse: what is live at the end */
+	struct dists *dists; /* alloc: every allocation, by its size distribution per stack */
+	struct symbolizer *sym;
+	uint64_t duration_ns;
+};
+
+/* Writes the profile of every process at now: 0, or -1 after saying why. */
+int pprof_out_write(FILE *f, const char *path, const struct pprof_out *o, uint64_t now);
+
+#endif
