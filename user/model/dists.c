@@ -106,21 +106,28 @@ static void dists_on_alloc(void *ctx, const struct model_proc *p, const struct m
 	struct dists *d = ctx;
 	struct dists_proc *dp = dists_of(d, p);
 	struct dists_stack *sh = NULL;
+	long slot;
 
 	if (!dp)
 		return;
 	hist_add(&dp->size, a->size);
 	if (!d->by_stack)
 		return;
-	for (size_t i = 0; i < dp->nstacks && !sh; i++)
-		if (dp->by_stack[i].stack == a->stack)
-			sh = &dp->by_stack[i];
+	slot = idmap_find(&dp->stack_index, (uint64_t)a->stack + 1);
+	if (slot >= 0)
+		sh = &dp->by_stack[dp->stack_index.vals[slot]];
 	if (!sh) {
-		struct dists_stack *n = realloc(dp->by_stack, (dp->nstacks + 1) * sizeof(*n));
+		if (dp->nstacks == dp->stacks_cap) {
+			size_t ncap = dp->stacks_cap ? dp->stacks_cap * 2 : 16;
+			struct dists_stack *n = realloc(dp->by_stack, ncap * sizeof(*n));
 
-		if (!n)
+			if (!n)
+				return;
+			dp->by_stack = n;
+			dp->stacks_cap = ncap;
+		}
+		if (idmap_put(&dp->stack_index, (uint64_t)a->stack + 1, (uint32_t)dp->nstacks))
 			return;
-		dp->by_stack = n;
 		sh = &dp->by_stack[dp->nstacks++];
 		sh->stack = a->stack;
 		hist_init(&sh->size, d->linear);
@@ -164,6 +171,7 @@ static void dists_proc_fini(void *entry)
 	for (size_t k = 0; k < dp->nstacks; k++)
 		hist_free(&dp->by_stack[k].size);
 	free(dp->by_stack);
+	idmap_free(&dp->stack_index);
 }
 
 void dists_free(struct dists *d)
@@ -248,5 +256,9 @@ struct dists_proc *dists_proc(struct dists *d, size_t i)
 		dists_merge_cut(d, dp);
 	if (dp->nstacks) /* qsort(NULL, 0) is undefined */
 		qsort(dp->by_stack, dp->nstacks, sizeof(*dp->by_stack), dists_by_count);
+	/* entries moved: the index follows them (out of memory, later ones start apart) */
+	idmap_free(&dp->stack_index);
+	for (size_t k = 0; k < dp->nstacks; k++)
+		idmap_put(&dp->stack_index, (uint64_t)dp->by_stack[k].stack + 1, (uint32_t)k);
 	return dp;
 }

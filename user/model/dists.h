@@ -14,6 +14,7 @@
 #include "heaptrail.h"
 #include "model/hist.h"
 #include "model/model.h"
+#include "util/idmap.h"
 
 /* Page faults by kind: read/write/exec x page not present/present. */
 #define DISTS_FAULT_KINDS 6
@@ -30,7 +31,8 @@ struct dists_proc {
 	struct hist sys[HT_SYS_MAX]; /* latency, by enum ht_sys */
 	uint64_t faults[DISTS_FAULT_KINDS];
 	struct dists_stack *by_stack;
-	size_t nstacks;
+	size_t nstacks, stacks_cap;
+	struct idmap stack_index; /* a stack's index + 1 -> its by_stack entry */
 };
 
 struct dists;
