@@ -252,17 +252,14 @@ def test_verbose_names_the_largest_tables():
     assert heap and int(heap.group(2)) <= int(heap.group(1)), proc.stderr
 
 
-def kernel_before(major, minor):
-    release = os.uname().release.split("-")[0].split(".")
-    return (int(release[0]), int(release[1])) < (major, minor)
-
-
 @pytest.mark.parametrize("mode", [
     pytest.param("-a", marks=pytest.mark.xfail(
-        kernel_before(6, 6), strict=False,
+        strict=False,
         reason="known bug (issue 15 note): before Linux 6.6 each function's uprobe is attached "
                "on its own, and calls that straddle a half-attached library are mis-paired "
-               "(6.1 guest: 24 failed allocations and 24 double frees)")),
+               "(6.1 guest: 24 failed allocations and 24 double frees); on 6.18 one or two calls "
+               "still are in about one run in seven (2 of 15 runs with this session's build and "
+               "with 8a42937's alike: a failed allocation and a double free each)")),
     "-p"])
 def test_attach_to_a_running_cxx_program_loses_no_call(mode):
     """operator new has a return probe. Attached while the program runs, its entry probes
