@@ -436,21 +436,16 @@ def test_pid_namespace_is_shown():
 def test_pid_namespace_is_shown_when_attached(tmp_path):
     """-p with the host pid of a process running in its own pid namespace (seen first by its
     name, not by its exec): the report gives its pid there too."""
-    from test_targets import start_heaptrail, wait_for
-    target = subprocess.Popen(["unshare", "-p", "-f", "--mount-proc", fixture_path("wait_alloc"),
-                               str(tmp_path / "t.jsonl")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert target.stdout.readline() == "ready 1\n"  # its own pid, in its namespace
+    from test_targets import attach_to_waiting
+
+    def child_of(target):  # unshare -f forks the fixture, which says it is pid 1 there
         (child,) = open(f"/proc/{target.pid}/task/{target.pid}/children").read().split()
-        ht, out, err = start_heaptrail(["leaks", "--json", "-p", child], tmp_path / "ht")
-        wait_for(err, "the report comes at the end")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.wait(timeout=30) == 0
-        assert ht.wait(timeout=30) == 0, open(err).read()
-    finally:
-        target.kill()
+        return int(child)
+
+    argv = ["unshare", "-p", "-f", "--mount-proc", fixture_path("wait_alloc"),
+            str(tmp_path / "t.jsonl")]
+    pid, out = attach_to_waiting(argv, ["leaks", "--json"], "the report comes at the end",
+                                 tmp_path / "ht", pid_of=child_of)
     rep = json.loads(open(out).read().splitlines()[-1])
-    (p,) = [p for p in rep["processes"] if p["pid"] == int(child)]
+    (p,) = [p for p in rep["processes"] if p["pid"] == pid]
     assert p["comm"] == "wait_alloc" and p["ns_pid"] == 1, p

@@ -33,17 +33,20 @@ def start_heaptrail(args, tmp_path):
     return proc, out, err
 
 
-def attach_to_waiting(fixture_argv, heaptrail_args, banner, tmp_path, by_pid=True):
+def attach_to_waiting(fixture_argv, heaptrail_args, banner, tmp_path, by_pid=True,
+                      pid_of=lambda target: target.pid):
     """Starts a fixture that prints "ready" and waits for a line on stdin, attaches heaptrail
     to it with -p (or runs heaptrail_args as they are), lets it go, and waits for both:
-    heaptrail ends by itself when its target does. Returns (target pid, heaptrail's stdout
-    path)."""
+    heaptrail ends by itself when its target does. pid_of(the started process) is the pid to
+    attach to (the fixture may run under another program). Returns (that pid, heaptrail's
+    stdout path)."""
     target = subprocess.Popen(fixture_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     try:
         assert target.stdout.readline().startswith("ready")
+        pid = pid_of(target)
         ht, out, err = start_heaptrail(
-            heaptrail_args + (["-p", str(target.pid)] if by_pid else []), tmp_path)
+            heaptrail_args + (["-p", str(pid)] if by_pid else []), tmp_path)
         wait_for(err, banner)
         target.stdin.write("go\n")
         target.stdin.flush()
@@ -51,7 +54,7 @@ def attach_to_waiting(fixture_argv, heaptrail_args, banner, tmp_path, by_pid=Tru
         assert ht.wait(timeout=30) == 0, open(err).read()
     finally:
         target.kill()
-    return target.pid, out
+    return pid, out
 
 
 def test_attach_to_running_process(tmp_path):
