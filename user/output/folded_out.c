@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "output/folded_out.h"
+#include "output/stack_out.h"
 
 const char *const folded_metric_names[FOLDED_METRICS] = {
 	[FOLDED_LIVE_BYTES] = "live-bytes",
@@ -63,11 +64,18 @@ static char *folded_stack(const struct folded_out *o, const struct model_proc *p
 		goto out;
 	}
 	true_frames = symbolize_true_frames(o->sym, p->pid, p->start_ns, st->frames, st->nframes);
-	/* a stack that does not reach its root says so where the root would be */
-	if (true_frames < st->nframes || st->walk_cut)
+	/* a stack that does not reach its root says so where the root would be, as JSON does */
+	switch (stack_out_end_of(st, true_frames, o->stack_depth)) {
+	case STACK_OUT_CUT_FP:
+	case STACK_OUT_CUT_CFI:
 		fputs(";[cut]", f);
-	else if (st->nframes >= o->stack_depth)
+		break;
+	case STACK_OUT_TRUNCATED:
 		fputs(";[truncated]", f);
+		break;
+	case STACK_OUT_WHOLE:
+		break;
+	}
 	for (uint32_t i = true_frames; i-- > 0;) {
 		int n = symbolize_resolve(o->sym, p->pid, p->start_ns, st->frames[i], frames,
 					  SYMBOLIZE_MAX_INLINED);

@@ -18,6 +18,16 @@ void stack_out_text_frame(const struct sym_frame *f, int depth)
 	printf(" %s\n", f->module);
 }
 
+enum stack_out_end stack_out_end_of(const struct model_stack *st, uint32_t true_frames,
+				    unsigned depth_limit)
+{
+	if (true_frames < st->nframes)
+		return STACK_OUT_CUT_FP;
+	if (st->nframes >= depth_limit)
+		return STACK_OUT_TRUNCATED;
+	return st->walk_cut ? STACK_OUT_CUT_CFI : STACK_OUT_WHOLE;
+}
+
 void stack_out_text(struct symbolizer *sym, const struct model *m, const struct model_proc *p,
 		    uint32_t stack, unsigned depth_limit)
 {
@@ -38,14 +48,21 @@ void stack_out_text(struct symbolizer *sym, const struct model *m, const struct 
 		for (int k = 0; k < n; k++)
 			stack_out_text_frame(&frames[k], depth++);
 	}
-	if (true_frames < st->nframes)
+	switch (stack_out_end_of(st, true_frames, depth_limit)) {
+	case STACK_OUT_CUT_FP:
 		printf("    ... (cut: the next frame is not a return address in this process's "
 		       "code; a frame-pointer walk through code without frame pointers)\n");
-	else if (st->nframes >= depth_limit)
+		break;
+	case STACK_OUT_TRUNCATED:
 		printf("    ... (truncated at --stack-depth %u)\n", depth_limit);
-	else if (st->walk_cut)
+		break;
+	case STACK_OUT_CUT_CFI:
 		printf("    ... (cut: no unwind rule for the next frame: code without call-frame "
 		       "information, or mapped after the tables were read)\n");
+		break;
+	case STACK_OUT_WHOLE:
+		break;
+	}
 }
 
 void stack_out_json_frame(struct json *j, const struct sym_frame *f)
@@ -95,13 +112,17 @@ void stack_out_json(struct json *j, struct symbolizer *sym, const struct model *
 	json_array_end(j);
 	if (!st || !st->frames) {
 		json_kv_bool(j, "stack_lost", true);
-	} else if (true_frames < st->nframes) {
-		/* the frame-pointer walk read something that is not a return address */
+		return;
+	}
+	switch (stack_out_end_of(st, true_frames, depth_limit)) {
+	case STACK_OUT_CUT_FP:
+	case STACK_OUT_CUT_CFI:
 		json_kv_bool(j, "cut", true);
-	} else if (st->nframes >= depth_limit) {
-		json_kv_bool(j, "truncated", true); /* the capture stopped at --stack-depth */
-	} else if (st->walk_cut) {
-		/* the call-frame walk found no rule for the next frame */
-		json_kv_bool(j, "cut", true);
+		break;
+	case STACK_OUT_TRUNCATED:
+		json_kv_bool(j, "truncated", true);
+		break;
+	case STACK_OUT_WHOLE:
+		break;
 	}
 }

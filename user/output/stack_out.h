@@ -8,6 +8,16 @@
 #include "output/json.h"
 #include "symbols/symbolize.h"
 
+/* How a captured stack ends short of its root, as every form of the report says it. */
+enum stack_out_end {
+	STACK_OUT_WHOLE,
+	STACK_OUT_CUT_FP,    /* the frame-pointer walk read something not a return address */
+	STACK_OUT_TRUNCATED, /* the capture stopped at --stack-depth */
+	STACK_OUT_CUT_CFI,   /* the call-frame walk found no rule for the next frame */
+};
+enum stack_out_end stack_out_end_of(const struct model_stack *st, uint32_t true_frames,
+				    unsigned depth_limit);
+
 void stack_out_text_frame(const struct sym_frame *f, int depth);
 /* Every frame of a stack (inlined ones expanded), noting truncation at depth frames. */
 void stack_out_text(struct symbolizer *sym, const struct model *m, const struct model_proc *p,

@@ -339,7 +339,8 @@ int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
 
 		attr.config = (uint64_t)id;
 		/* runs first, counting after: the window can only favour the runs */
-		kmem_seen(k, t, k->base[t]);
+		if (id >= 0)
+			kmem_seen(k, t, k->base[t]);
 		for (int cpu = 0; cpu < k->ncpus; cpu++) {
 			int *fd = &k->perf_fds[t * k->ncpus + cpu];
 
