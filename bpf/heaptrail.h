@@ -190,6 +190,9 @@ struct ht_unwind_map {
  * at HT_UNWIND_UNUSED, above every user address (the BPF search reads all of them).
  */
 #define HT_UNWIND_UNUSED (1ull << 62)
+/* Stops the BPF walk may make, per reading, for modules mapped since (unwind_wants_tables). */
+#define HT_UNWIND_HOLDS 8
+
 struct ht_unwind_proc {
 	__u32 n;
 	/* stops the walk may still make for a module mapped since these were read (BPF counts down) */

@@ -48,6 +48,19 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 		if (bpf_map_update_elem(&targets, &child_tgid, &cflags, BPF_ANY))
 			count_lost(HT_LOST_TARGETS);
 	}
+	/*
+	 * Its mappings are its parent's: so are its unwind tables, here before its first
+	 * allocation, not when userspace gets to the fork record (unwind_fork does the rest).
+	 */
+	if (unwind_tables) {
+		struct ht_unwind_proc *up = bpf_map_lookup_elem(&unwind_procs, &parent_tgid);
+
+		if (up && !bpf_map_update_elem(&unwind_procs, &child_tgid, up, BPF_ANY)) {
+			up = bpf_map_lookup_elem(&unwind_procs, &child_tgid);
+			if (up)
+				up->holds_left = HT_UNWIND_HOLDS;
+		}
+	}
 	rec = reserve(HT_REC_FORK, sizeof(*rec),
 		      ((__u64)parent_tgid << 32) | BPF_CORE_READ(parent, pid), bpf_ktime_get_ns(),
 		      0);
@@ -75,6 +88,9 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	/* a new program: its mappings are to be read again */
 	if (flags && hold_for_maps)
 		*flags |= HT_TGT_NEED_MAPS;
+	/* nor are its old tables walked while userspace reads its new ones */
+	if (unwind_tables)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
 	if (!target_flags(tgid))
 		return 0;
 	rec = reserve(HT_REC_EXEC, sizeof(*rec), id, bpf_ktime_get_ns(), 0);

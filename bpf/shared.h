@@ -158,6 +158,19 @@ HT_SHARED struct {
 	__type(value, struct hook_stack);
 } hook_pending SEC(".maps");
 
+/*
+ * The processes walked with the unwind tables (bpf/unwind.h): those userspace chose (--unwind),
+ * their forked children from their first instruction (process_fork copies the parent's), none
+ * after an exec. Allocated per entry, so that -a on a busy machine costs what it has.
+ */
+HT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ht_unwind_proc);
+} unwind_procs SEC(".maps");
+
 /* Stack ids already sent to userspace (--stack-table-size), user and kernel alike. */
 HT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -2,7 +2,8 @@
 /*
  * --unwind dwarf: walking a user stack through code without frame pointers, with the unwind
  * tables userspace compiles from each module's call-frame information (user/symbols/cfi.c,
- * user/source/live/unwind.c). Included by alloc.bpf.c alone, which owns these maps.
+ * user/source/live/unwind.c). Included by alloc.bpf.c alone, which owns these maps (the
+ * processes walked with them, unwind_procs, are shared: the fork and exec programs keep them).
  */
 #ifndef HT_BPF_UNWIND_H
 #define HT_BPF_UNWIND_H
@@ -16,18 +17,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ht_unwind_row);
 } unwind_rows SEC(".maps");
-
-/*
- * The processes walked with the tables: only those userspace chose (--unwind). Allocated per
- * entry (userspace alone writes it), so that -a on a busy machine costs what it has.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct ht_unwind_proc);
-} unwind_procs SEC(".maps");
 
 struct unwind_walk_state {
 	struct ht_stack *b;

@@ -81,15 +81,18 @@ def run_traced(cmd, argv, mode, tmp_path, out_args):
 
 
 @contextmanager
-def traced_forker(count, args, tmp_path):
+def traced_forker(count, args, tmp_path, before_go=None):
     """A forker of COUNT children, 5 ms apart, under heaptrail ARGS -p, let go once heaptrail
-    traces; yields (forker, heaptrail, heaptrail's stdout path, its stderr path)."""
+    traces (and before_go(heaptrail) returned); yields (forker, heaptrail, heaptrail's stdout
+    path, its stderr path)."""
     target = subprocess.Popen([FORKER, str(count), "5", "-", "wait"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout.readline().startswith("ready")
         ht, out, err = start_heaptrail(args + ["-p", str(target.pid)], tmp_path)
         wait_for(err, "heaptrail: tracing")
+        if before_go:
+            before_go(ht)
         target.stdin.write("go\n")
         target.stdin.flush()
         yield target, ht, out, err
@@ -283,11 +286,11 @@ def test_memory_does_not_grow_per_child(tmp_path):
 
 
 def test_guard_continues_what_a_killed_heaptrail_held(tmp_path):
-    """Deterministic: heaptrail is frozen while children stop themselves for it, then killed;
-    the guard continues them."""
-    with traced_forker(400, ["leaks"], tmp_path) as (target, ht, out, err):
-        time.sleep(0.2)
-        ht.send_signal(signal.SIGSTOP)
+    """Deterministic: heaptrail is frozen before the first fork, so the children stop
+    themselves on their return from fork until the probes are shared, which never comes;
+    heaptrail is killed and the guard continues them."""
+    freeze = lambda ht: ht.send_signal(signal.SIGSTOP)
+    with traced_forker(400, ["leaks"], tmp_path, freeze) as (target, ht, out, err):
         deadline = time.monotonic() + 10
         held = []
         while not held and time.monotonic() < deadline:

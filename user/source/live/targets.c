@@ -12,6 +12,7 @@
 #include "util/pidset.h"
 #include "util/procinfo.h"
 #include "source/live/tracer_int.h"
+#include "source/live/unwind.h"
 
 struct proc *targets_find(struct tracer *t, pid_t pid)
 {
@@ -122,11 +123,17 @@ int targets_attach_pids(struct tracer *t)
 		/* again: tracer_open checked before loading, and it may have gone since */
 		if (targets_check_pid(pid))
 			return -1;
-		if (targets_set(t, tgid,
-				(t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0) |
-					(t->opts.want_alloc ? HT_TGT_PRIVATE : 0)))
+		/*
+		 * Not NEED_MAPS: its mappings are read now, while it runs (the comm record has
+		 * the consumer snapshot them), and its unwind tables compiled before its probes
+		 * go live. So neither it nor the children it forks (who inherit both) are
+		 * stopped at their first allocation, and this one-time work is done before
+		 * "tracing" is said, not in the loop a stop must interrupt.
+		 */
+		if (targets_set(t, tgid, t->opts.want_alloc ? HT_TGT_PRIVATE : 0))
 			return -1;
 		targets_announce_comm(t, tgid);
+		unwind_process(t->unwind, tgid);
 		p = targets_add(t, tgid);
 		if (!p || (t->opts.want_alloc && uprobes_attach(t, tgid)))
 			return -1;

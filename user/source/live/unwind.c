@@ -25,8 +25,6 @@
 /* A process whose walk was cut has its tables refreshed at most this often. */
 #define UNWIND_REFRESH_NS (1000 * 1000000ull)
 #define UNWIND_RECENT	  32
-/* Stops the BPF walk may make, per reading, for modules mapped since (see uw_wants_tables). */
-#define UNWIND_HOLDS 8
 
 /* A module, by the file's identity (the same path may be another file in a container). */
 struct unwind_file {
@@ -238,7 +236,7 @@ void unwind_process(struct unwind *u, pid_t pid)
 		return;
 	for (unsigned i = 0; i < HT_UNWIND_MAPS; i++)
 		s.proc.maps[i].start = s.proc.maps[i].end = HT_UNWIND_UNUSED;
-	s.proc.holds_left = UNWIND_HOLDS;
+	s.proc.holds_left = HT_UNWIND_HOLDS;
 	text = proc_maps_text(pid, &len);
 	if (!text)
 		return;
@@ -276,13 +274,13 @@ void unwind_fork(struct unwind *u, pid_t parent, pid_t child)
 
 	if (!u || !u->rows || !pidset_has(&u->decided, (uint32_t)parent))
 		return;
-	if (!bpf_map_lookup_elem(u->procs_fd, &(uint32_t){ (uint32_t)parent }, &proc)) {
-		proc.holds_left = UNWIND_HOLDS;
-		if (bpf_map_update_elem(u->procs_fd, &(uint32_t){ (uint32_t)child }, &proc,
-					BPF_ANY))
-			return; /* the child's own reading will say why */
-	}
-	/* a parent without tables (frame pointers): the child has the same modules */
+	/*
+	 * process_fork gave the child its parent's tables, or the parent had none (frame
+	 * pointers). Without room for them, the child's own reading will say why.
+	 */
+	if (!bpf_map_lookup_elem(u->procs_fd, &(uint32_t){ (uint32_t)parent }, &proc) &&
+	    bpf_map_lookup_elem(u->procs_fd, &(uint32_t){ (uint32_t)child }, &proc))
+		return;
 	pidset_add(&u->decided, (uint32_t)child);
 }
 

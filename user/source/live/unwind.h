@@ -33,9 +33,9 @@ void unwind_process(struct unwind *u, pid_t pid);
 /* pid's tables, unless it has them (its parent's, copied at its fork). */
 void unwind_ensure(struct unwind *u, pid_t pid);
 /*
- * A fork: the child maps what its parent mapped, so it gets the parent's tables (two map
- * syscalls, not a reading of its mappings: a forking service's children are stopped the
- * shorter).
+ * A fork: the child maps what its parent mapped, and BPF gave it the parent's tables at the
+ * fork (bpf/process.bpf.c), before its first allocation; this only notes that it has them,
+ * so that its mappings are not read again.
  */
 void unwind_fork(struct unwind *u, pid_t parent, pid_t child);
 /* A user stack record arrived: a process not decided yet, or one whose walk was cut. */
