@@ -6,6 +6,7 @@ namespace shows the pid it has there."""
 import contextlib
 import json
 import os
+import pathlib
 import re
 import shutil
 import socket
@@ -236,18 +237,32 @@ def flame_order(frames):
 HEAPTRACK_DEPTH = 62
 
 
+# Which objects python3 still holds at exit (a 1536-byte dict or string of _json's) changes
+# with any byte of its input: its hash seed, its address space, its environment (os.environ is a
+# dict of it) and its argv (the script's path; heaptrack's output path is in its environment).
+# All are fixed, in both runs, whatever the caller's environment or pytest's directory. Even so
+# heaptrack's run differs from ours (its variables are in the environment, its library loaded):
+# with HOME=/ both leave the same object, with the five other HOMEs tried they do not.
+HEAPTRACK_DIR = "/tmp/heaptrail-vs-heaptrack"
+HEAPTRACK_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/", "PYTHONHASHSEED": "0",
+                 "LC_ALL": "C.UTF-8"}
+
+
 @pytest.mark.parametrize("program", ["sort", "python3"])
-def test_leak_stacks_equal_heaptrack(tmp_path, program):
+def test_leak_stacks_equal_heaptrack(program):
     """Debian's sort and python3, built without frame pointers: every leak heaptrack reports
     (it unwinds in the process, with libunwind) is one of ours, the same functions frame for
     frame and the same bytes. python3 loads _json with dlopen: the first stacks through it stop
     the process until its tables are read."""
+    work = pathlib.Path(HEAPTRACK_DIR)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
     if program == "sort":
-        src = tmp_path / "in.txt"
+        src = work / "in.txt"
         src.write_text("".join(f"{(i * 7919) % 10007}\n" for i in range(20000)))
-        argv = [shutil.which("sort"), str(src), "-o", str(tmp_path / "out.txt")]
+        argv = [shutil.which("sort"), str(src), "-o", str(work / "out.txt")]
     else:
-        script = tmp_path / "work.py"
+        script = work / "work.py"
         script.write_text("import json\n"
                           "items = [{'id': i, 'name': f'item{i}', 'tags': [i % 7, i % 11]}\n"
                           "         for i in range(20000)]\n"
@@ -255,12 +270,11 @@ def test_leak_stacks_equal_heaptrack(tmp_path, program):
                           "back = json.loads(text)\n"
                           "assert len(back) == len(items)\n")
         argv = ["/usr/bin/python3.11", str(script)]  # Debian's, not the first on PATH
-    # Which objects python3 still holds at exit depends on its hash seed and on where its
-    # memory lies (dicts keyed by address): both fixed, in both runs.
-    env = dict(os.environ, PYTHONHASHSEED="0", LC_ALL="C.UTF-8")
-    theirs = heaptrack_leaks(tmp_path, argv, env)
+    theirs = heaptrack_leaks(work, argv, HEAPTRACK_ENV)
     rep, _ = leaks_json(["--unwind", "auto", "--top", "1000", "-c",
-                         "setarch -R env PYTHONHASHSEED=0 LC_ALL=C.UTF-8 " + " ".join(argv)])
+                         "setarch -R env -i " +
+                         " ".join(f"{k}={v}" for k, v in HEAPTRACK_ENV.items()) + " " +
+                         " ".join(argv)])
     (p,) = [p for p in rep["processes"] if p["comm"] == os.path.basename(argv[0])[:15]]
     ours = [dict(s, frames=flame_order(s["frames"])) for s in p["stacks"]]
     assert len(theirs) >= 10 and max(map(len, theirs)) >= 7, theirs
