@@ -66,7 +66,7 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
 .PHONY: all layers deps test-deps vmlinux run test unit integration fixtures clean format bench \
-	fuzz fuzz-smoke vmtest
+	fuzz fuzz-smoke vmtest install host
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -127,7 +127,7 @@ DEPS_MAIN      := clang llvm gcc make pkg-config zlib1g-dev libcapstone-dev libj
 # vmtest).
 DEPS_TEST      := g++ libcmocka-dev python3 python3-pytest valgrind libc6-dbg util-linux \
 		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file heaptrack binutils \
-		  golang-go
+		  golang-go groff-base man-db
 # The debuginfod server, of the same elfutils as libdw's client (test_stacks starts one).
 DEPS_TEST_BACKPORTS := debuginfod
 
@@ -225,7 +225,11 @@ fuzz-smoke: $(BUILD)/fuzz/fuzz_recfile $(BUILD)/fuzz/corpus/seed.htr
 	@tail -1 $(BUILD)/fuzz/smoke.log
 
 test: test-deps
-	$(MAKE) unit fuzz-smoke integration
+	$(MAKE) unit fuzz-smoke host integration
+
+# What needs no kernel: make install, the manual page, the completion (tests/host).
+host: $(BUILD)/heaptrail
+	$(PYTHON) -m pytest -q tests/host
 
 # ---------------------------------------------------------------- benchmarks (not in CI)
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
@@ -242,9 +246,20 @@ KERNEL ?= 6.1
 vmtest: test-deps $(BUILD)/heaptrail fixtures
 	KERNEL=$(KERNEL) scripts/vmtest.sh
 
-bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording
+bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording fixtures
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "heaptrack"
 	$(PYTHON) scripts/bench.py | tee $(BUILD)/bench.md
+
+# The manual page is written by heaptrail itself, from the option tables --help prints.
+$(BUILD)/heaptrail.8: $(BUILD)/heaptrail
+	$< --man > $@
+
+PREFIX ?= /usr/local
+install: $(BUILD)/heaptrail $(BUILD)/heaptrail.8
+	install -D -m 0755 $(BUILD)/heaptrail $(DESTDIR)$(PREFIX)/sbin/heaptrail
+	install -D -m 0644 $(BUILD)/heaptrail.8 $(DESTDIR)$(PREFIX)/share/man/man8/heaptrail.8
+	install -D -m 0644 scripts/heaptrail.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/heaptrail
 
 run: deps $(BUILD)/heaptrail $(BUILD)/demo
 	$(BUILD)/heaptrail trace -c $(BUILD)/demo

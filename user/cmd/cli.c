@@ -494,6 +494,13 @@ static void cli_help_options(const struct cli_option *opts)
 	}
 }
 
+/* The first max of cmd's examples, the command lines aligned. */
+static void cli_help_examples(const struct cli_command *cmd, size_t max)
+{
+	for (size_t i = 0; i < max && cmd->examples && cmd->examples[i].line; i++)
+		printf("  heaptrail %-38s %s\n", cmd->examples[i].line, cmd->examples[i].what);
+}
+
 static void cli_help_command(const struct cli_command *cmd)
 {
 	printf("Usage: heaptrail %s %s\n%s\n", cmd->name, cmd->usage, cmd->summary);
@@ -509,6 +516,8 @@ static void cli_help_command(const struct cli_command *cmd)
 		printf("\n%s:\n", cmd->name);
 		cli_help_options(cmd->options);
 	}
+	printf("\nExamples:\n");
+	cli_help_examples(cmd, SIZE_MAX);
 	printf("\nExit status: 0 on success, 1 on a runtime error, 2 on bad usage.\n");
 }
 
@@ -519,20 +528,152 @@ static void cli_help(const struct cli_command *const *cmds)
 	       "the kernel's allocators.\n\nCommands:\n");
 	for (size_t c = 0; cmds[c]; c++)
 		printf("  %-10s %s\n", cmds[c]->name, cmds[c]->summary);
-	printf("\n'heaptrail COMMAND --help' lists a command's options.\n\n"
-	       "Examples:\n"
-	       "  heaptrail trace -c './myprog arg'        trace a command from its first "
-	       "instruction\n"
-	       "  heaptrail trace -p 1234 -e alloc --json  allocator calls of pid 1234 as JSON "
-	       "Lines\n"
-	       "  heaptrail trace -a -e mmap,munmap -d 5   every process's mmap/munmap for 5 "
-	       "seconds\n"
-	       "  heaptrail leaks -c ./myprog --top 5      the 5 largest leaking stacks at exit\n"
-	       "  heaptrail leaks -p 1234 --interval 10    a report every 10 s with growth per "
-	       "stack\n"
-	       "  heaptrail leaks -k -d 30 --min-age 5000  kernel allocations outstanding for 5 "
-	       "s+\n"
-	       "  heaptrail hist -k -c './myprog'          kernel allocations made by a command\n");
+	printf("\n'heaptrail COMMAND --help' lists a command's options and more examples;\n"
+	       "'heaptrail --man' prints the manual page (man -l <(heaptrail --man)).\n\n"
+	       "Examples:\n");
+	for (size_t c = 0; cmds[c]; c++)
+		cli_help_examples(cmds[c], 2);
+}
+
+/* ---------------------------------------------------------------- the man page */
+
+/*
+ * Text for roff: a hyphen is "\-" (a minus, what a shell takes), a backslash "\e", and "\&"
+ * first so that a leading "." or "'" is not read as a request.
+ */
+static void cli_man_text(const char *text)
+{
+	fputs("\\&", stdout);
+	for (const char *c = text; *c; c++) {
+		if (*c == '-')
+			fputs("\\-", stdout);
+		else if (*c == '\\')
+			fputs("\\e", stdout);
+		else
+			putchar(*c);
+	}
+}
+
+static void cli_man_options(const struct cli_option *opts)
+{
+	for (const struct cli_option *o = opts; o && o->name; o++) {
+		printf(".TP\n");
+		if (o->short_name)
+			printf("\\fB\\-%c\\fR, ", o->short_name);
+		printf("\\fB");
+		cli_man_text("--");
+		cli_man_text(o->name);
+		printf("\\fR");
+		if (o->arg) {
+			printf(" \\fI");
+			cli_man_text(o->arg);
+			printf("\\fR");
+		}
+		printf("\n");
+		cli_man_text(o->help);
+		printf(o->live_only ? " (not with \\fB\\-i\\fR)\n" : "\n");
+	}
+}
+
+static void cli_man_examples(const struct cli_command *cmd)
+{
+	for (size_t i = 0; cmd->examples && cmd->examples[i].line; i++) {
+		printf(".TP\n\\fBheaptrail ");
+		cli_man_text(cmd->examples[i].line);
+		printf("\\fR\n");
+		cli_man_text(cmd->examples[i].what);
+		printf("\n");
+	}
+}
+
+/* Every command and option as --help has them, with the rest of a manual page around them. */
+static void cli_man(const struct cli_command *const *cmds)
+{
+	printf(".\\\" SPDX-License-Identifier: GPL-2.0-only\n"
+	       ".\\\" Written by heaptrail --man from its option tables: edit user/cmd/, not "
+	       "this.\n"
+	       ".TH HEAPTRAIL 8 \"\" \"%s\" \"System Administration\"\n"
+	       ".SH NAME\n"
+	       "heaptrail \\- trace memory allocation with eBPF: leaks, timelines, histograms\n"
+	       ".SH SYNOPSIS\n",
+	       CLI_VERSION);
+	for (size_t c = 0; cmds[c]; c++) {
+		printf(".B heaptrail %s\n", cmds[c]->name);
+		cli_man_text(cmds[c]->usage);
+		printf("\n.br\n");
+	}
+	printf(".SH DESCRIPTION\n"
+	       "heaptrail follows what programs do with memory, without restarting them and "
+	       "without "
+	       "LD_PRELOAD: the allocator calls (malloc, free, operator new and the rest, through "
+	       "uprobes on the allocator libraries), brk, mmap, munmap, mprotect and mremap, page "
+	       "faults, RSS, process lifecycle and, with \\fB\\-k\\fR, the kernel's allocators. "
+	       "BPF programs send exact events through a ring buffer to a model that rebuilds "
+	       "each process's heap, mappings and live allocations; the commands below report "
+	       "from it.\n"
+	       ".PP\n"
+	       "A target is one of: running processes (\\fB\\-p\\fR), a command started from its "
+	       "first instruction (\\fB\\-c\\fR), every process (\\fB\\-a\\fR), or a recording "
+	       "made "
+	       "by \\fBrecord\\fR (\\fB\\-i\\fR). Children a target forks are traced too. Stacks "
+	       "are walked with the modules' call-frame information where code has no frame "
+	       "pointers, and named from the files' symbols, their debug files, or debuginfod.\n"
+	       ".PP\n"
+	       "Events the kernel could not deliver are counted and shown in every report, never "
+	       "dropped silently. heaptrail may be killed at any moment: a guard process continues "
+	       "anything it held and detaches its probes.\n"
+	       ".SH COMMANDS\n");
+	for (size_t c = 0; cmds[c]; c++) {
+		const struct cli_command *cmd = cmds[c];
+		bool first = true;
+
+		printf(".SS %s\n", cmd->name);
+		cli_man_text(cmd->summary);
+		printf(".\n.PP\n\\fBheaptrail %s\\fR ", cmd->name);
+		cli_man_text(cmd->usage);
+		printf("\n.PP\nTakes the common options of: ");
+		for (size_t g = 0; g < CLI_NGROUPS; g++) {
+			if (!(cmd->groups & cli_groups[g].group) ||
+			    (g > 0 && (cmd->groups & cli_groups[g - 1].group) &&
+			     !strcmp(cli_groups[g].title, cli_groups[g - 1].title)))
+				continue;
+			printf("%s", first ? "" : "; ");
+			cli_man_text(cli_groups[g].title);
+			first = false;
+		}
+		printf(first ? "none.\n" : ".\n");
+		if (cmd->options && cmd->options->name) {
+			printf(".PP\nIts own:\n");
+			cli_man_options(cmd->options);
+		}
+		printf(".PP\nExamples:\n");
+		cli_man_examples(cmd);
+	}
+	printf(".SH COMMON OPTIONS\n");
+	for (size_t g = 0; g < CLI_NGROUPS; g++) {
+		if (g == 0 || strcmp(cli_groups[g].title, cli_groups[g - 1].title)) {
+			printf(".SS ");
+			cli_man_text(cli_groups[g].title);
+			printf("\n");
+		}
+		cli_man_options(cli_groups[g].options);
+	}
+	printf(".SH EXIT STATUS\n"
+	       "0 on success, 1 on a runtime error, 2 on bad usage. Every error is one line on "
+	       "standard error starting with \\(lqheaptrail:\\(rq.\n"
+	       ".SH ENVIRONMENT\n"
+	       ".TP\n.B DEBUGINFOD_URLS\n"
+	       "Servers to fetch debug files and executables from, by build-id, for frames whose "
+	       "file has no symbols or is not there any more (libdw's client).\n"
+	       ".SH REQUIREMENTS\n"
+	       "Root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN for \\fB\\-k\\fR on some kernels); "
+	       "a "
+	       "kernel with BTF (/sys/kernel/btf/vmlinux), the BPF ring buffer (5.8), tracepoints "
+	       "and uprobes. \\fB\\-v\\fR says which attach points were used and why others were "
+	       "not.\n"
+	       ".SH SEE ALSO\n"
+	       ".BR heaptrack (1),\n.BR valgrind (1),\n.BR bpftrace (8),\n.BR perf (1),\n"
+	       ".BR debuginfod\\-find (1)\n");
 }
 
 /* What is wrong with the target as given, once every option is known. */
@@ -645,6 +786,10 @@ int cli_parse(int argc, char **argv, const struct cli_command *const *cmds, stru
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("%s\n", CLI_VERSION);
+		return -1;
+	}
+	if (!strcmp(argv[1], "--man")) {
+		cli_man(cmds);
 		return -1;
 	}
 	if (argv[1][0] == '-')

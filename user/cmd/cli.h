@@ -48,11 +48,11 @@ struct cli {
 
 /* The option groups a command can take besides its own. */
 enum cli_group {
-	CLI_TARGET = 1 << 0,	  /* -p -c -a -d -v --lib --ringbuf-size --probe-at-entry */
-	CLI_INPUT = 1 << 1,	  /* -i FILE */
-	CLI_KERNEL = 1 << 2,	  /* -k --kmem-table-size */
-	CLI_JSON = 1 << 3,	  /* --json */
-	CLI_STACKS = 1 << 4,	  /* --stack-depth --stack-table-size --unwind --unwind-table-size */
+	CLI_TARGET = 1 << 0, /* -p -c -a -d -v --lib --ringbuf-size --probe-at-entry */
+	CLI_INPUT = 1 << 1,  /* -i FILE */
+	CLI_KERNEL = 1 << 2, /* -k --kmem-table-size */
+	CLI_JSON = 1 << 3,   /* --json */
+	CLI_STACKS = 1 << 4, /* --stack-depth --stack-table-size --unwind --unwind-table-size */
 	CLI_FREE_STACKS = 1 << 5, /* --free-stacks */
 	CLI_FAULTS = 1 << 6,	  /* --fault-stream */
 };
@@ -66,12 +66,19 @@ struct cli_option {
 	bool live_only; /* refused with -i: it only changes how a live target is traced */
 };
 
+/* A line of a command's Examples: in --help and the man page. */
+struct cli_example {
+	const char *line; /* after "heaptrail "; NULL ends a table */
+	const char *what;
+};
+
 struct cli_command {
 	const char *name;
 	const char *summary;		  /* one line for heaptrail --help */
 	const char *usage;		  /* what follows "heaptrail NAME" in its --help */
 	unsigned groups;		  /* enum cli_group */
 	const struct cli_option *options; /* its own */
+	const struct cli_example *examples;
 	/* One of its own options: 0, or an exit status after cli_usage_error(). */
 	int (*parse)(int key, const char *arg);
 	/* After every option, before tracing: 0, or an exit status after saying why. */
@@ -81,7 +88,8 @@ struct cli_command {
 
 /*
  * A command's entry, in its own file: CLI_COMMAND(leaks, "summary", "usage", groups) defines
- * cmd_leaks_command from leaks_options, leaks_parse and cmd_leaks; more fields (.check) after.
+ * cmd_leaks_command from leaks_options, leaks_examples, leaks_parse and cmd_leaks; more fields
+ * (.check) after.
  */
 #define CLI_COMMAND(id, summary_, usage_, groups_, ...)                                            \
 	const struct cli_command cmd_##id##_command = { .name = #id,                               \
@@ -89,6 +97,7 @@ struct cli_command {
 							.usage = usage_,                           \
 							.groups = groups_,                         \
 							.options = id##_options,                   \
+							.examples = id##_examples,                 \
 							.parse = id##_parse,                       \
 							.run = cmd_##id,                           \
 							__VA_ARGS__ }

@@ -63,6 +63,13 @@ static int hist_parse(int key, const char *arg)
 	return 0;
 }
 
+static const struct cli_example hist_examples[] = {
+	{ "hist -c './myprog'", "sizes, lifetimes, syscall latencies, faults" },
+	{ "hist -p 1234 -d 10 --by-stack", "sizes per call site for 10 s" },
+	{ "hist -k -c './myprog'", "kernel allocations made by a command" },
+	{ NULL },
+};
+
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(hist, "sizes, lifetimes, syscall latencies, mmap sizes, faults",
 	    "TARGET [--json] [--by-stack] [--linear STEP] [OPTION...]",

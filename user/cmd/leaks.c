@@ -113,6 +113,15 @@ static int leaks_parse(int key, const char *arg)
 	return 0;
 }
 
+static const struct cli_example leaks_examples[] = {
+	{ "leaks -c ./myprog --top 5", "the 5 largest leaking stacks at exit" },
+	{ "leaks -p 1234 --interval 10", "a report every 10 s, with each stack's growth" },
+	{ "leaks -p 1234 -d 60 --pprof heap.pb.gz", "a minute of pid 1234, for go tool pprof" },
+	{ "leaks -k -d 30 --min-age 5000", "kernel allocations outstanding for 5 s or more" },
+	{ "leaks -i run.htr --folded out.folded", "a recording's leaks as folded stacks" },
+	{ NULL },
+};
+
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(leaks, "live allocations at the end, grouped by stack, largest first",
 	    "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",

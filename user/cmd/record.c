@@ -49,6 +49,12 @@ static int record_check(const struct cli *cli)
 	return 0;
 }
 
+static const struct cli_example record_examples[] = {
+	{ "record -o run.htr -c './myprog'", "everything, into a file" },
+	{ "leaks -i run.htr", "then any report from it, here or elsewhere" },
+	{ NULL },
+};
+
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(record, "everything the reports need, into a file (-o FILE); then -i FILE",
 	    "TARGET -o FILE [OPTION...]",

@@ -43,6 +43,12 @@ static int timeline_parse(int key, const char *arg)
 	return 0;
 }
 
+static const struct cli_example timeline_examples[] = {
+	{ "timeline -c './myprog' --svg mem.svg", "a chart of heap, mappings and RSS" },
+	{ "timeline -i run.htr --perfetto t.json", "a recording, for ui.perfetto.dev" },
+	{ NULL },
+};
+
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(timeline, "address space, heap, live bytes, RSS and faults over time",
 	    "TARGET [--json | --perfetto FILE | --csv FILE | --svg FILE] [OPTION...]",

@@ -40,6 +40,13 @@ static int trace_parse(int key, const char *arg)
 	return 0;
 }
 
+static const struct cli_example trace_examples[] = {
+	{ "trace -c './myprog arg'", "a command's events from its first instruction" },
+	{ "trace -p 1234 -e alloc --json", "allocator calls of pid 1234 as JSON Lines" },
+	{ "trace -a -e mmap,munmap -d 5", "every process's mmap and munmap for 5 seconds" },
+	{ NULL },
+};
+
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(trace, "live event stream, one line (or one JSON object) per event",
 	    "TARGET [--json] [-e LIST] [OPTION...]",
