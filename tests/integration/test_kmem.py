@@ -3,6 +3,7 @@
 of kmem_work takes exactly one sock_inode_cache object, a cache nothing merges with."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -58,6 +59,53 @@ def kill_truth_pid(truth):
         except ProcessLookupError:
             pass
         return
+
+
+def pprof_kernel_samples(path):
+    """go tool pprof -raw of a profile: its kernel samples as (inuse objects, inuse bytes,
+    {label: value}, [function names, innermost first])."""
+    from test_leaks import go_pprof
+    proc = subprocess.run([go_pprof(), "-raw", str(path)], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, HOME=str(path.parent)))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    start, locs_at = lines.index("Samples:") + 2, lines.index("Locations")
+    names = {}
+    for line in lines[locs_at + 1:]:
+        m = re.match(r"^\s*(\d+): 0x[0-9a-f]+ M=\d+ (\S+) ", line)
+        if m:
+            names[int(m[1])] = m[2]
+    samples = []
+    for line in lines[start:locs_at]:
+        m = re.match(r"^\s*([\d\s]+):([\d\s]*)$", line)
+        if m:
+            values = [int(v) for v in m[1].split()]
+            samples.append([values[2], values[3], {}, [names[int(i)] for i in m[2].split()]])
+        elif samples and ":[" in line:
+            samples[-1][2].update(re.findall(r"(\w+):\[([^\]]*)\]", line))
+    return [s for s in samples if "allocator" in s[2]]
+
+
+def test_pprof_has_the_kernel_allocations(tmp_path):
+    """leaks -k --pprof: the outstanding kernel allocations are samples of their own, labelled
+    with allocator and cache, their totals those of the JSON report, the sockets held by the
+    fixture in sock_inode_cache, each stack the JSON's frame for frame."""
+    truth, cmd = kmem_work(tmp_path, 300, 100, 100000)
+    prof = tmp_path / "k.pb.gz"
+    out, _ = run_until_holding(["leaks", "--json", "-k", "--top", "100000", "--pprof", str(prof),
+                                "-c", cmd], truth)
+    rep = json.loads(out.splitlines()[-1])
+    kernel = pprof_kernel_samples(prof)
+    assert sum(s[0] for s in kernel) == rep["kernel"]["live_allocs"]
+    assert sum(s[1] for s in kernel) == rep["kernel"]["live_bytes"]
+    assert sum(s[0] for s in kernel if s[2].get("cache") == CACHE) == 200
+    assert rep["kernel"]["stacks_total"] == len(rep["kernel"]["stacks"])
+    for st in rep["kernel"]["stacks"]:
+        frames = [f["sym"].split("+")[0] for f in st["frames"]] if st["frames"] else \
+            [st["call_site"]["sym"].split("+")[0]]
+        labels = {"allocator": st["allocator"], **({"cache": st["cache"]} if st["cache"] else {})}
+        assert [s for s in kernel if s[3] == frames and s[2] == labels and
+                s[:2] == [st["allocs"], st["bytes"]]], (st, kernel)
 
 
 def test_outstanding_sockets_are_reported_with_cache_and_stack(tmp_path):

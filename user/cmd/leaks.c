@@ -218,6 +218,7 @@ static int write_pprof(struct leaks_ctx *lc, struct out_file *out)
 			       .leaks = lc->leaks,
 			       .dists = lc->dists,
 			       .sym = lc->sym,
+			       .kr = show_kernel(lc) ? &lc->kr : NULL,
 			       .duration_ns = lc->first_ns && now > lc->first_ns
 						      ? now - lc->first_ns
 						      : 0 };

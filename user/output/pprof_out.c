@@ -29,9 +29,14 @@ enum {
 	PPROF_VALUES
 };
 
+/* The proc of kernel allocations' entries (-k): no process of the model. */
+#define PPROF_KERNEL UINT32_MAX
+
 /* One process's stack with its four values, before equal stacks are merged. */
 struct pprof_entry {
-	uint32_t proc; /* model_proc_at() index */
+	uint32_t proc;	/* model_proc_at() index, or PPROF_KERNEL */
+	uint8_t kind;	/* PPROF_KERNEL: the allocator (HT_KA_*) */
+	uint16_t cache; /* and the slab cache (kmodel index) */
 	uint32_t nlocs;
 	uint64_t *locs; /* location ids, leaf first */
 	int64_t values[PPROF_VALUES];
@@ -149,8 +154,11 @@ static uint64_t pprof_function_id(struct pprof *b, const char *name, const char 
 	return fn->id;
 }
 
-/* A module as a mapping: heaptrail resolved its names, so the profile says it has them. */
-static uint64_t pprof_mapping_id(struct pprof *b, const char *module)
+/*
+ * A module as a mapping: heaptrail resolved its names, so the profile says it has them (and
+ * files and lines, but for the kernel's: kallsyms has names only).
+ */
+static uint64_t pprof_mapping_id(struct pprof *b, const char *module, bool lines)
 {
 	int64_t name = pprof_string(b, module);
 	long slot = idmap_find(&b->mapping_ids, (uint64_t)name + 1);
@@ -168,7 +176,8 @@ static uint64_t pprof_mapping_id(struct pprof *b, const char *module)
 	perftools__profiles__mapping__init(m);
 	m->id = b->nmappings + 1;
 	m->filename = name;
-	m->has_functions = m->has_filenames = m->has_line_numbers = m->has_inline_frames = true;
+	m->has_functions = true;
+	m->has_filenames = m->has_line_numbers = m->has_inline_frames = lines;
 	b->mappings[b->nmappings++] = m;
 	if (idmap_put(&b->mapping_ids, (uint64_t)name + 1, (uint32_t)m->id))
 		b->oom = true;
@@ -195,8 +204,10 @@ static uint64_t pprof_new_location(struct pprof *b, uint64_t addr, const struct 
 	perftools__profiles__location__init(loc);
 	loc->id = b->nlocations + 1;
 	loc->address = addr;
-	loc->mapping_id =
-		fr[0].module && fr[0].module[0] == '/' ? pprof_mapping_id(b, fr[0].module) : 0;
+	if (fr[0].module && fr[0].module[0] == '/')
+		loc->mapping_id = pprof_mapping_id(b, fr[0].module, true);
+	else if (fr[0].module && fr[0].module[0] == '[') /* the kernel's, or a kernel module */
+		loc->mapping_id = pprof_mapping_id(b, fr[0].module, false);
 	for (int k = 0; k < n; k++) {
 		char unknown[64];
 		const char *name = fr[k].sym;
@@ -277,6 +288,9 @@ static int pprof_by_stack(const void *x, const void *y)
 
 	if (a->proc != b->proc)
 		return a->proc < b->proc ? -1 : 1;
+	if (a->kind != b->kind || a->cache != b->cache)
+		return a->kind != b->kind ? (a->kind < b->kind ? -1 : 1)
+					  : (a->cache < b->cache ? -1 : 1);
 	if (a->nlocs != b->nlocs)
 		return a->nlocs < b->nlocs ? -1 : 1;
 	return memcmp(a->locs, b->locs, a->nlocs * sizeof(*a->locs));
@@ -328,11 +342,112 @@ static void pprof_collect(struct pprof *b, const struct pprof_out *o, uint64_t n
 	free(dp_of);
 }
 
-/* Equal stacks of a process merged into one sample, labelled with its pid and comm. */
+/* A kernel stack's frames as locations, while kreport_frames walks it. */
+struct pprof_kstack {
+	struct pprof *b;
+	uint64_t *locs;
+	uint32_t n, cap;
+};
+
+static void pprof_kernel_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off,
+			       const char *module)
+{
+	struct pprof_kstack *k = ctx;
+	struct pprof *b = k->b;
+	long slot = idmap_find(&b->location_ids, addr + 1);
+	char mod[80];
+	struct sym_frame fr = { .sym = sym };
+	uint64_t id;
+
+	(void)off;
+	if (k->n == k->cap)
+		return;
+	if (slot >= 0) {
+		k->locs[k->n++] = b->location_ids.vals[slot];
+		return;
+	}
+	snprintf(mod, sizeof(mod), "[%s]", module ? module : "kernel.kallsyms");
+	fr.module = mod;
+	id = pprof_new_location(b, addr, &fr, 1);
+	if (id && idmap_put(&b->location_ids, addr + 1, (uint32_t)id))
+		b->oom = true;
+	if (id)
+		k->locs[k->n++] = id;
+}
+
+/* -k: the kernel's outstanding allocations, grouped as the text report groups them. */
+static void pprof_collect_kernel(struct pprof *b, const struct pprof_out *o, uint64_t now)
+{
+	uint64_t bytes, allocs;
+	size_t n = 0;
+	struct kreport_group *g = kreport_groups(o->kr, now, &n, &bytes, &allocs);
+
+	idmap_free(&b->location_ids); /* the kernel's addresses, one address space */
+	for (size_t i = 0; i < n && !b->oom; i++) {
+		struct pprof_kstack k = { .b = b, .cap = HT_MAX_STACK_DEPTH + 1 };
+		struct pprof_entry *e;
+
+		k.locs = calloc(k.cap, sizeof(*k.locs));
+		if (!k.locs || !pprof_room(b, (void **)&b->entries, b->nentries, &b->entries_cap,
+					   sizeof(*b->entries))) {
+			free(k.locs);
+			b->oom = true;
+			break;
+		}
+		if (g[i].stack_id)
+			kreport_frames(o->kr, g[i].stack_id, pprof_kernel_frame, &k);
+		else
+			kreport_frame(o->kr, g[i].call_site, pprof_kernel_frame, &k);
+		if (!k.n) { /* a stack with only the tracing machinery's frames */
+			struct sym_frame none = { .sym = "[stack not captured]" };
+
+			k.locs[k.n++] = pprof_new_location(b, 0, &none, 1);
+		}
+		e = &b->entries[b->nentries++];
+		*e = (struct pprof_entry){ .proc = PPROF_KERNEL,
+					   .kind = g[i].kind,
+					   .cache = g[i].cache,
+					   .nlocs = k.n,
+					   .locs = k.locs };
+		e->values[PPROF_INUSE_OBJECTS] = (int64_t)g[i].allocs;
+		e->values[PPROF_INUSE_SPACE] = (int64_t)g[i].bytes;
+	}
+	free(g);
+	idmap_free(&b->location_ids);
+}
+
+/*
+ * A sample's labels: a process's pid and comm, or a kernel allocation's allocator and slab
+ * cache (when it has one).
+ */
+static int pprof_labels(struct pprof *b, const struct pprof_out *o, const struct pprof_entry *e,
+			pprof_label *l)
+{
+	const char *cache;
+
+	for (int k = 0; k < 2; k++)
+		perftools__profiles__label__init(&l[k]);
+	if (e->proc == PPROF_KERNEL) {
+		l[0].key = pprof_string(b, "allocator");
+		l[0].str = pprof_string(b, ht_kalloc_name(e->kind));
+		cache = kreport_cache_name(o->kr, e->cache);
+		if (!cache)
+			return 1;
+		l[1].key = pprof_string(b, "cache");
+		l[1].str = pprof_string(b, cache);
+		return 2;
+	}
+	l[0].key = pprof_string(b, "pid");
+	l[0].num = model_proc_at(o->model, e->proc)->pid;
+	l[1].key = pprof_string(b, "comm");
+	l[1].str = pprof_string(b, model_proc_at(o->model, e->proc)->comm);
+	return 2;
+}
+
+/* Equal stacks of a process (or of a kernel allocator and cache) merged into one sample. */
 static pprof_sample **pprof_samples(struct pprof *b, const struct pprof_out *o, size_t *n)
 {
 	pprof_sample **v = calloc(b->nentries + 1, sizeof(*v));
-	int64_t pid_key = pprof_string(b, "pid"), comm_key = pprof_string(b, "comm");
 
 	*n = 0;
 	if (!v) {
@@ -342,7 +457,6 @@ static pprof_sample **pprof_samples(struct pprof *b, const struct pprof_out *o, 
 	if (b->nentries)
 		qsort(b->entries, b->nentries, sizeof(*b->entries), pprof_by_stack);
 	for (size_t i = 0; i < b->nentries; i++) {
-		const struct model_proc *p = model_proc_at(o->model, b->entries[i].proc);
 		struct pprof_entry *e = &b->entries[i];
 		pprof_sample *s = calloc(1, sizeof(*s) + PPROF_VALUES * sizeof(int64_t));
 		pprof_label *l = calloc(2, sizeof(*l));
@@ -367,15 +481,9 @@ static pprof_sample **pprof_samples(struct pprof *b, const struct pprof_out *o, 
 		s->n_location_id = e->nlocs;
 		s->location_id = e->locs;
 		e->locs = NULL; /* the sample's now */
-		for (int k = 0; k < 2; k++) {
-			perftools__profiles__label__init(&l[k]);
+		s->n_label = (size_t)pprof_labels(b, o, e, l);
+		for (size_t k = 0; k < s->n_label; k++)
 			lp[k] = &l[k];
-		}
-		l[0].key = pid_key;
-		l[0].num = p->pid;
-		l[1].key = comm_key;
-		l[1].str = pprof_string(b, p->comm);
-		s->n_label = 2;
 		s->label = lp;
 		v[(*n)++] = s;
 	}
@@ -471,6 +579,8 @@ int pprof_out_write(FILE *f, const char *path, const struct pprof_out *o, uint64
 	period_type.type = pprof_string(&b, "space");
 	period_type.unit = pprof_string(&b, "bytes");
 	pprof_collect(&b, o, now);
+	if (o->kr && !b.oom)
+		pprof_collect_kernel(&b, o, now);
 	samples = pprof_samples(&b, o, &nsamples);
 	if (b.oom)
 		goto out;

@@ -2,7 +2,8 @@
 /*
  * The leaks report as a pprof profile (profile.proto, gzipped), the shape of Go's heap profile:
  * alloc_objects, alloc_space, inuse_objects and inuse_space per stack, with each process's pid
- * and comm as labels, locations already symbolized (functions, files, lines, inlined frames).
+ * and comm as labels, locations already symbolized (functions, files, lines, inlined frames);
+ * with -k, the kernel's outstanding allocations too.
  */
 #ifndef HT_PPROF_OUT_H
 #define HT_PPROF_OUT_H
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include "model/dists.h"
 #include "model/model.h"
+#include "report/kreport.h"
 #include "report/leaks.h"
 #include "symbols/symbolize.h"
 
@@ -19,6 +21,12 @@ struct pprof_out {
 	struct leaks *leaks; /* inuse: what is live at the end */
 	struct dists *dists; /* alloc: every allocation, by its size distribution per stack */
 	struct symbolizer *sym;
+	/*
+	 * -k: outstanding kernel allocations as samples of their own, labelled with allocator and
+	 * cache, their frames in a [kernel.kallsyms] (or [module]) mapping; inuse values only (the
+	 * kernel model keeps allocation totals per allocator and cache, not per stack). NULL: none.
+	 */
+	struct kreport *kr;
 	uint64_t duration_ns;
 };
 
