@@ -123,19 +123,26 @@ int targets_attach_pids(struct tracer *t)
 		/* again: tracer_open checked before loading, and it may have gone since */
 		if (targets_check_pid(pid))
 			return -1;
+		uint32_t flags = t->opts.want_alloc ? HT_TGT_PRIVATE : 0;
+
 		/*
-		 * Not NEED_MAPS: its mappings are read now, while it runs (the comm record has
-		 * the consumer snapshot them), and its unwind tables compiled before its probes
-		 * go live. So neither it nor the children it forks (who inherit both) are
-		 * stopped at their first allocation, and this one-time work is done before
-		 * "tracing" is said, not in the loop a stop must interrupt.
+		 * Its mappings are read now, while it runs (the comm record has the consumer
+		 * snapshot them), and its unwind tables compiled before its probes go live: this
+		 * one-time work is done before "tracing" is said, not in the loop a stop must
+		 * interrupt. NEED_MAPS only while its probes are attached: an allocation then
+		 * stops it until the loop runs, so that no call straddles probes half attached
+		 * (one uprobe per function before Linux 6.6: the 6.1 guest mis-paired calls of
+		 * cxx_churn without it). Cleared after, so that the children it forks are not
+		 * stopped at their first allocation (they inherit the flag).
 		 */
-		if (targets_set(t, tgid, t->opts.want_alloc ? HT_TGT_PRIVATE : 0))
+		if (targets_set(t, tgid,
+				flags | (t->skel->rodata->hold_for_maps ? HT_TGT_NEED_MAPS : 0)))
 			return -1;
 		targets_announce_comm(t, tgid);
 		unwind_process(t->unwind, tgid);
 		p = targets_add(t, tgid);
-		if (!p || (t->opts.want_alloc && uprobes_attach(t, tgid)))
+		if (!p || (t->opts.want_alloc && uprobes_attach(t, tgid)) ||
+		    targets_set(t, tgid, flags))
 			return -1;
 		if (!proc_alive(tgid)) {
 			fprintf(stderr,
