@@ -89,7 +89,7 @@ def main():
     if wanted("workloads"):
         workloads()
     for name, fn in (("faults", fault_batching), ("forks", forks), ("bystanders", bystanders),
-                     ("busy", busy_system), ("unwind", unwind)):
+                     ("busy", busy_system), ("forker", forker_memory), ("unwind", unwind)):
         if wanted(name):
             fn()
 
@@ -318,6 +318,67 @@ def busy_system():
           f"(max {max(rss) / 1024:.0f}; target < 300 MB), its own CPU "
           f"{statistics.median(cpu):.1f} s over {BUSY_SECONDS} s; processes in the report "
           f"{max(seen)}.")
+
+
+FORKER_CHILDREN = 1000
+
+
+def forker_memory():
+    """Issue 15: a parent forking 1,000 short-lived children 5 ms apart (each mallocs 50 times
+    and leaks 3), under leaks -c and leaks -p: heaptrail's peak RSS (target < 200 MB; before:
+    13-17 MB a child) and how often it stopped a target, against the forker alone, interleaved,
+    medians."""
+    forker = os.path.join(ROOT, "build", "fixtures", "forker")
+    argv = [forker, str(FORKER_CHILDREN), "5"]
+    took = {"alone": [], "leaks -c": [], "leaks -p": []}
+    rss = {"leaks -c": [], "leaks -p": []}
+    holds = {"leaks -c": [], "leaks -p": []}
+
+    def traced(name, err):
+        m = re.search(r"peak RSS (\d+) KiB", err)
+        h = re.search(r"targets were stopped (\d+) times", err)
+        if not m or not h:
+            sys.exit(f"bench: {name} of the forker printed no cost:\n{err[-2000:]}")
+        rss[name].append(int(m.group(1)))
+        holds[name].append(int(h.group(1)))
+
+    for r in range(max(RUNS, 3)):
+        t0 = time.monotonic()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        took["alone"].append(time.monotonic() - t0)
+        t0 = time.monotonic()
+        proc = subprocess.run([HT, "leaks", "-v", "--top", "3", "-c", shlex.join(argv)],
+                              capture_output=True, text=True, timeout=600)
+        took["leaks -c"].append(time.monotonic() - t0)
+        if proc.returncode != 0:
+            sys.exit(f"bench: leaks -c of the forker failed:\n{proc.stderr[-2000:]}")
+        traced("leaks -c", proc.stderr)
+        target = subprocess.Popen(argv + ["-", "wait"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        target.stdout.readline()  # ready
+        ht = subprocess.Popen([HT, "leaks", "-v", "--top", "3", "-p", str(target.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        while "heaptrail: tracing" not in ht.stderr.readline():
+            pass
+        t0 = time.monotonic()
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        target.wait(timeout=600)
+        took["leaks -p"].append(time.monotonic() - t0)
+        err = ht.communicate(timeout=600)[1]
+        if ht.returncode != 0:
+            sys.exit(f"bench: leaks -p of the forker failed:\n{err[-2000:]}")
+        traced("leaks -p", err)
+        wait_for_guards()
+    med = {k: statistics.median(v) for k, v in took.items()}
+    print()
+    print(f"A forker of {FORKER_CHILDREN} children, 5 ms apart (median of {max(RUNS, 3)}; "
+          f"target: heaptrail's peak RSS < 200 MB): " +
+          "; ".join(f"{k} {med[k]:.2f} s ({ratio(med[k], med['alone'])}x alone), "
+                    f"peak RSS {statistics.median(rss[k]) / 1024:.0f} MiB "
+                    f"(max {max(rss[k]) / 1024:.0f}), targets stopped "
+                    f"{statistics.median(holds[k]):.0f} times"
+                    for k in rss) + f"; alone {med['alone']:.2f} s.")
 
 
 FAULT_CONFIGS = [
