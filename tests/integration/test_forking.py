@@ -81,11 +81,12 @@ def run_traced(cmd, argv, mode, tmp_path, out_args):
 
 
 @contextmanager
-def traced_forker(count, args, tmp_path, before_go=None):
+def traced_forker(count, args, tmp_path, before_go=None, period_ms=5):
     """A forker of COUNT children, 5 ms apart, under heaptrail ARGS -p, let go once heaptrail
     traces (and before_go(heaptrail) returned); yields (forker, heaptrail, heaptrail's stdout
     path, its stderr path)."""
-    target = subprocess.Popen([FORKER, str(count), "5", "-", "wait"], stdin=subprocess.PIPE,
+    target = subprocess.Popen([FORKER, str(count), str(period_ms), "-", "wait"],
+                              stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout.readline().startswith("ready")
@@ -288,20 +289,23 @@ def test_memory_does_not_grow_per_child(tmp_path):
 @pytest.mark.parametrize("mode", ["-c", "-p"])
 def test_children_are_not_each_stopped(mode, tmp_path):
     """A child has its parent's mappings, and BPF gives it its parent's unwind tables at the
-    fork: only the first children are stopped (until the probes are shared, and under -c until
-    the parent's mappings are read from the first), not each one (before: 473 holds for 473
-    children under -p, 1,001 for 1,000 under -c)."""
+    fork: only the children forked while the first is handled are stopped (until the probes
+    are shared, and under -c until the parent's tables are read at the first's hold), not each
+    one (before: 473 holds for 473 children under -p, 1,001 for 1,000 under -c). That window
+    is a few ms here and took 250 ms in the 6.1 guest (38 of 100 children 5 ms apart): children
+    100 ms apart, of which at most half may be stopped, whatever the CPU."""
     if mode == "-c":
-        proc = run_heaptrail(["leaks", "-v", "-c", f"{FORKER} 100 5"], timeout=120)
+        proc = run_heaptrail(["leaks", "-v", "-c", f"{FORKER} 30 100"], timeout=120)
         assert proc.returncode == 0, proc.stderr
         err = proc.stderr
     else:
-        with traced_forker(100, ["leaks", "-v"], tmp_path) as (target, ht, out, err_path):
+        with traced_forker(30, ["leaks", "-v"], tmp_path, period_ms=100) as (target, ht, out,
+                                                                             err_path):
             assert target.wait(timeout=120) == 0
             ht.wait(timeout=60)
             err = open(err_path).read()
     holds = int(re.search(r"targets were stopped (\d+) times", err).group(1))
-    assert 1 <= holds <= 10, err
+    assert 1 <= holds <= 15, err
 
 
 def test_guard_continues_what_a_killed_heaptrail_held(tmp_path):
