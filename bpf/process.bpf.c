@@ -121,6 +121,9 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	/* Every thread passes here; the process is gone when the last one does. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
+	/* its tables go here, whoever gave them (its fork, which userspace may not have seen) */
+	if (unwind_tables)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
 	if (!target_flags(tgid))
 		return 0;
 	/* Deleting also settles which of several racing last threads reports the exit. */

@@ -161,7 +161,7 @@ HT_SHARED struct {
 /*
  * The processes walked with the unwind tables (bpf/unwind.h): those userspace chose (--unwind),
  * their forked children from their first instruction (process_fork copies the parent's), none
- * after an exec. Allocated per entry, so that -a on a busy machine costs what it has.
+ * after an exec or exit. Allocated per entry, so that -a on a busy machine costs what it has.
  */
 HT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
