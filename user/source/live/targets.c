@@ -174,31 +174,6 @@ static void targets_name_newcomer(struct tracer *t, const struct ht_hdr *rec)
 }
 
 /* Records that change what is traced are acted upon before the consumer sees them. */
-/*
- * A forked child stopped at its first allocation for its mappings inherited NEED_MAPS from a
- * parent whose own were never read (under -c, a parent that allocates nothing after its exec,
- * where it was marked): they were the child's at the fork. The parent's tables are compiled
- * now and its mark cleared, so that its later children are not stopped (they get its tables in
- * BPF at their fork); its own stacks, if any come, have its mappings read as -a's do. (An exec
- * of the parent between the read and the update below loses its new mark: its stacks are then
- * named the same way.)
- */
-static void targets_parent_read(struct tracer *t, pid_t child)
-{
-	const struct proc *c = targets_find(t, child);
-	uint32_t flags;
-
-	if (!c || !c->parent ||
-	    bpf_map__lookup_elem(t->skel->maps.targets, &c->parent, sizeof(c->parent), &flags,
-				 sizeof(flags), 0) ||
-	    !(flags & HT_TGT_NEED_MAPS))
-		return;
-	unwind_process(t->unwind, c->parent);
-	flags &= ~HT_TGT_NEED_MAPS;
-	bpf_map__update_elem(t->skel->maps.targets, &c->parent, sizeof(c->parent), &flags,
-			     sizeof(flags), BPF_EXIST);
-}
-
 void targets_follow(struct tracer *t, const struct ht_hdr *rec)
 {
 	struct proc *p;
@@ -210,15 +185,8 @@ void targets_follow(struct tracer *t, const struct ht_hdr *rec)
 		/* the fork program made it a target already, held until the probes are shared */
 		if (t->opts.all)
 			break;
-		p = targets_add(t, ((const struct ht_fork *)rec)->child_pid);
-		if (!p || uprobes_share(t))
+		if (!targets_add(t, ((const struct ht_fork *)rec)->child_pid) || uprobes_share(t))
 			t->error = -1;
-		else
-			p->parent = (pid_t)rec->pid;
-		break;
-	case HT_REC_HELD:
-		if (!(rec->flags & (HT_F_HELD_EXEC | HT_F_HELD_UNWIND)))
-			targets_parent_read(t, (pid_t)rec->pid);
 		break;
 	case HT_REC_EXIT:
 		pidset_remove(&t->named, rec->pid); /* its pid may come back as another process */

@@ -26,7 +26,6 @@
 /* One traced process: whether it still lives, so that the run ends when no target does. */
 struct proc {
 	pid_t pid;
-	pid_t parent; /* the target that forked it, 0: attached or started by -c */
 	bool alive;
 };
 
