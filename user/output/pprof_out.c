@@ -184,9 +184,12 @@ static uint64_t pprof_mapping_id(struct pprof *b, const char *module, bool lines
 	return m->id;
 }
 
-/* A location with its lines: inlined calls first, the function they were inlined into last. */
+/*
+ * A location with its lines: inlined calls first, the function they were inlined into last. Its
+ * mapping: the file's, or with kernel the kernel's or a kernel module's (fr's module, "[...]").
+ */
 static uint64_t pprof_new_location(struct pprof *b, uint64_t addr, const struct sym_frame *fr,
-				   int n)
+				   int n, bool kernel)
 {
 	pprof_location *loc = malloc(sizeof(*loc));
 	pprof_line **lines = calloc((size_t)n, sizeof(*lines));
@@ -204,10 +207,10 @@ static uint64_t pprof_new_location(struct pprof *b, uint64_t addr, const struct 
 	perftools__profiles__location__init(loc);
 	loc->id = b->nlocations + 1;
 	loc->address = addr;
-	if (fr[0].module && fr[0].module[0] == '/')
-		loc->mapping_id = pprof_mapping_id(b, fr[0].module, true);
-	else if (fr[0].module && fr[0].module[0] == '[') /* the kernel's, or a kernel module */
+	if (kernel)
 		loc->mapping_id = pprof_mapping_id(b, fr[0].module, false);
+	else if (fr[0].module && fr[0].module[0] == '/')
+		loc->mapping_id = pprof_mapping_id(b, fr[0].module, true);
 	for (int k = 0; k < n; k++) {
 		char unknown[64];
 		const char *name = fr[k].sym;
@@ -227,22 +230,50 @@ static uint64_t pprof_new_location(struct pprof *b, uint64_t addr, const struct 
 	return loc->id;
 }
 
-/* Process p's location for a return address (its frames resolved once). */
+/*
+ * The location already made for addr in the address space being read (a process's, or the
+ * kernel's), 0 if none: locations are made once per address, their frames resolved once.
+ */
+static uint64_t pprof_known_location(struct pprof *b, uint64_t addr)
+{
+	long slot = idmap_find(&b->location_ids, addr + 1);
+
+	return slot >= 0 ? b->location_ids.vals[slot] : 0;
+}
+
+/* A new location for addr, remembered for pprof_known_location(). */
+static uint64_t pprof_remember_location(struct pprof *b, uint64_t addr, const struct sym_frame *fr,
+					int n, bool kernel)
+{
+	uint64_t id = pprof_new_location(b, addr, fr, n, kernel);
+
+	if (id && idmap_put(&b->location_ids, addr + 1, (uint32_t)id))
+		b->oom = true;
+	return id;
+}
+
+/* Process p's location for a return address. */
 static uint64_t pprof_location_id(struct pprof *b, struct symbolizer *sym,
 				  const struct model_proc *p, uint64_t addr)
 {
 	struct sym_frame fr[SYMBOLIZE_MAX_INLINED];
-	long slot = idmap_find(&b->location_ids, addr + 1);
-	uint64_t id;
+	uint64_t id = pprof_known_location(b, addr);
 
-	if (slot >= 0)
-		return b->location_ids.vals[slot];
-	id = pprof_new_location(
+	if (id)
+		return id;
+	return pprof_remember_location(
 		b, addr, fr,
-		symbolize_resolve(sym, p->pid, p->start_ns, addr, fr, SYMBOLIZE_MAX_INLINED));
-	if (id && idmap_put(&b->location_ids, addr + 1, (uint32_t)id))
-		b->oom = true;
-	return id;
+		symbolize_resolve(sym, p->pid, p->start_ns, addr, fr, SYMBOLIZE_MAX_INLINED),
+		false);
+}
+
+/* Address 0, a frame no stack has, stands for the stacks not captured. */
+static uint64_t pprof_no_stack_location(struct pprof *b)
+{
+	static const struct sym_frame none = { .sym = "[stack not captured]" };
+	uint64_t id = pprof_known_location(b, 0);
+
+	return id ? id : pprof_remember_location(b, 0, &none, 1, false);
 }
 
 /* A stack's location ids, leaf first: its true frames (those the process really had). */
@@ -267,14 +298,7 @@ static void pprof_add(struct pprof *b, const struct pprof_out *o, const struct m
 		return;
 	}
 	if (!st || !st->frames) {
-		/* address 0, a frame no stack has, stands for them in this process */
-		struct sym_frame none = { .sym = "[stack not captured]" };
-		long slot = idmap_find(&b->location_ids, 1);
-
-		e->locs[0] =
-			slot >= 0 ? b->location_ids.vals[slot] : pprof_new_location(b, 0, &none, 1);
-		if (slot < 0 && idmap_put(&b->location_ids, 1, (uint32_t)e->locs[0]))
-			b->oom = true;
+		e->locs[0] = pprof_no_stack_location(b);
 	} else {
 		for (uint32_t i = 0; i < n; i++)
 			e->locs[i] = pprof_location_id(b, o->sym, p, st->frames[i]);
@@ -288,9 +312,10 @@ static int pprof_by_stack(const void *x, const void *y)
 
 	if (a->proc != b->proc)
 		return a->proc < b->proc ? -1 : 1;
-	if (a->kind != b->kind || a->cache != b->cache)
-		return a->kind != b->kind ? (a->kind < b->kind ? -1 : 1)
-					  : (a->cache < b->cache ? -1 : 1);
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->cache != b->cache)
+		return a->cache < b->cache ? -1 : 1;
 	if (a->nlocs != b->nlocs)
 		return a->nlocs < b->nlocs ? -1 : 1;
 	return memcmp(a->locs, b->locs, a->nlocs * sizeof(*a->locs));
@@ -353,24 +378,18 @@ static void pprof_kernel_frame(void *ctx, uint64_t addr, const char *sym, uint64
 			       const char *module)
 {
 	struct pprof_kstack *k = ctx;
-	struct pprof *b = k->b;
-	long slot = idmap_find(&b->location_ids, addr + 1);
-	char mod[80];
-	struct sym_frame fr = { .sym = sym };
-	uint64_t id;
+	uint64_t id = pprof_known_location(k->b, addr);
 
 	(void)off;
 	if (k->n == k->cap)
 		return;
-	if (slot >= 0) {
-		k->locs[k->n++] = b->location_ids.vals[slot];
-		return;
+	if (!id) {
+		char mod[80];
+		struct sym_frame fr = { .sym = sym, .module = mod };
+
+		snprintf(mod, sizeof(mod), "[%s]", module ? module : "kernel.kallsyms");
+		id = pprof_remember_location(k->b, addr, &fr, 1, true);
 	}
-	snprintf(mod, sizeof(mod), "[%s]", module ? module : "kernel.kallsyms");
-	fr.module = mod;
-	id = pprof_new_location(b, addr, &fr, 1);
-	if (id && idmap_put(&b->location_ids, addr + 1, (uint32_t)id))
-		b->oom = true;
 	if (id)
 		k->locs[k->n++] = id;
 }
@@ -398,11 +417,8 @@ static void pprof_collect_kernel(struct pprof *b, const struct pprof_out *o, uin
 			kreport_frames(o->kr, g[i].stack_id, pprof_kernel_frame, &k);
 		else
 			kreport_frame(o->kr, g[i].call_site, pprof_kernel_frame, &k);
-		if (!k.n) { /* a stack with only the tracing machinery's frames */
-			struct sym_frame none = { .sym = "[stack not captured]" };
-
-			k.locs[k.n++] = pprof_new_location(b, 0, &none, 1);
-		}
+		if (!k.n) /* a stack with only the tracing machinery's frames */
+			k.locs[k.n++] = pprof_no_stack_location(b);
 		e = &b->entries[b->nentries++];
 		*e = (struct pprof_entry){ .proc = PPROF_KERNEL,
 					   .kind = g[i].kind,
