@@ -118,12 +118,12 @@ int targets_attach_pids(struct tracer *t)
 {
 	for (int i = 0; i < t->opts.npids; i++) {
 		pid_t pid = t->opts.pids[i], tgid = targets_tgid_of(pid);
+		uint32_t flags = t->opts.want_alloc ? HT_TGT_PRIVATE : 0;
 		struct proc *p;
 
 		/* again: tracer_open checked before loading, and it may have gone since */
 		if (targets_check_pid(pid))
 			return -1;
-		uint32_t flags = t->opts.want_alloc ? HT_TGT_PRIVATE : 0;
 
 		/*
 		 * Its mappings are read now, while it runs (the comm record has the consumer

@@ -306,10 +306,12 @@ void unwind_on_stack(struct unwind *u, pid_t pid, uint32_t flags, uint64_t now_n
 
 void unwind_forget(struct unwind *u, pid_t pid)
 {
-	if (!u || !pidset_has(&u->decided, (uint32_t)pid))
-		return;
-	pidset_remove(&u->decided, (uint32_t)pid);
-	bpf_map_delete_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid });
+	/*
+	 * The entry itself went in BPF at the exec or exit: deleting it here, when the record
+	 * is read, could take the entry a new process of the same pid got at its fork since.
+	 */
+	if (u)
+		pidset_remove(&u->decided, (uint32_t)pid);
 }
 
 void unwind_print_usage(const struct unwind *u)

@@ -40,7 +40,7 @@ void unwind_ensure(struct unwind *u, pid_t pid);
 void unwind_fork(struct unwind *u, pid_t parent, pid_t child);
 /* A user stack record arrived: a process not decided yet, or one whose walk was cut. */
 void unwind_on_stack(struct unwind *u, pid_t pid, uint32_t flags, uint64_t now_ns);
-/* pid exec'ed or exited: its mappings are gone. */
+/* pid exec'ed or exited: its mappings are gone (and its tables, deleted by BPF). */
 void unwind_forget(struct unwind *u, pid_t pid);
 /* -v: the rows the modules take, and the kernel memory of the table. */
 void unwind_print_usage(const struct unwind *u);
