@@ -501,14 +501,23 @@ static void cli_help_examples(const struct cli_command *cmd, size_t max)
 		printf("  heaptrail %-38s %s\n", cmd->examples[i].line, cmd->examples[i].what);
 }
 
+/*
+ * Whether group g, among the groups a command takes, is the first of its title (two groups
+ * share "Stacks"): listed under one heading.
+ */
+static bool cli_group_opens_title(unsigned groups, size_t g)
+{
+	return g == 0 || !(groups & cli_groups[g - 1].group) ||
+	       strcmp(cli_groups[g].title, cli_groups[g - 1].title);
+}
+
 static void cli_help_command(const struct cli_command *cmd)
 {
 	printf("Usage: heaptrail %s %s\n%s\n", cmd->name, cmd->usage, cmd->summary);
 	for (size_t g = 0; g < CLI_NGROUPS; g++) {
 		if (!(cmd->groups & cli_groups[g].group))
 			continue;
-		if (g == 0 || strcmp(cli_groups[g].title, cli_groups[g - 1].title) ||
-		    !(cmd->groups & cli_groups[g - 1].group))
+		if (cli_group_opens_title(cmd->groups, g))
 			printf("\n%s:\n", cli_groups[g].title);
 		cli_help_options(cli_groups[g].options);
 	}
@@ -634,8 +643,7 @@ static void cli_man(const struct cli_command *const *cmds)
 		printf("\n.PP\nTakes the common options of: ");
 		for (size_t g = 0; g < CLI_NGROUPS; g++) {
 			if (!(cmd->groups & cli_groups[g].group) ||
-			    (g > 0 && (cmd->groups & cli_groups[g - 1].group) &&
-			     !strcmp(cli_groups[g].title, cli_groups[g - 1].title)))
+			    !cli_group_opens_title(cmd->groups, g))
 				continue;
 			printf("%s", first ? "" : "; ");
 			cli_man_text(cli_groups[g].title);
@@ -651,7 +659,7 @@ static void cli_man(const struct cli_command *const *cmds)
 	}
 	printf(".SH COMMON OPTIONS\n");
 	for (size_t g = 0; g < CLI_NGROUPS; g++) {
-		if (g == 0 || strcmp(cli_groups[g].title, cli_groups[g - 1].title)) {
+		if (cli_group_opens_title(~0u, g)) {
 			printf(".SS ");
 			cli_man_text(cli_groups[g].title);
 			printf("\n");
