@@ -66,11 +66,8 @@ def kill_truth_pid(truth):
 def pprof_kernel_samples(path):
     """go tool pprof -raw of a profile: its kernel samples as (inuse objects, inuse bytes,
     {label: value}, [function names, innermost first])."""
-    from test_leaks import go_pprof
-    proc = subprocess.run([go_pprof(), "-raw", str(path)], capture_output=True, text=True,
-                          timeout=60, env=dict(os.environ, HOME=str(path.parent)))
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    from test_leaks import pprof_raw_lines
+    lines = pprof_raw_lines(path)
     start, locs_at = lines.index("Samples:") + 2, lines.index("Locations")
     names = {}
     for line in lines[locs_at + 1:]:

@@ -309,13 +309,18 @@ def go_pprof():
     return sorted(found)[-1]
 
 
-def pprof_raw(path):
-    """go tool pprof -raw: the sample types, each sample's values with its pid label, and the
-    locations' text."""
+def pprof_raw_lines(path):
+    """What go tool pprof -raw prints of the profile at path, line by line."""
     proc = subprocess.run([go_pprof(), "-raw", str(path)], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ, HOME=str(path.parent)))
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    return proc.stdout.splitlines()
+
+
+def pprof_raw(path):
+    """go tool pprof -raw: the sample types, each sample's values with its pid label, and the
+    locations' text."""
+    lines = pprof_raw_lines(path)
     types = lines[lines.index("Samples:") + 1].split()
     samples, pid = [], None
     for line in lines[lines.index("Samples:") + 2:lines.index("Locations")]:
