@@ -92,6 +92,12 @@ $(BUILD)/user/%.o: user/%.c $(SKELS) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c $< -o $@
 
+# The HTML report's page is built into html_out.o by the assembler (.incbin), which -MMD does not
+# see: every flavour of that object depends on the page's files by name.
+HTML_ASSETS := $(wildcard user/output/html/*)
+$(BUILD)/user/output/html_out.o $(BUILD)/unit/user/output/html_out.o \
+	$(BUILD)/fuzz/user/output/html_out.o: $(HTML_ASSETS)
+
 $(PROTO_DIR)/profile.pb-c.c $(PROTO_H) &: third_party/pprof/profile.proto
 	@mkdir -p $(PROTO_DIR)
 	protoc-c --proto_path=third_party/pprof --c_out=$(PROTO_DIR) profile.proto
@@ -123,11 +129,11 @@ DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
 DEPS_MAIN      := clang llvm gcc make pkg-config zlib1g-dev libcapstone-dev libjemalloc-dev \
 		  libzstd-dev libprotobuf-c-dev protobuf-c-compiler
 # Only the tests use these (stress-ng: load beside the -k tests; heaptrack: the stacks it reports
-# are compared with ours; golang-go: Go's own pprof reads our profiles; qemu and the rest:
-# vmtest).
+# are compared with ours; golang-go: Go's own pprof reads our profiles; chromium, its driver and
+# selenium: the HTML report opened in a real browser; qemu and the rest: vmtest).
 DEPS_TEST      := g++ libcmocka-dev python3 python3-pytest valgrind libc6-dbg util-linux \
 		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file heaptrack binutils \
-		  golang-go groff-base man-db
+		  golang-go groff-base man-db chromium chromium-driver python3-selenium
 # The debuginfod server, of the same elfutils as libdw's client (test_stacks starts one).
 DEPS_TEST_BACKPORTS := debuginfod
 

@@ -113,7 +113,7 @@ def test_tracefs_not_mounted():
 
 @pytest.mark.parametrize("cmd,opt", [
     ("timeline", "--svg"), ("timeline", "--csv"), ("timeline", "--perfetto"), ("record", "-o"),
-    ("leaks", "--folded"), ("leaks", "--pprof"),
+    ("leaks", "--folded"), ("leaks", "--pprof"), ("leaks", "--html"),
 ])
 @pytest.mark.parametrize("where", ["/nonexistent/dir/out", "/proc/heaptrail-out"])
 def test_output_path_checked_before_tracing(cmd, opt, where):

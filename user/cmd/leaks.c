@@ -13,6 +13,7 @@
 #include "record/event.h"
 #include "model/dists.h"
 #include "output/folded_out.h"
+#include "output/html_out.h"
 #include "output/json.h"
 #include "output/leaks_out.h"
 #include "output/outfile.h"
@@ -35,6 +36,7 @@ static struct {
 	const char *folded;
 	enum folded_metric folded_metric;
 	const char *pprof;
+	const char *html;
 } leaks_opts = { .top = 10 };
 
 enum {
@@ -45,6 +47,7 @@ enum {
 	LEAKS_OPT_FOLDED,
 	LEAKS_OPT_FOLDED_METRIC,
 	LEAKS_OPT_PPROF,
+	LEAKS_OPT_HTML,
 };
 
 static const struct cli_option leaks_options[] = {
@@ -68,6 +71,10 @@ static const struct cli_option leaks_options[] = {
 	  "Also a pprof profile (gzipped profile.proto, as Go's heap profile): alloc and inuse "
 	  "objects and bytes per stack, for go tool pprof",
 	  LEAKS_OPT_PPROF, false },
+	{ "html", 0, "FILE",
+	  "Also one self-contained HTML page: per process a flame graph of live or allocated "
+	  "bytes (click to zoom, search) and a table of call sites",
+	  LEAKS_OPT_HTML, false },
 	{ "floor", 0, NULL,
 	  "Benchmarks: the same allocator probes, counting hits only (no events, no report)",
 	  LEAKS_OPT_FLOOR, true },
@@ -100,6 +107,9 @@ static int leaks_parse(int key, const char *arg)
 	case LEAKS_OPT_PPROF:
 		leaks_opts.pprof = arg;
 		return 0;
+	case LEAKS_OPT_HTML:
+		leaks_opts.html = arg;
+		return 0;
 	case LEAKS_OPT_FOLDED_METRIC:
 		for (int m = 0; m < FOLDED_METRICS; m++)
 			if (!strcmp(arg, folded_metric_names[m])) {
@@ -119,6 +129,7 @@ static const struct cli_example leaks_examples[] = {
 	{ "leaks -p 1234 -d 60 --pprof heap.pb.gz", "a minute of pid 1234, for go tool pprof" },
 	{ "leaks -k -d 30 --min-age 5000", "kernel allocations outstanding for 5 s or more" },
 	{ "leaks -i run.htr --folded out.folded", "a recording's leaks as folded stacks" },
+	{ "leaks -c ./myprog --html leaks.html", "a page to open in a browser: flame graphs" },
 	{ NULL },
 };
 
@@ -135,7 +146,7 @@ struct leaks_ctx {
 	struct leaks *leaks;
 	unsigned reports;
 	struct kreport kr;   /* -k */
-	struct dists *dists; /* --folded-metric alloc-bytes, --pprof: what was allocated */
+	struct dists *dists; /* --folded-metric alloc-bytes, --pprof, --html: what was allocated */
 	uint64_t first_ns;   /* the first record's time: the profile's duration */
 };
 
@@ -252,6 +263,28 @@ static int write_folded(struct leaks_ctx *lc, struct out_file *out)
 	return outfile_close(out);
 }
 
+/* --html, at the end: 0, or -1 after saying why. */
+static int write_html(struct leaks_ctx *lc, struct out_file *out)
+{
+	struct html_out o = { .model = lc->model,
+			      .leaks = lc->leaks,
+			      .dists = lc->dists,
+			      .sym = lc->sym,
+			      .stack_depth = lc->cli->stack_depth,
+			      .argc = lc->cli->argc,
+			      .argv = lc->cli->args,
+			      .input = lc->cli->input };
+
+	if (!out->f)
+		return 0;
+	if (html_out_write(out->f, &o, model_now(lc->model))) {
+		fprintf(stderr, "heaptrail: %s: out of memory\n", out->path);
+		outfile_close(out);
+		return -1;
+	}
+	return outfile_close(out);
+}
+
 /*
  * What heaptrail's own memory came to: the per-allocation budget (make bench reads it), and
  * with -v its largest tables.
@@ -310,12 +343,15 @@ int cmd_leaks(struct cli *cli)
 	struct source *src = NULL;
 	int status = EXIT_RUNTIME;
 	char banner[128];
-	struct out_file folded, pprof = { 0 };
+	struct out_file folded = { 0 }, pprof = { 0 }, html = { 0 };
 
 	/* before anything is traced: a path that cannot be written must not cost the run */
-	if (outfile_open(&folded, leaks_opts.folded) || outfile_open(&pprof, leaks_opts.pprof)) {
+	if (outfile_open(&folded, leaks_opts.folded) || outfile_open(&pprof, leaks_opts.pprof) ||
+	    outfile_open(&html, leaks_opts.html)) {
 		if (folded.f)
 			fclose(folded.f);
+		if (pprof.f)
+			fclose(pprof.f);
 		return EXIT_RUNTIME;
 	}
 	o.want_alloc = !cli->kernel_only;
@@ -329,7 +365,7 @@ int cmd_leaks(struct cli *cli)
 		model_set_exit_age(lc.model, leaks_opts.min_age_ns);
 	if (lc.leaks && lc.sym)
 		leaks_set_true_frames(lc.leaks, report_true_frames, lc.sym);
-	if (lc.model && (leaks_opts.pprof ||
+	if (lc.model && (leaks_opts.pprof || leaks_opts.html ||
 			 (leaks_opts.folded && leaks_opts.folded_metric == FOLDED_ALLOC_BYTES))) {
 		lc.dists = dists_new(lc.model, 0, true);
 		if (!lc.dists)
@@ -363,6 +399,8 @@ int cmd_leaks(struct cli *cli)
 		status = EXIT_RUNTIME;
 	if (write_pprof(&lc, &pprof))
 		status = EXIT_RUNTIME;
+	if (write_html(&lc, &html))
+		status = EXIT_RUNTIME;
 	status = cli_output_finish(status);
 	print_memory(&lc);
 out:
@@ -370,6 +408,8 @@ out:
 		fclose(folded.f);
 	if (pprof.f)
 		fclose(pprof.f);
+	if (html.f)
+		fclose(html.f);
 	source_close(src);
 	dists_free(lc.dists);
 	leaks_free(lc.leaks);

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// heaptrail's HTML report: draws the JSON document the page carries (html_out.c writes it), per
+// process a flame graph (an icicle: the root on top) and a table of call sites. No library and
+// nothing loaded: the page works offline, from a file.
+"use strict";
+
+(function () {
+	const data = JSON.parse(document.getElementById("heaptrail-data").textContent);
+	// a stack is [frames, live bytes, live allocs, allocated bytes, allocations, end]
+	const METRICS = [
+		{ col: 1, label: "live bytes", bytes: true },
+		{ col: 2, label: "live allocations", bytes: false },
+		{ col: 3, label: "allocated bytes", bytes: true },
+		{ col: 4, label: "allocations", bytes: false },
+	];
+	const ENDS = { cut: "[cut]", truncated: "[truncated]", none: "[stack not captured]" };
+	const ROW = 18; // px per level of the graph
+	const MIN_SHARE = 0.001; // nodes narrower than this share of the view are not drawn
+	const TABLE_ROWS = 200;
+	const state = { metric: 0, search: "" };
+	const views = [];
+
+	function el(tag, attrs, ...kids) {
+		const e = document.createElement(tag);
+		for (const [k, v] of Object.entries(attrs || {})) {
+			if (k === "class") e.className = v;
+			else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+			else e.setAttribute(k, v);
+		}
+		for (const k of kids) e.append(k);
+		return e;
+	}
+
+	function fmt(n, bytes) {
+		if (!bytes) return n.toLocaleString("en-US");
+		const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+		let u = 0, v = n;
+		while (v >= 1024 && u < units.length - 1) {
+			v /= 1024;
+			u++;
+		}
+		return (u ? v.toFixed(v < 10 ? 2 : 1) : String(v)) + " " + units[u];
+	}
+
+	function pct(part, whole) {
+		return whole ? (100 * part / whole).toFixed(part === whole ? 0 : 1) + "%" : "-";
+	}
+
+	// The stacks of a process as one tree; every node sums the four metrics.
+	function buildTree(proc) {
+		const root = { name: "all", frame: null, parent: null, kids: new Map(),
+			       v: [0, 0, 0, 0], self: [0, 0, 0, 0], depth: 0 };
+		for (const s of proc.stacks) {
+			const frames = s[0].map((i) => proc.frames[i]);
+			if (ENDS[s[5]]) frames.unshift([ENDS[s[5]], "", null]);
+			let n = root;
+			for (let m = 0; m < 4; m++) root.v[m] += s[METRICS[m].col];
+			for (const f of frames) {
+				let c = n.kids.get(f[0]);
+				if (!c) {
+					c = { name: f[0], frame: f, parent: n, kids: new Map(),
+					      v: [0, 0, 0, 0], self: [0, 0, 0, 0], depth: n.depth + 1 };
+					n.kids.set(f[0], c);
+				}
+				for (let m = 0; m < 4; m++) c.v[m] += s[METRICS[m].col];
+				n = c;
+			}
+			for (let m = 0; m < 4; m++) n.self[m] += s[METRICS[m].col];
+		}
+		return root;
+	}
+
+	// A colour per module, so that one library's frames look alike.
+	function colour(node) {
+		const mod = node.frame ? node.frame[1] : "";
+		let h = 0;
+		for (const c of mod) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+		if (!node.frame || node.name.startsWith("[")) return "hsl(0, 0%, 80%)";
+		return `hsl(${10 + h % 45}, ${70 + h % 20}%, ${62 + (h >> 8) % 14}%)`;
+	}
+
+	function matches(node) {
+		return state.search !== "" && node.name.toLowerCase().includes(state.search);
+	}
+
+	function describe(node) {
+		const m = METRICS[state.metric], total = node.parent ? rootOf(node).v[state.metric] : 0;
+		const lines = [node.name];
+		if (node.frame && node.frame[1]) lines[0] += "  in " + node.frame[1];
+		if (node.frame && node.frame[2]) lines[0] += "  at " + node.frame[2];
+		lines.push(METRICS.map((x, i) => x.label + " " + fmt(node.v[i], x.bytes)).join(", "));
+		lines.push(`${m.label}: ${fmt(node.v[state.metric], m.bytes)} (${pct(node.v[state.metric], total || node.v[state.metric])} of the process), ` +
+			   `${fmt(node.self[state.metric], m.bytes)} in this function itself`);
+		return lines.join("\n");
+	}
+
+	function rootOf(node) {
+		while (node.parent) node = node.parent;
+		return node;
+	}
+
+	// The graph of one process: the zoomed node across the whole width, its callers above it.
+	function drawGraph(view) {
+		const m = state.metric, g = view.graph;
+		const zoom = view.zoom || view.root, total = zoom.v[m];
+		const nodes = [];
+		let hidden = 0, depth = 0, found = 0;
+		g.textContent = "";
+		const chain = [];
+		for (let a = zoom.parent; a; a = a.parent) chain.unshift(a);
+		function draw(node, x, w, d, above) {
+			const div = el("div", {
+				class: "ht-node" + (above ? " ht-above" : "") + (matches(node) ? " ht-match" : ""),
+				"data-name": node.name,
+				"data-value": String(node.v[m]),
+				"data-self": String(node.self[m]),
+				"data-index": String(nodes.length),
+			}, node.name);
+			div.style.left = (100 * x) + "%";
+			div.style.width = (100 * w) + "%";
+			div.style.top = (d * ROW) + "px";
+			div.style.background = colour(node);
+			nodes.push(node);
+			g.append(div);
+			depth = Math.max(depth, d);
+		}
+		chain.forEach((a, d) => draw(a, 0, 1, d, true));
+		// matched bytes: the outermost matching node of each path counts, once
+		function walk(node, x, d, inMatch) {
+			const w = total ? node.v[m] / total : 0;
+			const hit = !inMatch && matches(node);
+			if (hit) found += node.v[m];
+			if (node.v[m] === 0) return;
+			if (w < MIN_SHARE) {
+				hidden++;
+				return;
+			}
+			draw(node, x, w, d, false);
+			let cx = x;
+			const kids = [...node.kids.values()].sort((a, b) => b.v[m] - a.v[m] ||
+							       (a.name < b.name ? -1 : 1));
+			for (const c of kids) {
+				walk(c, cx, d + 1, inMatch || hit);
+				cx += total ? c.v[m] / total : 0;
+			}
+		}
+		walk(zoom, 0, chain.length, false);
+		g.style.height = ((depth + 1) * ROW) + "px";
+		view.nodes = nodes;
+		const notes = [];
+		if (view.zoom) notes.push(`zoomed on ${zoom.name}: click the top row to go back`);
+		if (hidden) notes.push(`${hidden} nodes too narrow to draw`);
+		if (state.search)
+			notes.push(`"${state.search}": ${fmt(found, METRICS[m].bytes)} (${pct(found, total)}) matched`);
+		view.note.textContent = notes.join("; ");
+		view.note.setAttribute("data-matched", String(found));
+	}
+
+	// Call sites: stacks summed by their innermost frame.
+	function drawTable(view) {
+		const sites = new Map();
+		for (const s of view.proc.stacks) {
+			const f = s[0].length ? view.proc.frames[s[0][s[0].length - 1]] : [ENDS.none, "", null];
+			const key = f.join("\u0000");
+			let site = sites.get(key);
+			if (!site) sites.set(key, site = { frame: f, v: [0, 0, 0, 0] });
+			for (let m = 0; m < 4; m++) site.v[m] += s[METRICS[m].col];
+		}
+		const col = view.sortBy ?? state.metric;
+		const rows = [...sites.values()]
+			.filter((s) => !state.search || s.frame[0].toLowerCase().includes(state.search))
+			.filter((s) => s.v.some((x) => x))
+			.sort((a, b) => b.v[col] - a.v[col]);
+		const head = el("tr", {}, el("th", { class: "ht-fn" }, "call site (innermost frame)"),
+				el("th", { class: "ht-fn" }, "at"));
+		METRICS.forEach((m, i) => head.append(el("th", {
+			class: i === col ? "ht-sorted" : "",
+			onclick: () => { view.sortBy = i; drawTable(view); },
+		}, m.label)));
+		const table = el("table", { class: "ht-sites" }, el("thead", {}, head));
+		const body = el("tbody");
+		for (const s of rows.slice(0, TABLE_ROWS)) {
+			// the file's name and line, or the module's without them
+			const at = s.frame[2] ? s.frame[2].replace(/^.*\//, "") : s.frame[1];
+			const tr = el("tr", { "data-name": s.frame[0] },
+				      el("td", { class: "ht-fn" }, s.frame[0]),
+				      el("td", { class: "ht-fn", title: s.frame[2] || s.frame[1] }, at));
+			METRICS.forEach((m, i) => tr.append(el("td", {}, fmt(s.v[i], m.bytes))));
+			body.append(tr);
+		}
+		table.append(body);
+		view.table.textContent = "";
+		view.table.append(table);
+		if (rows.length > TABLE_ROWS)
+			view.table.append(el("p", { class: "ht-note" },
+					     `${rows.length - TABLE_ROWS} more call sites not shown`));
+	}
+
+	function draw(view) {
+		if (!view.details.open) return;
+		if (!view.root) view.root = buildTree(view.proc);
+		drawGraph(view);
+		drawTable(view);
+	}
+
+	function drawAll() {
+		for (const v of views) draw(v);
+	}
+
+	function processView(proc, open) {
+		const exit = proc.exited ? (proc.signal ? `killed by SIG${proc.signal}` :
+				`exited ${proc.exit_code ?? ""}`) : "running at the end";
+		const summary = el("summary", {}, `${proc.comm} (${proc.pid})`,
+			el("span", { class: "ht-totals" },
+			   `${fmt(proc.live_bytes, true)} live in ${fmt(proc.live_allocs)} allocations; ` +
+			   `${fmt(proc.alloc_bytes, true)} in ${fmt(proc.allocs)} allocations over the run, ` +
+			   `${fmt(proc.frees)} frees; ${exit}`));
+		const view = {
+			proc,
+			details: el("details", { class: "ht-proc", "data-pid": String(proc.pid) }, summary),
+			graph: el("div", { class: "ht-graph" }),
+			note: el("p", { class: "ht-note" }),
+			status: el("div", { class: "ht-status" }),
+			table: el("div"),
+			zoom: null,
+			root: null,
+		};
+		view.details.open = open;
+		view.details.append(view.graph, view.note, view.status, view.table);
+		view.details.addEventListener("toggle", () => draw(view));
+		view.graph.addEventListener("click", (e) => {
+			const i = e.target.getAttribute("data-index");
+			if (i === null) return;
+			const node = view.nodes[+i];
+			view.zoom = node.parent ? node : null;
+			drawGraph(view);
+		});
+		view.graph.addEventListener("mouseover", (e) => {
+			const i = e.target.getAttribute("data-index");
+			if (i !== null) view.status.textContent = describe(view.nodes[+i]);
+		});
+		return view;
+	}
+
+	function lostBanner() {
+		const kinds = Object.entries(data.lost).filter(([, n]) => n);
+		if (!kinds.length)
+			return el("div", { class: "ht-lost", "data-lost": "0" },
+				  "Nothing was lost: every event the kernel sent was seen.");
+		const total = kinds.reduce((a, [, n]) => a + n, 0);
+		return el("div", { class: "ht-lost ht-bad", "data-lost": String(total) },
+			  "Events were lost, the numbers below miss them: " +
+			  kinds.map(([k, n]) => `${k} ${fmt(n)}`).join(", "));
+	}
+
+	function page() {
+		const a = data.about;
+		const where = a.recording ? `from the recording ${a.recording}` :
+			`traced live on ${a.host}, Linux ${a.kernel}`;
+		const metric = el("select", { id: "ht-metric", onchange: (e) => {
+			state.metric = +e.target.value;
+			drawAll();
+		} });
+		METRICS.forEach((m, i) => metric.append(el("option", { value: String(i) }, m.label)));
+		const search = el("input", { id: "ht-search", type: "search",
+					     placeholder: "function name" });
+		search.addEventListener("input", () => {
+			state.search = search.value.trim().toLowerCase();
+			drawAll();
+		});
+		document.body.append(
+			el("header", {},
+			   el("h1", {}, "heaptrail: " + a.command_line.slice(1).join(" ")),
+			   el("div", { class: "ht-about" }, `${where}; made ${a.made}`)),
+			lostBanner(),
+			el("div", { class: "ht-controls" },
+			   el("label", {}, "show ", metric),
+			   el("label", {}, "search ", search),
+			   el("span", { class: "ht-note" }, "click a frame to zoom; hover for its numbers")));
+		const procs = [...data.processes].sort((x, y) => y.live_bytes - x.live_bytes ||
+							  y.alloc_bytes - x.alloc_bytes);
+		if (!procs.length)
+			document.body.append(el("p", {}, "No process was traced."));
+		procs.forEach((p, i) => {
+			const v = processView(p, i === 0);
+			views.push(v);
+			document.body.append(v.details);
+		});
+		drawAll();
+	}
+
+	page();
+})();

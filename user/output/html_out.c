@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The HTML report: the page (user/output/html/), built into the binary, around the data it
+ * draws, one JSON document: per process its stacks, each as indexes into the process's table
+ * of frames (root first) with its live and allocated bytes and counts, and the losses.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "output/html_out.h"
+#include "output/json.h"
+#include "output/stack_out.h"
+#include "record/event.h"
+#include "util/idmap.h"
+
+/*
+ * The page's parts, NUL-terminated, from the files themselves: the assembler reads them at
+ * build time (the Makefile names them as this object's prerequisites).
+ */
+#define HTML_OUT_ASSET(name, file)                                                                 \
+	__asm__(".pushsection .rodata\n"                                                           \
+		".balign 8\n"                                                                      \
+		".type " #name ", @object\n" #name ":\n"                                           \
+		".incbin \"" file "\"\n"                                                           \
+		".byte 0\n"                                                                        \
+		".size " #name ", . - " #name "\n"                                                 \
+		".popsection\n");                                                                  \
+	extern const char name[]
+
+HTML_OUT_ASSET(html_out_head, "user/output/html/head.html");
+HTML_OUT_ASSET(html_out_style, "user/output/html/report.css");
+HTML_OUT_ASSET(html_out_script, "user/output/html/report.js");
+
+/* What the page shows of one stack. */
+struct html_stack {
+	uint32_t stack;
+	uint64_t live_bytes, live_allocs, alloc_bytes, allocs;
+};
+
+/* A return address of the process, and where its frames (inlined ones first) begin in the table. */
+struct html_addr {
+	uint64_t addr;
+	uint32_t first, n;
+};
+
+/* One process's stacks and the frames they use. */
+struct html_proc {
+	struct html_stack *stacks;
+	size_t nstacks, stacks_cap;
+	struct idmap stack_index; /* stack + 1 -> index + 1 in stacks */
+	struct html_addr *addrs;
+	size_t naddrs, addrs_cap;
+	struct idmap addr_index; /* address -> index in addrs */
+	uint32_t nframes;
+};
+
+static bool html_room(void **v, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return true;
+	ncap = *cap ? *cap * 2 : 64;
+	nv = realloc(*v, ncap * size);
+	if (!nv)
+		return false;
+	*v = nv;
+	*cap = ncap;
+	return true;
+}
+
+/* The stack's entry, made on first sight; NULL when out of memory. */
+static struct html_stack *html_stack_of(struct html_proc *hp, uint32_t stack)
+{
+	uint64_t key = (uint64_t)stack + 1;
+	long slot = idmap_find(&hp->stack_index, key);
+
+	if (slot >= 0)
+		return &hp->stacks[hp->stack_index.vals[slot] - 1];
+	if (!html_room((void **)&hp->stacks, hp->nstacks, &hp->stacks_cap, sizeof(*hp->stacks)) ||
+	    idmap_put(&hp->stack_index, key, (uint32_t)hp->nstacks + 1))
+		return NULL;
+	hp->stacks[hp->nstacks] = (struct html_stack){ .stack = stack };
+	return &hp->stacks[hp->nstacks++];
+}
+
+/* The process's stacks: live from the leaks report, allocated from the distributions. */
+static int html_collect(struct html_proc *hp, const struct html_out *o, const struct model_proc *p,
+			const struct dists_proc *dp, uint64_t now)
+{
+	size_t n = 0;
+	struct leaks_stack *sums = leaks_stacks(o->leaks, p, now, &n);
+	int err = 0;
+
+	for (size_t k = 0; k < n && !err; k++) {
+		struct html_stack *s = html_stack_of(hp, sums[k].stack);
+
+		if (!s)
+			err = -1;
+		else {
+			s->live_bytes += sums[k].bytes;
+			s->live_allocs += sums[k].allocs;
+		}
+	}
+	free(sums);
+	for (size_t k = 0; dp && k < dp->nstacks && !err; k++) {
+		struct html_stack *s = html_stack_of(hp, dp->by_stack[k].stack);
+
+		if (!s)
+			err = -1;
+		else {
+			s->alloc_bytes += dp->by_stack[k].size.sum;
+			s->allocs += dp->by_stack[k].size.total;
+		}
+	}
+	return err;
+}
+
+/* The frames of one address in the table: its index in addrs, or -1 when out of memory. */
+static long html_addr_of(struct html_proc *hp, const struct html_out *o, const struct model_proc *p,
+			 uint64_t addr)
+{
+	struct sym_frame frames[SYMBOLIZE_MAX_INLINED];
+	long slot = idmap_find(&hp->addr_index, addr);
+	int n;
+
+	if (slot >= 0)
+		return hp->addr_index.vals[slot];
+	n = symbolize_resolve(o->sym, p->pid, p->start_ns, addr, frames, SYMBOLIZE_MAX_INLINED);
+	if (!html_room((void **)&hp->addrs, hp->naddrs, &hp->addrs_cap, sizeof(*hp->addrs)) ||
+	    idmap_put(&hp->addr_index, addr, (uint32_t)hp->naddrs))
+		return -1;
+	hp->addrs[hp->naddrs] = (struct html_addr){ addr, hp->nframes, (uint32_t)n };
+	hp->nframes += (uint32_t)n;
+	return (long)hp->naddrs++;
+}
+
+static const char *html_end_name(enum stack_out_end end)
+{
+	switch (end) {
+	case STACK_OUT_CUT_FP:
+	case STACK_OUT_CUT_CFI:
+		return "cut";
+	case STACK_OUT_TRUNCATED:
+		return "truncated";
+	case STACK_OUT_WHOLE:
+		break;
+	}
+	return NULL;
+}
+
+/*
+ * One stack: [[frame indexes, root first], live bytes, live allocs, allocated bytes,
+ * allocations, how it ends ("cut", "truncated", "none" without a stack, or null)].
+ */
+static int html_stack_json(struct json *j, struct html_proc *hp, const struct html_out *o,
+			   const struct model_proc *p, const struct html_stack *s)
+{
+	const struct model_stack *st =
+		s->stack == MODEL_NO_STACK ? NULL : model_stack(o->model, s->stack);
+	uint32_t true_frames = 0;
+	const char *end = "none";
+
+	if (st && st->frames) {
+		true_frames =
+			symbolize_true_frames(o->sym, p->pid, p->start_ns, st->frames, st->nframes);
+		end = html_end_name(stack_out_end_of(st, true_frames, o->stack_depth));
+	}
+	json_array_begin(j);
+	json_array_begin(j);
+	for (uint32_t i = true_frames; i-- > 0;) {
+		long a = html_addr_of(hp, o, p, st->frames[i]);
+
+		if (a < 0)
+			return -1;
+		/* the function before what was inlined into it: the caller first */
+		for (uint32_t k = hp->addrs[a].n; k-- > 0;)
+			json_u64(j, hp->addrs[a].first + k);
+	}
+	json_array_end(j);
+	json_u64(j, s->live_bytes);
+	json_u64(j, s->live_allocs);
+	json_u64(j, s->alloc_bytes);
+	json_u64(j, s->allocs);
+	if (end)
+		json_string(j, end);
+	else
+		json_null(j);
+	json_array_end(j);
+	return 0;
+}
+
+/* The table of frames: [name, module's file name, "file:line" or null]. */
+static void html_frames_json(struct json *j, const struct html_proc *hp, const struct html_out *o,
+			     const struct model_proc *p)
+{
+	json_array_begin(j);
+	for (size_t a = 0; a < hp->naddrs; a++) {
+		struct sym_frame frames[SYMBOLIZE_MAX_INLINED];
+		int n = symbolize_resolve(o->sym, p->pid, p->start_ns, hp->addrs[a].addr, frames,
+					  SYMBOLIZE_MAX_INLINED);
+
+		for (int k = 0; k < n && (uint32_t)k < hp->addrs[a].n; k++) {
+			const char *mod = frames[k].module, *base = mod ? strrchr(mod, '/') : NULL;
+			char where[512], addr[32];
+
+			json_array_begin(j);
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, frames[k].addr);
+			json_string(j, frames[k].sym ? frames[k].sym : addr);
+			json_string(j, base ? base + 1 : mod ? mod : "");
+			if (frames[k].file && frames[k].line > 0) {
+				snprintf(where, sizeof(where), "%s:%d", frames[k].file,
+					 frames[k].line);
+				json_string(j, where);
+			} else if (frames[k].file) {
+				json_string(j, frames[k].file);
+			} else {
+				json_null(j);
+			}
+			json_array_end(j);
+		}
+		/* a second resolution gave fewer frames than the first: keep the indexes right */
+		for (uint32_t k = (uint32_t)(n > 0 ? n : 0); k < hp->addrs[a].n; k++) {
+			json_array_begin(j);
+			json_string(j, "?");
+			json_string(j, "");
+			json_null(j);
+			json_array_end(j);
+		}
+	}
+	json_array_end(j);
+}
+
+static void html_proc_free(struct html_proc *hp)
+{
+	free(hp->stacks);
+	free(hp->addrs);
+	idmap_free(&hp->stack_index);
+	idmap_free(&hp->addr_index);
+	*hp = (struct html_proc){ 0 };
+}
+
+static int html_proc_json(struct json *j, const struct html_out *o, const struct model_proc *p,
+			  const struct dists_proc *dp, uint64_t now)
+{
+	struct html_proc hp = { 0 };
+	int err = html_collect(&hp, o, p, dp, now);
+
+	json_object_begin(j);
+	json_kv_u64(j, "pid", p->pid);
+	json_kv_string(j, "comm", p->comm);
+	json_kv_bool(j, "exited", p->exited);
+	if (p->exited && p->exit_status >= 0) {
+		if (WIFSIGNALED(p->exit_status))
+			json_kv_string(j, "signal", sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
+		else
+			json_kv_s64(j, "exit_code", WEXITSTATUS(p->exit_status));
+	}
+	if (p->parent)
+		json_kv_u64(j, "parent", p->parent);
+	json_kv_u64(j, "live_bytes", p->live_bytes);
+	json_kv_u64(j, "live_allocs", p->count);
+	json_kv_u64(j, "alloc_bytes", p->alloc_bytes);
+	json_kv_u64(j, "allocs", p->allocs);
+	json_kv_u64(j, "frees", p->frees);
+	json_key(j, "stacks");
+	json_array_begin(j);
+	for (size_t k = 0; k < hp.nstacks && !err; k++)
+		err = html_stack_json(j, &hp, o, p, &hp.stacks[k]);
+	json_array_end(j);
+	json_key(j, "frames");
+	html_frames_json(j, &hp, o, p);
+	json_object_end(j);
+	html_proc_free(&hp);
+	return err;
+}
+
+/* Where the page was made, as the page shows it. */
+static void html_about_json(struct json *j, const struct html_out *o)
+{
+	struct utsname u;
+	time_t t = time(NULL);
+	char when[64];
+
+	json_key(j, "about");
+	json_object_begin(j);
+	json_key(j, "command_line");
+	json_array_begin(j);
+	for (int i = 0; i < o->argc; i++)
+		json_string(j, o->argv[i]);
+	json_array_end(j);
+	if (o->input) {
+		json_kv_string(j, "recording", o->input);
+	} else if (!uname(&u)) {
+		json_kv_string(j, "kernel", u.release);
+		json_kv_string(j, "host", u.nodename);
+	}
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+	json_kv_string(j, "made", when);
+	json_object_end(j);
+}
+
+/* The data document, in a buffer: 0, or -1 when out of memory. */
+static int html_data(const struct html_out *o, uint64_t now, char **text, size_t *len)
+{
+	size_t nprocs = model_nprocs(o->model);
+	const struct dists_proc **dp_of = calloc(nprocs + 1, sizeof(*dp_of));
+	const uint64_t *lost = model_lost(o->model);
+	FILE *f = open_memstream(text, len);
+	struct json j;
+	int err = 0;
+
+	if (!f || !dp_of) {
+		if (f)
+			fclose(f);
+		free(*text);
+		*text = NULL;
+		free(dp_of);
+		return -1;
+	}
+	for (size_t i = 0; o->dists && i < dists_nprocs(o->dists); i++) {
+		const struct dists_proc *dp = dists_proc(o->dists, i);
+
+		if (dp->p->index < nprocs)
+			dp_of[dp->p->index] = dp;
+	}
+	json_init(&j, f);
+	json_object_begin(&j);
+	html_about_json(&j, o);
+	json_key(&j, "processes");
+	json_array_begin(&j);
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = html_proc_json(&j, o, model_proc_at(o->model, i), dp_of[i], now);
+	json_array_end(&j);
+	json_key(&j, "lost");
+	json_object_begin(&j);
+	for (int k = 0; k < HT_LOST_MAX; k++)
+		json_kv_u64(&j, ht_lost_kind_name(k), lost[k]);
+	json_object_end(&j);
+	json_object_end(&j);
+	free(dp_of);
+	if (fclose(f) || err) {
+		free(*text);
+		*text = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The data inside the page's <script> element: "</" would end the element early (a C++ name
+ * such as operator</), and "<\/" is the same JSON string.
+ */
+static void html_put_data(FILE *f, const char *text)
+{
+	for (const char *c = text; *c; c++) {
+		fputc(*c, f);
+		if (c[0] == '<' && c[1] == '/')
+			fputc('\\', f);
+	}
+}
+
+int html_out_write(FILE *f, const struct html_out *o, uint64_t now)
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	if (html_data(o, now, &data, &len))
+		return -1;
+	fputs(html_out_head, f);
+	fputs("<style>\n", f);
+	fputs(html_out_style, f);
+	fputs("</style>\n</head>\n<body>\n<script type=\"application/json\" id=\"heaptrail-data\">",
+	      f);
+	html_put_data(f, data);
+	fputs("</script>\n<script>\n", f);
+	fputs(html_out_script, f);
+	fputs("</script>\n</body>\n</html>\n", f);
+	free(data);
+	return 0;
+}
