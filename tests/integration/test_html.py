@@ -9,6 +9,7 @@ import os
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -107,7 +108,7 @@ def test_page_shows_the_known_leaks(leaky_html, tmp_path):
         assert {t["function"] for t in leaks} <= rows, rows
         # a search marks what matches and sums it once per path
         d.find_element(By.ID, "ht-search").send_keys("leak_")
-        note = d.find_element(By.CSS_SELECTOR, "details[open] .ht-note")
+        note = d.find_element(By.CSS_SELECTOR, "details[open] .ht-graph-note")
         assert int(note.get_attribute("data-matched")) == sum(
             s["bytes"] for s in proc["stacks"]
             if any((f["sym"] or "").startswith("leak_") for f in s["frames"]))
@@ -140,3 +141,62 @@ def test_page_from_a_recording(leaky_html, tmp_path):
             assert self_bytes(d, leak["function"]) == leak["bytes"], (leak, nodes(d))
         assert errors(d) == []
 
+
+
+def drag_on_chart(driver, chart, start, end):
+    """A mouse drag across the chart from start to end, as shares of its time axis (the
+    chart's own margins as report.js draws them: 80 and 10 of 1000)."""
+    width = chart.size["width"]
+
+    def offset(share):  # from the element's centre, as WebDriver's actions count
+        return (80 + 910 * share) / 1000 * width - width / 2
+    ActionChains(driver).move_to_element_with_offset(chart, offset(start), 0) \
+        .click_and_hold().move_to_element_with_offset(chart, offset(end), 0) \
+        .release().perform()
+
+
+def test_time_range_shows_what_it_allocated(tmp_path):
+    """phases leaks early, then half a second later leaks again: a drag over the chart's later
+    part shows late_leak's bytes and none of early_leak's, in the graph and the table; the
+    allocations metric counts that phase's churn too; a click on the chart gives the whole run
+    back."""
+    page = tmp_path / "p.html"
+    proc = run_heaptrail(["leaks", "--html", str(page), "-c",
+                          f"{fixture_path('phases')} {tmp_path / 't.jsonl'}"])
+    assert proc.returncode == 0, proc.stderr
+    truth = {t["function"]: t for t in read_truth(tmp_path / "t.jsonl")}
+    with chromium(tmp_path) as d:
+        assert open_page(d, page) == [f"file://{page}"]
+        (details,) = d.find_elements(By.CSS_SELECTOR, "details[open]")
+        assert details.find_elements(By.CSS_SELECTOR, ".ht-chart path[data-series=live_bytes]")
+        for f in ("early_leak", "late_leak"):
+            assert self_bytes(d, f) == truth[f]["bytes"], nodes(d)
+        # a series' name in the legend hides it
+        details.find_element(By.CSS_SELECTOR, ".ht-series[data-series=mapped_bytes]").click()
+        assert not details.find_elements(By.CSS_SELECTOR,
+                                         ".ht-chart path[data-series=mapped_bytes]")
+        chart = details.find_element(By.CSS_SELECTOR, ".ht-chart")
+        drag_on_chart(d, chart, 0.3, 0.95)
+        start, end = map(int, details.get_attribute("data-range").split())
+        assert 0 < start < end, (start, end)
+        assert self_bytes(d, "late_leak") == truth["late_leak"]["bytes"], nodes(d)
+        assert self_bytes(d, "early_leak") == 0, nodes(d)
+        rows = {r.get_attribute("data-name").split("(")[0]
+                for r in d.find_elements(By.CSS_SELECTOR, "table.ht-sites tbody tr")}
+        assert "late_leak" in rows and "early_leak" not in rows, rows
+        assert "Showing what was allocated from" in details.text
+        d.save_screenshot(os.path.join(BUILD, "html-report-range.png"))
+        # allocations made in the range: late_leak's and the second churn's (and no others
+        # of the program, which sleeps)
+        Select(d.find_element(By.ID, "ht-metric")).select_by_visible_text("allocations")
+        counts = {}
+        for _, name, _, s in nodes(d):
+            counts[name.split("(")[0]] = counts.get(name.split("(")[0], 0) + s
+        assert counts.get("late_leak") == truth["late_leak"]["allocs"], counts
+        assert counts.get("churn") == 100 and "early_leak" not in counts, counts
+        # a click clears the range
+        Select(d.find_element(By.ID, "ht-metric")).select_by_visible_text("live bytes")
+        drag_on_chart(d, chart, 0.5, 0.5)
+        assert details.get_attribute("data-range") is None
+        assert self_bytes(d, "early_leak") == truth["early_leak"]["bytes"], nodes(d)
+        assert errors(d) == []

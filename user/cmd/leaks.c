@@ -11,7 +11,9 @@
 #include <time.h>
 #include "cmd/commands.h"
 #include "record/event.h"
+#include "model/births.h"
 #include "model/dists.h"
+#include "model/space.h"
 #include "output/folded_out.h"
 #include "output/html_out.h"
 #include "output/json.h"
@@ -147,7 +149,9 @@ struct leaks_ctx {
 	unsigned reports;
 	struct kreport kr;   /* -k */
 	struct dists *dists; /* --folded-metric alloc-bytes, --pprof, --html: what was allocated */
-	uint64_t first_ns;   /* the first record's time: the profile's duration */
+	struct births *births; /* --html: when it was allocated */
+	struct space *space;   /* --html: memory over time */
+	uint64_t first_ns;     /* the first record's time: the profile's duration */
 };
 
 /* The kernel section: asked for (-k), or the recording has kernel allocations. */
@@ -168,6 +172,8 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		lc->first_ns = rec->ts_ns;
 	if (lc->dists)
 		dists_apply(lc->dists, rec);
+	if (lc->space)
+		space_apply(lc->space, rec);
 }
 
 /*
@@ -269,6 +275,8 @@ static int write_html(struct leaks_ctx *lc, struct out_file *out)
 	struct html_out o = { .model = lc->model,
 			      .leaks = lc->leaks,
 			      .dists = lc->dists,
+			      .births = lc->births,
+			      .space = lc->space,
 			      .sym = lc->sym,
 			      .stack_depth = lc->cli->stack_depth,
 			      .argc = lc->cli->argc,
@@ -372,6 +380,15 @@ int cmd_leaks(struct cli *cli)
 			goto out;
 		dists_set_true_frames(lc.dists, report_true_frames, lc.sym);
 	}
+	if (lc.model && leaks_opts.html) {
+		/* the page's chart: the series timeline draws, from the same events */
+		o.want_vm = o.want_rss = !cli->kernel_only;
+		o.hold_at_exec = true;
+		lc.births = births_new(lc.model);
+		lc.space = space_new(lc.model);
+		if (!lc.births || !lc.space)
+			goto out;
+	}
 	if (kreport_init(&lc.kr, lc.model, cli->input != NULL) || !lc.leaks || !lc.sym)
 		goto out;
 	lc.kr.top = leaks_opts.top;
@@ -394,6 +411,8 @@ int cmd_leaks(struct cli *cli)
 			tracer_floor_hits(source_tracer(src)));
 		goto out;
 	}
+	if (lc.space)
+		space_finish(lc.space);
 	report(&lc, false);
 	if (write_folded(&lc, &folded))
 		status = EXIT_RUNTIME;
@@ -412,6 +431,8 @@ out:
 		fclose(html.f);
 	source_close(src);
 	dists_free(lc.dists);
+	births_free(lc.births);
+	space_free(lc.space);
 	leaks_free(lc.leaks);
 	symbolize_free(lc.sym);
 	kreport_fini(&lc.kr);

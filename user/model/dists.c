@@ -155,7 +155,10 @@ struct dists *dists_new(struct model *m, uint64_t linear, bool by_stack)
 	d->linear = linear;
 	d->by_stack = by_stack;
 	hooks.ctx = d;
-	model_set_hooks(m, &hooks);
+	if (model_add_hooks(m, &hooks)) {
+		free(d);
+		return NULL;
+	}
 	return d;
 }
 

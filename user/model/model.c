@@ -28,7 +28,8 @@ struct model {
 	uint64_t exit_age_ns; /* model_set_exit_age */
 	bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr);
 	void *internal_ctx;
-	struct model_hooks hooks;
+	struct model_hooks hooks[MODEL_MAX_HOOKS];
+	int nhooks;
 };
 
 /* ---------------------------------------------------------------- allocation tables */
@@ -321,8 +322,9 @@ static void record_alloc(struct model *m, struct model_proc *p, const struct ht_
 	p->allocs++;
 	p->alloc_bytes += size;
 	alloc_insert(p, &e);
-	if (m->hooks.alloc)
-		m->hooks.alloc(m->hooks.ctx, p, &e);
+	for (int h = 0; h < m->nhooks; h++)
+		if (m->hooks[h].alloc)
+			m->hooks[h].alloc(m->hooks[h].ctx, p, &e);
 }
 
 static void record_free(struct model *m, struct model_proc *p, const struct ht_alloc *a,
@@ -332,8 +334,9 @@ static void record_free(struct model *m, struct model_proc *p, const struct ht_a
 
 	p->frees++;
 	if (i >= 0) {
-		if (m->hooks.free)
-			m->hooks.free(m->hooks.ctx, p, &p->slots[i], a->hdr.ts_ns);
+		for (int h = 0; h < m->nhooks; h++)
+			if (m->hooks[h].free)
+				m->hooks[h].free(m->hooks[h].ctx, p, &p->slots[i], a->hdr.ts_ns);
 		alloc_remove_at(p, (size_t)i);
 		if (!p->freed)
 			p->freed = calloc(FREED_CACHE, sizeof(*p->freed));
@@ -548,9 +551,12 @@ struct model *model_new(void)
 	return calloc(1, sizeof(struct model));
 }
 
-void model_set_hooks(struct model *m, const struct model_hooks *hooks)
+int model_add_hooks(struct model *m, const struct model_hooks *hooks)
 {
-	m->hooks = *hooks;
+	if (m->nhooks == MODEL_MAX_HOOKS)
+		return -1;
+	m->hooks[m->nhooks++] = *hooks;
+	return 0;
 }
 
 void model_set_internal(struct model *m,

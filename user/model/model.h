@@ -92,6 +92,7 @@ struct model_stack {
 struct model;
 
 /* Called as the model applies allocator records: what histograms are made of. */
+#define MODEL_MAX_HOOKS 2
 struct model_hooks {
 	/* a block became live (a realloc that moves frees the old one first) */
 	void (*alloc)(void *ctx, const struct model_proc *p, const struct model_alloc *a);
@@ -102,7 +103,8 @@ struct model_hooks {
 };
 
 struct model *model_new(void);
-void model_set_hooks(struct model *m, const struct model_hooks *hooks);
+/* Adds a consumer of the hooks (in the order added): 0, or -1 when MODEL_MAX_HOOKS have one. */
+int model_add_hooks(struct model *m, const struct model_hooks *hooks);
 /*
  * Tells the model how to recognise code of the allocator library (libc, libstdc++, --lib):
  * internal(ctx, p, addr) says whether addr, a return address in process p, lies in it.

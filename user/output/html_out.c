@@ -15,6 +15,7 @@
 #include "output/stack_out.h"
 #include "record/event.h"
 #include "util/idmap.h"
+#include "util/vec.h"
 
 /*
  * The page's parts, NUL-terminated, from the files themselves: the assembler reads them at
@@ -38,7 +39,13 @@ HTML_OUT_ASSET(html_out_script, "user/output/html/report.js");
 struct html_stack {
 	uint32_t stack;
 	uint64_t live_bytes, live_allocs, alloc_bytes, allocs;
+	const struct births_stack *births; /* NULL: none */
 };
+
+/* The chart's series, and the most points each keeps (the largest value of each stretch). */
+static const enum space_series html_series[] = { SPACE_LIVE, SPACE_HEAP, SPACE_MAPPED,
+						 SPACE_RSS_ANON };
+#define HTML_SERIES_POINTS 400
 
 /* A return address of the process, and where its frames (inlined ones first) begin in the table. */
 struct html_addr {
@@ -57,22 +64,6 @@ struct html_proc {
 	uint32_t nframes;
 };
 
-static bool html_room(void **v, size_t n, size_t *cap, size_t size)
-{
-	size_t ncap;
-	void *nv;
-
-	if (n < *cap)
-		return true;
-	ncap = *cap ? *cap * 2 : 64;
-	nv = realloc(*v, ncap * size);
-	if (!nv)
-		return false;
-	*v = nv;
-	*cap = ncap;
-	return true;
-}
-
 /* The stack's entry, made on first sight; NULL when out of memory. */
 static struct html_stack *html_stack_of(struct html_proc *hp, uint32_t stack)
 {
@@ -81,17 +72,23 @@ static struct html_stack *html_stack_of(struct html_proc *hp, uint32_t stack)
 
 	if (slot >= 0)
 		return &hp->stacks[hp->stack_index.vals[slot] - 1];
-	if (!html_room((void **)&hp->stacks, hp->nstacks, &hp->stacks_cap, sizeof(*hp->stacks)) ||
+	if (!vec_room((void **)&hp->stacks, hp->nstacks, &hp->stacks_cap, sizeof(*hp->stacks),
+		      64) ||
 	    idmap_put(&hp->stack_index, key, (uint32_t)hp->nstacks + 1))
 		return NULL;
 	hp->stacks[hp->nstacks] = (struct html_stack){ .stack = stack };
 	return &hp->stacks[hp->nstacks++];
 }
 
-/* The process's stacks: live from the leaks report, allocated from the distributions. */
+/*
+ * The process's stacks: live from the leaks report, allocated from the distributions, when
+ * from the births (which keep every stack apart, where the others merge those that show the
+ * same: the page sums by frames anyway).
+ */
 static int html_collect(struct html_proc *hp, const struct html_out *o, const struct model_proc *p,
 			const struct dists_proc *dp, uint64_t now)
 {
+	const struct births_proc *bp = o->births ? births_of(o->births, p) : NULL;
 	size_t n = 0;
 	struct leaks_stack *sums = leaks_stacks(o->leaks, p, now, &n);
 	int err = 0;
@@ -117,6 +114,14 @@ static int html_collect(struct html_proc *hp, const struct html_out *o, const st
 			s->allocs += dp->by_stack[k].size.total;
 		}
 	}
+	for (size_t k = 0; bp && k < bp->nstacks && !err; k++) {
+		struct html_stack *s = html_stack_of(hp, bp->stacks[k].stack);
+
+		if (!s)
+			err = -1;
+		else
+			s->births = &bp->stacks[k];
+	}
 	return err;
 }
 
@@ -131,7 +136,7 @@ static long html_addr_of(struct html_proc *hp, const struct html_out *o, const s
 	if (slot >= 0)
 		return hp->addr_index.vals[slot];
 	n = symbolize_resolve(o->sym, p->pid, p->start_ns, addr, frames, SYMBOLIZE_MAX_INLINED);
-	if (!html_room((void **)&hp->addrs, hp->naddrs, &hp->addrs_cap, sizeof(*hp->addrs)) ||
+	if (!vec_room((void **)&hp->addrs, hp->naddrs, &hp->addrs_cap, sizeof(*hp->addrs), 64) ||
 	    idmap_put(&hp->addr_index, addr, (uint32_t)hp->naddrs))
 		return -1;
 	hp->addrs[hp->naddrs] = (struct html_addr){ addr, hp->nframes, (uint32_t)n };
@@ -155,7 +160,8 @@ static const char *html_end_name(enum stack_out_end end)
 
 /*
  * One stack: [[frame indexes, root first], live bytes, live allocs, allocated bytes,
- * allocations, how it ends ("cut", "truncated", "none" without a stack, or null)].
+ * allocations, how it ends ("cut", "truncated", "none" without a stack, or null), and with
+ * births when it allocated: [[span, live bytes, live allocs, allocated bytes, allocations]...]].
  */
 static int html_stack_json(struct json *j, struct html_proc *hp, const struct html_out *o,
 			   const struct model_proc *p, const struct html_stack *s)
@@ -190,6 +196,19 @@ static int html_stack_json(struct json *j, struct html_proc *hp, const struct ht
 		json_string(j, end);
 	else
 		json_null(j);
+	json_array_begin(j);
+	for (uint32_t i = 0; s->births && i < s->births->nspans; i++) {
+		const struct births_span *sp = &s->births->spans[i];
+
+		json_array_begin(j);
+		json_u64(j, sp->span);
+		json_u64(j, sp->live_bytes);
+		json_u64(j, sp->live);
+		json_u64(j, sp->alloc_bytes);
+		json_u64(j, sp->allocs);
+		json_array_end(j);
+	}
+	json_array_end(j);
 	json_array_end(j);
 	return 0;
 }
@@ -235,6 +254,36 @@ static void html_frames_json(struct json *j, const struct html_proc *hp, const s
 	json_array_end(j);
 }
 
+/*
+ * A series as [ns from start, value] pairs, at most HTML_SERIES_POINTS: each stretch of the run
+ * keeps its largest value (a peak must not fall between two kept points).
+ */
+static void html_series_json(struct json *j, const struct series *sr, uint64_t start, uint64_t end)
+{
+	uint64_t width = end > start ? (end - start) / HTML_SERIES_POINTS + 1 : 1;
+
+	json_array_begin(j);
+	for (size_t i = 0; i < sr->n;) {
+		uint64_t ts = sr->pts[2 * i], v = sr->pts[2 * i + 1];
+		uint64_t stretch = ts > start ? (ts - start) / width : 0;
+
+		/* the first point of a stretch keeps its time; the value is the stretch's largest */
+		for (i++; i < sr->n; i++) {
+			uint64_t t = sr->pts[2 * i];
+
+			if ((t > start ? (t - start) / width : 0) != stretch)
+				break;
+			if (sr->pts[2 * i + 1] > v)
+				v = sr->pts[2 * i + 1];
+		}
+		json_array_begin(j);
+		json_u64(j, ts > start ? ts - start : 0);
+		json_u64(j, v);
+		json_array_end(j);
+	}
+	json_array_end(j);
+}
+
 static void html_proc_free(struct html_proc *hp)
 {
 	free(hp->stacks);
@@ -245,7 +294,7 @@ static void html_proc_free(struct html_proc *hp)
 }
 
 static int html_proc_json(struct json *j, const struct html_out *o, const struct model_proc *p,
-			  const struct dists_proc *dp, uint64_t now)
+			  const struct dists_proc *dp, const struct space_proc *sp, uint64_t now)
 {
 	struct html_proc hp = { 0 };
 	int err = html_collect(&hp, o, p, dp, now);
@@ -274,6 +323,15 @@ static int html_proc_json(struct json *j, const struct html_out *o, const struct
 	json_array_end(j);
 	json_key(j, "frames");
 	html_frames_json(j, &hp, o, p);
+	if (sp && o->births) {
+		json_key(j, "series");
+		json_object_begin(j);
+		for (size_t k = 0; k < sizeof(html_series) / sizeof(html_series[0]); k++) {
+			json_key(j, space_series_names[html_series[k]]);
+			html_series_json(j, &sp->s[html_series[k]], births_start(o->births), now);
+		}
+		json_object_end(j);
+	}
 	json_object_end(j);
 	html_proc_free(&hp);
 	return err;
@@ -309,18 +367,26 @@ static int html_data(const struct html_out *o, uint64_t now, char **text, size_t
 {
 	size_t nprocs = model_nprocs(o->model);
 	const struct dists_proc **dp_of = calloc(nprocs + 1, sizeof(*dp_of));
+	const struct space_proc **sp_of = calloc(nprocs + 1, sizeof(*sp_of));
 	const uint64_t *lost = model_lost(o->model);
 	FILE *f = open_memstream(text, len);
 	struct json j;
 	int err = 0;
 
-	if (!f || !dp_of) {
+	if (!f || !dp_of || !sp_of) {
 		if (f)
 			fclose(f);
 		free(*text);
 		*text = NULL;
 		free(dp_of);
+		free(sp_of);
 		return -1;
+	}
+	for (size_t i = 0; o->space && i < space_nprocs(o->space); i++) {
+		const struct space_proc *sp = space_proc(o->space, i);
+
+		if (sp->p->index < nprocs)
+			sp_of[sp->p->index] = sp;
 	}
 	for (size_t i = 0; o->dists && i < dists_nprocs(o->dists); i++) {
 		const struct dists_proc *dp = dists_proc(o->dists, i);
@@ -331,10 +397,21 @@ static int html_data(const struct html_out *o, uint64_t now, char **text, size_t
 	json_init(&j, f);
 	json_object_begin(&j);
 	html_about_json(&j, o);
+	if (o->births) {
+		/* births' spans, and where the run ended: the chart's axis */
+		json_key(&j, "time");
+		json_object_begin(&j);
+		json_kv_u64(&j, "span_ns", births_span_ns(o->births));
+		json_kv_u64(&j, "spans", BIRTHS_SPANS);
+		json_kv_u64(&j, "end_ns",
+			    now > births_start(o->births) ? now - births_start(o->births) : 0);
+		json_kv_u64(&j, "dropped", births_dropped(o->births));
+		json_object_end(&j);
+	}
 	json_key(&j, "processes");
 	json_array_begin(&j);
 	for (size_t i = 0; i < nprocs && !err; i++)
-		err = html_proc_json(&j, o, model_proc_at(o->model, i), dp_of[i], now);
+		err = html_proc_json(&j, o, model_proc_at(o->model, i), dp_of[i], sp_of[i], now);
 	json_array_end(&j);
 	json_key(&j, "lost");
 	json_object_begin(&j);
@@ -343,6 +420,7 @@ static int html_data(const struct html_out *o, uint64_t now, char **text, size_t
 	json_object_end(&j);
 	json_object_end(&j);
 	free(dp_of);
+	free(sp_of);
 	if (fclose(f) || err) {
 		free(*text);
 		*text = NULL;

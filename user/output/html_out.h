@@ -9,8 +9,10 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "model/births.h"
 #include "model/dists.h"
 #include "model/model.h"
+#include "model/space.h"
 #include "report/leaks.h"
 #include "symbols/symbolize.h"
 
@@ -18,6 +20,10 @@ struct html_out {
 	const struct model *model;
 	struct leaks *leaks; /* live bytes and allocations per stack at the end */
 	struct dists *dists; /* bytes and allocations over the run, per stack */
+	/* when each stack's memory was allocated: the page selects a time range (NULL: no range) */
+	const struct births *births;
+	/* heap, live, mapped and resident bytes over time, the chart the range is chosen on */
+	const struct space *space;
 	struct symbolizer *sym;
 	unsigned stack_depth;
 	int argc; /* heaptrail's own command line, shown in the page */

@@ -11,6 +11,7 @@
 #include "profile.pb-c.h"
 #include "output/pprof_out.h"
 #include "util/idmap.h"
+#include "util/vec.h"
 
 typedef Perftools__Profiles__Profile pprof_profile;
 typedef Perftools__Profiles__Sample pprof_sample;
@@ -61,21 +62,13 @@ struct pprof {
 	bool oom;
 };
 
-/* Grows *v (of *cap elements of size) to hold one more; false when out of memory. */
+/* Grows *v (of *cap elements of size) to hold one more; false (and oom) when out of memory. */
 static bool pprof_room(struct pprof *b, void **v, size_t n, size_t *cap, size_t size)
 {
-	void *nv;
-
-	if (n < *cap)
+	if (vec_room(v, n, cap, size, 64))
 		return true;
-	nv = realloc(*v, (*cap ? *cap * 2 : 64) * size);
-	if (!nv) {
-		b->oom = true;
-		return false;
-	}
-	*v = nv;
-	*cap = *cap ? *cap * 2 : 64;
-	return true;
+	b->oom = true;
+	return false;
 }
 
 static uint64_t pprof_hash(const char *s)

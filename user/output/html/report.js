@@ -6,7 +6,8 @@
 
 (function () {
 	const data = JSON.parse(document.getElementById("heaptrail-data").textContent);
-	// a stack is [frames, live bytes, live allocs, allocated bytes, allocations, end]
+	// a stack is [frames, live bytes, live allocs, allocated bytes, allocations, end, spans];
+	// a span is [index, live bytes, live allocs, allocated bytes, allocations] (data.time)
 	const METRICS = [
 		{ col: 1, label: "live bytes", bytes: true },
 		{ col: 2, label: "live allocations", bytes: false },
@@ -17,6 +18,14 @@
 	const ROW = 18; // px per level of the graph
 	const MIN_SHARE = 0.001; // nodes narrower than this share of the view are not drawn
 	const TABLE_ROWS = 200;
+	// the chart: [series, label, colour]
+	const SERIES = [
+		["live_bytes", "live", "#c0392b"],
+		["heap_bytes", "heap", "#2471a3"],
+		["mapped_bytes", "mapped", "#7d3c98"],
+		["rss_anon", "resident (anonymous)", "#229954"],
+	];
+	const CHART = { w: 1000, h: 160, left: 80, right: 10, bottom: 22, top: 8 };
 	const state = { metric: 0, search: "" };
 	const views = [];
 
@@ -46,15 +55,32 @@
 		return whole ? (100 * part / whole).toFixed(part === whole ? 0 : 1) + "%" : "-";
 	}
 
+	function secs(ns) {
+		return (ns / 1e9).toFixed(ns < 1e7 ? 4 : 3) + " s";
+	}
+
+	// A stack's four numbers: over the run, or of what it allocated in the chosen range.
+	function values(view, s) {
+		if (!view.range) return [s[1], s[2], s[3], s[4]];
+		const v = [0, 0, 0, 0];
+		for (const sp of s[6] || [])
+			if (sp[0] >= view.range.first && sp[0] <= view.range.last)
+				for (let m = 0; m < 4; m++) v[m] += sp[1 + m];
+		return v;
+	}
+
 	// The stacks of a process as one tree; every node sums the four metrics.
-	function buildTree(proc) {
+	function buildTree(view) {
+		const proc = view.proc;
 		const root = { name: "all", frame: null, parent: null, kids: new Map(),
 			       v: [0, 0, 0, 0], self: [0, 0, 0, 0], depth: 0 };
 		for (const s of proc.stacks) {
+			const val = values(view, s);
+			if (!val.some((x) => x)) continue;
 			const frames = s[0].map((i) => proc.frames[i]);
 			if (ENDS[s[5]]) frames.unshift([ENDS[s[5]], "", null]);
 			let n = root;
-			for (let m = 0; m < 4; m++) root.v[m] += s[METRICS[m].col];
+			for (let m = 0; m < 4; m++) root.v[m] += val[m];
 			for (const f of frames) {
 				let c = n.kids.get(f[0]);
 				if (!c) {
@@ -62,10 +88,10 @@
 					      v: [0, 0, 0, 0], self: [0, 0, 0, 0], depth: n.depth + 1 };
 					n.kids.set(f[0], c);
 				}
-				for (let m = 0; m < 4; m++) c.v[m] += s[METRICS[m].col];
+				for (let m = 0; m < 4; m++) c.v[m] += val[m];
 				n = c;
 			}
-			for (let m = 0; m < 4; m++) n.self[m] += s[METRICS[m].col];
+			for (let m = 0; m < 4; m++) n.self[m] += val[m];
 		}
 		return root;
 	}
@@ -162,9 +188,10 @@
 		for (const s of view.proc.stacks) {
 			const f = s[0].length ? view.proc.frames[s[0][s[0].length - 1]] : [ENDS.none, "", null];
 			const key = f.join("\u0000");
+			const val = values(view, s);
 			let site = sites.get(key);
 			if (!site) sites.set(key, site = { frame: f, v: [0, 0, 0, 0] });
-			for (let m = 0; m < 4; m++) site.v[m] += s[METRICS[m].col];
+			for (let m = 0; m < 4; m++) site.v[m] += val[m];
 		}
 		const col = view.sortBy ?? state.metric;
 		const rows = [...sites.values()]
@@ -196,9 +223,138 @@
 					     `${rows.length - TABLE_ROWS} more call sites not shown`));
 	}
 
+	function svg(tag, attrs) {
+		const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+		for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+		return e;
+	}
+
+	// Memory over time; a drag on it chooses the range the graph and the table show.
+	function drawChart(view) {
+		const T = data.time, series = view.proc.series;
+		if (!T || !series) return;
+		const c = CHART, end = Math.max(T.end_ns, 1);
+		const shown = SERIES.filter(([key]) => !view.hidden.has(key));
+		let max = 1;
+		for (const [key] of shown)
+			for (const [, v] of series[key] || []) max = Math.max(max, v);
+		const x = (t) => c.left + (c.w - c.left - c.right) * Math.min(t, end) / end;
+		const y = (v) => c.h - c.bottom - (c.h - c.bottom - c.top) * v / max;
+		const chart = svg("svg", { viewBox: `0 0 ${c.w} ${c.h}`, class: "ht-chart",
+					   preserveAspectRatio: "none" });
+		chart.append(svg("line", { x1: c.left, y1: y(0), x2: c.w - c.right, y2: y(0),
+					   class: "ht-axis" }));
+		for (const [t, anchor] of [[0, "start"], [end / 2, "middle"], [end, "end"]]) {
+			const label = svg("text", { x: x(t), y: c.h - 6, "text-anchor": anchor });
+			label.textContent = secs(t);
+			chart.append(label);
+		}
+		const top = svg("text", { x: c.left - 6, y: c.top + 10, "text-anchor": "end" });
+		top.textContent = fmt(max, true);
+		chart.append(top);
+		for (const [key, , colour] of shown) {
+			const pts = series[key] || [];
+			if (!pts.length) continue;
+			// steps: a value holds until the next point, and the last until the end
+			let d = `M${x(pts[0][0])},${y(pts[0][1])}`;
+			for (let i = 1; i < pts.length; i++)
+				d += `H${x(pts[i][0])}V${y(pts[i][1])}`;
+			d += `H${x(end)}`;
+			chart.append(svg("path", { d, stroke: colour, fill: "none", class: "ht-line",
+						   "data-series": key }));
+		}
+		const sel = svg("rect", { y: c.top, height: c.h - c.bottom - c.top, class: "ht-range" });
+		chart.append(sel);
+		const legend = el("div", { class: "ht-legend" });
+		// a series' name hides or shows it, and the scale follows what is shown
+		for (const [key, label, colour] of SERIES)
+			if ((series[key] || []).length) {
+				const sw = el("span", { class: "ht-swatch" });
+				sw.style.background = view.hidden.has(key) ? "#ddd" : colour;
+				legend.append(el("span", { class: "ht-series", "data-series": key,
+							   onclick: () => {
+						if (!view.hidden.delete(key)) view.hidden.add(key);
+						drawChart(view);
+					} }, sw, label));
+			}
+		legend.append(el("span", { class: "ht-note" },
+				 " (click one to hide it) drag on the chart for what a time range " +
+				 "allocated; click it to clear"));
+		const timeAt = (e) => {
+			const r = chart.getBoundingClientRect();
+			const px = (e.clientX - r.left) / r.width * c.w;
+			return Math.max(0, Math.min(end, (px - c.left) / (c.w - c.left - c.right) * end));
+		};
+		const showSel = (a, b) => {
+			sel.setAttribute("x", x(Math.min(a, b)));
+			sel.setAttribute("width", Math.max(0, x(Math.max(a, b)) - x(Math.min(a, b))));
+		};
+		chart.addEventListener("mousedown", (e) => {
+			view.drag = timeAt(e);
+			showSel(view.drag, view.drag);
+			e.preventDefault();
+		});
+		chart.addEventListener("mousemove", (e) => {
+			if (view.drag !== null) showSel(view.drag, timeAt(e));
+		});
+		const done = (e) => {
+			if (view.drag === null) return;
+			const a = Math.min(view.drag, timeAt(e)), b = Math.max(view.drag, timeAt(e));
+			view.drag = null;
+			// a click, not a drag: the whole run again
+			if (x(b) - x(a) < 3) setRange(view, null);
+			else setRange(view, { first: Math.floor(a / T.span_ns),
+					      last: Math.floor(b / T.span_ns) });
+		};
+		chart.addEventListener("mouseup", done);
+		chart.addEventListener("mouseleave", done);
+		view.chart.textContent = "";
+		view.chart.append(chart, legend);
+		view.sel = sel;
+		view.x = x;
+		showRange(view);
+	}
+
+	function showRange(view) {
+		const T = data.time, r = view.range;
+		if (!view.sel) return;
+		if (!r) {
+			view.sel.setAttribute("width", 0);
+			return;
+		}
+		const from = r.first * T.span_ns, to = (r.last + 1) * T.span_ns;
+		// x() stops at the end of the run
+		view.sel.setAttribute("x", view.x(from));
+		view.sel.setAttribute("width", view.x(to) - view.x(from));
+	}
+
+	// The range, snapped to whole spans: the graph and the table follow it.
+	function setRange(view, range) {
+		const T = data.time;
+		view.range = range;
+		view.root = null;
+		view.zoom = null;
+		showRange(view);
+		if (range) {
+			const from = range.first * T.span_ns;
+			const to = Math.min((range.last + 1) * T.span_ns, Math.max(T.end_ns, from));
+			view.details.setAttribute("data-range", `${from} ${to}`);
+			view.rangeNote.textContent = `Showing what was allocated from ${secs(from)} to ` +
+				`${secs(to)}; live: of that, what was still allocated at the end.`;
+		} else {
+			view.details.removeAttribute("data-range");
+			view.rangeNote.textContent = "";
+		}
+		draw(view);
+	}
+
 	function draw(view) {
 		if (!view.details.open) return;
-		if (!view.root) view.root = buildTree(view.proc);
+		if (!view.charted) {
+			drawChart(view);
+			view.charted = true;
+		}
+		if (!view.root) view.root = buildTree(view);
 		drawGraph(view);
 		drawTable(view);
 	}
@@ -218,15 +374,21 @@
 		const view = {
 			proc,
 			details: el("details", { class: "ht-proc", "data-pid": String(proc.pid) }, summary),
+			chart: el("div", { class: "ht-chart-box" }),
+			rangeNote: el("p", { class: "ht-range-note" }),
 			graph: el("div", { class: "ht-graph" }),
-			note: el("p", { class: "ht-note" }),
+			note: el("p", { class: "ht-note ht-graph-note" }),
 			status: el("div", { class: "ht-status" }),
 			table: el("div"),
 			zoom: null,
 			root: null,
+			range: null,
+			drag: null,
+			hidden: new Set(),
 		};
 		view.details.open = open;
-		view.details.append(view.graph, view.note, view.status, view.table);
+		view.details.append(view.chart, view.rangeNote, view.graph, view.note, view.status,
+				    view.table);
 		view.details.addEventListener("toggle", () => draw(view));
 		view.graph.addEventListener("click", (e) => {
 			const i = e.target.getAttribute("data-index");
