@@ -173,7 +173,9 @@ ulimit -l unlimited
 ulimit -n 65536 # as on the host: tests open thousands of sockets
 echo "vmtest: guest up: \$(uname -r), \$(nproc) CPUs"
 cd "$REPO"
-python3 -m pytest -p no:cacheprovider -q -rfE $PYTEST_ARGS
+# test_html.py drives Chromium, which the guest does not carry: what it draws is the same on
+# every kernel, and the data it draws are checked here by test_html_data.py
+python3 -m pytest -p no:cacheprovider -q -rfE --ignore=tests/integration/test_html.py $PYTEST_ARGS
 echo "VMTEST-RESULT: \$?"
 sync
 poweroff -f
