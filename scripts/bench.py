@@ -89,7 +89,8 @@ def main():
     if wanted("workloads"):
         workloads()
     for name, fn in (("faults", fault_batching), ("forks", forks), ("bystanders", bystanders),
-                     ("busy", busy_system), ("forker", forker_memory), ("unwind", unwind)):
+                     ("busy", busy_system), ("forker", forker_memory), ("unwind", unwind),
+                     ("html", html_page)):
         if wanted(name):
             fn()
 
@@ -118,6 +119,49 @@ def workloads():
           f"through leaks -i in {seconds:.2f} s (median of {RUNS}, start-up included): "
           f"{REPLAY_RECORDS / seconds / 1e6:.1f} M records/s on one core, peak RSS "
           f"{peak // 1024} MiB.")
+
+
+HTML_STACKS = 5000
+
+
+def html_page():
+    """The HTML page of a 20 M-record recording (5,000 stacks of 16 frames): how long heaptrail
+    report takes to write it, its size, and how long headless Chromium takes to draw it (from
+    navigation to the page's own "heaptrail-drawn" mark), medians."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    with tempfile.TemporaryDirectory() as tmp:
+        rec, page = os.path.join(tmp, "r.htr"), os.path.join(tmp, "r.html")
+        subprocess.run([os.path.join(BENCH, "gen_recording"), rec, str(REPLAY_RECORDS),
+                        str(HTML_STACKS)], check=True)
+        writes = []
+        for _ in range(RUNS):
+            t0 = time.perf_counter()
+            subprocess.run([HT, "report", "-i", rec, "-o", page], check=True,
+                           capture_output=True, timeout=600)
+            writes.append(time.perf_counter() - t0)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = "/usr/bin/chromium"
+        for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--window-size=1400,1000",
+                    f"--user-data-dir={os.path.join(tmp, 'chromium')}"]:
+            opts.add_argument(arg)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        loads = []
+        try:
+            for _ in range(RUNS):
+                driver.get("about:blank")
+                driver.get(f"file://{page}")
+                loads.append(driver.execute_script(
+                    "return performance.getEntriesByName('heaptrail-drawn')[0].startTime") / 1e3)
+        finally:
+            driver.quit()
+        size = os.path.getsize(page)
+    print(f"HTML page: {REPLAY_RECORDS:,} records, {HTML_STACKS:,} stacks of 16 frames: "
+          f"heaptrail report writes it in {statistics.median(writes):.2f} s, "
+          f"{size / 2**20:.1f} MiB, headless Chromium draws it in "
+          f"{statistics.median(loads):.2f} s (medians of {RUNS}).")
 
 
 UNWIND_WORKLOADS = [

@@ -161,10 +161,12 @@ def test_time_range_shows_what_it_allocated(tmp_path):
     allocations metric counts that phase's churn too; a click on the chart gives the whole run
     back."""
     page = tmp_path / "p.html"
-    proc = run_heaptrail(["leaks", "--html", str(page), "-c",
+    proc = run_heaptrail(["leaks", "--json", "--html", str(page), "-c",
                           f"{fixture_path('phases')} {tmp_path / 't.jsonl'}"])
     assert proc.returncode == 0, proc.stderr
     truth = {t["function"]: t for t in read_truth(tmp_path / "t.jsonl")}
+    (whole,) = [p for p in json.loads(proc.stdout.splitlines()[-1])["processes"]
+                if p["comm"] == "phases"]
     with chromium(tmp_path) as d:
         assert open_page(d, page) == [f"file://{page}"]
         (details,) = d.find_elements(By.CSS_SELECTOR, "details[open]")
@@ -194,6 +196,14 @@ def test_time_range_shows_what_it_allocated(tmp_path):
             counts[name.split("(")[0]] = counts.get(name.split("(")[0], 0) + s
         assert counts.get("late_leak") == truth["late_leak"]["allocs"], counts
         assert counts.get("churn") == 100 and "early_leak" not in counts, counts
+        # the histograms: every allocation in the size one, the churn's 200 blocks of 64 bytes
+        # in one row
+        sizes = details.find_element(By.CSS_SELECTOR, ".ht-hist[data-hist=sizes]")
+        rows = sizes.find_elements(By.CSS_SELECTOR, "tr")
+        assert sum(int(r.get_attribute("data-count")) for r in rows) == whole["allocs"]
+        assert any(int(r.get_attribute("data-lo")) <= 64 and
+                   int(r.get_attribute("data-count")) >= 200 for r in rows)
+        assert details.find_elements(By.CSS_SELECTOR, ".ht-hist[data-hist=lifetimes] tr")
         # a click clears the range
         Select(d.find_element(By.ID, "ht-metric")).select_by_visible_text("live bytes")
         drag_on_chart(d, chart, 0.5, 0.5)

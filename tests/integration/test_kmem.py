@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import fixture_path, read_truth, run_heaptrail, trace_json
+from test_html_data import page_data
 from test_targets import start_heaptrail, wait_for
 
 CACHE = "sock_inode_cache"
@@ -382,3 +383,25 @@ def test_merged_caches_are_named(tmp_path):
     proc = run_heaptrail(["record", "-k", "-c", cmd, "-o", out])
     assert proc.returncode == 0, proc.stderr
     assert check_merged(report(["-i", out]), links) > 0
+
+
+def test_html_page_has_the_kernel_allocations(tmp_path):
+    """leaks -k --html: the kernel's outstanding allocations are one more graph in the page,
+    each stack under its allocator and cache, frame for frame and byte for byte the JSON
+    report's."""
+    truth, cmd = kmem_work(tmp_path, 300, 100, 100000)
+    page = tmp_path / "k.html"
+    out, _ = run_until_holding(["leaks", "--json", "-k", "--top", "100000", "--html", str(page),
+                                "-c", cmd], truth)
+    rep = json.loads(out.splitlines()[-1])
+    k = page_data(page)["kernel"]
+    assert (k["live_bytes"], k["live_allocs"]) == (rep["kernel"]["live_bytes"],
+                                                   rep["kernel"]["live_allocs"])
+    ours = [([k["frames"][i][0] for i in s[0]], s[1], s[2]) for s in k["stacks"]]
+    assert sum(b for _, b, _ in ours) == rep["kernel"]["live_bytes"]
+    for st in rep["kernel"]["stacks"]:
+        frames = [f["sym"].split("+")[0] for f in st["frames"]] if st["frames"] else \
+            [st["call_site"]["sym"].split("+")[0]]
+        want = [st["allocator"]] + ([st["cache"]] if st["cache"] else []) + frames[::-1]
+        assert (want, st["bytes"], st["allocs"]) in ours, (st, ours)
+    assert sum(a for f, _, a in ours if f[:2] == ["kmem_cache", CACHE]) == 200

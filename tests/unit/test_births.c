@@ -88,6 +88,9 @@ static void test_spans_follow_allocations_and_frees(void **state)
 	assert_int_equal(a->spans[0].alloc_bytes, 300);
 	assert_int_equal(a->spans[0].live, 1);
 	assert_int_equal(a->spans[0].live_bytes, 100);
+	/* it held 300 bytes before the free: its peak */
+	assert_int_equal(a->live_bytes, 100);
+	assert_int_equal(a->peak_bytes, 300);
 	/* stack 9 five milliseconds on */
 	assert_int_equal(c->nspans, 1);
 	assert_int_equal(c->spans[0].span, 5 * MS / span);

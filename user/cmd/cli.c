@@ -420,7 +420,8 @@ static const struct cli_known *cli_table_find(const struct cli_table *t,
 
 		if (!same)
 			continue;
-		if (cli_takes(cmd, k))
+		/* the command's own entry: another's of the same name has its own key */
+		if (k->group ? (cmd->groups & k->group) != 0 : k->cmd == cmd)
 			return k;
 		if (!first)
 			first = k;
@@ -693,6 +694,8 @@ static int cli_check_target(const struct cli_command *cmd, struct cli *cli, int 
 		cli->all = true;
 		cli->kernel_only = true;
 	}
+	if (ntargets != 1 && !(cmd->groups & CLI_TARGET))
+		return cli_usage_error("%s reads a recording: give -i FILE", cmd->name);
 	if (ntargets != 1)
 		return cli_usage_error("give exactly one target: -p PID, -c 'CMD', -a%s%s",
 				       cmd->groups & CLI_KERNEL ? ", -k" : "",

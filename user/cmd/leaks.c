@@ -39,6 +39,7 @@ static struct {
 	enum folded_metric folded_metric;
 	const char *pprof;
 	const char *html;
+	bool page_only; /* `heaptrail report`: the page, no report on stdout */
 } leaks_opts = { .top = 10 };
 
 enum {
@@ -277,6 +278,7 @@ static int write_html(struct leaks_ctx *lc, struct out_file *out)
 			      .dists = lc->dists,
 			      .births = lc->births,
 			      .space = lc->space,
+			      .kr = show_kernel(lc) ? &lc->kr : NULL,
 			      .sym = lc->sym,
 			      .stack_depth = lc->cli->stack_depth,
 			      .argc = lc->cli->argc,
@@ -413,13 +415,20 @@ int cmd_leaks(struct cli *cli)
 	}
 	if (lc.space)
 		space_finish(lc.space);
-	report(&lc, false);
+	if (!leaks_opts.page_only)
+		report(&lc, false);
 	if (write_folded(&lc, &folded))
 		status = EXIT_RUNTIME;
 	if (write_pprof(&lc, &pprof))
 		status = EXIT_RUNTIME;
 	if (write_html(&lc, &html))
 		status = EXIT_RUNTIME;
+	if (leaks_opts.page_only) {
+		if (status == EXIT_OK)
+			fprintf(stderr, "heaptrail: wrote %s: %zu processes\n", leaks_opts.html,
+				model_nprocs(lc.model));
+		goto out;
+	}
 	status = cli_output_finish(status);
 	print_memory(&lc);
 out:
@@ -438,4 +447,11 @@ out:
 	kreport_fini(&lc.kr);
 	model_free(lc.model);
 	return status;
+}
+
+int leaks_page(struct cli *cli, const char *path)
+{
+	leaks_opts.html = path;
+	leaks_opts.page_only = true;
+	return cmd_leaks(cli);
 }

@@ -19,16 +19,20 @@
 
 /* timeline's own options: where its pictures and tables go. */
 static struct {
-	const char *perfetto, *csv, *svg;
+	const char *perfetto, *csv, *svg, *html;
 } timeline_opts;
 
-enum { TIMELINE_OPT_PERFETTO = 1, TIMELINE_OPT_CSV, TIMELINE_OPT_SVG };
+enum { TIMELINE_OPT_PERFETTO = 1, TIMELINE_OPT_CSV, TIMELINE_OPT_SVG, TIMELINE_OPT_HTML };
 
 static const struct cli_option timeline_options[] = {
 	{ "perfetto", 0, "FILE", "Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing",
 	  TIMELINE_OPT_PERFETTO, false },
 	{ "csv", 0, "FILE", "Every series point as CSV rows", TIMELINE_OPT_CSV, false },
 	{ "svg", 0, "FILE", "A chart per process", TIMELINE_OPT_SVG, false },
+	{ "html", 0, "FILE",
+	  "Instead: one HTML page, the chart with a time range to choose and the flame graphs of "
+	  "what the range allocated (leaks --html's page)",
+	  TIMELINE_OPT_HTML, false },
 	{ NULL },
 };
 
@@ -40,19 +44,33 @@ static int timeline_parse(int key, const char *arg)
 		timeline_opts.csv = arg;
 	else if (key == TIMELINE_OPT_SVG)
 		timeline_opts.svg = arg;
+	else if (key == TIMELINE_OPT_HTML)
+		timeline_opts.html = arg;
+	return 0;
+}
+
+/* The page is another run (with stacks): it does not mix with the timeline's own forms. */
+static int timeline_check(const struct cli *cli)
+{
+	if (timeline_opts.html &&
+	    (timeline_opts.perfetto || timeline_opts.csv || timeline_opts.svg || cli->json))
+		return cli_usage_error(
+			"--html is a report of its own: not with --json, --perfetto, "
+			"--csv or --svg");
 	return 0;
 }
 
 static const struct cli_example timeline_examples[] = {
 	{ "timeline -c './myprog' --svg mem.svg", "a chart of heap, mappings and RSS" },
 	{ "timeline -i run.htr --perfetto t.json", "a recording, for ui.perfetto.dev" },
+	{ "timeline -c './myprog' --html mem.html", "the chart, and what a time range allocated" },
 	{ NULL },
 };
 
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(timeline, "address space, heap, live bytes, RSS and faults over time",
 	    "TARGET [--json | --perfetto FILE | --csv FILE | --svg FILE] [OPTION...]",
-	    CLI_TARGET | CLI_INPUT | CLI_JSON | CLI_FAULTS);
+	    CLI_TARGET | CLI_INPUT | CLI_JSON | CLI_FAULTS, .check = timeline_check);
 
 struct tl_ctx {
 	struct cli *cli;
@@ -78,6 +96,8 @@ int cmd_timeline(struct cli *cli)
 	int status = EXIT_RUNTIME;
 	struct out_file files[3] = { 0 };
 
+	if (timeline_opts.html)
+		return leaks_page(cli, timeline_opts.html);
 	/* before anything is traced: a path that cannot be written must not cost the run */
 	if (outfile_open(&files[0], timeline_opts.perfetto) ||
 	    outfile_open(&files[1], timeline_opts.csv) ||

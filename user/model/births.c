@@ -147,6 +147,9 @@ static void births_on_alloc(void *ctx, const struct model_proc *p, const struct 
 	sp->allocs++;
 	sp->live_bytes += a->size;
 	sp->alloc_bytes += a->size;
+	st->live_bytes += a->size;
+	if (st->live_bytes > st->peak_bytes)
+		st->peak_bytes = st->live_bytes;
 }
 
 static void births_on_free(void *ctx, const struct model_proc *p, const struct model_alloc *a,
@@ -155,15 +158,15 @@ static void births_on_free(void *ctx, const struct model_proc *p, const struct m
 	struct births *b = ctx;
 	struct births_proc *bp = (struct births_proc *)births_of(b, p);
 	long slot = bp ? idmap_find(&bp->index, (uint64_t)a->stack + 1) : -1;
-	struct births_span *sp = slot >= 0 ? births_span_at(&bp->stacks[bp->index.vals[slot]],
-							    births_span_of(b, a->ts_ns), false)
-					   : NULL;
+	struct births_stack *st = slot >= 0 ? &bp->stacks[bp->index.vals[slot]] : NULL;
+	struct births_span *sp = st ? births_span_at(st, births_span_of(b, a->ts_ns), false) : NULL;
 
 	/* not found: its allocation was one of the dropped */
-	if (!sp || !sp->live || sp->live_bytes < a->size)
+	if (!sp || !sp->live || sp->live_bytes < a->size || st->live_bytes < a->size)
 		return;
 	sp->live--;
 	sp->live_bytes -= a->size;
+	st->live_bytes -= a->size;
 }
 
 struct births *births_new(struct model *m)

@@ -160,8 +160,9 @@ static const char *html_end_name(enum stack_out_end end)
 
 /*
  * One stack: [[frame indexes, root first], live bytes, live allocs, allocated bytes,
- * allocations, how it ends ("cut", "truncated", "none" without a stack, or null), and with
- * births when it allocated: [[span, live bytes, live allocs, allocated bytes, allocations]...]].
+ * allocations, how it ends ("cut", "truncated", "none" without a stack, or null), with births
+ * when it allocated: [[span, live bytes, live allocs, allocated bytes, allocations]...], and
+ * the most bytes it held at once (0 without births)].
  */
 static int html_stack_json(struct json *j, struct html_proc *hp, const struct html_out *o,
 			   const struct model_proc *p, const struct html_stack *s)
@@ -209,6 +210,7 @@ static int html_stack_json(struct json *j, struct html_proc *hp, const struct ht
 		json_array_end(j);
 	}
 	json_array_end(j);
+	json_u64(j, s->births ? s->births->peak_bytes : 0);
 	json_array_end(j);
 	return 0;
 }
@@ -284,6 +286,175 @@ static void html_series_json(struct json *j, const struct series *sr, uint64_t s
 	json_array_end(j);
 }
 
+/* A histogram: its buckets that count something, as [from, to, count], and its totals. */
+static void html_hist_json(struct json *j, const struct hist *h)
+{
+	json_object_begin(j);
+	json_kv_u64(j, "total", h->total);
+	json_kv_u64(j, "sum", h->sum);
+	json_kv_u64(j, "min", h->total ? h->min : 0);
+	json_kv_u64(j, "max", h->max);
+	json_key(j, "buckets");
+	json_array_begin(j);
+	for (size_t i = 0; i < h->nbuckets; i++) {
+		uint64_t lo, hi;
+
+		if (!h->counts[i])
+			continue;
+		hist_bucket(h, i, &lo, &hi);
+		json_array_begin(j);
+		json_u64(j, lo);
+		json_u64(j, hi);
+		json_u64(j, h->counts[i]);
+		json_array_end(j);
+	}
+	json_array_end(j);
+	json_object_end(j);
+}
+
+/* A kernel stack being walked: its frames' indexes, leaf first. */
+struct html_kstack {
+	struct html_proc *hp;
+	struct json *frames; /* the table, written as new addresses come */
+	uint32_t idx[HT_MAX_STACK_DEPTH + 1];
+	uint32_t n;
+	bool oom;
+};
+
+static void html_kernel_frame(void *ctx, uint64_t addr, const char *sym, uint64_t off,
+			      const char *module)
+{
+	struct html_kstack *k = ctx;
+	long slot = idmap_find(&k->hp->addr_index, addr);
+	uint32_t idx;
+
+	(void)off;
+	if (k->n == sizeof(k->idx) / sizeof(k->idx[0]))
+		return;
+	if (slot >= 0) {
+		idx = k->hp->addr_index.vals[slot];
+	} else {
+		char name[32], mod[80];
+
+		idx = k->hp->nframes++;
+		if (idmap_put(&k->hp->addr_index, addr, idx)) {
+			k->oom = true;
+			return;
+		}
+		snprintf(name, sizeof(name), "0x%" PRIx64, addr);
+		snprintf(mod, sizeof(mod), "[%s]", module ? module : "kernel.kallsyms");
+		json_array_begin(k->frames);
+		json_string(k->frames, sym ? sym : name);
+		json_string(k->frames, mod);
+		json_null(k->frames);
+		json_array_end(k->frames);
+	}
+	k->idx[k->n++] = idx;
+}
+
+/* A name of the kernel's table (allocator, cache): its index, made on first sight. */
+static uint32_t html_kernel_name(struct html_proc *hp, struct json *frames, const char *name,
+				 uint64_t key)
+{
+	long slot = idmap_find(&hp->addr_index, key);
+
+	if (slot >= 0)
+		return hp->addr_index.vals[slot];
+	if (idmap_put(&hp->addr_index, key, hp->nframes))
+		return UINT32_MAX;
+	json_array_begin(frames);
+	json_string(frames, name);
+	json_string(frames, "");
+	json_null(frames);
+	json_array_end(frames);
+	return hp->nframes++;
+}
+
+/*
+ * -k: the kernel's outstanding allocations as one more "process": its stacks under their
+ * allocator and cache (two frames at the root), live values only (the kernel model keeps
+ * allocation totals per allocator and cache, not per stack). The frames' table is written
+ * into its own buffer as it grows, and appended after the stacks.
+ */
+static int html_kernel_json(struct json *j, const struct html_out *o, uint64_t now)
+{
+	uint64_t bytes = 0, allocs = 0;
+	size_t n = 0;
+	struct kreport_group *g = kreport_groups(o->kr, now, &n, &bytes, &allocs);
+	struct html_proc hp = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct json fj;
+	int err = 0;
+
+	if (!f) {
+		free(g);
+		return -1;
+	}
+	json_init(&fj, f);
+	json_array_begin(&fj);
+	json_object_begin(j);
+	json_kv_u64(j, "pid", 0);
+	json_kv_string(j, "comm", "kernel");
+	json_kv_bool(j, "kernel", true);
+	json_kv_u64(j, "live_bytes", bytes);
+	json_kv_u64(j, "live_allocs", allocs);
+	json_kv_u64(j, "alloc_bytes", 0);
+	json_kv_u64(j, "allocs", 0);
+	json_kv_u64(j, "frees", 0);
+	json_key(j, "stacks");
+	json_array_begin(j);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct html_kstack k = { .hp = &hp, .frames = &fj };
+		const char *cache = kreport_cache_name(o->kr, g[i].cache);
+		/* keys apart from kernel addresses, which are all above 2^63 */
+		uint32_t kind =
+			html_kernel_name(&hp, &fj, ht_kalloc_name(g[i].kind), 1 + g[i].kind);
+		uint32_t cname = cache ? html_kernel_name(&hp, &fj, cache, 0x10000 + g[i].cache)
+				       : UINT32_MAX;
+
+		if (g[i].stack_id)
+			kreport_frames(o->kr, g[i].stack_id, html_kernel_frame, &k);
+		else
+			kreport_frame(o->kr, g[i].call_site, html_kernel_frame, &k);
+		if (k.oom || kind == UINT32_MAX) {
+			err = -1;
+			break;
+		}
+		json_array_begin(j);
+		json_array_begin(j);
+		json_u64(j, kind);
+		if (cname != UINT32_MAX)
+			json_u64(j, cname);
+		for (uint32_t f2 = k.n; f2-- > 0;)
+			json_u64(j, k.idx[f2]);
+		json_array_end(j);
+		json_u64(j, g[i].bytes);
+		json_u64(j, g[i].allocs);
+		json_u64(j, 0);
+		json_u64(j, 0);
+		json_null(j);
+		json_array_begin(j);
+		json_array_end(j);
+		json_u64(j, 0);
+		json_array_end(j);
+	}
+	json_array_end(j);
+	json_array_end(&fj);
+	free(g);
+	idmap_free(&hp.addr_index);
+	if (fclose(f) || err) {
+		free(text);
+		return -1;
+	}
+	json_key(j, "frames");
+	json_raw(j, text);
+	json_object_end(j);
+	free(text);
+	return 0;
+}
+
 static void html_proc_free(struct html_proc *hp)
 {
 	free(hp->stacks);
@@ -323,6 +494,12 @@ static int html_proc_json(struct json *j, const struct html_out *o, const struct
 	json_array_end(j);
 	json_key(j, "frames");
 	html_frames_json(j, &hp, o, p);
+	if (dp) {
+		json_key(j, "sizes");
+		html_hist_json(j, &dp->size);
+		json_key(j, "lifetimes");
+		html_hist_json(j, &dp->lifetime);
+	}
 	if (sp && o->births) {
 		json_key(j, "series");
 		json_object_begin(j);
@@ -413,6 +590,10 @@ static int html_data(const struct html_out *o, uint64_t now, char **text, size_t
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = html_proc_json(&j, o, model_proc_at(o->model, i), dp_of[i], sp_of[i], now);
 	json_array_end(&j);
+	if (o->kr && !err) {
+		json_key(&j, "kernel");
+		err = html_kernel_json(&j, o, now);
+	}
 	json_key(&j, "lost");
 	json_object_begin(&j);
 	for (int k = 0; k < HT_LOST_MAX; k++)

@@ -13,6 +13,7 @@
 #include "model/dists.h"
 #include "model/model.h"
 #include "model/space.h"
+#include "report/kreport.h"
 #include "report/leaks.h"
 #include "symbols/symbolize.h"
 
@@ -24,6 +25,8 @@ struct html_out {
 	const struct births *births;
 	/* heap, live, mapped and resident bytes over time, the chart the range is chosen on */
 	const struct space *space;
+	/* -k: the kernel's outstanding allocations, one more graph (NULL: none) */
+	struct kreport *kr;
 	struct symbolizer *sym;
 	unsigned stack_depth;
 	int argc; /* heaptrail's own command line, shown in the page */

@@ -49,6 +49,12 @@ void json_object_end(struct json *j)
 	json_close(j, '}');
 }
 
+void json_raw(struct json *j, const char *text)
+{
+	json_sep(j);
+	fputs(text, j->out);
+}
+
 void json_array_begin(struct json *j)
 {
 	json_open(j, '[');

@@ -30,6 +30,8 @@ void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
 /* Ends a JSON Lines record: a newline, and the next top-level value needs no comma. */
 void json_line_end(struct json *j);
+/* A value another writer made (a table built apart while its users were written). */
+void json_raw(struct json *j, const char *text);
 /* An address, as the contract wants it: a string "0x...". */
 void json_addr(struct json *j, uint64_t addr);
 
