@@ -100,10 +100,10 @@ def test_page_data_has_peaks_and_histograms(tmp_path):
     assert peaks("late_leak") == [11110] and peaks("early_leak") == [3333]
     assert all(s[7] >= s[1] for s in p["stacks"])
     assert p["sizes"]["total"] == r["allocs"] and p["sizes"]["sum"] == r["alloc_bytes"]
-    assert sum(b[2] for b in p["sizes"]["buckets"]) == r["allocs"]
+    assert sum(b["count"] for b in p["sizes"]["buckets"]) == r["allocs"]
     assert p["lifetimes"]["total"] == r["frees"] == r["allocs"] - r["live_allocs"]
-    (b,) = [b for b in p["sizes"]["buckets"] if b[0] <= 64 < b[1]]
-    assert b[2] >= 200, p["sizes"]
+    (b,) = [b for b in p["sizes"]["buckets"] if b["lo"] <= 64 < b["hi"]]
+    assert b["count"] >= 200, p["sizes"]
 
 
 def test_timeline_writes_the_page(tmp_path):

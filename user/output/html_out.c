@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "output/html_out.h"
+#include "output/hist_out.h"
 #include "output/json.h"
+#include "output/leaks_out.h"
 #include "output/stack_out.h"
 #include "record/event.h"
 #include "util/idmap.h"
@@ -286,32 +288,6 @@ static void html_series_json(struct json *j, const struct series *sr, uint64_t s
 	json_array_end(j);
 }
 
-/* A histogram: its buckets that count something, as [from, to, count], and its totals. */
-static void html_hist_json(struct json *j, const struct hist *h)
-{
-	json_object_begin(j);
-	json_kv_u64(j, "total", h->total);
-	json_kv_u64(j, "sum", h->sum);
-	json_kv_u64(j, "min", h->total ? h->min : 0);
-	json_kv_u64(j, "max", h->max);
-	json_key(j, "buckets");
-	json_array_begin(j);
-	for (size_t i = 0; i < h->nbuckets; i++) {
-		uint64_t lo, hi;
-
-		if (!h->counts[i])
-			continue;
-		hist_bucket(h, i, &lo, &hi);
-		json_array_begin(j);
-		json_u64(j, lo);
-		json_u64(j, hi);
-		json_u64(j, h->counts[i]);
-		json_array_end(j);
-	}
-	json_array_end(j);
-	json_object_end(j);
-}
-
 /* A kernel stack being walked: its frames' indexes, leaf first. */
 struct html_kstack {
 	struct html_proc *hp;
@@ -471,22 +447,7 @@ static int html_proc_json(struct json *j, const struct html_out *o, const struct
 	int err = html_collect(&hp, o, p, dp, now);
 
 	json_object_begin(j);
-	json_kv_u64(j, "pid", p->pid);
-	json_kv_string(j, "comm", p->comm);
-	json_kv_bool(j, "exited", p->exited);
-	if (p->exited && p->exit_status >= 0) {
-		if (WIFSIGNALED(p->exit_status))
-			json_kv_string(j, "signal", sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
-		else
-			json_kv_s64(j, "exit_code", WEXITSTATUS(p->exit_status));
-	}
-	if (p->parent)
-		json_kv_u64(j, "parent", p->parent);
-	json_kv_u64(j, "live_bytes", p->live_bytes);
-	json_kv_u64(j, "live_allocs", p->count);
-	json_kv_u64(j, "alloc_bytes", p->alloc_bytes);
-	json_kv_u64(j, "allocs", p->allocs);
-	json_kv_u64(j, "frees", p->frees);
+	leaks_out_json_proc(j, p);
 	json_key(j, "stacks");
 	json_array_begin(j);
 	for (size_t k = 0; k < hp.nstacks && !err; k++)
@@ -495,10 +456,15 @@ static int html_proc_json(struct json *j, const struct html_out *o, const struct
 	json_key(j, "frames");
 	html_frames_json(j, &hp, o, p);
 	if (dp) {
+		/* as hist --json has them */
 		json_key(j, "sizes");
-		html_hist_json(j, &dp->size);
+		json_object_begin(j);
+		hist_out_json(j, &dp->size);
+		json_object_end(j);
 		json_key(j, "lifetimes");
-		html_hist_json(j, &dp->lifetime);
+		json_object_begin(j);
+		hist_out_json(j, &dp->lifetime);
+		json_object_end(j);
 	}
 	if (sp && o->births) {
 		json_key(j, "series");

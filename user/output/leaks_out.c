@@ -87,6 +87,34 @@ void leaks_out_text(const struct leaks_out *o, uint64_t now)
 	outpipe_flush(stdout); /* each --interval report as it is made */
 }
 
+/* A process's identity, how it ended, and its totals: the head of its object in the report. */
+void leaks_out_json_proc(struct json *j, const struct model_proc *p)
+{
+	json_kv_u64(j, "pid", p->pid);
+	json_kv_string(j, "comm", p->comm);
+	json_kv_u64(j, "start_ns", p->start_ns);
+	json_kv_bool(j, "exited", p->exited);
+	if (p->exited && p->exit_status >= 0) {
+		if (WIFSIGNALED(p->exit_status))
+			json_kv_string(j, "signal", sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
+		else
+			json_kv_s64(j, "exit_code", WEXITSTATUS(p->exit_status));
+	}
+	if (p->parent)
+		json_kv_u64(j, "parent", p->parent);
+	if (p->ns_pid)
+		json_kv_u64(j, "ns_pid", p->ns_pid);
+	json_kv_u64(j, "live_bytes", p->live_bytes);
+	json_kv_u64(j, "live_allocs", p->count);
+	json_kv_u64(j, "allocs", p->allocs);
+	json_kv_u64(j, "alloc_bytes", p->alloc_bytes);
+	json_kv_u64(j, "frees", p->frees);
+	json_kv_u64(j, "failed_allocs", p->failed_allocs);
+	json_kv_u64(j, "unmatched_frees", p->unmatched_frees);
+	json_kv_u64(j, "double_frees", p->double_frees);
+	json_kv_u64(j, "internal_frees", p->internal_frees);
+}
+
 void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
 {
 	const uint64_t *lost = model_lost(o->model);
@@ -103,30 +131,7 @@ void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
 		struct leaks_stack *sums = leaks_stacks(o->leaks, p, now, &n);
 
 		json_object_begin(j);
-		json_kv_u64(j, "pid", p->pid);
-		json_kv_string(j, "comm", p->comm);
-		json_kv_u64(j, "start_ns", p->start_ns);
-		json_kv_bool(j, "exited", p->exited);
-		if (p->exited && p->exit_status >= 0) {
-			if (WIFSIGNALED(p->exit_status))
-				json_kv_string(j, "signal",
-					       sigabbrev_np(WTERMSIG(p->exit_status)) ?: "?");
-			else
-				json_kv_s64(j, "exit_code", WEXITSTATUS(p->exit_status));
-		}
-		if (p->parent)
-			json_kv_u64(j, "parent", p->parent);
-		if (p->ns_pid)
-			json_kv_u64(j, "ns_pid", p->ns_pid);
-		json_kv_u64(j, "live_bytes", p->live_bytes);
-		json_kv_u64(j, "live_allocs", p->count);
-		json_kv_u64(j, "allocs", p->allocs);
-		json_kv_u64(j, "alloc_bytes", p->alloc_bytes);
-		json_kv_u64(j, "frees", p->frees);
-		json_kv_u64(j, "failed_allocs", p->failed_allocs);
-		json_kv_u64(j, "unmatched_frees", p->unmatched_frees);
-		json_kv_u64(j, "double_frees", p->double_frees);
-		json_kv_u64(j, "internal_frees", p->internal_frees);
+		leaks_out_json_proc(j, p);
 		json_key(j, "double_free");
 		json_array_begin(j);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {

@@ -26,5 +26,7 @@ struct leaks_out {
 
 void leaks_out_text(const struct leaks_out *o, uint64_t now);
 void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now);
+/* A process's identity, how it ended, and its totals (the JSON report's, the HTML page's). */
+void leaks_out_json_proc(struct json *j, const struct model_proc *p);
 
 #endif

@@ -248,9 +248,9 @@
 			box.append(el("p", { class: "ht-note" }, "none"));
 			return box;
 		}
-		const most = Math.max(...h.buckets.map((b) => b[2]));
+		const most = Math.max(...h.buckets.map((b) => b.count));
 		const table = el("table", {});
-		for (const [lo, hi, n] of h.buckets) {
+		for (const { lo, hi, count: n } of h.buckets) {
 			const bar = el("div", { class: "ht-bar" });
 			bar.style.width = (100 * n / most) + "%";
 			table.append(el("tr", { "data-lo": String(lo), "data-count": String(n) },
