@@ -116,7 +116,9 @@ def test_timeline_writes_the_page(tmp_path):
     assert proc.returncode == 0 and proc.stdout == "", proc
     truth = read_truth(tmp_path / "t.jsonl")
     (p,) = [p for p in page_data(page)["processes"] if p["pid"] == truth[0]["pid"]]
-    assert p["series"]["heap_bytes"] and p["series"]["rss_anon"]
+    assert set(p["series"]) == {"live_bytes", "heap_bytes", "mapped_bytes", "rss_anon",
+                                "rss_file", "rss_shmem", "rss_swap"}, p["series"].keys()
+    assert p["series"]["heap_bytes"] and p["series"]["rss_anon"] and p["series"]["rss_file"]
     assert sum(s[1] for s in p["stacks"]) == p["live_bytes"] == 3333 + 11110 + sum(
         s[1] for s in p["stacks"] if s[0] and
         p["frames"][s[0][-1]][0].split("(")[0] not in ("early_leak", "late_leak"))

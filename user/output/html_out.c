@@ -45,8 +45,10 @@ struct html_stack {
 };
 
 /* The chart's series, and the most points each keeps (the largest value of each stretch). */
-static const enum space_series html_series[] = { SPACE_LIVE, SPACE_HEAP, SPACE_MAPPED,
-						 SPACE_RSS_ANON };
+static const enum space_series html_series[] = {
+	SPACE_LIVE,	SPACE_HEAP,	 SPACE_MAPPED,	 SPACE_RSS_ANON,
+	SPACE_RSS_FILE, SPACE_RSS_SHMEM, SPACE_RSS_SWAP,
+};
 #define HTML_SERIES_POINTS 400
 
 /* A return address of the process, and where its frames (inlined ones first) begin in the table. */

@@ -27,7 +27,10 @@
 		["live_bytes", "live", "#c0392b"],
 		["heap_bytes", "heap", "#2471a3"],
 		["mapped_bytes", "mapped", "#7d3c98"],
-		["rss_anon", "resident (anonymous)", "#229954"],
+		["rss_anon", "resident: anonymous", "#229954"],
+		["rss_file", "resident: files", "#a9a9a9"],
+		["rss_shmem", "resident: shared memory", "#17a589"],
+		["rss_swap", "swapped out", "#b7950b"],
 	];
 	const CHART = { w: 1000, h: 160, left: 80, right: 10, bottom: 22, top: 8 };
 	const state = { metric: 0, search: "" };
