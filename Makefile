@@ -253,7 +253,8 @@ vmtest: test-deps $(BUILD)/heaptrail fixtures
 	KERNEL=$(KERNEL) scripts/vmtest.sh
 
 bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording fixtures
-	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" "heaptrack"
+	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" \
+		"heaptrack bpftrace chromium chromium-driver python3-selenium"
 	$(PYTHON) scripts/bench.py | tee $(BUILD)/bench.md
 
 # The manual page is written by heaptrail itself, from the option tables --help prints.

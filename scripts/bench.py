@@ -30,12 +30,28 @@ def heaptrail(*opts):
     return lambda cmd, tmp: [HT, "leaks", "--top", "3", *opts, "-c", shlex.join(cmd)]
 
 
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def bpftrace(cmd, tmp):
+    """Debian's bpftrace counting calls of the allocator functions churn and realloc_growth
+    make, each probe at the function's entry, for the target alone (-c)."""
+    probes = ",".join(f"uprobe:{LIBC}:{fn}" for fn in ("malloc", "free", "realloc", "calloc"))
+    return ["bpftrace", "-e", probes + " { @[probe] = count(); }", "-c", shlex.join(cmd)]
+
+
 CONFIGS = [
     ("untraced", lambda cmd, tmp: cmd),
     ("floor", heaptrail("--floor")),
     ("leaks", heaptrail()),  # prints its own peak RSS on stderr
+    ("record", lambda cmd, tmp: [HT, "record", "-o", os.path.join(tmp, "r.htr"), "-c",
+                                 shlex.join(cmd)]),
     ("at-entry", heaptrail("--probe-at-entry")),
-    ("heaptrack", lambda cmd, tmp: ["heaptrack", "--raw", "-o", os.path.join(tmp, "ht"), *cmd]),
+    # heaptrack's default: its interpreter runs beside the program, as a user runs it
+    ("heaptrack", lambda cmd, tmp: ["heaptrack", "-o", os.path.join(tmp, "ht"), *cmd]),
+    ("heaptrack --raw", lambda cmd, tmp: ["heaptrack", "--raw", "-o",
+                                          os.path.join(tmp, "htr"), *cmd]),
+    ("bpftrace", bpftrace),
 ]
 
 
@@ -463,20 +479,22 @@ def print_table(rows):
     print(f"heaptrail bench: kernel {kernel}, {os.cpu_count()} CPUs, median of {RUNS} runs per "
           "configuration, interleaved; ns per operation of each workload's own measured loop")
     print()
-    print("| workload | untraced | floor | leaks | at-entry | heaptrack | leaks/untraced "
-          "| leaks added / floor added | at-entry added / leaks added | leaks peak RSS | lost |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| workload | " + " | ".join(c for c, _ in CONFIGS) + " | leaks/untraced "
+          "| leaks added / floor added | record added / floor added "
+          "| at-entry added / leaks added | leaks peak RSS | lost |")
+    print("|---|" + "---:|" * (len(CONFIGS) + 6))
     for name, m, rss, lost in rows:
         base = m["untraced"]
         added = {c: m[c] - base for c in m}
-        print(f"| {name} | {m['untraced']:.0f} | {m['floor']:.0f} | {m['leaks']:.0f} | "
-              f"{m['at-entry']:.0f} | {m['heaptrack']:.0f} | {ratio(m['leaks'], base)} | "
+        print(f"| {name} | " + " | ".join(f"{m[c]:.0f}" for c, _ in CONFIGS) +
+              f" | {ratio(m['leaks'], base)} | "
               f"{ratio(added['leaks'], added['floor'])} | "
+              f"{ratio(added['record'], added['floor'])} | "
               f"{ratio(added['at-entry'], added['leaks'])} | {rss // 1024} MiB | "
               f"{max(l for l in lost if l is not None) if any(l is not None for l in lost) else '?'} |")
     print()
-    print("Targets on malloc/free churn: leaks added <= 1.3 x floor added; at-entry added >= "
-          "10 x leaks added. Replay target: 10 M records/s.")
+    print("Targets on malloc/free churn: leaks and record added <= 1.3 x floor added; at-entry "
+          "added >= 10 x leaks added. Replay target: 10 M records/s.")
 
 
 if __name__ == "__main__":
