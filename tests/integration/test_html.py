@@ -102,10 +102,22 @@ def test_page_shows_the_known_leaks(leaky_html, tmp_path):
         # zoomed, even the smallest leak is wide enough to be drawn, with its bytes
         for leak in leaks:
             assert self_bytes(d, leak["function"]) == leak["bytes"], (leak, nodes(d))
+        # hovering a frame says its numbers
+        (leak,) = [n for n in nodes(d) if n[1].split("(")[0] == leaks[0]["function"]]
+        ActionChains(d).move_to_element(leak[0]).perform()
+        status = d.find_element(By.CSS_SELECTOR, "details[open] .ht-status").text
+        assert status.startswith(leak[1]) and "live bytes" in status, status
         # the table of call sites has each leak's function
         rows = {r.get_attribute("data-name").split("(")[0]
                 for r in d.find_elements(By.CSS_SELECTOR, "table.ht-sites tbody tr")}
         assert {t["function"] for t in leaks} <= rows, rows
+        # sorted by live bytes; a click on a column's head sorts by it: churn's 2,000 calls
+        # come first by allocations
+        first = lambda: d.find_element(By.CSS_SELECTOR, "table.ht-sites tbody tr")
+        assert first().get_attribute("data-name").split("(")[0] != "churn"
+        [h for h in d.find_elements(By.CSS_SELECTOR, "table.ht-sites th")
+         if h.text == "allocations"][0].click()
+        assert first().get_attribute("data-name").split("(")[0] == "churn"
         # a search marks what matches and sums it once per path
         d.find_element(By.ID, "ht-search").send_keys("leak_")
         note = d.find_element(By.CSS_SELECTOR, "details[open] .ht-graph-note")
@@ -209,4 +221,22 @@ def test_time_range_shows_what_it_allocated(tmp_path):
         drag_on_chart(d, chart, 0.5, 0.5)
         assert details.get_attribute("data-range") is None
         assert self_bytes(d, "early_leak") == truth["early_leak"]["bytes"], nodes(d)
+        assert errors(d) == []
+
+
+def test_losses_are_prominent(tmp_path):
+    """A ring buffer too small for the churn loses events: the page says so in its banner, with
+    the JSON report's count."""
+    page = tmp_path / "lost.html"
+    proc = run_heaptrail(["leaks", "--json", "--ringbuf-size", "4096", "--html", str(page),
+                          "-c", f"{fixture_path('churn')} 200000"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lost = json.loads(proc.stdout.splitlines()[-1])["lost"]
+    assert sum(lost.values()) > 0, lost
+    with chromium(tmp_path) as d:
+        assert open_page(d, page) == [f"file://{page}"]
+        banner = d.find_element(By.CSS_SELECTOR, ".ht-lost")
+        assert "ht-bad" in banner.get_attribute("class")
+        assert int(banner.get_attribute("data-lost")) == sum(lost.values())
+        assert f"ringbuf {lost['ringbuf']:,}" in banner.text, banner.text
         assert errors(d) == []
