@@ -32,7 +32,7 @@ uint64_t births_dropped(const struct births *b)
 
 const struct births_proc *births_of(const struct births *b, const struct model_proc *p)
 {
-	return p->index < b->procs.nindex ? b->procs.by_index[p->index] : NULL;
+	return proctab_find(&b->procs, p);
 }
 
 static uint32_t births_span_of(const struct births *b, uint64_t ts)

@@ -251,10 +251,9 @@ static int dists_by_count(const void *a, const void *b)
 	return x->size.total < y->size.total ? 1 : x->size.total > y->size.total ? -1 : 0;
 }
 
-struct dists_proc *dists_proc(struct dists *d, size_t i)
+/* An entry as the reports read it: stacks merged past their cut, sorted, indexed again. */
+static struct dists_proc *dists_finish(struct dists *d, struct dists_proc *dp)
 {
-	struct dists_proc *dp = d->procs.order[i];
-
 	if (dp->nstacks && d->true_frames)
 		dists_merge_cut(d, dp);
 	if (dp->nstacks) /* qsort(NULL, 0) is undefined */
@@ -264,4 +263,16 @@ struct dists_proc *dists_proc(struct dists *d, size_t i)
 	for (size_t k = 0; k < dp->nstacks; k++)
 		idmap_put(&dp->stack_index, (uint64_t)dp->by_stack[k].stack + 1, (uint32_t)k);
 	return dp;
+}
+
+struct dists_proc *dists_proc(struct dists *d, size_t i)
+{
+	return dists_finish(d, d->procs.order[i]);
+}
+
+struct dists_proc *dists_proc_find(struct dists *d, const struct model_proc *p)
+{
+	struct dists_proc *dp = proctab_find(&d->procs, p);
+
+	return dp ? dists_finish(d, dp) : NULL;
 }

@@ -56,5 +56,7 @@ typedef uint32_t (*dists_true_frames_fn)(void *ctx, const struct model_proc *p,
 void dists_set_true_frames(struct dists *d, dists_true_frames_fn fn, void *ctx);
 /* In the order the processes were first seen; by_stack sorted by count, largest first. */
 struct dists_proc *dists_proc(struct dists *d, size_t i);
+/* The same of process p; NULL when p allocated nothing. */
+struct dists_proc *dists_proc_find(struct dists *d, const struct model_proc *p);
 
 #endif

@@ -22,6 +22,11 @@ struct proctab {
  * when p is NULL or memory runs out.
  */
 void *proctab_get(struct proctab *t, const struct model_proc *p, size_t size, bool *fresh);
+/* The entry of p, NULL when it has none. */
+static inline void *proctab_find(const struct proctab *t, const struct model_proc *p)
+{
+	return p->index < t->nindex ? t->by_index[p->index] : NULL;
+}
 /* Frees every entry, after fini(entry) when given. */
 void proctab_free(struct proctab *t, void (*fini)(void *entry));
 

@@ -72,6 +72,11 @@ const struct space_proc *space_proc(const struct space *s, size_t i)
 	return s->procs.order[i];
 }
 
+const struct space_proc *space_proc_find(const struct space *s, const struct model_proc *p)
+{
+	return proctab_find(&s->procs, p);
+}
+
 static struct space_proc *space_proc_of(struct space *s, const struct model_proc *p)
 {
 	bool fresh;

@@ -80,5 +80,7 @@ void space_finish(struct space *s);
 size_t space_nprocs(const struct space *s);
 /* In the order the processes were first seen. */
 const struct space_proc *space_proc(const struct space *s, size_t i);
+/* The same of process p; NULL when none was seen. */
+const struct space_proc *space_proc_find(const struct space *s, const struct model_proc *p);
 
 #endif

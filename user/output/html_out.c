@@ -443,8 +443,10 @@ static void html_proc_free(struct html_proc *hp)
 }
 
 static int html_proc_json(struct json *j, const struct html_out *o, const struct model_proc *p,
-			  const struct dists_proc *dp, const struct space_proc *sp, uint64_t now)
+			  uint64_t now)
 {
+	const struct dists_proc *dp = o->dists ? dists_proc_find(o->dists, p) : NULL;
+	const struct space_proc *sp = o->space ? space_proc_find(o->space, p) : NULL;
 	struct html_proc hp = { 0 };
 	int err = html_collect(&hp, o, p, dp, now);
 
@@ -510,35 +512,13 @@ static void html_about_json(struct json *j, const struct html_out *o)
 /* The data document, in a buffer: 0, or -1 when out of memory. */
 static int html_data(const struct html_out *o, uint64_t now, char **text, size_t *len)
 {
-	size_t nprocs = model_nprocs(o->model);
-	const struct dists_proc **dp_of = calloc(nprocs + 1, sizeof(*dp_of));
-	const struct space_proc **sp_of = calloc(nprocs + 1, sizeof(*sp_of));
 	const uint64_t *lost = model_lost(o->model);
 	FILE *f = open_memstream(text, len);
 	struct json j;
 	int err = 0;
 
-	if (!f || !dp_of || !sp_of) {
-		if (f)
-			fclose(f);
-		free(*text);
-		*text = NULL;
-		free(dp_of);
-		free(sp_of);
+	if (!f)
 		return -1;
-	}
-	for (size_t i = 0; o->space && i < space_nprocs(o->space); i++) {
-		const struct space_proc *sp = space_proc(o->space, i);
-
-		if (sp->p->index < nprocs)
-			sp_of[sp->p->index] = sp;
-	}
-	for (size_t i = 0; o->dists && i < dists_nprocs(o->dists); i++) {
-		const struct dists_proc *dp = dists_proc(o->dists, i);
-
-		if (dp->p->index < nprocs)
-			dp_of[dp->p->index] = dp;
-	}
 	json_init(&j, f);
 	json_object_begin(&j);
 	html_about_json(&j, o);
@@ -555,8 +535,8 @@ static int html_data(const struct html_out *o, uint64_t now, char **text, size_t
 	}
 	json_key(&j, "processes");
 	json_array_begin(&j);
-	for (size_t i = 0; i < nprocs && !err; i++)
-		err = html_proc_json(&j, o, model_proc_at(o->model, i), dp_of[i], sp_of[i], now);
+	for (size_t i = 0; i < model_nprocs(o->model) && !err; i++)
+		err = html_proc_json(&j, o, model_proc_at(o->model, i), now);
 	json_array_end(&j);
 	if (o->kr && !err) {
 		json_key(&j, "kernel");
@@ -568,8 +548,6 @@ static int html_data(const struct html_out *o, uint64_t now, char **text, size_t
 		json_kv_u64(&j, ht_lost_kind_name(k), lost[k]);
 	json_object_end(&j);
 	json_object_end(&j);
-	free(dp_of);
-	free(sp_of);
 	if (fclose(f) || err) {
 		free(*text);
 		*text = NULL;

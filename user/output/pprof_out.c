@@ -320,22 +320,9 @@ static int pprof_by_stack(const void *x, const void *y)
  */
 static void pprof_collect(struct pprof *b, const struct pprof_out *o, uint64_t now)
 {
-	size_t nprocs = model_nprocs(o->model);
-	const struct dists_proc **dp_of = calloc(nprocs + 1, sizeof(*dp_of));
-
-	if (!dp_of) {
-		b->oom = true;
-		return;
-	}
-	for (size_t i = 0; o->dists && i < dists_nprocs(o->dists); i++) {
-		const struct dists_proc *dp = dists_proc(o->dists, i);
-
-		if (dp->p->index < nprocs)
-			dp_of[dp->p->index] = dp;
-	}
-	for (size_t i = 0; i < nprocs && !b->oom; i++) {
+	for (size_t i = 0; i < model_nprocs(o->model) && !b->oom; i++) {
 		const struct model_proc *p = model_proc_at(o->model, i);
-		const struct dists_proc *dp = dp_of[i];
+		const struct dists_proc *dp = o->dists ? dists_proc_find(o->dists, p) : NULL;
 		size_t n = 0;
 		struct leaks_stack *sums = leaks_stacks(o->leaks, p, now, &n);
 
@@ -357,7 +344,6 @@ static void pprof_collect(struct pprof *b, const struct pprof_out *o, uint64_t n
 		}
 	}
 	idmap_free(&b->location_ids);
-	free(dp_of);
 }
 
 /* A kernel stack's frames as locations, while kreport_frames walks it. */
