@@ -51,22 +51,98 @@ static const enum space_series html_series[] = {
 };
 #define HTML_SERIES_POINTS 400
 
-/* A return address of the process, and where its frames (inlined ones first) begin in the table. */
+/* Where an address's frames (inlined ones first) begin in the table, and how many. */
 struct html_addr {
-	uint64_t addr;
 	uint32_t first, n;
 };
 
-/* One process's stacks and the frames they use. */
+/*
+ * One process's stacks and the frames they use. The table of frames is written as each
+ * address is first seen, into its own buffer, which goes into the page after the stacks.
+ */
 struct html_proc {
 	struct html_stack *stacks;
 	size_t nstacks, stacks_cap;
 	struct idmap stack_index; /* stack + 1 -> index + 1 in stacks */
 	struct html_addr *addrs;
 	size_t naddrs, addrs_cap;
-	struct idmap addr_index; /* address -> index in addrs */
+	struct idmap addr_index; /* address (or a kernel name's key) -> index in addrs */
 	uint32_t nframes;
+	FILE *table_f;
+	char *table;
+	size_t table_len;
+	struct json frames;
 };
+
+static void html_proc_free(struct html_proc *hp)
+{
+	if (hp->table_f)
+		fclose(hp->table_f);
+	free(hp->table);
+	free(hp->stacks);
+	free(hp->addrs);
+	idmap_free(&hp->stack_index);
+	idmap_free(&hp->addr_index);
+	*hp = (struct html_proc){ 0 };
+}
+
+/* The table's buffer: 0, or -1 when out of memory. */
+static int html_table_open(struct html_proc *hp)
+{
+	hp->table_f = open_memstream(&hp->table, &hp->table_len);
+	if (!hp->table_f)
+		return -1;
+	json_init(&hp->frames, hp->table_f);
+	json_array_begin(&hp->frames);
+	return 0;
+}
+
+/* "frames": the table, into the page's document j: 0, or -1 when out of memory. */
+static int html_table_close(struct html_proc *hp, struct json *j)
+{
+	json_array_end(&hp->frames);
+	if (fclose(hp->table_f)) {
+		hp->table_f = NULL;
+		return -1;
+	}
+	hp->table_f = NULL;
+	json_key(j, "frames");
+	json_raw(j, hp->table);
+	return 0;
+}
+
+/* One frame of the table: [name, module's file name, "file:line" (or the file) or null]. */
+static void html_frame_json(struct json *j, const char *name, const char *module, const char *file,
+			    int line)
+{
+	const char *base = module ? strrchr(module, '/') : NULL;
+
+	json_array_begin(j);
+	json_string(j, name);
+	json_string(j, base ? base + 1 : module ? module : "");
+	if (file && line > 0) {
+		char where[512];
+
+		snprintf(where, sizeof(where), "%s:%d", file, line);
+		json_string(j, where);
+	} else if (file) {
+		json_string(j, file);
+	} else {
+		json_null(j);
+	}
+	json_array_end(j);
+}
+
+/* A new entry of the table for key: its index in addrs, or -1 when out of memory. */
+static long html_addr_new(struct html_proc *hp, uint64_t key, uint32_t n)
+{
+	if (!vec_room((void **)&hp->addrs, hp->naddrs, &hp->addrs_cap, sizeof(*hp->addrs), 64) ||
+	    idmap_put(&hp->addr_index, key, (uint32_t)hp->naddrs))
+		return -1;
+	hp->addrs[hp->naddrs] = (struct html_addr){ hp->nframes, n };
+	hp->nframes += n;
+	return (long)hp->naddrs++;
+}
 
 /* The stack's entry, made on first sight; NULL when out of memory. */
 static struct html_stack *html_stack_of(struct html_proc *hp, uint32_t stack)
@@ -129,7 +205,7 @@ static int html_collect(struct html_proc *hp, const struct html_out *o, const st
 	return err;
 }
 
-/* The frames of one address in the table: its index in addrs, or -1 when out of memory. */
+/* The frames of one address in the table, written there on first sight: its index in addrs, or -1. */
 static long html_addr_of(struct html_proc *hp, const struct html_out *o, const struct model_proc *p,
 			 uint64_t addr)
 {
@@ -140,12 +216,14 @@ static long html_addr_of(struct html_proc *hp, const struct html_out *o, const s
 	if (slot >= 0)
 		return hp->addr_index.vals[slot];
 	n = symbolize_resolve(o->sym, p->pid, p->start_ns, addr, frames, SYMBOLIZE_MAX_INLINED);
-	if (!vec_room((void **)&hp->addrs, hp->naddrs, &hp->addrs_cap, sizeof(*hp->addrs), 64) ||
-	    idmap_put(&hp->addr_index, addr, (uint32_t)hp->naddrs))
-		return -1;
-	hp->addrs[hp->naddrs] = (struct html_addr){ addr, hp->nframes, (uint32_t)n };
-	hp->nframes += (uint32_t)n;
-	return (long)hp->naddrs++;
+	for (int k = 0; k < n; k++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "0x%" PRIx64, frames[k].addr);
+		html_frame_json(&hp->frames, frames[k].sym ? frames[k].sym : name, frames[k].module,
+				frames[k].file, frames[k].line);
+	}
+	return html_addr_new(hp, addr, (uint32_t)n);
 }
 
 static const char *html_end_name(enum stack_out_end end)
@@ -219,47 +297,6 @@ static int html_stack_json(struct json *j, struct html_proc *hp, const struct ht
 	return 0;
 }
 
-/* The table of frames: [name, module's file name, "file:line" or null]. */
-static void html_frames_json(struct json *j, const struct html_proc *hp, const struct html_out *o,
-			     const struct model_proc *p)
-{
-	json_array_begin(j);
-	for (size_t a = 0; a < hp->naddrs; a++) {
-		struct sym_frame frames[SYMBOLIZE_MAX_INLINED];
-		int n = symbolize_resolve(o->sym, p->pid, p->start_ns, hp->addrs[a].addr, frames,
-					  SYMBOLIZE_MAX_INLINED);
-
-		for (int k = 0; k < n && (uint32_t)k < hp->addrs[a].n; k++) {
-			const char *mod = frames[k].module, *base = mod ? strrchr(mod, '/') : NULL;
-			char where[512], addr[32];
-
-			json_array_begin(j);
-			snprintf(addr, sizeof(addr), "0x%" PRIx64, frames[k].addr);
-			json_string(j, frames[k].sym ? frames[k].sym : addr);
-			json_string(j, base ? base + 1 : mod ? mod : "");
-			if (frames[k].file && frames[k].line > 0) {
-				snprintf(where, sizeof(where), "%s:%d", frames[k].file,
-					 frames[k].line);
-				json_string(j, where);
-			} else if (frames[k].file) {
-				json_string(j, frames[k].file);
-			} else {
-				json_null(j);
-			}
-			json_array_end(j);
-		}
-		/* a second resolution gave fewer frames than the first: keep the indexes right */
-		for (uint32_t k = (uint32_t)(n > 0 ? n : 0); k < hp->addrs[a].n; k++) {
-			json_array_begin(j);
-			json_string(j, "?");
-			json_string(j, "");
-			json_null(j);
-			json_array_end(j);
-		}
-	}
-	json_array_end(j);
-}
-
 /*
  * A series as [ns from start, value] pairs, at most HTML_SERIES_POINTS: each stretch of the run
  * keeps its largest value (a peak must not fall between two kept points).
@@ -293,7 +330,6 @@ static void html_series_json(struct json *j, const struct series *sr, uint64_t s
 /* A kernel stack being walked: its frames' indexes, leaf first. */
 struct html_kstack {
 	struct html_proc *hp;
-	struct json *frames; /* the table, written as new addresses come */
 	uint32_t idx[HT_MAX_STACK_DEPTH + 1];
 	uint32_t n;
 	bool oom;
@@ -303,49 +339,38 @@ static void html_kernel_frame(void *ctx, uint64_t addr, const char *sym, uint64_
 			      const char *module)
 {
 	struct html_kstack *k = ctx;
-	long slot = idmap_find(&k->hp->addr_index, addr);
-	uint32_t idx;
+	long a = idmap_find(&k->hp->addr_index, addr);
 
 	(void)off;
 	if (k->n == sizeof(k->idx) / sizeof(k->idx[0]))
 		return;
-	if (slot >= 0) {
-		idx = k->hp->addr_index.vals[slot];
+	if (a >= 0) {
+		a = k->hp->addr_index.vals[a];
 	} else {
 		char name[32], mod[80];
 
-		idx = k->hp->nframes++;
-		if (idmap_put(&k->hp->addr_index, addr, idx)) {
+		snprintf(name, sizeof(name), "0x%" PRIx64, addr);
+		snprintf(mod, sizeof(mod), "[%s]", module ? module : "kernel.kallsyms");
+		html_frame_json(&k->hp->frames, sym ? sym : name, mod, NULL, 0);
+		a = html_addr_new(k->hp, addr, 1);
+		if (a < 0) {
 			k->oom = true;
 			return;
 		}
-		snprintf(name, sizeof(name), "0x%" PRIx64, addr);
-		snprintf(mod, sizeof(mod), "[%s]", module ? module : "kernel.kallsyms");
-		json_array_begin(k->frames);
-		json_string(k->frames, sym ? sym : name);
-		json_string(k->frames, mod);
-		json_null(k->frames);
-		json_array_end(k->frames);
 	}
-	k->idx[k->n++] = idx;
+	k->idx[k->n++] = k->hp->addrs[a].first;
 }
 
-/* A name of the kernel's table (allocator, cache): its index, made on first sight. */
-static uint32_t html_kernel_name(struct html_proc *hp, struct json *frames, const char *name,
-				 uint64_t key)
+/* A name of the kernel's table (allocator, cache): its frame's index, made on first sight. */
+static uint32_t html_kernel_name(struct html_proc *hp, const char *name, uint64_t key)
 {
-	long slot = idmap_find(&hp->addr_index, key);
+	long a = idmap_find(&hp->addr_index, key);
 
-	if (slot >= 0)
-		return hp->addr_index.vals[slot];
-	if (idmap_put(&hp->addr_index, key, hp->nframes))
-		return UINT32_MAX;
-	json_array_begin(frames);
-	json_string(frames, name);
-	json_string(frames, "");
-	json_null(frames);
-	json_array_end(frames);
-	return hp->nframes++;
+	if (a >= 0)
+		return hp->addrs[hp->addr_index.vals[a]].first;
+	html_frame_json(&hp->frames, name, NULL, NULL, 0);
+	a = html_addr_new(hp, key, 1);
+	return a < 0 ? UINT32_MAX : hp->addrs[a].first;
 }
 
 /*
@@ -360,18 +385,8 @@ static int html_kernel_json(struct json *j, const struct html_out *o, uint64_t n
 	size_t n = 0;
 	struct kreport_group *g = kreport_groups(o->kr, now, &n, &bytes, &allocs);
 	struct html_proc hp = { 0 };
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	struct json fj;
-	int err = 0;
+	int err = html_table_open(&hp);
 
-	if (!f) {
-		free(g);
-		return -1;
-	}
-	json_init(&fj, f);
-	json_array_begin(&fj);
 	json_object_begin(j);
 	json_kv_u64(j, "pid", 0);
 	json_kv_string(j, "comm", "kernel");
@@ -384,13 +399,12 @@ static int html_kernel_json(struct json *j, const struct html_out *o, uint64_t n
 	json_key(j, "stacks");
 	json_array_begin(j);
 	for (size_t i = 0; i < n && !err; i++) {
-		struct html_kstack k = { .hp = &hp, .frames = &fj };
+		struct html_kstack k = { .hp = &hp };
 		const char *cache = kreport_cache_name(o->kr, g[i].cache);
 		/* keys apart from kernel addresses, which are all above 2^63 */
-		uint32_t kind =
-			html_kernel_name(&hp, &fj, ht_kalloc_name(g[i].kind), 1 + g[i].kind);
-		uint32_t cname = cache ? html_kernel_name(&hp, &fj, cache, 0x10000 + g[i].cache)
-				       : UINT32_MAX;
+		uint32_t kind = html_kernel_name(&hp, ht_kalloc_name(g[i].kind), 1 + g[i].kind);
+		uint32_t cname =
+			cache ? html_kernel_name(&hp, cache, 0x10000 + g[i].cache) : UINT32_MAX;
 
 		if (g[i].stack_id)
 			kreport_frames(o->kr, g[i].stack_id, html_kernel_frame, &k);
@@ -405,8 +419,8 @@ static int html_kernel_json(struct json *j, const struct html_out *o, uint64_t n
 		json_u64(j, kind);
 		if (cname != UINT32_MAX)
 			json_u64(j, cname);
-		for (uint32_t f2 = k.n; f2-- > 0;)
-			json_u64(j, k.idx[f2]);
+		for (uint32_t f = k.n; f-- > 0;)
+			json_u64(j, k.idx[f]);
 		json_array_end(j);
 		json_u64(j, g[i].bytes);
 		json_u64(j, g[i].allocs);
@@ -419,27 +433,12 @@ static int html_kernel_json(struct json *j, const struct html_out *o, uint64_t n
 		json_array_end(j);
 	}
 	json_array_end(j);
-	json_array_end(&fj);
 	free(g);
-	idmap_free(&hp.addr_index);
-	if (fclose(f) || err) {
-		free(text);
-		return -1;
-	}
-	json_key(j, "frames");
-	json_raw(j, text);
+	if (!err)
+		err = html_table_close(&hp, j);
 	json_object_end(j);
-	free(text);
-	return 0;
-}
-
-static void html_proc_free(struct html_proc *hp)
-{
-	free(hp->stacks);
-	free(hp->addrs);
-	idmap_free(&hp->stack_index);
-	idmap_free(&hp->addr_index);
-	*hp = (struct html_proc){ 0 };
+	html_proc_free(&hp);
+	return err;
 }
 
 static int html_proc_json(struct json *j, const struct html_out *o, const struct model_proc *p,
@@ -448,7 +447,7 @@ static int html_proc_json(struct json *j, const struct html_out *o, const struct
 	const struct dists_proc *dp = o->dists ? dists_proc_find(o->dists, p) : NULL;
 	const struct space_proc *sp = o->space ? space_proc_find(o->space, p) : NULL;
 	struct html_proc hp = { 0 };
-	int err = html_collect(&hp, o, p, dp, now);
+	int err = html_table_open(&hp) ? -1 : html_collect(&hp, o, p, dp, now);
 
 	json_object_begin(j);
 	leaks_out_json_proc(j, p);
@@ -457,8 +456,8 @@ static int html_proc_json(struct json *j, const struct html_out *o, const struct
 	for (size_t k = 0; k < hp.nstacks && !err; k++)
 		err = html_stack_json(j, &hp, o, p, &hp.stacks[k]);
 	json_array_end(j);
-	json_key(j, "frames");
-	html_frames_json(j, &hp, o, p);
+	if (!err)
+		err = html_table_close(&hp, j);
 	if (dp) {
 		/* as hist --json has them */
 		json_key(j, "sizes");
