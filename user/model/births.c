@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* When each stack's memory was allocated: spans of the run per process and stack (births.h). */
 #include <stdlib.h>
+#include <string.h>
 #include "model/births.h"
 #include "model/proctab.h"
 #include "util/vec.h"
@@ -49,9 +50,9 @@ static void births_coarsen(struct births *b)
 
 		for (size_t k = 0; k < bp->nstacks; k++) {
 			struct births_stack *st = &bp->stacks[k];
-			uint32_t out = 0;
+			size_t out = 0;
 
-			for (uint32_t s = 0; s < st->nspans; s++) {
+			for (size_t s = 0; s < st->nspans; s++) {
 				struct births_span v = st->spans[s];
 
 				v.span /= 2;
@@ -88,12 +89,12 @@ static struct births_stack *births_stack_of(struct births_proc *bp, uint32_t sta
 /* The stack's entry for span, made at the end (allocations come in time order) if need be. */
 static struct births_span *births_span_at(struct births_stack *st, uint32_t span, bool make)
 {
-	uint32_t lo = 0, hi = st->nspans;
+	size_t lo = 0, hi = st->nspans;
 
 	if (st->nspans && st->spans[st->nspans - 1].span == span)
 		return &st->spans[st->nspans - 1];
 	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
+		size_t mid = (lo + hi) / 2;
 
 		if (st->spans[mid].span < span)
 			lo = mid + 1;
@@ -102,20 +103,10 @@ static struct births_span *births_span_at(struct births_stack *st, uint32_t span
 	}
 	if (lo < st->nspans && st->spans[lo].span == span)
 		return &st->spans[lo];
-	if (!make)
+	if (!make || !vec_room((void **)&st->spans, st->nspans, &st->cap, sizeof(*st->spans), 2))
 		return NULL;
-	if (st->nspans == st->cap) {
-		uint32_t cap = st->cap ? st->cap * 2 : 2;
-		struct births_span *v = realloc(st->spans, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		st->spans = v;
-		st->cap = cap;
-	}
 	/* a record a little out of order (two threads) lands before the last span */
-	for (uint32_t i = st->nspans; i > lo; i--)
-		st->spans[i] = st->spans[i - 1];
+	memmove(&st->spans[lo + 1], &st->spans[lo], (st->nspans - lo) * sizeof(*st->spans));
 	st->spans[lo] = (struct births_span){ .span = span };
 	st->nspans++;
 	return &st->spans[lo];

@@ -28,7 +28,7 @@ struct births_span {
 struct births_stack {
 	uint32_t stack;		   /* the model's stack index, MODEL_NO_STACK included */
 	struct births_span *spans; /* by span, ascending */
-	uint32_t nspans, cap;
+	size_t nspans, cap;
 	/* what the stack holds now, and the most it held at any moment (heaptrack's "peak") */
 	uint64_t live_bytes, peak_bytes;
 };
