@@ -394,13 +394,19 @@ static int cli_table_build(struct cli_table *t, const struct cli_command *const 
 	return 0;
 }
 
-/* Does cmd take this option (one of its own, or of a group it takes)? */
+/* Is k cmd's own entry (its option, or one of a group it takes)? */
+static bool cli_owns(const struct cli_command *cmd, const struct cli_known *k)
+{
+	return k->group ? (cmd->groups & k->group) != 0 : k->cmd == cmd;
+}
+
+/* Does cmd take k: its own, or another command's option that cmd spells alike? */
 static bool cli_takes(const struct cli_command *cmd, const struct cli_known *k)
 {
-	if (k->group)
-		return cmd->groups & k->group;
-	if (k->cmd == cmd)
+	if (cli_owns(cmd, k))
 		return true;
+	if (k->group)
+		return false;
 	for (const struct cli_option *o = cmd->options; o && o->name; o++)
 		if (!strcmp(o->name, k->opt->name))
 			return true;
@@ -421,7 +427,7 @@ static const struct cli_known *cli_table_find(const struct cli_table *t,
 		if (!same)
 			continue;
 		/* the command's own entry: another's of the same name has its own key */
-		if (k->group ? (cmd->groups & k->group) != 0 : k->cmd == cmd)
+		if (cli_owns(cmd, k))
 			return k;
 		if (!first)
 			first = k;
