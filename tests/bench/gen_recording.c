@@ -12,7 +12,10 @@
 
 #define GEN_DEPTH 16
 
-/* Stack k's id, and its record: frames from a pool of 64 per level, leaf first. */
+/*
+ * Stack k's record (id 7 + k): 16 frames, leaf first, each level's from a pool of 1 + 4 x level
+ * addresses, so that stacks share their callers near the root. 0, or -1 when it cannot write.
+ */
 static int gen_stack(struct recfile_writer *w, unsigned k, unsigned nstacks)
 {
 	struct ht_stack st = { .hdr = { HT_REC_STACK, HT_STACK_HDR_SIZE + 8 * GEN_DEPTH, 0, 1, 100,
