@@ -37,6 +37,8 @@ enum ht_rec_type {
 	HT_REC_SLABS = 17,  /* userspace: merged slab caches (/sys/kernel/slab), ht_maps layout */
 	HT_REC_SYS_HIST = 18, /* userspace: a syscall histogram BPF kept (hist), at the end */
 	HT_REC_BUILD_ID = 19, /* userspace: a mapped file's GNU build-id, for symbolizing a file */
+	HT_REC_SAMPLING = 20, /* userspace, first: allocations are sampled (--sample-bytes) */
+	HT_REC_TOTALS = 21,   /* sampled mode: a process's exact allocator totals, kept in BPF */
 	HT_REC_MAX,
 };
 
@@ -156,6 +158,11 @@ _Static_assert(sizeof(struct ht_alloc) == 96, "ht_alloc size");
 #define HT_F_HELD_UNWIND (1u << 10)
 /* HELD record: stopped at its exec, before its libraries are mapped. */
 #define HT_F_HELD_EXEC (1u << 11)
+/*
+ * Allocator record of sampled mode (--sample-bytes): an allocation that was sampled, or the free
+ * of one. Such records do not count: the process's counts come from its totals records.
+ */
+#define HT_F_SAMPLED (1u << 12)
 
 /*
  * --unwind dwarf: one row of a module's unwind table, compiled by userspace from the module's
@@ -426,6 +433,11 @@ enum ht_lost_kind {
 	 * ones refused the lookup (its bucket busy on this CPU)
 	 */
 	HT_LOST_KMEM_FREE,
+	/*
+	 * sampled mode: an allocation (or a process) had no room in the BPF tables that follow
+	 * every live allocation (--sample-table-size): its free will not be subtracted
+	 */
+	HT_LOST_SAMPLE_TABLE,
 	HT_LOST_MAX,
 };
 
@@ -436,6 +448,61 @@ struct ht_lost {
 	__u64 count; /* new losses since the previous lost record of this kind */
 };
 _Static_assert(sizeof(struct ht_lost) == 40, "ht_lost size");
+
+/*
+ * Sampled mode (--sample-bytes N): BPF follows every allocation to its free in a table of live
+ * addresses and counts them per process, exactly; only a Poisson sample of them, one per N bytes
+ * on average, has its stack taken and its records sent (HT_F_SAMPLED). HT_REC_SAMPLING comes
+ * first in the stream and says N; HT_REC_TOTALS carries a process's counts, at its exit or exec
+ * (final: from BPF) and whenever userspace reads them (at reports and at the end).
+ */
+/* The gaps between samples are drawn from this many quantiles of the exponential distribution. */
+#define HT_SAMPLE_GAPS 4096
+
+struct ht_sampling {
+	struct ht_hdr hdr;
+	__u64 sample_bytes; /* mean bytes between samples */
+};
+_Static_assert(sizeof(struct ht_sampling) == 32, "ht_sampling size");
+
+/* A process's exact counts in sampled mode, the meanings of struct model_proc's. */
+struct ht_totals_counts {
+	__u64 allocs;
+	__u64 alloc_bytes;
+	__u64 frees;	     /* of addresses other than NULL */
+	__u64 failed_allocs; /* returned NULL, or left without returning */
+	__u64 no_return;
+	__u64 unknown_frees; /* of addresses not live in the table (unmatched, double, internal) */
+	__s64 live_bytes;
+	__s64 live_allocs;
+};
+
+struct ht_totals {
+	struct ht_hdr hdr;
+	__u64 gen;   /* the process image's number in BPF's tables (a new one at exec) */
+	__u32 final; /* its last: the process exited or exec'd */
+	__u32 pad0;
+	struct ht_totals_counts c;
+};
+_Static_assert(sizeof(struct ht_totals) == 104, "ht_totals size");
+
+/* The BPF tables of sampled mode (bpf/sample.h), which userspace reads and sweeps. */
+struct ht_sample_proc {
+	__u64 gen;
+	__u64 parent_gen; /* the image it was forked from, whose allocations it inherited */
+	__u64 fork_ns;	  /* and when: the parent's allocations made before are the child's too */
+	struct ht_totals_counts c;
+};
+
+struct ht_sample_key {
+	__u64 gen;
+	__u64 addr;
+};
+
+struct ht_sample_live {
+	__u64 size;
+	__u64 ts_sampled; /* its birth << 1, | 1 when it was sampled */
+};
 
 /* Kernel functions hooked where the kernel allows it. Append only. */
 enum ht_kfunc {

@@ -25,7 +25,7 @@ def test_file_is_private_and_described(tmp_path):
     head = open(out, "rb").read(4096)
     assert head.startswith(b"HEAPTRL\n")
     meta = json.loads(head[16:16 + int.from_bytes(head[12:16], "little")])
-    assert meta["format_version"] == 3 and meta["clock"] == "CLOCK_MONOTONIC"
+    assert meta["format_version"] == 4 and meta["clock"] == "CLOCK_MONOTONIC"
     assert meta["kernel"] == os.uname().release and meta["arch"] == "x86_64"
     assert meta["command_line"][:2] == ["heaptrail", "record"]
 

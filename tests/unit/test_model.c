@@ -416,6 +416,93 @@ static void test_lost_counts(void **state)
 	model_free(m);
 }
 
+static void sampling_rec(struct model *m, uint64_t n)
+{
+	struct ht_sampling r = { .hdr = { .type = HT_REC_SAMPLING, .size = sizeof(r) },
+				 .sample_bytes = n };
+
+	feed(m, &r);
+}
+
+static void totals_rec(struct model *m, uint32_t pid, uint64_t allocs, int64_t live_bytes,
+		       int64_t live_allocs)
+{
+	struct ht_totals t = { .hdr = { .type = HT_REC_TOTALS,
+					.size = sizeof(t),
+					.ts_ns = clock_ns++,
+					.pid = pid,
+					.tid = pid },
+			       .c = { .allocs = allocs,
+				      .alloc_bytes = allocs * 100,
+				      .frees = allocs - (uint64_t)live_allocs,
+				      .unknown_frees = 3,
+				      .live_bytes = live_bytes,
+				      .live_allocs = live_allocs } };
+
+	feed(m, &t);
+}
+
+#define SAMPLED_MALLOC(m, pid, size, addr)                                                         \
+	do {                                                                                       \
+		struct ht_alloc a_ = alloc_rec(pid, pid, HT_FN_MALLOC, size, 0, 0, addr);          \
+		a_.hdr.flags = HT_F_SAMPLED;                                                       \
+		feed_alloc(m, a_);                                                                 \
+	} while (0)
+
+/*
+ * Sampled mode: the slots hold the sampled blocks, the counts come from totals records alone
+ * (sampled records do not count), and exited processes' sums are weighed estimates.
+ */
+static void test_sampled(void **state)
+{
+	struct model *m = model_new();
+	const struct model_alloc_sum *sum;
+	size_t pos = 0;
+	double w;
+
+	(void)state;
+	assert_int_equal(model_sample_bytes(m), 0);
+	assert_true(model_sample_weight(m, 100) == 1.0);
+	sampling_rec(m, 1000);
+	assert_int_equal(model_sample_bytes(m), 1000);
+	/* an allocation of 100 bytes is sampled with chance 1 - exp(-0.1): it stands for 10.5 */
+	w = model_sample_weight(m, 100);
+	assert_true(w > 10.50 && w < 10.51);
+	assert_true(model_sample_weight(m, 1000000) < 1.0000001);
+	SAMPLED_MALLOC(m, 10, 100, 0x1000);
+	SAMPLED_MALLOC(m, 10, 100, 0x2000);
+	assert_true(live(m, 10)->sampled);
+	assert_int_equal(live(m, 10)->count, 2);
+	assert_int_equal(live(m, 10)->allocs, 0);
+	assert_int_equal(live(m, 10)->live_bytes, 0);
+	totals_rec(m, 10, 500, 12345, 67);
+	assert_int_equal(live(m, 10)->allocs, 500);
+	assert_int_equal(live(m, 10)->alloc_bytes, 50000);
+	assert_int_equal(live(m, 10)->live_bytes, 12345);
+	assert_int_equal(model_proc_live_allocs(live(m, 10)), 67);
+	assert_int_equal(live(m, 10)->unmatched_frees, 3);
+	/* a sampled free takes its block; a free of one not held is BPF's to count */
+	FREE(m, 10, 0x1000);
+	FREE(m, 10, 0x9000);
+	assert_int_equal(live(m, 10)->count, 1);
+	assert_int_equal(live(m, 10)->live_bytes, 12345);
+	assert_int_equal(live(m, 10)->unmatched_frees, 3);
+	assert_int_equal(live(m, 10)->double_frees, 0);
+	/* a forked child starts with the parent's blocks and counts, as BPF's totals do */
+	fork_rec(m, 10, 11);
+	assert_true(live(m, 11)->sampled);
+	assert_int_equal(live(m, 11)->live_bytes, 12345);
+	assert_int_equal(model_proc_live_allocs(live(m, 11)), 67);
+	assert_true(has_alloc(live(m, 11), 0x2000, 100));
+	/* at exit the one sampled block of 100 bytes becomes an estimate: ~1051 bytes in ~11 */
+	exit_rec(m, 10, 0);
+	sum = model_proc_next_sum(model_proc_at(m, 0), &pos);
+	assert_non_null(sum);
+	assert_int_equal(sum->bytes, 1051);
+	assert_int_equal(sum->count, 11);
+	model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_memory_per_allocation),
 		cmocka_unit_test(test_memory_breakdown),
 		cmocka_unit_test(test_lost_counts),
+		cmocka_unit_test(test_sampled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
  * with linear probing and backward-shift deletion (no tombstones), kept between 1/2 and 3/4
  * full (grown by 3/2, shrunk to 5/8), so that a live allocation costs 43 to 64 bytes.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model/model.h"
@@ -25,7 +26,8 @@ struct model {
 
 	uint64_t lost[HT_LOST_MAX];
 	uint64_t now;
-	uint64_t exit_age_ns; /* model_set_exit_age */
+	uint64_t exit_age_ns;  /* model_set_exit_age */
+	uint64_t sample_bytes; /* sampled mode: N, from the sampling record */
 	bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr);
 	void *internal_ctx;
 	struct model_hooks hooks[MODEL_MAX_HOOKS];
@@ -75,7 +77,8 @@ static int alloc_resize(struct model_proc *p, size_t cap)
 
 static void alloc_remove_at(struct model_proc *p, size_t hole)
 {
-	p->live_bytes -= p->slots[hole].size;
+	if (!p->sampled)
+		p->live_bytes -= p->slots[hole].size;
 	p->count--;
 	for (size_t i = idmap_next(hole, p->cap); p->slots[i].addr; i = idmap_next(i, p->cap)) {
 		size_t home = idmap_bucket(p->slots[i].addr, p->cap);
@@ -100,16 +103,17 @@ static void alloc_insert(struct model_proc *p, const struct model_alloc *a)
 
 	if (i >= 0) {
 		/* Handed out again without a free we saw: the free was lost. Replace. */
-		p->live_bytes -= p->slots[i].size;
+		if (!p->sampled)
+			p->live_bytes += a->size - p->slots[i].size;
 		p->slots[i] = *a;
-		p->live_bytes += a->size;
 		return;
 	}
 	if ((p->count + 1) * 4 > p->cap * 3 && alloc_resize(p, p->cap + p->cap / 2))
 		return;
 	alloc_place(p->slots, p->cap, a);
 	p->count++;
-	p->live_bytes += a->size;
+	if (!p->sampled)
+		p->live_bytes += a->size;
 }
 
 /* ---------------------------------------------------------------- processes */
@@ -134,11 +138,16 @@ static bool proc_young_at_exit(const struct model *m, const struct model_proc *p
 	return ts > p->exit_ns || p->exit_ns - ts < m->exit_age_ns;
 }
 
+/*
+ * Sampled mode: the sums are estimates, each allocation weighed by model_sample_weight and the
+ * sum rounded once (est: per sum, its bytes and count so far).
+ */
 static void proc_compact(struct model *m, struct model_proc *p)
 {
 	size_t hcap = 16, n = 0;
 	uint32_t *index; /* (stack, young) -> position in sums + 1, open addressing */
 	struct model_alloc_sum *sums;
+	double(*est)[2] = NULL;
 
 	if (!p->count)
 		goto out;
@@ -146,9 +155,12 @@ static void proc_compact(struct model *m, struct model_proc *p)
 		hcap *= 2;
 	index = calloc(hcap, sizeof(*index));
 	sums = malloc(p->count * sizeof(*sums));
-	if (!index || !sums) {
+	if (p->sampled)
+		est = calloc(p->count, sizeof(*est));
+	if (!index || !sums || (p->sampled && !est)) {
 		free(index);
 		free(sums);
+		free(est);
 		return; /* keeps the slots: the report is the same */
 	}
 	for (size_t i = 0; i < p->cap; i++) {
@@ -171,12 +183,23 @@ static void proc_compact(struct model *m, struct model_proc *p)
 		}
 		sums[index[h] - 1].count++;
 		sums[index[h] - 1].bytes += a->size;
+		if (est) {
+			double w = model_sample_weight(m, a->size);
+
+			est[index[h] - 1][0] += w * (double)a->size;
+			est[index[h] - 1][1] += w;
+		}
 		/* the oldest stands for the old ones, the newest for the young ones */
 		if (young ? a->ts_ns > sums[index[h] - 1].ts_ns
 			  : a->ts_ns < sums[index[h] - 1].ts_ns)
 			sums[index[h] - 1].ts_ns = a->ts_ns;
 	}
 	free(index);
+	for (size_t k = 0; est && k < n; k++) {
+		sums[k].bytes = (uint64_t)llround(est[k][0]);
+		sums[k].count = est[k][1] < UINT32_MAX ? (uint32_t)lround(est[k][1]) : UINT32_MAX;
+	}
+	free(est);
 	if (n) {
 		struct model_alloc_sum *fit = realloc(sums, n * sizeof(*sums));
 
@@ -319,8 +342,10 @@ static void record_alloc(struct model *m, struct model_proc *p, const struct ht_
 
 	if (p->freed && p->freed[freed_slot(a->addr)] == a->addr)
 		p->freed[freed_slot(a->addr)] = 0; /* allocated again: a free of it is fine */
-	p->allocs++;
-	p->alloc_bytes += size;
+	if (!p->sampled) {
+		p->allocs++;
+		p->alloc_bytes += size;
+	}
 	alloc_insert(p, &e);
 	for (int h = 0; h < m->nhooks; h++)
 		if (m->hooks[h].alloc)
@@ -332,7 +357,8 @@ static void record_free(struct model *m, struct model_proc *p, const struct ht_a
 {
 	long i = alloc_find(p, addr);
 
-	p->frees++;
+	if (!p->sampled)
+		p->frees++;
 	if (i >= 0) {
 		for (int h = 0; h < m->nhooks; h++)
 			if (m->hooks[h].free)
@@ -344,6 +370,9 @@ static void record_free(struct model *m, struct model_proc *p, const struct ht_a
 			p->freed[freed_slot(addr)] = addr;
 		return;
 	}
+	/* sampled: BPF counted it, as one of its unknown frees when it was one */
+	if (p->sampled)
+		return;
 	if (m->internal && m->internal(m->internal_ctx, p, a->caller)) {
 		p->internal_frees++;
 		return;
@@ -379,6 +408,8 @@ static void apply_alloc(struct model *m, const struct ht_alloc *a)
 
 	if (!p)
 		return;
+	if (a->hdr.flags & HT_F_SAMPLED)
+		p->sampled = true;
 	switch (a->fn) {
 	case HT_FN_FREE:
 	case HT_FN_DELETE:
@@ -425,7 +456,7 @@ static void apply_alloc(struct model *m, const struct ht_alloc *a)
 		/* realloc(p, 0) that returns NULL has freed p (glibc); any other NULL failed. */
 		if (is_realloc && ptr && size == 0 && a->fn == HT_FN_REALLOC)
 			record_free(m, p, a, ptr);
-		else
+		else if (!p->sampled)
 			p->failed_allocs++;
 		return;
 	}
@@ -461,8 +492,11 @@ static void apply_fork(struct model *m, const struct ht_fork *f)
 		memcpy(child->slots, parent->slots, parent->cap * sizeof(*child->slots));
 		child->cap = parent->cap;
 		child->count = parent->count;
-		child->live_bytes = parent->live_bytes;
 	}
+	/* in sampled mode BPF's totals start the same way (sample_fork) */
+	child->live_bytes = parent->live_bytes;
+	child->live_allocs = parent->live_allocs;
+	child->sampled = parent->sampled;
 }
 
 static void apply_exec(struct model *m, const struct ht_exec *e)
@@ -479,10 +513,28 @@ static void apply_exec(struct model *m, const struct ht_exec *e)
 	p->slots = NULL;
 	p->freed = NULL;
 	p->cap = p->count = 0;
-	p->live_bytes = 0;
+	p->live_bytes = p->live_allocs = 0;
 	p->allocs = p->frees = p->failed_allocs = p->no_return = p->alloc_bytes = 0;
 	p->unmatched_frees = p->double_frees = p->internal_frees = 0;
 	set_comm(p, e->comm);
+}
+
+/* Sampled mode: a process's counts, exact, as BPF kept them. */
+static void apply_totals(struct model *m, const struct ht_totals *t)
+{
+	struct model_proc *p = proc_get(m, t->hdr.pid, t->hdr.ts_ns);
+
+	if (!p)
+		return;
+	p->sampled = true;
+	p->allocs = t->c.allocs;
+	p->alloc_bytes = t->c.alloc_bytes;
+	p->frees = t->c.frees;
+	p->failed_allocs = t->c.failed_allocs;
+	p->no_return = t->c.no_return;
+	p->unmatched_frees = t->c.unknown_frees;
+	p->live_bytes = (uint64_t)t->c.live_bytes;
+	p->live_allocs = (uint64_t)t->c.live_allocs;
 }
 
 void model_apply(struct model *m, const struct ht_hdr *rec)
@@ -535,6 +587,12 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 	case HT_REC_KFUNC:
 		proc_get(m, rec->pid,
 			 rec->ts_ns); /* reports name every process that did something */
+		break;
+	case HT_REC_SAMPLING:
+		m->sample_bytes = ((const struct ht_sampling *)rec)->sample_bytes;
+		break;
+	case HT_REC_TOTALS:
+		apply_totals(m, (const struct ht_totals *)rec);
 		break;
 	case HT_REC_LOST: {
 		const struct ht_lost *l = (const void *)rec;
@@ -678,6 +736,23 @@ void model_memory(const struct model *m, struct model_mem *mem)
 		m->stack_ids.cap * (sizeof(*m->stack_ids.keys) + sizeof(*m->stack_ids.vals));
 	for (size_t i = 0; i < m->nstacks; i++)
 		mem->stacks_bytes += m->stacks[i].nframes * sizeof(uint64_t) + 1;
+}
+
+uint64_t model_sample_bytes(const struct model *m)
+{
+	return m->sample_bytes;
+}
+
+double model_sample_weight(const struct model *m, uint64_t size)
+{
+	if (!m->sample_bytes || !size)
+		return 1.0;
+	return -1.0 / expm1(-(double)size / (double)m->sample_bytes);
+}
+
+uint64_t model_proc_live_allocs(const struct model_proc *p)
+{
+	return p->sampled ? p->live_allocs : p->count;
 }
 
 size_t model_alloc_memory(const struct model *m)

@@ -78,6 +78,14 @@ struct model_proc {
 	size_t nsums;
 
 	uint32_t index; /* its place in model_proc_at(): what other models key their tables by */
+
+	/*
+	 * Sampled mode (--sample-bytes): its slots hold only the sampled allocations, and its
+	 * counts above (allocs ... live_bytes) come from totals records, exact; live_allocs too.
+	 * Its double and internal frees are among unmatched_frees (BPF cannot tell them apart).
+	 */
+	bool sampled;
+	uint64_t live_allocs;
 };
 
 /* frames is NULL while the stack's record has not arrived (or never will: it was lost). */
@@ -142,6 +150,15 @@ int model_stack_shown_cmp(const uint64_t *fa, uint32_t na, bool cuta, const uint
 			  uint32_t nb, bool cutb);
 /* Remembers what a command made of a stack (kreport: was it an interrupt's?). */
 void model_stack_set_mark(struct model *m, uint64_t id, uint8_t mark);
+/* Sampled mode: the mean bytes between samples (a sampling record says it), 0 when exact. */
+uint64_t model_sample_bytes(const struct model *m);
+/*
+ * How many allocations of size bytes a sampled one stands for: 1 / (1 - exp(-size / N)), the
+ * inverse of its chance to be sampled (Go's heap profile scales the same way); 1 when exact.
+ */
+double model_sample_weight(const struct model *m, uint64_t size);
+/* Its live allocations: exact in sampled mode too (not how many its slots hold). */
+uint64_t model_proc_live_allocs(const struct model_proc *p);
 /* Loss counters carried by lost records, by enum ht_lost_kind. */
 const uint64_t *model_lost(const struct model *m);
 /* The last timestamp applied. */

@@ -279,6 +279,7 @@ const char *ht_lost_kind_name(unsigned kind)
 		[HT_LOST_HOLD] = "hold",
 		[HT_LOST_FREE] = "free",
 		[HT_LOST_KMEM_FREE] = "kmem_free",
+		[HT_LOST_SAMPLE_TABLE] = "sample_table",
 	};
 
 	return kind < HT_LOST_MAX ? names[kind] : "?";
@@ -335,6 +336,8 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_SLABS] = HT_MAPS_HDR_SIZE,    /* and its text */
 	[HT_REC_SYS_HIST] = sizeof(struct ht_sys_hist_rec),
 	[HT_REC_BUILD_ID] = sizeof(struct ht_build_id),
+	[HT_REC_SAMPLING] = sizeof(struct ht_sampling),
+	[HT_REC_TOTALS] = sizeof(struct ht_totals),
 };
 
 /* The fields a record of this type must have right (its size is checked): 0, or -1 and why. */
@@ -383,6 +386,21 @@ static int ht_rec_check_fields(const void *buf, int type, const char **why)
 		if (h->key.sys == 0 || h->key.sys >= HT_SYS_MAX ||
 		    h->key.what > HT_SYS_HIST_MMAP_LEN) {
 			*why = "unknown syscall histogram";
+			return -1;
+		}
+		break;
+	}
+	case HT_REC_SAMPLING:
+		if (((const struct ht_sampling *)buf)->sample_bytes == 0) {
+			*why = "sampling record without a rate";
+			return -1;
+		}
+		break;
+	case HT_REC_TOTALS: {
+		const struct ht_totals *t = buf;
+
+		if (t->final > 1 || t->c.live_bytes < 0 || t->c.live_allocs < 0) {
+			*why = "totals record out of range";
 			return -1;
 		}
 		break;

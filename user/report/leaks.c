@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The leaks report's sums: per stack, per process, with growth between interval reports. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,8 @@ static size_t leaks_merge_cut(struct leaks *l, const struct model_proc *p, struc
 					   v[rep].nframes, v[rep].cut)) {
 			sums[out - 1].bytes += v[i].sum.bytes;
 			sums[out - 1].allocs += v[i].sum.allocs;
+			sums[out - 1].est_bytes += v[i].sum.est_bytes;
+			sums[out - 1].est_allocs += v[i].sum.est_allocs;
 			continue;
 		}
 		rep = i;
@@ -154,7 +157,9 @@ struct leaks_build {
 	size_t hcap;	 /* a power of two, at least twice what may go in */
 };
 
-static void leaks_add(struct leaks_build *b, uint32_t stack, uint64_t bytes, uint64_t allocs)
+/* w: how many allocations each of these stands for (sampled mode), else 1 */
+static void leaks_add(struct leaks_build *b, uint32_t stack, uint64_t bytes, uint64_t allocs,
+		      double w)
 {
 	size_t h = (size_t)(((uint64_t)stack + 1) * 0x9e3779b97f4a7c15ull >> 32) & (b->hcap - 1);
 
@@ -175,6 +180,8 @@ static void leaks_add(struct leaks_build *b, uint32_t stack, uint64_t bytes, uin
 	}
 	b->sums[b->index[h] - 1].bytes += bytes;
 	b->sums[b->index[h] - 1].allocs += allocs;
+	b->sums[b->index[h] - 1].est_bytes += w * (double)bytes;
+	b->sums[b->index[h] - 1].est_allocs += w * (double)allocs;
 }
 
 struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, uint64_t now,
@@ -197,15 +204,20 @@ struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, ui
 		return NULL;
 	while ((a = model_proc_next_alloc(p, &pos)))
 		if (end - a->ts_ns >= l->min_age_ns && a->ts_ns <= end)
-			leaks_add(&b, a->stack, a->size, 1);
+			leaks_add(&b, a->stack, a->size, 1,
+				  p->sampled ? model_sample_weight(l->m, a->size) : 1.0);
 	/* an exited process's, kept as sums per stack (model_set_exit_age) */
 	pos = 0;
 	while ((sum = model_proc_next_sum(p, &pos)))
 		if (end - sum->ts_ns >= l->min_age_ns && sum->ts_ns <= end)
-			leaks_add(&b, sum->stack, sum->bytes, sum->count);
+			leaks_add(&b, sum->stack, sum->bytes, sum->count, 1.0); /* weighed */
 	free(b.index);
 	count = b.count;
 	sums = b.sums;
+	for (size_t i = 0; p->sampled && i < count; i++) {
+		sums[i].bytes = (uint64_t)llround(sums[i].est_bytes);
+		sums[i].allocs = (uint64_t)llround(sums[i].est_allocs);
+	}
 	if (l->true_frames && count)
 		count = leaks_merge_cut(l, p, sums, count);
 	for (size_t i = 0; i < count; i++)

@@ -11,9 +11,10 @@
 #include "model/model.h"
 
 struct leaks_stack {
-	uint32_t stack; /* the model's stack index, MODEL_NO_STACK for those without */
-	uint64_t bytes, allocs;
-	int64_t growth; /* bytes since the last leaks_remember() of the process */
+	uint32_t stack;		/* the model's stack index, MODEL_NO_STACK for those without */
+	uint64_t bytes, allocs; /* sampled mode: estimates (the sums below, rounded) */
+	int64_t growth;		/* bytes since the last leaks_remember() of the process */
+	double est_bytes, est_allocs; /* sampled mode: each allocation by its weight */
 };
 
 struct leaks;

@@ -12,9 +12,12 @@
 #include <stdint.h>
 #include "heaptrail.h"
 
-/* Versions: 2 packed allocator records; 3 added ns_pid to comm records, and build-id records. */
+/*
+ * Versions: 2 packed allocator records; 3 added ns_pid to comm records, and build-id records; 4
+ * sampling and totals records (--sample-bytes).
+ */
 #define RECFILE_MAGIC	      "HEAPTRL\n"
-#define RECFILE_VERSION	      3		  /* 1 and 2 are still read */
+#define RECFILE_VERSION	      4		  /* 1 to 3 are still read */
 #define RECFILE_BLOCK_MAGIC   0x4b4c4254u /* "TBLK" */
 #define RECFILE_BLOCK_RAW_MAX (1u << 20)  /* records per block, in bytes */
 
