@@ -5,6 +5,7 @@
  * user stack of each allocation captured at its entry.
  */
 #include "shared.h"
+#include "sample.h"
 #include "unwind.h"
 
 /* Stack capture: a per-CPU scratch record. */
@@ -104,6 +105,102 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	bpf_ringbuf_submit(rec, wakeup_flags());
 }
 
+/* Sampled mode: the free of a sampled block that a realloc moved to one not sampled. */
+static __always_inline void emit_sampled_free(struct thread_state *st, __u64 id, __u64 now,
+					      __u64 ptr)
+{
+	struct ht_alloc *rec;
+
+	rec = reserve_or_count(HT_REC_ALLOC, sizeof(*rec), id, now, HT_F_SAMPLED, HT_LOST_FREE);
+	if (!rec)
+		return;
+	__builtin_memset(&rec->fn, 0, sizeof(*rec) - sizeof(rec->hdr));
+	rec->fn = HT_FN_FREE;
+	rec->caller = st->alloc_ret;
+	rec->args[0] = ptr;
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+/*
+ * Sampled mode, a free at its entry: counted, and sent when its block was sampled (sp: the
+ * stack pointer at entry).
+ */
+static __always_inline void sample_free_call(struct pt_regs *ctx, struct thread_state *st, __u64 id,
+					     __u64 now, __u64 sp)
+{
+	struct ht_sample_proc *proc;
+
+	st->alloc_stack = 0;
+	if (!st->alloc_args[0])
+		return;
+	proc = sample_proc_get(id >> 32, now);
+	if (!proc || !sample_free(proc, st->alloc_args[0], now))
+		return;
+	if (capture_stacks && capture_free_stacks)
+		st->alloc_stack =
+			capture_stack(ctx, id, now, st->alloc_ret, sp, PT_REGS_FP(ctx), false);
+	emit_alloc(st, id, now, 0, 0, HT_F_SAMPLED);
+}
+
+/* Sampled mode, an allocation's entry: is it sampled? Only then is its stack taken. */
+static __always_inline void sample_enter(struct pt_regs *ctx, struct thread_state *st, __u64 id,
+					 __u64 now)
+{
+	st->alloc_size = sample_size(HT_COOKIE_FN(st->alloc_cookie), st->alloc_args);
+	st->alloc_sampled = sample_take(st, st->alloc_size);
+	st->alloc_stack = st->alloc_sampled && capture_stacks
+				  ? capture_stack(ctx, id, now, st->alloc_ret, st->alloc_sp,
+						  PT_REGS_FP(ctx), true)
+				  : 0;
+}
+
+/*
+ * Sampled mode, an allocation's return: every block is followed, only a sampled one is sent
+ * (and the free of a sampled one that a realloc moved), with the model's reading of a result.
+ */
+static __always_inline void sample_return(struct thread_state *st, __u64 id, __u64 now, __u64 ret,
+					  __u64 addr, __u32 fn)
+{
+	struct ht_sample_proc *proc = sample_proc_get(id >> 32, now);
+	bool is_realloc = fn == HT_FN_REALLOC || fn == HT_FN_REALLOCARRAY, old_sampled = false;
+	__u64 ptr = is_realloc ? st->alloc_args[0] : 0;
+
+	if (!proc)
+		return;
+	if (!addr) {
+		/* realloc(p, 0) that returns NULL has freed p (glibc); any other NULL failed */
+		if (fn == HT_FN_REALLOC && ptr && st->alloc_size == 0) {
+			if (sample_free(proc, ptr, now))
+				emit_alloc(st, id, now, ret, addr, HT_F_SAMPLED);
+		} else {
+			__sync_fetch_and_add(&proc->c.failed_allocs, 1);
+		}
+		return;
+	}
+	if (ptr)
+		old_sampled = sample_free(proc, ptr, now);
+	sample_alloc(proc, addr, st->alloc_size, st->alloc_sampled, now);
+	if (st->alloc_sampled) {
+		/* the model frees what a realloc moved only when it holds it */
+		if (is_realloc && !old_sampled)
+			st->alloc_args[0] = 0;
+		emit_alloc(st, id, now, ret, addr, HT_F_SAMPLED);
+	} else if (old_sampled) {
+		emit_sampled_free(st, id, now, ptr);
+	}
+}
+
+/* Sampled mode: a call left without returning is counted, not sent. */
+static __always_inline void sample_no_return(__u64 id, __u64 now)
+{
+	struct ht_sample_proc *proc = sample_proc_get(id >> 32, now);
+
+	if (!proc)
+		return;
+	__sync_fetch_and_add(&proc->c.no_return, 1);
+	__sync_fetch_and_add(&proc->c.failed_allocs, 1);
+}
+
 static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, __u64 cookie);
 static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_state *st, __u64 id,
 					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie);
@@ -166,8 +263,12 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 				st->alloc_depth++;
 			return 0;
 		}
-		if (!HT_FN_IS_FREE(HT_COOKIE_FN(st->alloc_cookie)))
-			emit_alloc(st, id, now, 0, 0, HT_F_NO_RETURN);
+		if (!HT_FN_IS_FREE(HT_COOKIE_FN(st->alloc_cookie))) {
+			if (sample_bytes)
+				sample_no_return(id, now);
+			else
+				emit_alloc(st, id, now, 0, 0, HT_F_NO_RETURN);
+		}
 		st->alloc_depth = 0;
 	}
 	if (instant)
@@ -176,15 +277,22 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st->alloc_cookie = cookie;
 	st->alloc_sp = sp;
 	st->alloc_ret = ret_addr;
+	st->alloc_args[0] = PT_REGS_PARM1(ctx);
+	st->alloc_args[1] = PT_REGS_PARM2(ctx);
+	st->alloc_args[2] = PT_REGS_PARM3(ctx);
+	st->alloc_ts = now;
+	if (sample_bytes) {
+		if (HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
+			sample_free_call(ctx, st, id, now, sp);
+		else
+			sample_enter(ctx, st, id, now);
+		return 0;
+	}
 	st->alloc_stack =
 		capture_stacks && (capture_free_stacks || !HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
 			? capture_stack(ctx, id, now, ret_addr, sp, PT_REGS_FP(ctx),
 					!HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
 			: 0;
-	st->alloc_args[0] = PT_REGS_PARM1(ctx);
-	st->alloc_args[1] = PT_REGS_PARM2(ctx);
-	st->alloc_args[2] = PT_REGS_PARM3(ctx);
-	st->alloc_ts = now;
 	/*
 	 * Frees are emitted at entry: once free() has begun, another thread may be handed the same
 	 * address, and its malloc record must come after this one.
@@ -211,6 +319,10 @@ static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_st
 	st->alloc_args[0] = PT_REGS_PARM1(ctx);
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);
+	if (sample_bytes) {
+		sample_free_call(ctx, st, id, now, sp);
+		return 0;
+	}
 	st->alloc_stack =
 		capture_stacks && capture_free_stacks
 			? capture_stack(ctx, id, now, ret_addr, sp, PT_REGS_FP(ctx), false)
@@ -266,7 +378,10 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, 
 	if (st->alloc_stack == STACK_AT_RETURN)
 		st->alloc_stack = capture_stack(ctx, id, now, st->alloc_ret, st->alloc_sp,
 						PT_REGS_FP(ctx), false);
-	emit_alloc(st, id, now, ret, addr, 0);
+	if (sample_bytes)
+		sample_return(st, id, now, ret, addr, fn);
+	else
+		emit_alloc(st, id, now, ret, addr, 0);
 	return 0;
 }
 

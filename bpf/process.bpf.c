@@ -4,6 +4,7 @@
  * held until userspace read its mappings), exit and renames.
  */
 #include "shared.h"
+#include "sample.h"
 
 /*
  * A process's pid in the innermost pid namespace it lives in (a container's), 0 when that is
@@ -61,6 +62,8 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 				up->holds_left = HT_UNWIND_HOLDS;
 		}
 	}
+	if (sample_bytes)
+		sample_fork(parent_tgid, child_tgid, bpf_ktime_get_ns());
 	rec = reserve(HT_REC_FORK, sizeof(*rec),
 		      ((__u64)parent_tgid << 32) | BPF_CORE_READ(parent, pid), bpf_ktime_get_ns(),
 		      0);
@@ -93,6 +96,9 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		bpf_map_delete_elem(&unwind_procs, &tgid);
 	if (!target_flags(tgid))
 		return 0;
+	/* the old program's totals, before the record that ends it */
+	if (sample_bytes)
+		sample_proc_end(id, tgid);
 	rec = reserve(HT_REC_EXEC, sizeof(*rec), id, bpf_ktime_get_ns(), 0);
 	if (!rec)
 		return 0;
@@ -124,6 +130,9 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	/* its tables go here, whoever gave them (its fork, which userspace may not have seen) */
 	if (unwind_tables)
 		bpf_map_delete_elem(&unwind_procs, &tgid);
+	/* its totals come before its exit, which retires it in the model */
+	if (sample_bytes)
+		sample_proc_end(id, tgid);
 	if (!target_flags(tgid))
 		return 0;
 	/* Deleting also settles which of several racing last threads reports the exit. */

@@ -31,6 +31,8 @@ OPTIONS = {
     "--unwind-table-size": ("4096", {"leaks", "hist", "record"}),
     "--free-stacks": (None, {"leaks", "record"}),
     "--fault-stream": (None, {"hist", "timeline", "record"}),
+    "--sample-bytes": ("64K", {"leaks", "record"}),
+    "--sample-table-size": ("4096", {"leaks", "record"}),
     "--events": ("alloc", {"trace"}),
     "--top": ("3", {"leaks", "hist"}),
     "--min-age": ("10", {"leaks"}),
@@ -93,7 +95,8 @@ def test_help_lists_what_the_command_takes(cmd):
 
 @pytest.mark.parametrize("opt", ["--duration 1", "--ringbuf-size 4096", "--probe-at-entry",
                                  "--kmem-table-size 64", "--stack-table-size 64",
-                                 "--free-stacks", "--interval 1", "--floor"])
+                                 "--free-stacks", "--interval 1", "--floor",
+                                 "--sample-bytes 64K", "--sample-table-size 4096"])
 def test_live_options_are_refused_with_a_recording(opt):
     for order in (opt.split() + ["-i", "x.htr"], ["-i", "x.htr"] + opt.split()):
         line = one_line(run_heaptrail(["leaks"] + order))

@@ -39,6 +39,8 @@ enum {
 	OPT_UNWIND_TABLE,
 	OPT_FREE_STACKS,
 	OPT_FAULT_STREAM,
+	OPT_SAMPLE_BYTES,
+	OPT_SAMPLE_TABLE,
 };
 
 static const struct cli_option target_options[] = {
@@ -114,6 +116,18 @@ static const struct cli_option fault_options[] = {
 	{ NULL },
 };
 
+static const struct cli_option sample_options[] = {
+	{ "sample-bytes", 0, "BYTES",
+	  "Take the stacks of a sample of allocations, one per BYTES on average (K/M/G allowed), "
+	  "and follow only those: process totals stay exact, stacks' numbers are estimates",
+	  OPT_SAMPLE_BYTES, true },
+	{ "sample-table-size", 0, "N",
+	  "Live allocations followed in the kernel when sampling, ~96 bytes each, preallocated "
+	  "(default 262144; more are counted lost)",
+	  OPT_SAMPLE_TABLE, true },
+	{ NULL },
+};
+
 /* The groups in the order --help lists them. */
 static const struct {
 	unsigned group;
@@ -127,6 +141,7 @@ static const struct {
 	{ CLI_STACKS, "Stacks", stack_options },
 	{ CLI_FREE_STACKS, "Stacks", free_stack_options },
 	{ CLI_FAULTS, "Page faults", fault_options },
+	{ CLI_SAMPLE, "Sampling", sample_options },
 };
 
 #define CLI_NGROUPS (sizeof(cli_groups) / sizeof(cli_groups[0]))
@@ -311,6 +326,16 @@ static int cli_parse_group_option(struct cli *cli, int key, const char *arg, int
 	case OPT_FAULT_STREAM:
 		cli->fault_stream = true;
 		return 0;
+	case OPT_SAMPLE_BYTES:
+		if (cli_parse_size(arg, &cli->sample_bytes) || cli->sample_bytes == 0 ||
+		    cli->sample_bytes > (1ul << 40))
+			return cli_usage_error("--sample-bytes '%s': want 1 to 1T bytes, K/M/G "
+					       "suffixes allowed",
+					       arg);
+		return 0;
+	case OPT_SAMPLE_TABLE:
+		return cli_parse_count("--sample-table-size", arg, 1ul << 26,
+				       &cli->sample_table_size);
 	}
 	return cli_usage_error("internal error: option %d has no parser", key);
 }

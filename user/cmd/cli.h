@@ -43,7 +43,9 @@ struct cli {
 	unsigned unwind_table_rows; /* 0: the default */
 	bool free_stacks;
 	bool probe_at_entry;
-	bool fault_stream; /* one record per fault (no batching in BPF), for comparison */
+	bool fault_stream;	    /* one record per fault (no batching in BPF), for comparison */
+	unsigned long sample_bytes; /* --sample-bytes: 0, or the mean bytes between samples */
+	unsigned sample_table_size; /* --sample-table-size; 0: the default */
 };
 
 /* The option groups a command can take besides its own. */
@@ -55,6 +57,7 @@ enum cli_group {
 	CLI_STACKS = 1 << 4, /* --stack-depth --stack-table-size --unwind --unwind-table-size */
 	CLI_FREE_STACKS = 1 << 5, /* --free-stacks */
 	CLI_FAULTS = 1 << 6,	  /* --fault-stream */
+	CLI_SAMPLE = 1 << 7,	  /* --sample-bytes --sample-table-size */
 };
 
 struct cli_option {

@@ -27,6 +27,8 @@ static inline struct tracer_opts tracer_opts_of(const struct cli *cli)
 		.watch_stdout = true, /* but record, which writes a file */
 		.want_kmem = cli->kernel && !cli->input,
 		.kmem_table_size = cli->kmem_table_size,
+		.sample_bytes = cli->sample_bytes,
+		.sample_table_size = cli->sample_table_size,
 	};
 }
 

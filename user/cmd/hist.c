@@ -127,6 +127,14 @@ int cmd_hist(struct cli *cli)
 	if (source_open(&so, on_event, &hc, "tracing; the histograms come at the end", &src) ||
 	    source_run(src))
 		goto out;
+	/* a sample's blocks would be taken for every allocation: refused, not misreported */
+	if (model_sample_bytes(hc.model)) {
+		fprintf(stderr,
+			"heaptrail: %s was recorded with --sample-bytes: hist needs every "
+			"allocation (leaks reads it)\n",
+			cli->input);
+		goto out;
+	}
 	struct dists_out rep = { .model = hc.model,
 				 .dists = hc.dists,
 				 .sym = hc.sym,

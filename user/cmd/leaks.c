@@ -133,13 +133,30 @@ static const struct cli_example leaks_examples[] = {
 	{ "leaks -k -d 30 --min-age 5000", "kernel allocations outstanding for 5 s or more" },
 	{ "leaks -i run.htr --folded out.folded", "a recording's leaks as folded stacks" },
 	{ "leaks -c ./myprog --html leaks.html", "a page to open in a browser: flame graphs" },
+	{ "leaks -p 1234 --sample-bytes 512K", "exact totals, stacks from a sample: cheaper" },
 	{ NULL },
 };
+
+/* The pictures would weigh a sample as if it were every allocation: not yet. */
+static int leaks_check_sampled(uint64_t sample_bytes)
+{
+	if (sample_bytes && (leaks_opts.html || leaks_opts.pprof || leaks_opts.folded))
+		return cli_usage_error("--sample-bytes: --html, --pprof and --folded are not "
+				       "available for sampled allocations yet");
+	return 0;
+}
+
+static int leaks_check(const struct cli *cli)
+{
+	return leaks_check_sampled(cli->sample_bytes);
+}
 
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(leaks, "live allocations at the end, grouped by stack, largest first",
 	    "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",
-	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS);
+	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS |
+		    CLI_SAMPLE,
+	    .check = leaks_check);
 
 struct leaks_ctx {
 	struct cli *cli;
@@ -411,6 +428,11 @@ int cmd_leaks(struct cli *cli)
 	if (leaks_opts.floor) {
 		fprintf(stderr, "heaptrail: floor: %" PRIu64 " allocator probe hits\n",
 			tracer_floor_hits(source_tracer(src)));
+		goto out;
+	}
+	/* a recording made with --sample-bytes says so only as it is read */
+	if (leaks_check_sampled(model_sample_bytes(lc.model))) {
+		status = EXIT_USAGE;
 		goto out;
 	}
 	if (lc.space)

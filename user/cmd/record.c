@@ -58,7 +58,7 @@ static const struct cli_example record_examples[] = {
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(record, "everything the reports need, into a file (-o FILE); then -i FILE",
 	    "TARGET -o FILE [OPTION...]",
-	    CLI_TARGET | CLI_KERNEL | CLI_STACKS | CLI_FREE_STACKS | CLI_FAULTS,
+	    CLI_TARGET | CLI_KERNEL | CLI_STACKS | CLI_FREE_STACKS | CLI_FAULTS | CLI_SAMPLE,
 	    .check = record_check);
 
 struct record_ctx {

@@ -120,6 +120,14 @@ int cmd_timeline(struct cli *cli)
 	if (source_open(&so, on_event, &tc, "tracing; the timeline comes at the end", &src) ||
 	    source_run(src))
 		goto out;
+	/* a sample's blocks would be taken for every allocation: refused, not misreported */
+	if (model_sample_bytes(tc.model)) {
+		fprintf(stderr,
+			"heaptrail: %s was recorded with --sample-bytes: timeline needs every "
+			"allocation (leaks reads it)\n",
+			cli->input);
+		goto out;
+	}
 	space_finish(tc.space);
 	status =
 		space_out_files(tc.space, &files[0], &files[1], &files[2]) ? EXIT_RUNTIME : EXIT_OK;

@@ -32,6 +32,10 @@ void leaks_out_text(const struct leaks_out *o, uint64_t now)
 
 	if (o->interval)
 		printf("heaptrail leaks: report %u\n", o->report);
+	if (model_sample_bytes(o->model))
+		printf("sampled: one allocation per %" PRIu64 " bytes on average; process totals "
+		       "are exact, stacks' bytes and allocations estimated (~)\n",
+		       model_sample_bytes(o->model));
 	for (size_t i = 0; !o->kernel_only && i < model_nprocs(o->model); i++) {
 		const struct model_proc *p = model_proc_at(o->model, i);
 		size_t n = 0, shown;
@@ -41,10 +45,17 @@ void leaks_out_text(const struct leaks_out *o, uint64_t now)
 		if (p->ns_pid)
 			printf("pid %u in its namespace, ", p->ns_pid);
 		leaks_out_status(p);
-		printf("): %" PRIu64 " bytes in %zu live allocations", p->live_bytes, p->count);
-		printf("; %" PRIu64 " unmatched frees, %" PRIu64 " double frees, %" PRIu64
-		       " failed allocations\n",
-		       p->unmatched_frees, p->double_frees, p->failed_allocs);
+		printf("): %" PRIu64 " bytes in %" PRIu64 " live allocations", p->live_bytes,
+		       model_proc_live_allocs(p));
+		if (p->sampled)
+			printf("; %" PRIu64
+			       " frees of addresses not live (unmatched, double or the "
+			       "allocator's own), %" PRIu64 " failed allocations\n",
+			       p->unmatched_frees, p->failed_allocs);
+		else
+			printf("; %" PRIu64 " unmatched frees, %" PRIu64 " double frees, %" PRIu64
+			       " failed allocations\n",
+			       p->unmatched_frees, p->double_frees, p->failed_allocs);
 		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
 			struct sym_frame f[SYMBOLIZE_MAX_INLINED];
 			int k = symbolize_resolve(o->sym, p->pid, p->start_ns,
@@ -61,8 +72,10 @@ void leaks_out_text(const struct leaks_out *o, uint64_t now)
 		}
 		shown = n < o->top ? n : o->top;
 		for (size_t k = 0; k < shown; k++) {
-			printf("  %" PRIu64 " bytes in %" PRIu64 " allocation%s", sums[k].bytes,
-			       sums[k].allocs, sums[k].allocs == 1 ? "" : "s");
+			const char *est = p->sampled ? "~" : "";
+
+			printf("  %s%" PRIu64 " bytes in %s%" PRIu64 " allocation%s", est,
+			       sums[k].bytes, est, sums[k].allocs, sums[k].allocs == 1 ? "" : "s");
 			if (o->interval)
 				printf(" (%+" PRId64 " since the last report)", sums[k].growth);
 			printf(" from:\n");
@@ -105,7 +118,8 @@ void leaks_out_json_proc(struct json *j, const struct model_proc *p)
 	if (p->ns_pid)
 		json_kv_u64(j, "ns_pid", p->ns_pid);
 	json_kv_u64(j, "live_bytes", p->live_bytes);
-	json_kv_u64(j, "live_allocs", p->count);
+	json_kv_u64(j, "live_allocs", model_proc_live_allocs(p));
+	json_kv_bool(j, "sampled", p->sampled);
 	json_kv_u64(j, "allocs", p->allocs);
 	json_kv_u64(j, "alloc_bytes", p->alloc_bytes);
 	json_kv_u64(j, "frees", p->frees);
@@ -123,6 +137,8 @@ void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
 	json_kv_u64(j, "ts_ns", now);
 	if (o->interval)
 		json_kv_u64(j, "report", o->report);
+	/* 0: exact; else stacks' numbers are estimates from allocations sampled one per N bytes */
+	json_kv_u64(j, "sample_bytes", model_sample_bytes(o->model));
 	json_key(j, "processes");
 	json_array_begin(j);
 	for (size_t i = 0; !o->kernel_only && i < model_nprocs(o->model); i++) {

@@ -111,6 +111,8 @@ int ring_on_record(void *ctx, void *data, size_t size)
 	}
 	targets_follow(t, data);
 	ring_unwind(t, data);
+	if (((struct ht_hdr *)data)->type == HT_REC_TOTALS && ((struct ht_totals *)data)->final)
+		t->sample_ended = true; /* its blocks are left for sample_sweep */
 	t->ring_records++;
 	t->ring_bytes += size;
 	if (((struct ht_hdr *)data)->type == HT_REC_STACK)

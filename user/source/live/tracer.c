@@ -150,6 +150,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		if (ring_poll(t))
 			return -1;
 		ring_report_losses(t, false);
+		sample_sweep(t);
 		now = tracer_now_ns();
 		if (deadline && now >= deadline)
 			break;
@@ -168,6 +169,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			 * followed at once by one that saw nothing new.
 			 */
 			ring_buffer__consume(t->rb);
+			sample_report(t);
 			t->tick(t->cb_ctx);
 			next_tick = tracer_now_ns() + t->tick_ns;
 		}
@@ -187,6 +189,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		return -1;
 	ring_buffer__consume(t->rb);
 	ring_drain_fault_batches(t);
+	sample_report(t);
 	if (t->opts.want_vm && t->opts.sys_hists && tracer_emit_sys_hists(t))
 		return -1;
 	ring_report_losses(t, true);
@@ -276,6 +279,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	bpf_program__set_autoload(t->skel->progs.alloc_return,
 				  opts->want_alloc && !t->uprobe_multi);
 	bpf_program__set_autoload(t->skel->progs.alloc_enter_multi, t->uprobe_multi);
+	if (sample_prepare(t))
+		return -1;
 	t->hooks = hooks_prepare(t->skel, opts->want_vm, opts->verbose);
 	t->kmem = kmem_prepare(t->skel, opts->want_kmem, opts->kmem_stacks, opts->kmem_table_size,
 			       opts->verbose);
@@ -313,6 +318,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	}
 	t->start_ns = tracer_now_ns();
+	sample_announce(t);
 	if (attach_kernel(t) || guard_keep_links(t, t->links, t->nlinks))
 		return -1;
 	/* Nothing to hold a forked child for when the probes are shared or there are none. */

@@ -40,6 +40,8 @@ struct tracer_opts {
 	unsigned stack_table_size;
 	enum unwind_mode unwind; /* how user stacks are walked */
 	unsigned unwind_table_rows;
+	uint64_t sample_bytes;	    /* --sample-bytes: 0, or the mean bytes between samples */
+	unsigned sample_table_size; /* live allocations BPF follows in sampled mode; 0: default */
 	bool verbose;
 	bool watch_stdout; /* a closed pipe on stdout ends the run: nobody reads the output */
 };

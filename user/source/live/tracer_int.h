@@ -73,7 +73,10 @@ struct tracer {
 	uint64_t kmem_nested, kmem_nested_next_ns; /* kmem_nested_misses(), read now and then */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
-	uint64_t tick_ns; /* tracer_set_tick */
+	bool sample_ended;	       /* sampled mode: an image ended since the last sweep */
+	uint64_t sample_sweep_next_ns; /* and when the next may run */
+	uint64_t sample_swept;	       /* live blocks of ended images deleted (-v) */
+	uint64_t tick_ns;	       /* tracer_set_tick */
 	void (*tick)(void *ctx);
 	int error;	/* set from the callback: stops the loop */
 	bool cut_short; /* the run ended on SIGINT, SIGTERM or a closed output */
@@ -135,6 +138,12 @@ void ring_drain_fault_batches(struct tracer *t);
 int ring_on_record(void *ctx, void *data, size_t size);
 void ring_report_losses(struct tracer *t, bool final);
 int ring_poll(struct tracer *t);
+
+/* sample.c */
+int sample_prepare(struct tracer *t);
+void sample_announce(struct tracer *t);
+void sample_report(struct tracer *t);
+void sample_sweep(struct tracer *t);
 
 /* settle.c */
 int settle_kmem(struct tracer *t, bool linger, volatile sig_atomic_t *stop);

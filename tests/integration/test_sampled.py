@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Sampled mode (--sample-bytes): process totals exactly as without sampling, stacks of a
+Poisson sample of allocations scaled to estimates within the spread the sampling allows, and
+no stack that the program did not leak from."""
+import json
+import math
+import os
+
+import pytest
+
+from conftest import fixture_path, run_heaptrail
+
+N = 64 * 1024
+TOTALS = ("allocs", "alloc_bytes", "frees", "failed_allocs", "live_bytes", "live_allocs")
+
+
+def leaks_report(args, tmp_path, name, timeout=120):
+    truth = tmp_path / f"{name}.truth"
+    proc = run_heaptrail(["leaks", "--json", "--top", "100000", *args, "-c",
+                          f"{fixture_path('sampled')} {truth}"], timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads([l for l in proc.stdout.splitlines() if l.startswith("{")][-1])
+    lines = [json.loads(l) for l in truth.read_text().splitlines()]
+    return report, lines
+
+
+def site_of(stack):
+    """The fixture's leaking site a stack comes from, None for another."""
+    for f in stack["frames"]:
+        if f.get("sym", "").startswith("site_"):
+            return f["sym"]
+    return None
+
+
+def shown(stack):
+    return tuple(f.get("sym") or f["addr"] for f in stack["frames"])
+
+
+def spread(sizes):
+    """The standard deviation of a site's estimated bytes: each block of s bytes is sampled
+    with chance p = 1 - exp(-s/N) and then counts s/p, a variance of s^2 (1 - p) / p."""
+    var = 0.0
+    for s in sizes:
+        p = -math.expm1(-s / N)
+        var += s * s * (1 - p) / p
+    return math.sqrt(var)
+
+
+def test_sampled_totals_exact_sites_estimated(tmp_path):
+    exact, _ = leaks_report([], tmp_path, "exact")
+    sampled, truth = leaks_report(["--sample-bytes", "64K"], tmp_path, "sampled")
+    assert exact["sample_bytes"] == 0 and sampled["sample_bytes"] == N
+    (pe,) = [p for p in exact["processes"] if p["comm"] == "sampled"]
+    (ps,) = [p for p in sampled["processes"] if p["comm"] == "sampled"]
+    assert ps["sampled"] and not pe["sampled"]
+    # the fixture runs the same every time: so do its totals, sampled or not
+    for k in TOTALS:
+        assert ps[k] == pe[k], (k, ps[k], pe[k])
+    assert sum(v for v in sampled["lost"].values()) == 0, sampled["lost"]
+
+    sites = {l["site"]: l for l in truth if "site" in l}
+    sizes = {}
+    for l in truth:
+        if "block" in l:
+            sizes.setdefault(l["block"], []).append(l["size"])
+    assert set(sites) == {"site_64k", "site_1m", "site_4m", "site_16m", "site_64m"}
+    # exact mode: every site to the byte (what the sampled one is measured against)
+    exact_by_site, est_by_site = {}, {}
+    for s in pe["stacks"]:
+        if site_of(s):
+            exact_by_site[site_of(s)] = exact_by_site.get(site_of(s), 0) + s["bytes"]
+    for name, l in sites.items():
+        assert exact_by_site[name] == l["bytes"], (name, exact_by_site, l)
+    # no stack invented: each sampled stack is one the exact run reported, frames and all
+    exact_stacks = {shown(s) for s in pe["stacks"]}
+    for s in ps["stacks"]:
+        assert shown(s) in exact_stacks, s
+        if site_of(s):
+            est_by_site[site_of(s)] = est_by_site.get(site_of(s), 0) + s["bytes"]
+    for name, l in sites.items():
+        true = l["bytes"]
+        if true >= 4 * N:
+            # missed only when no sample point fell in its bytes: exp(-16) at 1 MiB, 1e-7
+            assert name in est_by_site, (name, est_by_site)
+        if true >= 256 * N:
+            sd = spread(sizes[name])
+            # The bound: 10% is more than 3 standard deviations of the estimate for these
+            # sites (16 MiB of 64-256 KiB blocks: 2.6%; 64 MiB of 4-32 KiB blocks: 3.0%),
+            # so a correct sampler fails this in about 3 runs in 1,000.
+            assert 0.10 * true >= 3 * sd, (name, sd / true)
+            err = abs(est_by_site[name] - true) / true
+            assert err <= 0.10, (name, est_by_site[name], true, f"{sd / true:.3f} sd")
+
+
+def test_sampled_text_says_estimates(tmp_path):
+    truth = tmp_path / "t.truth"
+    proc = run_heaptrail(["leaks", "--sample-bytes", "64K", "--top", "3", "-c",
+                          f"{fixture_path('sampled')} {truth}"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "sampled: one allocation per 65536 bytes on average" in proc.stdout
+    assert "  ~" in proc.stdout and "allocation" in proc.stdout
+
+
+def test_sampled_recording(tmp_path):
+    """record --sample-bytes: the recording says it was sampled, and leaks -i reads the same
+    exact totals; timeline and hist, which need every allocation, refuse it."""
+    rec = tmp_path / "s.htr"
+    truth = tmp_path / "r.truth"
+    proc = run_heaptrail(["record", "--sample-bytes", "64K", "-o", str(rec), "-c",
+                          f"{fixture_path('sampled')} {truth}"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    exact, _ = leaks_report([], tmp_path, "exact2")
+    proc = run_heaptrail(["leaks", "--json", "-i", str(rec)])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["sample_bytes"] == N
+    (pr,) = [p for p in report["processes"] if p["comm"] == "sampled"]
+    (pe,) = [p for p in exact["processes"] if p["comm"] == "sampled"]
+    for k in TOTALS:
+        assert pr[k] == pe[k], (k, pr[k], pe[k])
+    assert {site_of(s) for s in pr["stacks"]} >= {"site_16m", "site_64m"}
+    for cmd in (["timeline"], ["hist"]):
+        proc = run_heaptrail(cmd + ["-i", str(rec)])
+        assert proc.returncode != 0
+        lines = proc.stderr.strip().splitlines()
+        assert lines[-1].startswith("heaptrail: ") and "--sample-bytes" in lines[-1], lines
+    proc = run_heaptrail(["leaks", "-i", str(rec), "--pprof", str(tmp_path / "p.pb.gz")])
+    assert proc.returncode != 0 and "--sample-bytes" in proc.stderr
+
+
+def test_sampled_fork_totals(tmp_path):
+    """A forked child starts with its parent's blocks: its frees of them are subtracted, its
+    totals and its parent's as without sampling."""
+    def run(args, name):
+        truth = tmp_path / f"{name}.truth"
+        proc = run_heaptrail(["leaks", "--json", *args, "-c",
+                              f"{fixture_path('fork_leak')} {truth}"])
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout.splitlines()[-1])
+        return sorted((p for p in report["processes"]), key=lambda p: p["start_ns"])
+
+    exact = run([], "e")
+    sampled = run(["--sample-bytes", "1"], "s")
+    assert len(exact) == len(sampled) == 2
+    for pe, ps in zip(exact, sampled):
+        for k in TOTALS:
+            assert ps[k] == pe[k], (pe["comm"], k, ps[k], pe[k])
+        # one byte apart: every allocation is sampled, so the stacks are the exact ones
+        assert sorted((s["bytes"], s["allocs"]) for s in ps["stacks"]) == \
+            sorted((s["bytes"], s["allocs"]) for s in pe["stacks"]), pe["comm"]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--sample-bytes", "0"], "--sample-bytes '0'"),
+    (["--sample-bytes", "x"], "--sample-bytes 'x'"),
+    (["--sample-bytes", "64K", "--html", "/tmp/x.html"], "--sample-bytes"),
+    (["--sample-table-size", "0"], "--sample-table-size"),
+])
+def test_sampled_bad_options(args, msg):
+    proc = run_heaptrail(["leaks", *args, "-c", "true"])
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("heaptrail: ") and msg in lines[0], lines
