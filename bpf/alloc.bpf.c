@@ -105,12 +105,33 @@ static __always_inline void emit_alloc(struct thread_state *st, __u64 id, __u64 
 	bpf_ringbuf_submit(rec, wakeup_flags());
 }
 
+/* The return address at sp: the caller's, at an allocator's entry. */
+static __always_inline __u64 read_ret_addr(__u64 sp)
+{
+	__u64 ret_addr = 0;
+
+	bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp);
+	return ret_addr;
+}
+
+/*
+ * Sampled mode reads the caller's return address only where it is used (a read from user
+ * memory cost 55 ns a call on churn, bpf_stats): for a sampled call's stack and record, and to
+ * tell a tail call from a new call where no uretprobe marks the outer frame (operator new,
+ * probed at its ret instructions; operator delete, which jumps to free).
+ */
+static __always_inline bool sample_wants_ret_addr(__u64 cookie)
+{
+	return !(cookie & HT_COOKIE_URET) && HT_COOKIE_FN(cookie) != HT_FN_FREE;
+}
+
 /* Sampled mode: the free of a sampled block that a realloc moved to one not sampled. */
 static __always_inline void emit_sampled_free(struct thread_state *st, __u64 id, __u64 now,
 					      __u64 ptr)
 {
 	struct ht_alloc *rec;
 
+	/* its caller is the realloc's, when it was read (the slot now holds the trampoline) */
 	rec = reserve_or_count(HT_REC_ALLOC, sizeof(*rec), id, now, HT_F_SAMPLED, HT_LOST_FREE);
 	if (!rec)
 		return;
@@ -123,19 +144,23 @@ static __always_inline void emit_sampled_free(struct thread_state *st, __u64 id,
 
 /*
  * Sampled mode, a free at its entry: counted, and sent when its block was sampled (sp: the
- * stack pointer at entry).
+ * stack pointer at entry). Only then does it need the time.
  */
 static __always_inline void sample_free_call(struct pt_regs *ctx, struct thread_state *st, __u64 id,
-					     __u64 now, __u64 sp)
+					     __u64 sp)
 {
 	struct ht_sample_proc *proc;
+	__u64 now;
 
 	st->alloc_stack = 0;
 	if (!st->alloc_args[0])
 		return;
-	proc = sample_proc_get(id >> 32, now);
-	if (!proc || !sample_free(proc, st->alloc_args[0], now))
+	proc = sample_proc_get(id >> 32);
+	if (!proc || !sample_free(proc, st->alloc_args[0]))
 		return;
+	now = bpf_ktime_get_ns();
+	if (!st->alloc_ret)
+		st->alloc_ret = read_ret_addr(sp);
 	if (capture_stacks && capture_free_stacks)
 		st->alloc_stack =
 			capture_stack(ctx, id, now, st->alloc_ret, sp, PT_REGS_FP(ctx), false);
@@ -148,10 +173,14 @@ static __always_inline void sample_enter(struct pt_regs *ctx, struct thread_stat
 {
 	st->alloc_size = sample_size(HT_COOKIE_FN(st->alloc_cookie), st->alloc_args);
 	st->alloc_sampled = sample_take(st, st->alloc_size);
-	st->alloc_stack = st->alloc_sampled && capture_stacks
-				  ? capture_stack(ctx, id, now, st->alloc_ret, st->alloc_sp,
-						  PT_REGS_FP(ctx), true)
-				  : 0;
+	st->alloc_stack = 0;
+	if (!st->alloc_sampled)
+		return;
+	if (!st->alloc_ret)
+		st->alloc_ret = read_ret_addr(st->alloc_sp);
+	if (capture_stacks)
+		st->alloc_stack = capture_stack(ctx, id, now, st->alloc_ret, st->alloc_sp,
+						PT_REGS_FP(ctx), true);
 }
 
 /*
@@ -161,7 +190,7 @@ static __always_inline void sample_enter(struct pt_regs *ctx, struct thread_stat
 static __always_inline void sample_return(struct thread_state *st, __u64 id, __u64 now, __u64 ret,
 					  __u64 addr, __u32 fn)
 {
-	struct ht_sample_proc *proc = sample_proc_get(id >> 32, now);
+	struct ht_sample_proc *proc = sample_proc_get(id >> 32);
 	bool is_realloc = fn == HT_FN_REALLOC || fn == HT_FN_REALLOCARRAY, old_sampled = false;
 	__u64 ptr = is_realloc ? st->alloc_args[0] : 0;
 
@@ -170,7 +199,7 @@ static __always_inline void sample_return(struct thread_state *st, __u64 id, __u
 	if (!addr) {
 		/* realloc(p, 0) that returns NULL has freed p (glibc); any other NULL failed */
 		if (fn == HT_FN_REALLOC && ptr && st->alloc_size == 0) {
-			if (sample_free(proc, ptr, now))
+			if (sample_free(proc, ptr))
 				emit_alloc(st, id, now, ret, addr, HT_F_SAMPLED);
 		} else {
 			__sync_fetch_and_add(&proc->c.failed_allocs, 1);
@@ -178,7 +207,7 @@ static __always_inline void sample_return(struct thread_state *st, __u64 id, __u
 		return;
 	}
 	if (ptr)
-		old_sampled = sample_free(proc, ptr, now);
+		old_sampled = sample_free(proc, ptr);
 	sample_alloc(proc, addr, st->alloc_size, st->alloc_sampled, now);
 	if (st->alloc_sampled) {
 		/* the model frees what a realloc moved only when it holds it */
@@ -191,9 +220,9 @@ static __always_inline void sample_return(struct thread_state *st, __u64 id, __u
 }
 
 /* Sampled mode: a call left without returning is counted, not sent. */
-static __always_inline void sample_no_return(__u64 id, __u64 now)
+static __always_inline void sample_no_return(__u64 id)
 {
-	struct ht_sample_proc *proc = sample_proc_get(id >> 32, now);
+	struct ht_sample_proc *proc = sample_proc_get(id >> 32);
 
 	if (!proc)
 		return;
@@ -253,10 +282,16 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st = thread_state_get((__u32)id);
 	if (!st)
 		return 0;
-	now = bpf_ktime_get_ns();
-	bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp);
 	instant = !free_returns && HT_FN_IS_FREE(HT_COOKIE_FN(cookie));
+	/* sampled mode: a free needs the time only when it is sent */
+	now = sample_bytes && HT_FN_IS_FREE(HT_COOKIE_FN(cookie)) ? 0 : bpf_ktime_get_ns();
+	if (!sample_bytes || sample_wants_ret_addr(cookie))
+		ret_addr = read_ret_addr(sp);
 	if (st->alloc_depth > 0) {
+		/* is_nested compares return addresses there */
+		if (!ret_addr && sp == st->alloc_sp && cookie != st->alloc_cookie &&
+		    !(st->alloc_cookie & HT_COOKIE_URET))
+			ret_addr = read_ret_addr(sp);
 		if (is_nested(st, sp, ret_addr, cookie)) {
 			/* a free without a return probe would never bring the depth back */
 			if (!instant)
@@ -265,7 +300,7 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 		}
 		if (!HT_FN_IS_FREE(HT_COOKIE_FN(st->alloc_cookie))) {
 			if (sample_bytes)
-				sample_no_return(id, now);
+				sample_no_return(id);
 			else
 				emit_alloc(st, id, now, 0, 0, HT_F_NO_RETURN);
 		}
@@ -283,7 +318,7 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st->alloc_ts = now;
 	if (sample_bytes) {
 		if (HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
-			sample_free_call(ctx, st, id, now, sp);
+			sample_free_call(ctx, st, id, sp);
 		else
 			sample_enter(ctx, st, id, now);
 		return 0;
@@ -309,8 +344,12 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_state *st, __u64 id,
 					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie)
 {
-	if (sp == st->free_sp && ret_addr == st->free_ret && cookie != st->free_cookie)
-		return 0;
+	if (sp == st->free_sp && cookie != st->free_cookie) {
+		if (!ret_addr) /* sampled mode reads it only now */
+			ret_addr = read_ret_addr(sp);
+		if (ret_addr == st->free_ret)
+			return 0;
+	}
 	st->free_sp = sp;
 	st->free_ret = ret_addr;
 	st->free_cookie = cookie;
@@ -320,7 +359,7 @@ static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_st
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);
 	if (sample_bytes) {
-		sample_free_call(ctx, st, id, now, sp);
+		sample_free_call(ctx, st, id, sp);
 		return 0;
 	}
 	st->alloc_stack =
@@ -365,7 +404,8 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, 
 	fn = HT_COOKIE_FN(st->alloc_cookie);
 	if (HT_FN_IS_FREE(fn))
 		return 0;
-	now = bpf_ktime_get_ns();
+	/* sampled mode: a block not sampled is stamped with its entry's time */
+	now = sample_bytes && !st->alloc_sampled ? st->alloc_ts : bpf_ktime_get_ns();
 	ret = PT_REGS_RC(ctx);
 	addr = ret;
 	if (fn == HT_FN_POSIX_MEMALIGN) {

@@ -79,14 +79,14 @@ static __always_inline __u64 sample_size(__u32 fn, const __u64 *args)
 }
 
 /* The current image's totals, made at its first allocator call; NULL when there is no room. */
-static __always_inline struct ht_sample_proc *sample_proc_get(__u32 tgid, __u64 now)
+static __always_inline struct ht_sample_proc *sample_proc_get(__u32 tgid)
 {
 	struct ht_sample_proc *sp = bpf_map_lookup_elem(&sample_procs, &tgid);
 	struct ht_sample_proc fresh = {};
 
 	if (sp)
 		return sp;
-	fresh.gen = sample_gen(tgid, now);
+	fresh.gen = sample_gen(tgid, bpf_ktime_get_ns());
 	bpf_map_update_elem(&sample_procs, &tgid, &fresh, BPF_NOEXIST);
 	sp = bpf_map_lookup_elem(&sample_procs, &tgid);
 	if (!sp)
@@ -134,7 +134,7 @@ static __always_inline void sample_alloc(struct ht_sample_proc *sp, __u64 addr, 
  * image it was forked from (made there before the fork, and not freed since in either). Returns
  * whether the block was sampled: its free goes to userspace, which holds it.
  */
-static __always_inline bool sample_free(struct ht_sample_proc *sp, __u64 addr, __u64 now)
+static __always_inline bool sample_free(struct ht_sample_proc *sp, __u64 addr)
 {
 	struct ht_sample_key k = { .gen = sp->gen, .addr = addr };
 	struct ht_sample_live *v;
@@ -165,10 +165,10 @@ static __always_inline bool sample_free(struct ht_sample_proc *sp, __u64 addr, _
 	 * its own table, so that freeing it twice is not subtracted twice.
 	 */
 	k.gen = sp->gen;
-	if (bpf_map_update_elem(
-		    &sample_live, &k,
-		    &(struct ht_sample_live){ .size = SAMPLE_FREED_MARK, .ts_sampled = now << 1 },
-		    BPF_NOEXIST))
+	if (bpf_map_update_elem(&sample_live, &k,
+				&(struct ht_sample_live){ .size = SAMPLE_FREED_MARK,
+							  .ts_sampled = bpf_ktime_get_ns() << 1 },
+				BPF_NOEXIST))
 		goto unknown;
 	__sync_fetch_and_add(&sp->c.live_bytes, -size);
 	__sync_fetch_and_add(&sp->c.live_allocs, -1);

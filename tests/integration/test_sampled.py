@@ -128,26 +128,42 @@ def test_sampled_recording(tmp_path):
     assert proc.returncode != 0 and "--sample-bytes" in proc.stderr
 
 
-def test_sampled_fork_totals(tmp_path):
-    """A forked child starts with its parent's blocks: its frees of them are subtracted, its
-    totals and its parent's as without sampling."""
+def exact_and_sampled(tmp_path, fixture, sample_args):
     def run(args, name):
         truth = tmp_path / f"{name}.truth"
         proc = run_heaptrail(["leaks", "--json", *args, "-c",
-                              f"{fixture_path('fork_leak')} {truth}"])
+                              f"{fixture_path(fixture)} {truth}"])
         assert proc.returncode == 0, proc.stderr
         report = json.loads(proc.stdout.splitlines()[-1])
         return sorted((p for p in report["processes"]), key=lambda p: p["start_ns"])
 
-    exact = run([], "e")
-    sampled = run(["--sample-bytes", "1"], "s")
-    assert len(exact) == len(sampled) == 2
+    return run([], "e"), run(sample_args, "s")
+
+
+@pytest.mark.parametrize("fixture", ["fork_leak", "alloc_seq", "cxx_alloc", "double_free"])
+def test_sampled_totals_of_every_call(tmp_path, fixture):
+    """Every allocator function (the realloc cases and failures of alloc_seq, the operator
+    new/delete variants whose returns and tail calls are told apart without uretprobes,
+    double frees, a forked child that frees what it inherited): each process's totals as
+    without sampling."""
+    exact, sampled = exact_and_sampled(tmp_path, fixture, ["--sample-bytes", "4K"])
+    assert [p["comm"] for p in exact] == [p["comm"] for p in sampled]
     for pe, ps in zip(exact, sampled):
         for k in TOTALS:
             assert ps[k] == pe[k], (pe["comm"], k, ps[k], pe[k])
-        # one byte apart: every allocation is sampled, so the stacks are the exact ones
-        assert sorted((s["bytes"], s["allocs"]) for s in ps["stacks"]) == \
-            sorted((s["bytes"], s["allocs"]) for s in pe["stacks"]), pe["comm"]
+        # what BPF cannot tell apart, it counts together
+        assert ps["unmatched_frees"] == \
+            pe["unmatched_frees"] + pe["double_frees"] + pe["internal_frees"], pe["comm"]
+
+
+def test_sampled_fork_stacks(tmp_path):
+    """A forked child starts with its parent's blocks: one byte apart, every block the
+    fixture makes is sampled, and the stacks are the exact run's."""
+    exact, sampled = exact_and_sampled(tmp_path, "fork_leak", ["--sample-bytes", "1"])
+    assert len(exact) == len(sampled) == 2
+    for pe, ps in zip(exact, sampled):
+        assert sorted((s["bytes"], s["allocs"], shown(s)) for s in ps["stacks"]) == \
+            sorted((s["bytes"], s["allocs"], shown(s)) for s in pe["stacks"]), pe["comm"]
 
 
 @pytest.mark.parametrize("args,msg", [
