@@ -5,10 +5,12 @@ no stack that the program did not leak from."""
 import json
 import math
 import os
+import re
 
 import pytest
 
 from conftest import fixture_path, run_heaptrail
+from test_leaks import pprof_raw, pprof_raw_lines
 
 N = 64 * 1024
 TOTALS = ("allocs", "alloc_bytes", "frees", "failed_allocs", "live_bytes", "live_allocs")
@@ -124,8 +126,30 @@ def test_sampled_recording(tmp_path):
         assert proc.returncode != 0
         lines = proc.stderr.strip().splitlines()
         assert lines[-1].startswith("heaptrail: ") and "--sample-bytes" in lines[-1], lines
-    proc = run_heaptrail(["leaks", "-i", str(rec), "--pprof", str(tmp_path / "p.pb.gz")])
+    proc = run_heaptrail(["leaks", "-i", str(rec), "--html", str(tmp_path / "p.html")])
     assert proc.returncode != 0 and "--sample-bytes" in proc.stderr
+
+
+def test_sampled_pprof_and_folded(tmp_path):
+    """--pprof and --folded in sampled mode: Go's pprof reads the estimates, which sum per
+    process to the JSON report's stacks (inuse) and to the allocations it stands for (alloc:
+    about the exact totals); the profile's period is N, as Go's heap profile gives its rate."""
+    out, folded = tmp_path / "p.pb.gz", tmp_path / "f.folded"
+    report, _ = leaks_report(["--sample-bytes", "64K", "--pprof", str(out), "--folded",
+                              str(folded)], tmp_path, "pp")
+    (p,) = [p for p in report["processes"] if p["comm"] == "sampled"]
+    types, samples, _ = pprof_raw(out)
+    assert types[:4] == ["alloc_objects/count", "alloc_space/bytes", "inuse_objects/count",
+                         "inuse_space/bytes[dflt]"], types
+    mine = [s for s in samples if s[4] == p["pid"]]
+    assert sum(s[3] for s in mine) == sum(s["bytes"] for s in p["stacks"])
+    assert sum(s[2] for s in mine) == sum(s["allocs"] for s in p["stacks"])
+    # 707 MB allocated over the run, estimated from ~11,000 samples: within 5% (>10 sd)
+    assert abs(sum(s[1] for s in mine) - p["alloc_bytes"]) <= 0.05 * p["alloc_bytes"]
+    assert "Period: 65536" in pprof_raw_lines(out)[:4]
+    lines = folded.read_text().splitlines()
+    assert sum(int(l.rsplit(" ", 1)[1]) for l in lines if ";site_" in l) \
+        == sum(s["bytes"] for s in p["stacks"] if site_of(s))
 
 
 def exact_and_sampled(tmp_path, fixture, sample_args):

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The distributions model: per-process histograms fed by records and the model's hooks. */
 #include <stdlib.h>
+#include <math.h>
 #include "model/dists.h"
 #include "model/proctab.h"
 #include "record/event.h"
@@ -130,9 +131,26 @@ static void dists_on_alloc(void *ctx, const struct model_proc *p, const struct m
 			return;
 		sh = &dp->by_stack[dp->nstacks++];
 		sh->stack = a->stack;
+		sh->est_allocs = sh->est_bytes = 0;
 		hist_init(&sh->size, d->linear);
 	}
 	hist_add(&sh->size, a->size);
+	if (p->sampled) {
+		double w = model_sample_weight(d->model, a->size);
+
+		sh->est_allocs += w;
+		sh->est_bytes += w * (double)a->size;
+	}
+}
+
+uint64_t dists_stack_allocs(const struct dists_proc *dp, const struct dists_stack *sh)
+{
+	return dp->p->sampled ? (uint64_t)llround(sh->est_allocs) : sh->size.total;
+}
+
+uint64_t dists_stack_bytes(const struct dists_proc *dp, const struct dists_stack *sh)
+{
+	return dp->p->sampled ? (uint64_t)llround(sh->est_bytes) : sh->size.sum;
 }
 
 static void dists_on_free(void *ctx, const struct model_proc *p, const struct model_alloc *a,

@@ -23,6 +23,8 @@ extern const char *const dists_fault_kind_names[DISTS_FAULT_KINDS];
 struct dists_stack {
 	uint32_t stack; /* the model's stack index */
 	struct hist size;
+	/* sampled mode: the allocations and bytes its sampled ones stand for (dists_stack_allocs) */
+	double est_allocs, est_bytes;
 };
 
 struct dists_proc {
@@ -34,6 +36,13 @@ struct dists_proc {
 	size_t nstacks, stacks_cap;
 	struct idmap stack_index; /* a stack's index + 1 -> its by_stack entry */
 };
+
+/*
+ * What a stack allocated over the run: exact, or in sampled mode estimated from its sampled
+ * allocations, each weighed by model_sample_weight (its size histogram holds the sample).
+ */
+uint64_t dists_stack_allocs(const struct dists_proc *dp, const struct dists_stack *sh);
+uint64_t dists_stack_bytes(const struct dists_proc *dp, const struct dists_stack *sh);
 
 struct dists;
 

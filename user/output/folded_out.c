@@ -145,11 +145,13 @@ static int folded_allocated(const struct folded_out *o, struct folded_lines *l)
 	for (size_t i = 0; i < dists_nprocs(o->dists); i++) {
 		const struct dists_proc *dp = dists_proc(o->dists, i);
 
-		for (size_t k = 0; k < dp->nstacks; k++)
-			if (dp->by_stack[k].size.sum &&
-			    folded_add(l, folded_stack(o, dp->p, dp->by_stack[k].stack),
-				       dp->by_stack[k].size.sum))
+		for (size_t k = 0; k < dp->nstacks; k++) {
+			uint64_t bytes = dists_stack_bytes(dp, &dp->by_stack[k]);
+
+			if (bytes &&
+			    folded_add(l, folded_stack(o, dp->p, dp->by_stack[k].stack), bytes))
 				return -1;
+		}
 	}
 	return 0;
 }

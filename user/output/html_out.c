@@ -190,8 +190,8 @@ static int html_collect(struct html_proc *hp, const struct html_out *o, const st
 		if (!s)
 			err = -1;
 		else {
-			s->alloc_bytes += dp->by_stack[k].size.sum;
-			s->allocs += dp->by_stack[k].size.total;
+			s->alloc_bytes += dists_stack_bytes(dp, &dp->by_stack[k]);
+			s->allocs += dists_stack_allocs(dp, &dp->by_stack[k]);
 		}
 	}
 	for (size_t k = 0; bp && k < bp->nstacks && !err; k++) {

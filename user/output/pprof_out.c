@@ -335,10 +335,12 @@ static void pprof_collect(struct pprof *b, const struct pprof_out *o, uint64_t n
 		}
 		free(sums);
 		for (size_t k = 0; dp && k < dp->nstacks; k++) {
-			int64_t v[PPROF_VALUES] = { [PPROF_ALLOC_OBJECTS] =
-							    (int64_t)dp->by_stack[k].size.total,
-						    [PPROF_ALLOC_SPACE] =
-							    (int64_t)dp->by_stack[k].size.sum };
+			int64_t v[PPROF_VALUES] = {
+				[PPROF_ALLOC_OBJECTS] =
+					(int64_t)dists_stack_allocs(dp, &dp->by_stack[k]),
+				[PPROF_ALLOC_SPACE] =
+					(int64_t)dists_stack_bytes(dp, &dp->by_stack[k])
+			};
 
 			pprof_add(b, o, p, dp->by_stack[k].stack, v);
 		}
@@ -595,7 +597,8 @@ int pprof_out_write(FILE *f, const char *path, const struct pprof_out *o, uint64
 	prof.time_nanos = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	prof.duration_nanos = (int64_t)o->duration_ns;
 	prof.period_type = &period_type;
-	prof.period = 1; /* every allocation, not a sample */
+	/* every allocation (1), or one per N bytes: the values are then estimates, as Go's */
+	prof.period = model_sample_bytes(o->model) ? (int64_t)model_sample_bytes(o->model) : 1;
 	prof.default_sample_type = vt[PPROF_INUSE_SPACE].type;
 	len = perftools__profiles__profile__get_packed_size(&prof);
 	buf = malloc(len ? len : 1);
