@@ -105,7 +105,7 @@ def test_sampled_text_says_estimates(tmp_path):
 
 def test_sampled_recording(tmp_path):
     """record --sample-bytes: the recording says it was sampled, and leaks -i reads the same
-    exact totals; timeline and hist, which need every allocation, refuse it."""
+    exact totals, timeline -i their series; hist, which needs every allocation, refuses it."""
     rec = tmp_path / "s.htr"
     truth = tmp_path / "r.truth"
     proc = run_heaptrail(["record", "--sample-bytes", "64K", "-o", str(rec), "-c",
@@ -121,11 +121,16 @@ def test_sampled_recording(tmp_path):
     for k in TOTALS:
         assert pr[k] == pe[k], (k, pr[k], pe[k])
     assert {site_of(s) for s in pr["stacks"]} >= {"site_16m", "site_64m"}
-    for cmd in (["timeline"], ["hist"]):
-        proc = run_heaptrail(cmd + ["-i", str(rec)])
-        assert proc.returncode != 0
-        lines = proc.stderr.strip().splitlines()
-        assert lines[-1].startswith("heaptrail: ") and "--sample-bytes" in lines[-1], lines
+    # the live series: the totals, read every 50 ms while it was recorded
+    proc = run_heaptrail(["timeline", "--json", "-i", str(rec)])
+    assert proc.returncode == 0, proc.stderr
+    (tp,) = [p for p in json.loads(proc.stdout)["processes"] if p["comm"] == "sampled"]
+    assert tp["series"]["live_bytes"][-1][1] == pe["live_bytes"]
+    assert len(tp["series"]["live_bytes"]) >= 5
+    proc = run_heaptrail(["hist", "-i", str(rec)])
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("heaptrail: ") and "--sample-bytes" in lines[-1], lines
     proc = run_heaptrail(["leaks", "-i", str(rec), "--html", str(tmp_path / "p.html")])
     assert proc.returncode != 0 and "--sample-bytes" in proc.stderr
 
@@ -150,6 +155,30 @@ def test_sampled_pprof_and_folded(tmp_path):
     lines = folded.read_text().splitlines()
     assert sum(int(l.rsplit(" ", 1)[1]) for l in lines if ";site_" in l) \
         == sum(s["bytes"] for s in p["stacks"] if site_of(s))
+
+
+def test_sampled_timeline(tmp_path):
+    """timeline --sample-bytes: the live series are the exact totals, a point every 50 ms
+    and one at the end: the last is the exact run's last, none above its peak."""
+    def series(args, name):
+        truth = tmp_path / f"{name}.truth"
+        proc = run_heaptrail(["timeline", "--json", *args, "-c",
+                              f"{fixture_path('sampled')} {truth}"], timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        (p,) = [p for p in report["processes"] if p["comm"] == "sampled"]
+        return report, p["series"]
+
+    exact_r, exact = series([], "e")
+    sampled_r, sampled = series(["--sample-bytes", "64K"], "s")
+    assert exact_r["sample_bytes"] == 0 and sampled_r["sample_bytes"] == N
+    for k in ("live_bytes", "live_allocs"):
+        assert sampled[k][-1][1] == exact[k][-1][1], k
+        assert max(v for _, v in sampled[k]) <= max(v for _, v in exact[k]), k
+    ts = [t for t, _ in sampled["live_bytes"]]
+    assert len(ts) >= 5 and all(b - a < 200_000_000 for a, b in zip(ts, ts[1:])), ts
+    # the mappings are traced as without sampling
+    assert sampled["mapped_bytes"] and sampled["heap_bytes"]
 
 
 def exact_and_sampled(tmp_path, fixture, sample_args):

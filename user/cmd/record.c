@@ -228,6 +228,7 @@ int cmd_record(struct cli *cli)
 	o.kmem_stacks = cli->kernel;
 	/* the first mappings read of a process are then exactly its exec's: timeline -i starts there */
 	o.hold_at_exec = true;
+	o.sample_totals_often = true; /* the recording may become a timeline */
 	rc.model = model_new();
 	rc.sym = symbolize_new();
 	if (!meta || !rc.model || !rc.sym)

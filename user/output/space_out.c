@@ -16,6 +16,8 @@ void space_out_json(const struct space *s, const struct model *m, struct json *j
 {
 
 	json_object_begin(j);
+	/* sampled mode: the live series are the exact totals, a point each time they were read */
+	json_kv_u64(j, "sample_bytes", model_sample_bytes(m));
 	json_key(j, "processes");
 	json_array_begin(j);
 	for (size_t i = 0; i < space_nprocs(s); i++) {

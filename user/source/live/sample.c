@@ -16,6 +16,7 @@
 
 #define SAMPLE_TABLE_DEFAULT (1u << 18)		 /* ~24 MiB of kernel memory, preallocated */
 #define SAMPLE_SWEEP_NS	     (2000 * 1000000ull) /* at most this often */
+#define SAMPLE_TOTALS_MS     50			 /* sample_report_often */
 #define SAMPLE_BATCH	     4096u
 
 /*
@@ -94,6 +95,20 @@ void sample_report(struct tracer *t)
 		rec.c = sp.c;
 		t->cb(t->cb_ctx, &rec.hdr);
 	}
+}
+
+/*
+ * Sampled mode for the timeline (and a recording, which may become one): the totals every
+ * SAMPLE_TOTALS_MS, the live series' resolution, for two syscalls a process each time.
+ */
+void sample_report_often(struct tracer *t)
+{
+	uint64_t now = tracer_now_ns();
+
+	if (!t->opts.sample_bytes || !t->opts.sample_totals_often || now < t->sample_totals_next_ns)
+		return;
+	t->sample_totals_next_ns = now + SAMPLE_TOTALS_MS * 1000000ull;
+	sample_report(t);
 }
 
 static int sample_u64_cmp(const void *a, const void *b)

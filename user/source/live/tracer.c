@@ -151,6 +151,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			return -1;
 		ring_report_losses(t, false);
 		sample_sweep(t);
+		sample_report_often(t);
 		now = tracer_now_ns();
 		if (deadline && now >= deadline)
 			break;

@@ -42,6 +42,7 @@ struct tracer_opts {
 	unsigned unwind_table_rows;
 	uint64_t sample_bytes;	    /* --sample-bytes: 0, or the mean bytes between samples */
 	unsigned sample_table_size; /* live allocations BPF follows in sampled mode; 0: default */
+	bool sample_totals_often;   /* and its totals read every SAMPLE_TOTALS_MS (timeline) */
 	bool verbose;
 	bool watch_stdout; /* a closed pipe on stdout ends the run: nobody reads the output */
 };

@@ -73,10 +73,11 @@ struct tracer {
 	uint64_t kmem_nested, kmem_nested_next_ns; /* kmem_nested_misses(), read now and then */
 	uint64_t lost_seen[HT_LOST_MAX];
 	uint64_t start_ns;
-	bool sample_ended;	       /* sampled mode: an image ended since the last sweep */
-	uint64_t sample_sweep_next_ns; /* and when the next may run */
-	uint64_t sample_swept;	       /* live blocks of ended images deleted (-v) */
-	uint64_t tick_ns;	       /* tracer_set_tick */
+	bool sample_ended;		/* sampled mode: an image ended since the last sweep */
+	uint64_t sample_sweep_next_ns;	/* and when the next may run */
+	uint64_t sample_swept;		/* live blocks of ended images deleted (-v) */
+	uint64_t sample_totals_next_ns; /* sample_totals_often: when they are read next */
+	uint64_t tick_ns;		/* tracer_set_tick */
 	void (*tick)(void *ctx);
 	int error;	/* set from the callback: stops the loop */
 	bool cut_short; /* the run ended on SIGINT, SIGTERM or a closed output */
@@ -143,6 +144,7 @@ int ring_poll(struct tracer *t);
 int sample_prepare(struct tracer *t);
 void sample_announce(struct tracer *t);
 void sample_report(struct tracer *t);
+void sample_report_often(struct tracer *t);
 void sample_sweep(struct tracer *t);
 
 /* settle.c */
