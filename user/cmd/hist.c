@@ -73,7 +73,7 @@ static const struct cli_example hist_examples[] = {
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(hist, "sizes, lifetimes, syscall latencies, mmap sizes, faults",
 	    "TARGET [--json] [--by-stack] [--linear STEP] [OPTION...]",
-	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FAULTS);
+	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FAULTS | CLI_SAMPLE);
 
 struct hist_ctx {
 	struct cli *cli;
@@ -127,14 +127,6 @@ int cmd_hist(struct cli *cli)
 	if (source_open(&so, on_event, &hc, "tracing; the histograms come at the end", &src) ||
 	    source_run(src))
 		goto out;
-	/* a sample's blocks would be taken for every allocation: refused, not misreported */
-	if (model_sample_bytes(hc.model)) {
-		fprintf(stderr,
-			"heaptrail: %s was recorded with --sample-bytes: hist needs every "
-			"allocation (leaks reads it)\n",
-			cli->input);
-		goto out;
-	}
 	struct dists_out rep = { .model = hc.model,
 				 .dists = hc.dists,
 				 .sym = hc.sym,

@@ -23,7 +23,10 @@ extern const char *const dists_fault_kind_names[DISTS_FAULT_KINDS];
 struct dists_stack {
 	uint32_t stack; /* the model's stack index */
 	struct hist size;
-	/* sampled mode: the allocations and bytes its sampled ones stand for (dists_stack_allocs) */
+	/*
+	 * sampled mode: the allocations and bytes its sampled ones stand for (dists_stack_allocs);
+	 * its size histogram has each sampled one's weight rounded at random, these exactly
+	 */
 	double est_allocs, est_bytes;
 };
 

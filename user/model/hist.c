@@ -63,17 +63,24 @@ static void add_stats(struct hist *h, uint64_t total, uint64_t sum, uint64_t min
 		h->max = max;
 }
 
-void hist_add(struct hist *h, uint64_t v)
+void hist_add_n(struct hist *h, uint64_t v, uint64_t n)
 {
 	size_t b = bucket_of(h, v);
 
+	if (!n)
+		return;
 	/* linear buckets grow with the data: past a million, the last one takes the rest */
 	if (b >= (1u << 20))
 		b = (1u << 20) - 1;
 	if (grow(h, b + 1))
 		return;
-	h->counts[b]++;
-	add_stats(h, 1, v, v, v);
+	h->counts[b] += n;
+	add_stats(h, n, v * n, v, v);
+}
+
+void hist_add(struct hist *h, uint64_t v)
+{
+	hist_add_n(h, v, 1);
 }
 
 void hist_merge(struct hist *h, const struct hist *o)

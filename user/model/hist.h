@@ -20,6 +20,8 @@ struct hist {
 void hist_init(struct hist *h, uint64_t step);
 void hist_free(struct hist *h);
 void hist_add(struct hist *h, uint64_t value);
+/* n of value at once (sampled mode: what one sampled allocation stands for); n may be 0. */
+void hist_add_n(struct hist *h, uint64_t value, uint64_t n);
 /*
  * Adds counts made elsewhere (BPF) in the log2 buckets of a log2 histogram: counts[k] for
  * bucket k, with their total, sum, min and max.

@@ -4,6 +4,7 @@
  * site with --by-stack, then the kernel's (-k) and the losses.
  */
 #include <inttypes.h>
+#include <string.h>
 #include <stdio.h>
 #include "output/dists_out.h"
 #include "output/hist_out.h"
@@ -26,6 +27,10 @@ void dists_out_text(const struct dists_out *o)
 		uint64_t nfaults = 0;
 
 		printf("pid %u (%s)%s\n", ph->p->pid, ph->p->comm, ph->p->exited ? ", exited" : "");
+		if (ph->p->sampled)
+			printf("  sampled, one allocation per %" PRIu64 " bytes on average: the "
+			       "allocation histograms are estimates\n",
+			       model_sample_bytes(o->model));
 		dists_out_text_hist("alloc_size", "bytes", &ph->size);
 		dists_out_text_hist("alloc_lifetime", "ns", &ph->lifetime);
 		for (int s = 1; s < HT_SYS_MAX; s++) {
@@ -72,6 +77,8 @@ static void dists_out_json_begin(struct json *j, const struct dists_proc *ph, co
 	json_kv_u64(j, "start_ns", ph->p->start_ns);
 	json_kv_string(j, "name", name);
 	json_kv_string(j, "unit", unit);
+	/* sampled mode: the allocations' histograms are estimates (each sampled one weighed) */
+	json_kv_bool(j, "estimated", ph->p->sampled && !strncmp(name, "alloc_", 6));
 }
 
 static void dists_out_json_hist(struct json *j, const struct dists_proc *ph, const char *name,
