@@ -18,9 +18,27 @@ struct {
 	__type(value, struct ht_unwind_row);
 } unwind_rows SEC(".maps");
 
+/*
+ * The top of the stack, copied at once when the walk begins: the frames whose return address
+ * and saved rbp lie in it are read from the copy, not one user read each.
+ */
+#define UNWIND_WINDOW 2048 /* bytes, a power of two */
+struct unwind_window {
+	__u64 w[UNWIND_WINDOW / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unwind_window);
+} unwind_window SEC(".maps");
+
 struct unwind_walk_state {
 	struct ht_stack *b;
 	const struct ht_unwind_proc *up;
+	const struct unwind_window *win; /* NULL when the copy failed */
+	__u64 win_base;			 /* the address of its first byte */
 	__u64 ip, sp, bp;
 	__u32 n, max;
 	bool cut;	   /* stopped short */
@@ -87,6 +105,18 @@ static __always_inline const struct ht_unwind_row *unwind_find_row(const struct 
 	return r && r->pc <= rel ? r : NULL;
 }
 
+/* Eight bytes of the stack at addr: from the window when they lie in it, else read. */
+static __always_inline long unwind_read(const struct unwind_walk_state *s, __u64 addr, __u64 *out)
+{
+	__u64 off = addr - s->win_base;
+
+	if (s->win && off <= UNWIND_WINDOW - 8 && !(off & 7)) {
+		*out = s->win->w[(off >> 3) & (UNWIND_WINDOW / 8 - 1)];
+		return 0;
+	}
+	return bpf_probe_read_user(out, sizeof(*out), (void *)addr);
+}
+
 /* One frame: from the state at a return address to its caller's. 1 ends the walk. */
 static long unwind_step(__u64 i, void *ctx)
 {
@@ -144,11 +174,11 @@ static long unwind_step(__u64 i, void *ctx)
 		bp_off = r->bp_off;
 	}
 	/* the stack only grows up from one frame to its caller's */
-	if (cfa <= s->sp || bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+	if (cfa <= s->sp || unwind_read(s, cfa - 8, &ra)) {
 		s->cut = true;
 		return 1;
 	}
-	if (bp_off && bpf_probe_read_user(&s->bp, sizeof(s->bp), (void *)(cfa + bp_off))) {
+	if (bp_off && unwind_read(s, cfa + bp_off, &s->bp)) {
 		s->cut = true;
 		return 1;
 	}
@@ -209,8 +239,19 @@ static __always_inline __u32 unwind_walk(const struct ht_unwind_proc *up, struct
 		.max = stack_depth,
 	};
 
+	struct unwind_window *win;
+
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
 		return 0;
+	/*
+	 * One read of the window instead of one or two a frame (55 ns each on churn); one that
+	 * fails (the window runs past the stack's end) leaves the walk reading frame by frame.
+	 */
+	win = bpf_map_lookup_elem(&unwind_window, &(__u32){ 0 });
+	if (win && !bpf_probe_read_user(win, sizeof(*win), (void *)sp)) {
+		s.win = win;
+		s.win_base = sp;
+	}
 	b->frames[0] = ret_addr;
 	bpf_loop(HT_MAX_STACK_DEPTH, unwind_step, &s, 0);
 	*unmapped_pc = s.unmapped_pc;
