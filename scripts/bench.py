@@ -23,6 +23,8 @@ WORKLOADS = [
     ("mmap_churn", ["mmap_churn", "200000"]),
     ("faults", ["faults", "1024"]),
     ("churn_2threads", ["churn", "1000000", "2"]),
+    # the stacks issue's workload: 32 frames of code without frame pointers
+    ("deep_churn", ["deep_churn", "300000"]),
 ]
 
 
