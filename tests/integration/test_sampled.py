@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -202,10 +203,11 @@ def test_sampled_hist(tmp_path):
     assert others and not any(h["estimated"] for h in others)
 
 
-def exact_and_sampled(tmp_path, fixture, sample_args):
+def exact_and_sampled(tmp_path, fixture, sample_args, extra=()):
+    """(with -k, frees have return probes and BPF pairs them too)"""
     def run(args, name):
         truth = tmp_path / f"{name}.truth"
-        proc = run_heaptrail(["leaks", "--json", *args, "-c",
+        proc = run_heaptrail(["leaks", "--json", *extra, *args, "-c",
                               f"{fixture_path(fixture)} {truth}"])
         assert proc.returncode == 0, proc.stderr
         report = json.loads(proc.stdout.splitlines()[-1])
@@ -214,13 +216,15 @@ def exact_and_sampled(tmp_path, fixture, sample_args):
     return run([], "e"), run(sample_args, "s")
 
 
-@pytest.mark.parametrize("fixture", ["fork_leak", "alloc_seq", "cxx_alloc", "double_free"])
-def test_sampled_totals_of_every_call(tmp_path, fixture):
+@pytest.mark.parametrize("fixture,extra", [("fork_leak", []), ("alloc_seq", []),
+                                           ("cxx_alloc", []), ("double_free", []),
+                                           ("alloc_seq", ["-k"])])
+def test_sampled_totals_of_every_call(tmp_path, fixture, extra):
     """Every allocator function (the realloc cases and failures of alloc_seq, the operator
     new/delete variants whose returns and tail calls are told apart without uretprobes,
     double frees, a forked child that frees what it inherited): each process's totals as
     without sampling."""
-    exact, sampled = exact_and_sampled(tmp_path, fixture, ["--sample-bytes", "4K"])
+    exact, sampled = exact_and_sampled(tmp_path, fixture, ["--sample-bytes", "4K"], extra)
     assert [p["comm"] for p in exact] == [p["comm"] for p in sampled]
     for pe, ps in zip(exact, sampled):
         for k in TOTALS:
@@ -238,6 +242,26 @@ def test_sampled_fork_stacks(tmp_path):
     for pe, ps in zip(exact, sampled):
         assert sorted((s["bytes"], s["allocs"], shown(s)) for s in ps["stacks"]) == \
             sorted((s["bytes"], s["allocs"], shown(s)) for s in pe["stacks"]), pe["comm"]
+
+
+def test_sampled_system_wide_sweeps(tmp_path):
+    """-a: every process's blocks are followed; those of processes that ended are swept out
+    of the kernel's table while tracing goes on, and nothing is lost."""
+    truth = tmp_path / "fl.truth"
+    proc = subprocess.Popen(["sh", "-c", f"sleep 1; for i in 1 2 3 4 5 6 7 8; do "
+                             f"{fixture_path('fork_leak')} {truth}; sleep 0.1; done"])
+    try:
+        ht = run_heaptrail(["leaks", "-a", "-d", "4", "-v", "--json", "--top", "1",
+                            "--sample-bytes", "512K"], timeout=60)
+    finally:
+        proc.wait(timeout=30)
+    assert ht.returncode == 0, ht.stderr
+    swept = re.search(r"sampling: (\d+) live blocks of ended processes swept", ht.stderr)
+    assert swept and int(swept[1]) > 0, ht.stderr
+    report = json.loads(ht.stdout.splitlines()[-1])
+    assert report["lost"]["sample_table"] == 0
+    mine = [p for p in report["processes"] if p["comm"] == "fork_leak" and p["exited"]]
+    assert len(mine) >= 8 and all(p["sampled"] for p in mine)
 
 
 @pytest.mark.parametrize("args,msg", [

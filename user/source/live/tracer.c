@@ -135,6 +135,12 @@ static void tracer_print_cost(const struct tracer *t)
 		"heaptrail: ring buffer: %" PRIu64 " records, %" PRIu64 " bytes, of which %" PRIu64
 		" in stacks\n",
 		t->ring_records, t->ring_bytes, t->ring_stack_bytes);
+	if (t->opts.sample_bytes)
+		fprintf(stderr,
+			"heaptrail: sampling: %" PRIu64
+			" live blocks of ended processes swept from "
+			"the table\n",
+			t->sample_swept);
 	unwind_print_usage(t->unwind);
 }
 
