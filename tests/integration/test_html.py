@@ -240,3 +240,18 @@ def test_losses_are_prominent(tmp_path):
         assert int(banner.get_attribute("data-lost")) == sum(lost.values())
         assert f"ringbuf {lost['ringbuf']:,}" in banner.text, banner.text
         assert errors(d) == []
+
+
+def test_sampled_page_says_so(tmp_path):
+    """A sampled run's page says that its stacks are estimates, with the rate."""
+    page = tmp_path / "sampled.html"
+    proc = run_heaptrail(["leaks", "--sample-bytes", "64K", "--html", str(page), "-c",
+                          f"{fixture_path('sampled')} {tmp_path / 't.jsonl'}"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with chromium(tmp_path) as d:
+        assert open_page(d, page) == [f"file://{page}"]
+        note = d.find_element(By.CSS_SELECTOR, ".ht-sampled")
+        assert note.get_attribute("data-sample-bytes") == "65536"
+        assert "one allocation per 65,536 bytes" in note.text and "estimates" in note.text
+        assert nodes(d) and errors(d) == []
+        d.save_screenshot(os.path.join(BUILD, "html-report-sampled.png"))

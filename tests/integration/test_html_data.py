@@ -126,3 +126,31 @@ def test_timeline_writes_the_page(tmp_path):
                           "-c", "true"])
     assert proc.returncode == 2 and proc.stderr.startswith("heaptrail: --html is a report"), \
         proc.stderr
+
+
+def test_sampled_page(tmp_path):
+    """leaks --sample-bytes --html: the page says it was sampled; its process totals and live
+    series are the exact ones of the report, its stacks' live numbers the report's estimates,
+    and what they allocated (over the whole run and span by span) the same within the
+    sample's spread."""
+    page = tmp_path / "s.html"
+    proc = run_heaptrail(["leaks", "--json", "--top", "100000", "--sample-bytes", "64K",
+                          "--html", str(page), "-c",
+                          f"{fixture_path('sampled')} {tmp_path / 't.jsonl'}"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    data = page_data(page)
+    assert data["sample_bytes"] == report["sample_bytes"] == 65536
+    (r,) = [r for r in report["processes"] if r["comm"] == "sampled"]
+    (p,) = [p for p in data["processes"] if p["pid"] == r["pid"]]
+    for key in ("live_bytes", "live_allocs", "alloc_bytes", "allocs", "frees"):
+        assert p[key] == r[key], key
+    assert p["sampled"] and r["sampled"]
+    assert sum(s[1] for s in p["stacks"]) == sum(s["bytes"] for s in r["stacks"])
+    assert sum(s[2] for s in p["stacks"]) == sum(s["allocs"] for s in r["stacks"])
+    # 707 MB allocated in ~11,000 samples: the estimates within 5% (> 5 sd)
+    assert abs(sum(s[3] for s in p["stacks"]) - r["alloc_bytes"]) <= 0.05 * r["alloc_bytes"]
+    spans = sum(sp[3] for s in p["stacks"] for sp in s[6])
+    assert abs(spans - r["alloc_bytes"]) <= 0.05 * r["alloc_bytes"], spans
+    assert p["series"]["live_bytes"][-1][1] == r["live_bytes"]
+    assert abs(p["sizes"]["total"] - r["allocs"]) <= 0.05 * r["allocs"]

@@ -137,29 +137,11 @@ static const struct cli_example leaks_examples[] = {
 	{ NULL },
 };
 
-/*
- * The page's time ranges, peaks and histograms would take a sample for every allocation: not
- * yet (--pprof and --folded weigh each sampled allocation as the report does).
- */
-static int leaks_check_sampled(uint64_t sample_bytes)
-{
-	if (sample_bytes && leaks_opts.html)
-		return cli_usage_error(
-			"--sample-bytes: --html is not available for sampled allocations yet");
-	return 0;
-}
-
-static int leaks_check(const struct cli *cli)
-{
-	return leaks_check_sampled(cli->sample_bytes);
-}
-
 /* The command as the command line knows it: heaptrail --help lists it, cli.c parses for it. */
 CLI_COMMAND(leaks, "live allocations at the end, grouped by stack, largest first",
 	    "TARGET [--json] [--top N] [--min-age MS] [--interval S] [OPTION...]",
 	    CLI_TARGET | CLI_INPUT | CLI_KERNEL | CLI_JSON | CLI_STACKS | CLI_FREE_STACKS |
-		    CLI_SAMPLE,
-	    .check = leaks_check);
+		    CLI_SAMPLE);
 
 struct leaks_ctx {
 	struct cli *cli;
@@ -406,6 +388,7 @@ int cmd_leaks(struct cli *cli)
 		/* the page's chart: the series timeline draws, from the same events */
 		o.want_vm = o.want_rss = !cli->kernel_only;
 		o.hold_at_exec = true;
+		o.sample_totals_often = true; /* sampled: the live series from the totals */
 		lc.births = births_new(lc.model);
 		lc.space = space_new(lc.model);
 		if (!lc.births || !lc.space)
@@ -431,11 +414,6 @@ int cmd_leaks(struct cli *cli)
 	if (leaks_opts.floor) {
 		fprintf(stderr, "heaptrail: floor: %" PRIu64 " allocator probe hits\n",
 			tracer_floor_hits(source_tracer(src)));
-		goto out;
-	}
-	/* a recording made with --sample-bytes says so only as it is read */
-	if (leaks_check_sampled(model_sample_bytes(lc.model))) {
-		status = EXIT_USAGE;
 		goto out;
 	}
 	if (lc.space)

@@ -10,7 +10,8 @@
 #define BIRTHS_FIRST_SPAN_NS (1ull << 20)
 
 struct births {
-	struct proctab procs; /* struct births_proc */
+	const struct model *model; /* sampled mode: each block counts model_sample_count times */
+	struct proctab procs;	   /* struct births_proc */
 	uint64_t start, span_ns;
 	bool started;
 	uint64_t dropped;
@@ -119,6 +120,7 @@ static void births_on_alloc(void *ctx, const struct model_proc *p, const struct 
 	struct births_proc *bp = proctab_get(&b->procs, p, sizeof(*bp), &fresh);
 	struct births_stack *st;
 	struct births_span *sp;
+	uint64_t n = p->sampled ? model_sample_count(b->model, a) : 1;
 
 	if (!b->started) {
 		b->start = a->ts_ns;
@@ -134,11 +136,11 @@ static void births_on_alloc(void *ctx, const struct model_proc *p, const struct 
 		b->dropped++;
 		return;
 	}
-	sp->live++;
-	sp->allocs++;
-	sp->live_bytes += a->size;
-	sp->alloc_bytes += a->size;
-	st->live_bytes += a->size;
+	sp->live += (uint32_t)n;
+	sp->allocs += (uint32_t)n;
+	sp->live_bytes += n * a->size;
+	sp->alloc_bytes += n * a->size;
+	st->live_bytes += n * a->size;
 	if (st->live_bytes > st->peak_bytes)
 		st->peak_bytes = st->live_bytes;
 }
@@ -151,13 +153,14 @@ static void births_on_free(void *ctx, const struct model_proc *p, const struct m
 	long slot = bp ? idmap_find(&bp->index, (uint64_t)a->stack + 1) : -1;
 	struct births_stack *st = slot >= 0 ? &bp->stacks[bp->index.vals[slot]] : NULL;
 	struct births_span *sp = st ? births_span_at(st, births_span_of(b, a->ts_ns), false) : NULL;
+	uint64_t n = p->sampled ? model_sample_count(b->model, a) : 1;
 
 	/* not found: its allocation was one of the dropped */
-	if (!sp || !sp->live || sp->live_bytes < a->size || st->live_bytes < a->size)
+	if (!sp || sp->live < n || sp->live_bytes < n * a->size || st->live_bytes < n * a->size)
 		return;
-	sp->live--;
-	sp->live_bytes -= a->size;
-	st->live_bytes -= a->size;
+	sp->live -= (uint32_t)n;
+	sp->live_bytes -= n * a->size;
+	st->live_bytes -= n * a->size;
 }
 
 struct births *births_new(struct model *m)
@@ -168,6 +171,7 @@ struct births *births_new(struct model *m)
 	if (!b)
 		return NULL;
 	b->span_ns = BIRTHS_FIRST_SPAN_NS;
+	b->model = m;
 	hooks.ctx = b;
 	if (model_add_hooks(m, &hooks)) {
 		free(b);

@@ -18,30 +18,7 @@ struct dists {
 	struct proctab procs; /* struct dists_proc */
 	dists_true_frames_fn true_frames;
 	void *true_frames_ctx;
-	uint64_t rng; /* sampled mode: dists_count's rounding, fixed seed */
 };
-
-/*
- * How many allocations of size bytes one of p's stands for: 1, or in sampled mode its weight
- * rounded up or down at random in proportion (so that the histograms' counts stay whole
- * and their expected values are the weighed ones).
- */
-static uint64_t dists_count(struct dists *d, const struct model_proc *p, uint64_t size)
-{
-	double w, whole;
-	uint64_t z;
-
-	if (!p->sampled)
-		return 1;
-	w = model_sample_weight(d->model, size);
-	whole = floor(w);
-	/* splitmix64 */
-	z = (d->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	return (uint64_t)whole + ((double)(z >> 11) * 0x1p-53 < w - whole);
-}
 
 void dists_set_true_frames(struct dists *d, dists_true_frames_fn fn, void *ctx)
 {
@@ -135,7 +112,7 @@ static void dists_on_alloc(void *ctx, const struct model_proc *p, const struct m
 
 	if (!dp)
 		return;
-	count = dists_count(d, p, a->size);
+	count = p->sampled ? model_sample_count(d->model, a) : 1;
 	hist_add_n(&dp->size, a->size, count);
 	if (!d->by_stack)
 		return;
@@ -185,7 +162,8 @@ static void dists_on_free(void *ctx, const struct model_proc *p, const struct mo
 
 	/* a sampled block's life stands for as many as its allocation did */
 	if (dp && ts_ns >= a->ts_ns)
-		hist_add_n(&dp->lifetime, ts_ns - a->ts_ns, dists_count(ctx, p, a->size));
+		hist_add_n(&dp->lifetime, ts_ns - a->ts_ns,
+			   p->sampled ? model_sample_count(((struct dists *)ctx)->model, a) : 1);
 }
 
 struct dists *dists_new(struct model *m, uint64_t linear, bool by_stack)

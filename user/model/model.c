@@ -750,6 +750,23 @@ double model_sample_weight(const struct model *m, uint64_t size)
 	return -1.0 / expm1(-(double)size / (double)m->sample_bytes);
 }
 
+uint64_t model_sample_count(const struct model *m, const struct model_alloc *a)
+{
+	double w, whole;
+	uint64_t z;
+
+	if (!m->sample_bytes)
+		return 1;
+	w = model_sample_weight(m, a->size);
+	whole = floor(w);
+	/* splitmix64's finalizer: a uniform number in [0, 1) from the block */
+	z = a->addr ^ (a->ts_ns * 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return (uint64_t)whole + ((double)(z >> 11) * 0x1p-53 < w - whole);
+}
+
 uint64_t model_proc_live_allocs(const struct model_proc *p)
 {
 	return p->sampled ? p->live_allocs : p->count;

@@ -157,6 +157,13 @@ uint64_t model_sample_bytes(const struct model *m);
  * inverse of its chance to be sampled (Go's heap profile scales the same way); 1 when exact.
  */
 double model_sample_weight(const struct model *m, uint64_t size);
+/*
+ * The same as a whole number, for what counts allocations one by one (histograms, the page's
+ * time spans): the weight rounded up or down in proportion, by a hash of the block's address
+ * and time, so that its allocation and its free get the same and the sums are right on
+ * average. 1 when exact.
+ */
+uint64_t model_sample_count(const struct model *m, const struct model_alloc *a);
 /* Its live allocations: exact in sampled mode too (not how many its slots hold). */
 uint64_t model_proc_live_allocs(const struct model_proc *p);
 /* Loss counters carried by lost records, by enum ht_lost_kind. */

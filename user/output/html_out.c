@@ -541,6 +541,8 @@ static int html_data(const struct html_out *o, uint64_t now, char **text, size_t
 		json_key(&j, "kernel");
 		err = html_kernel_json(&j, o, now);
 	}
+	/* 0: exact; else stacks' numbers are estimates from one allocation per N bytes */
+	json_kv_u64(&j, "sample_bytes", model_sample_bytes(o->model));
 	json_key(&j, "lost");
 	json_object_begin(&j);
 	for (int k = 0; k < HT_LOST_MAX; k++)

@@ -470,6 +470,16 @@
 			  kinds.map(([k, n]) => `${k} ${fmt(n)}`).join(", "));
 	}
 
+	/* sampled mode: the stacks' numbers are estimates, the processes' totals exact */
+	function sampledNote() {
+		if (!data.sample_bytes)
+			return el("span", {});
+		return el("div", { class: "ht-sampled", "data-sample-bytes": String(data.sample_bytes) },
+			  `Sampled: one allocation per ${fmt(data.sample_bytes)} bytes on average had ` +
+			  "its stack taken. The stacks' numbers, time ranges, peaks and histograms " +
+			  "are estimates; each process's totals and live series are exact.");
+	}
+
 	function page() {
 		const a = data.about;
 		const where = a.recording ? `from the recording ${a.recording}` :
@@ -490,6 +500,7 @@
 			   el("h1", {}, "heaptrail: " + a.command_line.slice(1).join(" ")),
 			   el("div", { class: "ht-about" }, `${where}; made ${a.made}`)),
 			lostBanner(),
+			sampledNote(),
 			el("div", { class: "ht-controls" },
 			   el("label", {}, "show ", metric),
 			   el("label", {}, "search ", search),
