@@ -119,7 +119,7 @@ static const struct cli_option fault_options[] = {
 static const struct cli_option sample_options[] = {
 	{ "sample-bytes", 0, "BYTES",
 	  "Take the stacks of a sample of allocations, one per BYTES on average (K/M/G allowed), "
-	  "and follow only those: process totals stay exact, stacks' numbers are estimates",
+	  "and send only those: process totals stay exact, stacks' numbers are estimates",
 	  OPT_SAMPLE_BYTES, true },
 	{ "sample-table-size", 0, "N",
 	  "Live allocations followed in the kernel when sampling, ~96 bytes each, preallocated "
