@@ -252,8 +252,12 @@ static __always_inline bool is_nested(struct thread_state *st, __u64 sp, __u64 r
 {
 	if (sp < st->alloc_sp)
 		return true;
-	return sp == st->alloc_sp && cookie != st->alloc_cookie &&
-	       ((st->alloc_cookie & HT_COOKIE_URET) || ret_addr == st->alloc_ret);
+	if (sp != st->alloc_sp || cookie == st->alloc_cookie)
+		return false;
+	if (st->alloc_cookie & HT_COOKIE_URET)
+		return true;
+	/* sampled mode reads the return address only here (sample_wants_ret_addr) */
+	return (ret_addr ?: read_ret_addr(sp)) == st->alloc_ret;
 }
 
 static __always_inline int on_alloc_enter(struct pt_regs *ctx)
@@ -288,10 +292,6 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	if (!sample_bytes || sample_wants_ret_addr(cookie))
 		ret_addr = read_ret_addr(sp);
 	if (st->alloc_depth > 0) {
-		/* is_nested compares return addresses there */
-		if (!ret_addr && sp == st->alloc_sp && cookie != st->alloc_cookie &&
-		    !(st->alloc_cookie & HT_COOKIE_URET))
-			ret_addr = read_ret_addr(sp);
 		if (is_nested(st, sp, ret_addr, cookie)) {
 			/* a free without a return probe would never bring the depth back */
 			if (!instant)

@@ -202,8 +202,6 @@ HT_SHARED struct {
 	__type(value, struct ht_sample_live);
 } sample_live SEC(".maps");
 
-HT_SHARED __u64 sample_gen_last; /* the last generation handed out */
-
 /* Stack ids already sent to userspace (--stack-table-size), user and kernel alike. */
 HT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

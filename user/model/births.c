@@ -120,7 +120,7 @@ static void births_on_alloc(void *ctx, const struct model_proc *p, const struct 
 	struct births_proc *bp = proctab_get(&b->procs, p, sizeof(*bp), &fresh);
 	struct births_stack *st;
 	struct births_span *sp;
-	uint64_t n = p->sampled ? model_sample_count(b->model, a) : 1;
+	uint64_t n = model_sample_count(b->model, a);
 
 	if (!b->started) {
 		b->start = a->ts_ns;
@@ -153,7 +153,7 @@ static void births_on_free(void *ctx, const struct model_proc *p, const struct m
 	long slot = bp ? idmap_find(&bp->index, (uint64_t)a->stack + 1) : -1;
 	struct births_stack *st = slot >= 0 ? &bp->stacks[bp->index.vals[slot]] : NULL;
 	struct births_span *sp = st ? births_span_at(st, births_span_of(b, a->ts_ns), false) : NULL;
-	uint64_t n = p->sampled ? model_sample_count(b->model, a) : 1;
+	uint64_t n = model_sample_count(b->model, a);
 
 	/* not found: its allocation was one of the dropped */
 	if (!sp || sp->live < n || sp->live_bytes < n * a->size || st->live_bytes < n * a->size)

@@ -112,7 +112,7 @@ static void dists_on_alloc(void *ctx, const struct model_proc *p, const struct m
 
 	if (!dp)
 		return;
-	count = p->sampled ? model_sample_count(d->model, a) : 1;
+	count = model_sample_count(d->model, a);
 	hist_add_n(&dp->size, a->size, count);
 	if (!d->by_stack)
 		return;
@@ -163,7 +163,7 @@ static void dists_on_free(void *ctx, const struct model_proc *p, const struct mo
 	/* a sampled block's life stands for as many as its allocation did */
 	if (dp && ts_ns >= a->ts_ns)
 		hist_add_n(&dp->lifetime, ts_ns - a->ts_ns,
-			   p->sampled ? model_sample_count(((struct dists *)ctx)->model, a) : 1);
+			   model_sample_count(((struct dists *)ctx)->model, a));
 }
 
 struct dists *dists_new(struct model *m, uint64_t linear, bool by_stack)

@@ -416,9 +416,7 @@ void space_apply(struct space *s, const struct ht_hdr *rec)
 	case HT_REC_ALLOC:
 		if (t->p->sampled)
 			break; /* its counts change with its totals records */
-		series_add(&t->s[SPACE_LIVE], rec->ts_ns, t->p->live_bytes);
-		series_add(&t->s[SPACE_LIVE_ALLOCS], rec->ts_ns, t->p->count);
-		break;
+			       /* fall through */
 	case HT_REC_TOTALS:
 		/* sampled mode: a point per totals record (SAMPLE_TOTALS_MS apart while it runs) */
 		series_add(&t->s[SPACE_LIVE], rec->ts_ns, t->p->live_bytes);

@@ -204,8 +204,7 @@ struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, ui
 		return NULL;
 	while ((a = model_proc_next_alloc(p, &pos)))
 		if (end - a->ts_ns >= l->min_age_ns && a->ts_ns <= end)
-			leaks_add(&b, a->stack, a->size, 1,
-				  p->sampled ? model_sample_weight(l->m, a->size) : 1.0);
+			leaks_add(&b, a->stack, a->size, 1, model_sample_weight(l->m, a->size));
 	/* an exited process's, kept as sums per stack (model_set_exit_age) */
 	pos = 0;
 	while ((sum = model_proc_next_sum(p, &pos)))

@@ -72,29 +72,46 @@ void sample_announce(struct tracer *t)
 	t->cb(t->cb_ctx, &rec.hdr);
 }
 
-/* Every traced image's totals as they are now, as records (those that ended sent theirs). */
-void sample_report(struct tracer *t)
+/*
+ * Calls fn for every image in sample_procs as it is now (one that ends meanwhile is left out:
+ * its last totals are in the ring); stops at fn's first non-zero answer and returns it.
+ */
+static int sample_procs_each(struct tracer *t,
+			     int (*fn)(void *ctx, __u32 tgid, const struct ht_sample_proc *sp),
+			     void *ctx)
 {
-	int fd;
+	int fd = bpf_map__fd(t->skel->maps.sample_procs), err = 0;
 	__u32 key, next, *prev = NULL;
 
-	if (!t->opts.sample_bytes)
-		return;
-	fd = bpf_map__fd(t->skel->maps.sample_procs);
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct ht_totals rec = { .hdr = { .type = HT_REC_TOTALS, .size = sizeof(rec) } };
+	while (!err && !bpf_map_get_next_key(fd, prev, &next)) {
 		struct ht_sample_proc sp;
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &sp))
-			continue; /* ended meanwhile: its last totals are in the ring */
-		rec.hdr.ts_ns = tracer_now_ns();
-		rec.hdr.pid = rec.hdr.tid = key;
-		rec.gen = sp.gen;
-		rec.c = sp.c;
-		t->cb(t->cb_ctx, &rec.hdr);
+		if (!bpf_map_lookup_elem(fd, &key, &sp))
+			err = fn(ctx, key, &sp);
 	}
+	return err;
+}
+
+static int sample_report_one(void *ctx, __u32 tgid, const struct ht_sample_proc *sp)
+{
+	struct tracer *t = ctx;
+	struct ht_totals rec = { .hdr = { .type = HT_REC_TOTALS, .size = sizeof(rec) } };
+
+	rec.hdr.ts_ns = tracer_now_ns();
+	rec.hdr.pid = rec.hdr.tid = tgid;
+	rec.gen = sp->gen;
+	rec.c = sp->c;
+	t->cb(t->cb_ctx, &rec.hdr);
+	return 0;
+}
+
+/* Every traced image's totals as they are now, as records (those that ended sent theirs). */
+void sample_report(struct tracer *t)
+{
+	if (t->opts.sample_bytes)
+		sample_procs_each(t, sample_report_one, t);
 }
 
 /*
@@ -109,6 +126,25 @@ void sample_report_often(struct tracer *t)
 		return;
 	t->sample_totals_next_ns = now + SAMPLE_TOTALS_MS * 1000000ull;
 	sample_report(t);
+}
+
+struct sample_gens {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+/* An image's generation and its parent's: blocks of both are still wanted. */
+static int sample_gens_add(void *ctx, __u32 tgid, const struct ht_sample_proc *sp)
+{
+	struct sample_gens *g = ctx;
+
+	(void)tgid;
+	while (g->n + 2 > g->cap)
+		if (!vec_room((void **)&g->v, g->cap, &g->cap, sizeof(*g->v), 64))
+			return -1;
+	g->v[g->n++] = sp->gen;
+	g->v[g->n++] = sp->parent_gen;
+	return 0;
 }
 
 static int sample_u64_cmp(const void *a, const void *b)
@@ -127,12 +163,12 @@ static int sample_u64_cmp(const void *a, const void *b)
  */
 void sample_sweep(struct tracer *t)
 {
-	int live_fd, procs_fd;
+	int live_fd;
 	struct ht_sample_key *keys = NULL, batch_keys[SAMPLE_BATCH];
 	struct ht_sample_live batch_vals[SAMPLE_BATCH];
-	size_t nkeys = 0, keys_cap = 0, ngens = 0, gens_cap = 0, ndead = 0;
-	uint64_t *gens = NULL, now = tracer_now_ns();
-	__u32 pkey, pnext, *pprev = NULL;
+	size_t nkeys = 0, keys_cap = 0, ndead = 0;
+	struct sample_gens gens = { 0 };
+	uint64_t now = tracer_now_ns();
 	struct ht_sample_key out;
 	void *in = NULL;
 
@@ -141,7 +177,6 @@ void sample_sweep(struct tracer *t)
 	t->sample_ended = false;
 	t->sample_sweep_next_ns = now + SAMPLE_SWEEP_NS;
 	live_fd = bpf_map__fd(t->skel->maps.sample_live);
-	procs_fd = bpf_map__fd(t->skel->maps.sample_procs);
 	for (;;) {
 		__u32 count = SAMPLE_BATCH;
 		int err = bpf_map_lookup_batch(live_fd, in, &out, batch_keys, batch_vals, &count,
@@ -159,23 +194,13 @@ void sample_sweep(struct tracer *t)
 			break; /* ENOENT: the end */
 		in = &out;
 	}
-	while (!bpf_map_get_next_key(procs_fd, pprev, &pnext)) {
-		struct ht_sample_proc sp;
-
-		pkey = pnext;
-		pprev = &pkey;
-		if (bpf_map_lookup_elem(procs_fd, &pkey, &sp))
-			continue;
-		while (ngens + 2 > gens_cap)
-			if (!vec_room((void **)&gens, gens_cap, &gens_cap, sizeof(*gens), 64))
-				goto out;
-		gens[ngens++] = sp.gen;
-		gens[ngens++] = sp.parent_gen;
-	}
-	if (ngens)
-		qsort(gens, ngens, sizeof(*gens), sample_u64_cmp);
+	if (sample_procs_each(t, sample_gens_add, &gens))
+		goto out;
+	if (gens.n)
+		qsort(gens.v, gens.n, sizeof(*gens.v), sample_u64_cmp);
 	for (size_t i = 0; i < nkeys; i++)
-		if (!ngens || !bsearch(&keys[i].gen, gens, ngens, sizeof(*gens), sample_u64_cmp))
+		if (!gens.n ||
+		    !bsearch(&keys[i].gen, gens.v, gens.n, sizeof(*gens.v), sample_u64_cmp))
 			keys[ndead++] = keys[i];
 	for (size_t i = 0; i < ndead; i += SAMPLE_BATCH) {
 		__u32 count = ndead - i < SAMPLE_BATCH ? (__u32)(ndead - i) : SAMPLE_BATCH;
@@ -185,5 +210,5 @@ void sample_sweep(struct tracer *t)
 	t->sample_swept += ndead;
 out:
 	free(keys);
-	free(gens);
+	free(gens.v);
 }
