@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include "model/dists.h"
 #include "model/model.h"
+#include "model/space.h"
 
 static uint64_t clock_ns = 1000;
 
@@ -320,6 +322,69 @@ static void test_exit_and_pid_reuse(void **state)
 	model_free(m);
 }
 
+/*
+ * serve --retain: exited processes are forgotten, with what the models beside the process
+ * model keep of them, and the others are found at their new indexes.
+ */
+static void test_forget_exited(void **state)
+{
+	struct model *m = model_new();
+	struct dists *d = dists_new(m, 0, true);
+	struct space *sp = space_new(m);
+	const struct model_proc *a, *c;
+	uint64_t cut;
+
+	(void)state;
+	space_now_only(sp);
+	MALLOC(m, 10, 100, 0x1000);
+	MALLOC(m, 20, 200, 0x2000);
+	MALLOC(m, 30, 300, 0x3000);
+	for (uint32_t pid = 10; pid <= 30; pid += 10) {
+		struct ht_rss r = { .hdr = { .type = HT_REC_RSS,
+					     .size = sizeof(r),
+					     .ts_ns = clock_ns++,
+					     .pid = pid,
+					     .tid = pid },
+				    .member = 1,
+				    .size = pid * 4096 };
+
+		space_apply(sp, &r.hdr);
+	}
+	exit_rec(m, 20, 0);
+	cut = clock_ns;
+	exit_rec(m, 10, 0);
+	assert_int_equal(model_forget_exited(m, 0), 0);
+	/* 20 exited before the cut, 10 after it */
+	assert_int_equal(model_forget_exited(m, cut), 1);
+	assert_int_equal(model_nprocs(m), 2);
+	a = model_proc_at(m, 0);
+	c = model_proc_at(m, 1);
+	assert_int_equal(a->pid, 10);
+	assert_int_equal(c->pid, 30);
+	assert_int_equal(c->index, 1);
+	assert_ptr_equal(live(m, 30), c);
+	assert_ptr_equal(dists_proc_find(d, c)->p, c);
+	assert_ptr_equal(dists_proc_find(d, a)->p, a);
+	assert_int_equal(dists_nprocs(d), 2);
+	assert_int_equal(space_nprocs(sp), 2);
+	assert_int_equal(space_proc_find(sp, c)->now[SPACE_RSS_ANON], 30 * 4096);
+	assert_int_equal(space_proc_find(sp, c)->s[SPACE_RSS_ANON].n, 0);
+	/* the live one goes on at its new place */
+	MALLOC(m, 30, 5, 0x3100);
+	assert_int_equal(live(m, 30)->live_bytes, 305);
+	assert_int_equal(dists_proc_find(d, c)->size.total, 2);
+	/* a new process takes the next index */
+	MALLOC(m, 40, 1, 0x4000);
+	assert_int_equal(live(m, 40)->index, 2);
+	assert_int_equal(model_forget_exited(m, clock_ns), 1);
+	assert_int_equal(live(m, 40)->index, 1);
+	assert_int_equal(dists_proc_find(d, live(m, 40))->size.total, 1);
+	assert_int_equal(dists_proc_find(d, live(m, 30))->size.total, 2);
+	space_free(sp);
+	dists_free(d);
+	model_free(m);
+}
+
 static void test_stacks_arrive_late(void **state)
 {
 	struct model *m = model_new();
@@ -515,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_exec_resets),
 		cmocka_unit_test(test_comm_names_and_ns_pid),
 		cmocka_unit_test(test_exit_and_pid_reuse),
+		cmocka_unit_test(test_forget_exited),
 		cmocka_unit_test(test_stacks_arrive_late),
 		cmocka_unit_test(test_memory_per_allocation),
 		cmocka_unit_test(test_memory_breakdown),

@@ -163,10 +163,25 @@ static void births_on_free(void *ctx, const struct model_proc *p, const struct m
 	st->live_bytes -= n * a->size;
 }
 
+static void births_proc_fini(void *entry);
+
+static void births_forget(void *ctx, const struct model_proc *p)
+{
+	proctab_forget(&((struct births *)ctx)->procs, p, births_proc_fini);
+}
+
+static void births_reindex(void *ctx)
+{
+	proctab_reindex(&((struct births *)ctx)->procs);
+}
+
 struct births *births_new(struct model *m)
 {
 	struct births *b = calloc(1, sizeof(*b));
-	struct model_hooks hooks = { .alloc = births_on_alloc, .free = births_on_free };
+	struct model_hooks hooks = { .alloc = births_on_alloc,
+				     .free = births_on_free,
+				     .forget = births_forget,
+				     .reindex = births_reindex };
 
 	if (!b)
 		return NULL;

@@ -166,10 +166,25 @@ static void dists_on_free(void *ctx, const struct model_proc *p, const struct mo
 			   model_sample_count(((struct dists *)ctx)->model, a));
 }
 
+static void dists_proc_fini(void *entry);
+
+static void dists_forget(void *ctx, const struct model_proc *p)
+{
+	proctab_forget(&((struct dists *)ctx)->procs, p, dists_proc_fini);
+}
+
+static void dists_reindex(void *ctx)
+{
+	proctab_reindex(&((struct dists *)ctx)->procs);
+}
+
 struct dists *dists_new(struct model *m, uint64_t linear, bool by_stack)
 {
 	struct dists *d = calloc(1, sizeof(*d));
-	struct model_hooks hooks = { .alloc = dists_on_alloc, .free = dists_on_free };
+	struct model_hooks hooks = { .alloc = dists_on_alloc,
+				     .free = dists_on_free,
+				     .forget = dists_forget,
+				     .reindex = dists_reindex };
 
 	if (!d)
 		return NULL;

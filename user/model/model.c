@@ -609,6 +609,40 @@ struct model *model_new(void)
 	return calloc(1, sizeof(struct model));
 }
 
+size_t model_forget_exited(struct model *m, uint64_t before_ns)
+{
+	size_t kept = 0, gone;
+
+	for (size_t i = 0; i < m->nprocs; i++) {
+		struct model_proc *p = m->procs[i];
+
+		if (p->exited && p->exit_ns < before_ns) {
+			for (int h = 0; h < m->nhooks; h++)
+				if (m->hooks[h].forget)
+					m->hooks[h].forget(m->hooks[h].ctx, p);
+			if (m->last == p)
+				m->last = NULL;
+			proc_destroy(p);
+			continue;
+		}
+		p->index = (uint32_t)kept;
+		m->procs[kept++] = p;
+		if (!p->exited) {
+			long k = idmap_find(&m->live, p->pid);
+
+			if (k >= 0)
+				m->live.vals[k] = p->index;
+		}
+	}
+	gone = m->nprocs - kept;
+	m->nprocs = kept;
+	if (gone)
+		for (int h = 0; h < m->nhooks; h++)
+			if (m->hooks[h].reindex)
+				m->hooks[h].reindex(m->hooks[h].ctx);
+	return gone;
+}
+
 int model_add_hooks(struct model *m, const struct model_hooks *hooks)
 {
 	if (m->nhooks == MODEL_MAX_HOOKS)

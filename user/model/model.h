@@ -99,14 +99,21 @@ struct model_stack {
 
 struct model;
 
-/* Called as the model applies allocator records: what histograms are made of. */
-#define MODEL_MAX_HOOKS 2
+/*
+ * Called as the model applies allocator records (what histograms are made of), and as it
+ * forgets processes (what the models beside it must forget too). Any member may be NULL.
+ */
+#define MODEL_MAX_HOOKS 4
 struct model_hooks {
 	/* a block became live (a realloc that moves frees the old one first) */
 	void (*alloc)(void *ctx, const struct model_proc *p, const struct model_alloc *a);
 	/* a live block was freed at ts_ns */
 	void (*free)(void *ctx, const struct model_proc *p, const struct model_alloc *a,
 		     uint64_t ts_ns);
+	/* p is about to be forgotten (model_forget_exited): drop what is kept of it */
+	void (*forget)(void *ctx, const struct model_proc *p);
+	/* after forgetting: the processes left have new indexes (model_proc.index) */
+	void (*reindex)(void *ctx);
 	void *ctx;
 };
 
@@ -124,6 +131,12 @@ void model_free(struct model *m);
 /* Applies one valid record (see ht_rec_check). */
 void model_apply(struct model *m, const struct ht_hdr *rec);
 
+/*
+ * Forgets the processes that exited before before_ns, with their leaks, telling the hooks
+ * (forget, then reindex): what an agent that runs for days keeps is the processes alive and
+ * those that ended lately (serve --retain). Returns how many went.
+ */
+size_t model_forget_exited(struct model *m, uint64_t before_ns);
 /* Processes, oldest first, the exited ones included. */
 size_t model_nprocs(const struct model *m);
 const struct model_proc *model_proc_at(const struct model *m, size_t i);

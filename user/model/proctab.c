@@ -7,6 +7,7 @@
 void *proctab_get(struct proctab *t, const struct model_proc *p, size_t size, bool *fresh)
 {
 	void *e, **order;
+	const struct model_proc **owners;
 
 	*fresh = false;
 	if (!p)
@@ -30,13 +31,44 @@ void *proctab_get(struct proctab *t, const struct model_proc *p, size_t size, bo
 	if (!order)
 		return NULL;
 	t->order = order;
+	owners = realloc(t->owners, (t->n + 1) * sizeof(*owners));
+	if (!owners)
+		return NULL;
+	t->owners = owners;
 	e = calloc(1, size);
 	if (!e)
 		return NULL;
-	t->order[t->n++] = e;
+	t->order[t->n] = e;
+	t->owners[t->n++] = p;
 	t->by_index[p->index] = e;
 	*fresh = true;
 	return e;
+}
+
+void proctab_forget(struct proctab *t, const struct model_proc *p, void (*fini)(void *entry))
+{
+	void *e = proctab_find(t, p);
+	size_t i;
+
+	if (!e)
+		return;
+	for (i = 0; t->order[i] != e; i++)
+		;
+	memmove(&t->order[i], &t->order[i + 1], (t->n - i - 1) * sizeof(*t->order));
+	memmove(&t->owners[i], &t->owners[i + 1], (t->n - i - 1) * sizeof(*t->owners));
+	t->n--;
+	t->by_index[p->index] = NULL;
+	if (fini)
+		fini(e);
+	free(e);
+}
+
+/* The indexes only shrink (the model closes the gaps): by_index stays large enough. */
+void proctab_reindex(struct proctab *t)
+{
+	memset(t->by_index, 0, t->nindex * sizeof(*t->by_index));
+	for (size_t i = 0; i < t->n; i++)
+		t->by_index[t->owners[i]->index] = t->order[i];
 }
 
 void proctab_free(struct proctab *t, void (*fini)(void *entry))
@@ -47,6 +79,7 @@ void proctab_free(struct proctab *t, void (*fini)(void *entry))
 		free(t->order[i]);
 	}
 	free(t->order);
+	free(t->owners);
 	free(t->by_index);
 	*t = (struct proctab){ 0 };
 }

@@ -13,7 +13,8 @@
 struct proctab {
 	void **by_index; /* by model_proc.index; NULL: none yet */
 	size_t nindex;
-	void **order; /* in the order first seen */
+	void **order;			  /* in the order first seen */
+	const struct model_proc **owners; /* order[i] is owners[i]'s */
 	size_t n;
 };
 
@@ -27,6 +28,10 @@ static inline void *proctab_find(const struct proctab *t, const struct model_pro
 {
 	return p->index < t->nindex ? t->by_index[p->index] : NULL;
 }
+/* Drops p's entry, after fini(entry) when given (a model_hooks.forget). */
+void proctab_forget(struct proctab *t, const struct model_proc *p, void (*fini)(void *entry));
+/* Finds the entries by their processes' new indexes (a model_hooks.reindex). */
+void proctab_reindex(struct proctab *t);
 /* Frees every entry, after fini(entry) when given. */
 void proctab_free(struct proctab *t, void (*fini)(void *entry));
 

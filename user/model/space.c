@@ -31,15 +31,48 @@ static const int space_rss_series[4] = { SPACE_RSS_FILE, SPACE_RSS_ANON, SPACE_R
 struct space {
 	struct model *model;
 	struct proctab procs; /* struct space_proc */
+	bool now_only;	      /* space_now_only */
 };
+
+/* A quantity's new value: its current one, and a point of its series unless now_only. */
+static void space_set(struct space_proc *t, enum space_series k, uint64_t ts, uint64_t v)
+{
+	t->now[k] = v;
+	if (!t->now_only)
+		series_add(&t->s[k], ts, v);
+}
+
+static void space_proc_fini(void *entry);
+
+static void space_forget(void *ctx, const struct model_proc *p)
+{
+	proctab_forget(&((struct space *)ctx)->procs, p, space_proc_fini);
+}
+
+static void space_reindex(void *ctx)
+{
+	proctab_reindex(&((struct space *)ctx)->procs);
+}
 
 struct space *space_new(struct model *m)
 {
 	struct space *s = calloc(1, sizeof(*s));
+	struct model_hooks hooks = { .forget = space_forget, .reindex = space_reindex };
 
-	if (s)
-		s->model = m;
+	if (!s)
+		return NULL;
+	s->model = m;
+	hooks.ctx = s;
+	if (model_add_hooks(m, &hooks)) {
+		free(s);
+		return NULL;
+	}
 	return s;
+}
+
+void space_now_only(struct space *s)
+{
+	s->now_only = true;
 }
 
 static void space_proc_fini(void *entry)
@@ -84,6 +117,7 @@ static struct space_proc *space_proc_of(struct space *s, const struct model_proc
 
 	if (fresh) {
 		t->p = p;
+		t->now_only = s->now_only;
 		vma_map_init(&t->vmas);
 	}
 	return t;
@@ -195,8 +229,11 @@ static const char *space_perms(unsigned prot, unsigned flags)
 
 static void space_add_marker(struct space_proc *t, uint64_t ts, uint64_t bytes, const char *what)
 {
-	struct space_marker *m = realloc(t->markers, (t->nmarkers + 1) * sizeof(*m));
+	struct space_marker *m;
 
+	if (t->now_only)
+		return;
+	m = realloc(t->markers, (t->nmarkers + 1) * sizeof(*m));
 	if (!m)
 		return;
 	t->markers = m;
@@ -255,7 +292,7 @@ static void space_brk(struct space_proc *t, const struct ht_syscall *s)
 				 "brk: heap");
 		vma_map_brk(m, t->brk_start, (uint64_t)s->ret);
 	}
-	series_add(&t->s[SPACE_HEAP], s->hdr.ts_ns, (uint64_t)s->ret - t->brk_start);
+	space_set(t, SPACE_HEAP, s->hdr.ts_ns, (uint64_t)s->ret - t->brk_start);
 }
 
 static void space_shm(struct space_proc *t, const struct ht_syscall *s)
@@ -343,8 +380,8 @@ static void space_syscall(struct space_proc *t, const struct ht_syscall *s)
 	else if (s->sys == HT_SYS_BRK && in_alloc && t->brk_start &&
 		 (uint64_t)s->ret > t->brk_start)
 		vma_map_set_allocator(m, t->brk_start, (uint64_t)s->ret - t->brk_start, true);
-	series_add(&t->s[SPACE_MAPPED], s->hdr.ts_ns, vma_map_bytes(m));
-	series_add(&t->s[SPACE_ALLOC_MAPPED], s->hdr.ts_ns, vma_map_allocator_bytes(m));
+	space_set(t, SPACE_MAPPED, s->hdr.ts_ns, vma_map_bytes(m));
+	space_set(t, SPACE_ALLOC_MAPPED, s->hdr.ts_ns, vma_map_allocator_bytes(m));
 }
 
 /* ---------------------------------------------------------------- faults */
@@ -375,7 +412,7 @@ static void space_fault(struct space_proc *t, const struct ht_fault *f)
 	t->faults_by_kind[v ? v->kind : VMA_SPECIAL + 1][!!(f->error_code & HT_PF_WRITE)]++;
 	if (!(f->error_code & HT_PF_PROT))
 		t->first_touch++;
-	series_add(&t->s[SPACE_FAULTS], f->hdr.ts_ns, ++t->faults);
+	space_set(t, SPACE_FAULTS, f->hdr.ts_ns, ++t->faults);
 }
 
 void space_apply(struct space *s, const struct ht_hdr *rec)
@@ -384,7 +421,7 @@ void space_apply(struct space *s, const struct ht_hdr *rec)
 
 	if (!t)
 		return;
-	if (rec->tid)
+	if (rec->tid && !t->now_only)
 		space_note_tid(t, rec->tid);
 	if (rec->type == HT_REC_MAPS) {
 		space_snapshot_add(t, ((const struct ht_maps *)rec)->text,
@@ -409,8 +446,7 @@ void space_apply(struct space *s, const struct ht_hdr *rec)
 		const struct ht_rss *r = (const void *)rec;
 
 		if (r->member < 4)
-			series_add(&t->s[space_rss_series[r->member]], rec->ts_ns,
-				   (uint64_t)r->size);
+			space_set(t, space_rss_series[r->member], rec->ts_ns, (uint64_t)r->size);
 		break;
 	}
 	case HT_REC_ALLOC:
@@ -419,8 +455,8 @@ void space_apply(struct space *s, const struct ht_hdr *rec)
 			       /* fall through */
 	case HT_REC_TOTALS:
 		/* sampled mode: a point per totals record (SAMPLE_TOTALS_MS apart while it runs) */
-		series_add(&t->s[SPACE_LIVE], rec->ts_ns, t->p->live_bytes);
-		series_add(&t->s[SPACE_LIVE_ALLOCS], rec->ts_ns, model_proc_live_allocs(t->p));
+		space_set(t, SPACE_LIVE, rec->ts_ns, t->p->live_bytes);
+		space_set(t, SPACE_LIVE_ALLOCS, rec->ts_ns, model_proc_live_allocs(t->p));
 		break;
 	}
 }

@@ -55,6 +55,8 @@ struct space_proc {
 	uint64_t first_touch; /* faults on pages not present yet: memory made real */
 	uint64_t faults_by_kind[VMA_SPECIAL + 2][2]; /* VMA kind (+1: none), read/write */
 	struct series s[SPACE_SERIES_MAX];
+	uint64_t now[SPACE_SERIES_MAX]; /* each series' last value */
+	bool now_only;			/* space_now_only(): no series, markers nor tids */
 	struct space_marker *markers;
 	size_t nmarkers;
 	uint32_t *tids;
@@ -70,9 +72,17 @@ struct space_proc {
 
 struct space;
 
-/* Reads the processes of m (which the caller feeds the same records first). */
+/*
+ * Reads the processes of m (which the caller feeds the same records first), and forgets those
+ * m forgets (it takes one of m's hooks).
+ */
 struct space *space_new(struct model *m);
 void space_free(struct space *s);
+/*
+ * Keeps only each quantity's current value (space_proc.now), no series, markers nor threads:
+ * for an agent that runs for days (serve). Call before the first record.
+ */
+void space_now_only(struct space *s);
 /* One record, after model_apply() had it. */
 void space_apply(struct space *s, const struct ht_hdr *rec);
 /* The end of the input: a snapshot still open is taken in. */

@@ -238,6 +238,21 @@ static const char *demangled(struct symbolizer *s, const char *name)
 	return keep(s, strdup(name));
 }
 
+void symbolize_forget(struct symbolizer *s, uint32_t pid, uint64_t start_ns)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct sym_proc *p = &s->procs[i];
+
+		if (p->pid != pid || p->start_ns != start_ns)
+			continue;
+		if (p->dwfl)
+			dwfl_end(p->dwfl);
+		free(p->ranges);
+		*p = s->procs[--s->nprocs];
+		return;
+	}
+}
+
 static struct sym_proc *find_proc(struct symbolizer *s, uint32_t pid, uint64_t start_ns)
 {
 	struct sym_proc *p;

@@ -71,6 +71,8 @@ uint32_t symbolize_true_frames(struct symbolizer *s, uint32_t pid, uint64_t star
  */
 void symbolize_retain(struct symbolizer *s, uint32_t pid, uint64_t start_ns, const uint64_t *addrs,
 		      size_t n);
+/* Process (pid, start_ns) will not be asked about again: its module list goes. */
+void symbolize_forget(struct symbolizer *s, uint32_t pid, uint64_t start_ns);
 /* Replaying a file: never read /proc (the processes there are not the recorded ones). */
 void symbolize_set_offline(struct symbolizer *s, bool offline);
 /* Called with the text of every /proc/PID/maps read (record writes them into the file). */
