@@ -19,7 +19,8 @@ BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf 
 # heaptrail's own allocations go to jemalloc, linked in: libc's malloc carries our uprobes once
 # they are shared by every process, and heaptrail would take their traps itself.
 OWN_MALLOC := -l:libjemalloc_pic.a -lpthread
-LIBS     := -lbpf -ldw -lelf -lz -lzstd -lprotobuf-c -lcapstone -lstdc++ $(OWN_MALLOC) -lm
+LIBS     := -lbpf -ldw -lelf -lz -lzstd -lprotobuf-c -lcapstone -lmicrohttpd -lstdc++ \
+	    $(OWN_MALLOC) -lm
 
 # One .bpf.c per concern, linked into one object and one skeleton by libbpf's static linker.
 # shared.bpf.c, which defines the shared maps the others declare extern, links first: after a
@@ -127,13 +128,13 @@ BACKPORTS_LIST := /etc/apt/sources.list.d/heaptrail-backports.sources
 DEPS_BACKPORTS := libbpf-dev bpftool libelf-dev libdw-dev
 # Building and running: what `make run` installs.
 DEPS_MAIN      := clang llvm gcc make pkg-config zlib1g-dev libcapstone-dev libjemalloc-dev \
-		  libzstd-dev libprotobuf-c-dev protobuf-c-compiler
+		  libzstd-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 # Only the tests use these (stress-ng: load beside the -k tests; heaptrack: the stacks it reports
 # are compared with ours; golang-go: Go's own pprof reads our profiles; chromium, its driver and
 # selenium: the HTML report opened in a real browser; qemu and the rest: vmtest).
 DEPS_TEST      := g++ libcmocka-dev python3 python3-pytest valgrind libc6-dbg util-linux \
 		  librsvg2-bin stress-ng qemu-system-x86 busybox-static cpio file heaptrack binutils \
-		  golang-go groff-base man-db chromium chromium-driver python3-selenium
+		  golang-go groff-base man-db chromium chromium-driver python3-selenium prometheus
 # The debuginfod server, of the same elfutils as libdw's client (test_stacks starts one).
 DEPS_TEST_BACKPORTS := debuginfod
 

@@ -5,8 +5,8 @@
 
 /* In the order heaptrail --help lists them. */
 static const struct cli_command *const main_commands[] = {
-	&cmd_trace_command,    &cmd_leaks_command,  &cmd_hist_command,
-	&cmd_timeline_command, &cmd_record_command, &cmd_report_command, NULL,
+	&cmd_trace_command,  &cmd_leaks_command,  &cmd_hist_command,  &cmd_timeline_command,
+	&cmd_record_command, &cmd_report_command, &cmd_serve_command, NULL,
 };
 
 int main(int argc, char **argv)

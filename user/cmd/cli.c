@@ -719,6 +719,10 @@ static void cli_man(const struct cli_command *const *cmds)
 /* What is wrong with the target as given, once every option is known. */
 static int cli_check_target(const struct cli_command *cmd, struct cli *cli, int ntargets)
 {
+	if (ntargets == 0 && (cmd->groups & CLI_TARGET_ALL_BY_DEFAULT)) {
+		ntargets = 1;
+		cli->all = true;
+	}
 	if (cli->kernel && ntargets == 0) {
 		/* -k alone: the kernel's allocations, whoever makes them */
 		ntargets = 1;

@@ -55,9 +55,10 @@ enum cli_group {
 	CLI_KERNEL = 1 << 2, /* -k --kmem-table-size */
 	CLI_JSON = 1 << 3,   /* --json */
 	CLI_STACKS = 1 << 4, /* --stack-depth --stack-table-size --unwind --unwind-table-size */
-	CLI_FREE_STACKS = 1 << 5, /* --free-stacks */
-	CLI_FAULTS = 1 << 6,	  /* --fault-stream */
-	CLI_SAMPLE = 1 << 7,	  /* --sample-bytes --sample-table-size */
+	CLI_FREE_STACKS = 1 << 5,	    /* --free-stacks */
+	CLI_FAULTS = 1 << 6,		    /* --fault-stream */
+	CLI_SAMPLE = 1 << 7,		    /* --sample-bytes --sample-table-size */
+	CLI_TARGET_ALL_BY_DEFAULT = 1 << 8, /* no target given: -a (serve) */
 };
 
 struct cli_option {

@@ -38,11 +38,12 @@ int cmd_hist(struct cli *cli);
 int cmd_record(struct cli *cli);
 int cmd_timeline(struct cli *cli);
 int cmd_report(struct cli *cli);
+int cmd_serve(struct cli *cli);
 /* `leaks --html PATH` without the leaks report itself: what `report` runs (leaks.c). */
 int leaks_page(struct cli *cli, const char *path);
 
 /* Each command's name, options and handler, in its own file. */
 extern const struct cli_command cmd_trace_command, cmd_leaks_command, cmd_hist_command,
-	cmd_timeline_command, cmd_record_command, cmd_report_command;
+	cmd_timeline_command, cmd_record_command, cmd_report_command, cmd_serve_command;
 
 #endif

@@ -150,7 +150,8 @@ struct leaks_ctx {
 	struct json json;
 	struct leaks *leaks;
 	unsigned reports;
-	struct kreport kr;   /* -k */
+	struct kreport kr;		   /* -k */
+	struct report_allocator_code code; /* what the model asks about frees */
 	struct dists *dists; /* --folded-metric alloc-bytes, --pprof, --html: what was allocated */
 	struct births *births; /* --html: when it was allocated */
 	struct space *space;   /* --html: memory over time */
@@ -177,27 +178,6 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 		dists_apply(lc->dists, rec);
 	if (lc->space)
 		space_apply(lc->space, rec);
-}
-
-/*
- * Code of the allocator libraries: libc, libstdc++ (whose exception handling frees what operator
- * new allocated for it) and whatever --lib named.
- */
-static bool is_allocator_code(void *ctx, const struct model_proc *p, uint64_t addr)
-{
-	struct leaks_ctx *lc = ctx;
-	const char *path = symbolize_module(lc->sym, p->pid, p->start_ns, addr);
-	const char *base;
-
-	if (!path)
-		return false;
-	for (int i = 0; i < lc->cli->nlibs; i++)
-		if (!strcmp(path, lc->cli->libs[i]))
-			return true;
-	base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
-	       !strncmp(base, "libstdc++.so", 12);
 }
 
 static void report(struct leaks_ctx *lc, bool interval)
@@ -400,7 +380,8 @@ int cmd_leaks(struct cli *cli)
 	lc.kr.stack_depth = cli->stack_depth;
 	lc.kr.min_age_ns = leaks_opts.min_age_ns;
 	json_init(&lc.json, stdout);
-	model_set_internal(lc.model, is_allocator_code, &lc);
+	lc.code = (struct report_allocator_code){ lc.sym, cli->libs, cli->nlibs };
+	model_set_internal(lc.model, report_is_allocator_code, &lc.code);
 	symbolize_set_offline(lc.sym, cli->input != NULL);
 	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
 		 cli->kernel_only ? "kernel " : "",

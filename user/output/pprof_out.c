@@ -322,9 +322,14 @@ static void pprof_collect(struct pprof *b, const struct pprof_out *o, uint64_t n
 {
 	for (size_t i = 0; i < model_nprocs(o->model) && !b->oom; i++) {
 		const struct model_proc *p = model_proc_at(o->model, i);
-		const struct dists_proc *dp = o->dists ? dists_proc_find(o->dists, p) : NULL;
+		const struct dists_proc *dp;
 		size_t n = 0;
-		struct leaks_stack *sums = leaks_stacks(o->leaks, p, now, &n);
+		struct leaks_stack *sums;
+
+		if (o->pid && p->pid != o->pid)
+			continue;
+		dp = o->dists ? dists_proc_find(o->dists, p) : NULL;
+		sums = leaks_stacks(o->leaks, p, now, &n);
 
 		idmap_free(&b->location_ids);
 		for (size_t k = 0; k < n; k++) {

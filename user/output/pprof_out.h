@@ -28,6 +28,7 @@ struct pprof_out {
 	 */
 	struct kreport *kr;
 	uint64_t duration_ns;
+	uint32_t pid; /* only the processes of this pid (the live one, those exited); 0: all */
 };
 
 /* Writes the profile of every process at now: 0, or -1 after saying why. */

@@ -108,3 +108,20 @@ void report_follow_modules(struct symbolizer *sym, const struct model *m, const 
 		break;
 	}
 }
+
+bool report_is_allocator_code(void *ctx, const struct model_proc *p, uint64_t addr)
+{
+	const struct report_allocator_code *c = ctx;
+	const char *path = symbolize_module(c->sym, p->pid, p->start_ns, addr);
+	const char *base;
+
+	if (!path)
+		return false;
+	for (int i = 0; i < c->nlibs; i++)
+		if (!strcmp(path, c->libs[i]))
+			return true;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
+	       !strncmp(base, "libstdc++.so", 12);
+}

@@ -25,4 +25,16 @@ void report_retain_leaked(struct symbolizer *sym, const struct model *m, const s
  */
 void report_follow_modules(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec);
 
+/*
+ * model_set_internal's question for a symbolizer: does addr lie in code of the allocator
+ * libraries, libc, libstdc++ (whose exception handling frees what operator new allocated for
+ * it) or one that --lib named? ctx: a struct report_allocator_code.
+ */
+struct report_allocator_code {
+	struct symbolizer *sym;
+	const char *const *libs; /* --lib */
+	int nlibs;
+};
+bool report_is_allocator_code(void *ctx, const struct model_proc *p, uint64_t addr);
+
 #endif

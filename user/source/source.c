@@ -22,6 +22,7 @@ struct source {
 	struct tracer *tracer; /* live */
 	tracer_event_fn cb;
 	void (*tick)(void *ctx);
+	void (*idle)(void *ctx);
 	void *ctx;
 	uint64_t first_ns;
 };
@@ -163,6 +164,31 @@ void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx))
 	s->tick = tick;
 	if (s->tracer && interval > 0)
 		tracer_set_tick(s->tracer, interval, source_tick);
+}
+
+static void source_idle(void *arg)
+{
+	struct source *s = arg;
+
+	s->idle(s->ctx);
+}
+
+void source_set_idle(struct source *s, void (*idle)(void *ctx))
+{
+	s->idle = idle;
+	if (s->tracer)
+		tracer_set_idle(s->tracer, source_idle);
+}
+
+void source_flush(struct source *s)
+{
+	if (s->tracer)
+		tracer_flush(s->tracer);
+}
+
+bool source_stop_requested(void)
+{
+	return stop_requested;
 }
 
 int source_run(struct source *s)

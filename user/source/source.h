@@ -34,6 +34,14 @@ int source_open(const struct source_opts *o, tracer_event_fn cb, void *ctx, cons
 		struct source **out);
 /* Calls tick every interval seconds while live (interval 0: never). */
 void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx));
+/*
+ * Calls idle after every poll while live (POLL_MS apart at most), in the thread that runs the
+ * source; source_flush() there brings every record until now first.
+ */
+void source_set_idle(struct source *s, void (*idle)(void *ctx));
+void source_flush(struct source *s);
+/* Whether SIGINT or SIGTERM (or source_request_stop) ended the run. */
+bool source_stop_requested(void);
 /* Runs to the end: the target's exit, -d, SIGINT/SIGTERM, or the end of the file. 0 or -1. */
 int source_run(struct source *s);
 /* Ends source_run() as a signal would (a consumer that cannot go on: disk full). */

@@ -67,6 +67,35 @@ void proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	fclose(f);
 }
 
+void proc_cgroup(pid_t pid, char *buf, size_t len)
+{
+	char path[64], line[4096];
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	/* lines "ID:CONTROLLERS:PATH"; v1's memory controller wins, then v2's "0::" */
+	while (fgets(line, sizeof(line), f)) {
+		char *ctl = strchr(line, ':'), *at = ctl ? strchr(ctl + 1, ':') : NULL;
+		bool memory, unified;
+
+		if (!at)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		memory = !strncmp(ctl + 1, "memory:", 7) || strstr(ctl + 1, ",memory:") ||
+			 (strstr(ctl + 1, "memory,") && strstr(ctl + 1, "memory,") < at);
+		unified = !strncmp(line, "0::", 3);
+		if (memory || (unified && !buf[0]))
+			snprintf(buf, len, "%s", at + 1);
+		if (memory)
+			break;
+	}
+	fclose(f);
+}
+
 uint32_t proc_ns_pid(pid_t pid)
 {
 	char path[64], line[256];

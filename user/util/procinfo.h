@@ -21,6 +21,11 @@ enum proc_kind {
 enum proc_kind proc_kind_of(pid_t pid);
 /* comm of pid (tid 0) or of one of its threads; "" when it is gone. */
 void proc_comm(pid_t pid, pid_t tid, char *buf, size_t len);
+/*
+ * Its cgroup path ("" when gone): the memory controller's under cgroup v1, else the unified
+ * hierarchy's (v2). What tells containers and systemd units apart.
+ */
+void proc_cgroup(pid_t pid, char *buf, size_t len);
 /* Its pid in the innermost pid namespace it lives in (a container's); 0: the host's, or gone. */
 uint32_t proc_ns_pid(pid_t pid);
 

@@ -70,6 +70,17 @@ void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx
 	t->tick = tick;
 }
 
+void tracer_set_idle(struct tracer *t, void (*idle)(void *ctx))
+{
+	t->idle = idle;
+}
+
+void tracer_flush(struct tracer *t)
+{
+	ring_buffer__consume(t->rb);
+	sample_report(t);
+}
+
 /*
  * hist: each syscall histogram BPF kept, its per-CPU copies summed, handed on as a record at the
  * end. 0, or -1 after saying why the map could not be read.
@@ -158,6 +169,8 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 		ring_report_losses(t, false);
 		sample_sweep(t);
 		sample_report_often(t);
+		if (t->idle)
+			t->idle(t->cb_ctx);
 		now = tracer_now_ns();
 		if (deadline && now >= deadline)
 			break;
@@ -175,8 +188,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			 * the interval (symbols read for the first time under emulation) is not
 			 * followed at once by one that saw nothing new.
 			 */
-			ring_buffer__consume(t->rb);
-			sample_report(t);
+			tracer_flush(t);
 			t->tick(t->cb_ctx);
 			next_tick = tracer_now_ns() + t->tick_ns;
 		}

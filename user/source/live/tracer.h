@@ -63,6 +63,16 @@ int tracer_start(struct tracer *t);
 int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop);
 /* Calls tick(ctx) every interval_s seconds while tracer_run polls. */
 void tracer_set_tick(struct tracer *t, double interval_s, void (*tick)(void *ctx));
+/*
+ * Calls idle(ctx) after every poll of the ring buffer, POLL_MS apart at most while nothing
+ * comes: where serve answers its HTTP clients, in the one thread that owns the model.
+ */
+void tracer_set_idle(struct tracer *t, void (*idle)(void *ctx));
+/*
+ * Now, from a callback of tracer_run (idle, tick): the records waiting in the ring buffer, and
+ * in sampled mode each process's exact totals, so that what follows sees all until now.
+ */
+void tracer_flush(struct tracer *t);
 /* Allocator probe hits counted in floor_only mode. */
 uint64_t tracer_floor_hits(struct tracer *t);
 /* Loss counters so far, by enum ht_lost_kind. */

@@ -79,6 +79,7 @@ struct tracer {
 	uint64_t sample_totals_next_ns; /* sample_totals_often: when they are read next */
 	uint64_t tick_ns;		/* tracer_set_tick */
 	void (*tick)(void *ctx);
+	void (*idle)(void *ctx); /* tracer_set_idle */
 	int error;	/* set from the callback: stops the loop */
 	bool cut_short; /* the run ended on SIGINT, SIGTERM or a closed output */
 };
