@@ -133,7 +133,7 @@ while read -r f; do copy_file "$f"; done <"$VM/pyfiles.txt"
 
 # what the tests run besides heaptrail
 for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file stress-ng sort \
-	bpftool debuginfod heaptrack heaptrack_print readelf setarch; do
+	bpftool debuginfod heaptrack heaptrack_print readelf setarch prometheus promtool; do
 	p=$(command -v "$tool") && copy_elf "$p"
 done
 copy_tree /usr/lib/heaptrack # heaptrack's preloaded library and interpreter

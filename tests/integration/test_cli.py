@@ -2,12 +2,14 @@
 """The command line: every command takes exactly its options, refuses every other one by name
 (exit 2, one line), and --help lists what it takes. Nothing here traces: an accepted option
 with no target ends in the target check, a refused one before it."""
+import re
+
 import pytest
 
 from conftest import run_heaptrail
 
 USAGE = 2
-COMMANDS = ["trace", "leaks", "hist", "timeline", "record"]
+COMMANDS = ["trace", "leaks", "hist", "timeline", "record", "serve"]
 ALL = set(COMMANDS)
 REPORTS = {"trace", "leaks", "hist", "timeline"}
 
@@ -22,17 +24,17 @@ OPTIONS = {
     "--ringbuf-size": ("4096", ALL),
     "--probe-at-entry": (None, ALL),
     "--input": ("x.htr", REPORTS),
-    "--kernel": (None, {"trace", "leaks", "hist", "record"}),
-    "--kmem-table-size": ("1024", {"trace", "leaks", "hist", "record"}),
+    "--kernel": (None, {"trace", "leaks", "hist", "record", "serve"}),
+    "--kmem-table-size": ("1024", {"trace", "leaks", "hist", "record", "serve"}),
     "--json": (None, REPORTS),
-    "--stack-depth": ("8", {"leaks", "hist", "record"}),
-    "--stack-table-size": ("1024", {"leaks", "hist", "record"}),
-    "--unwind": ("fp", {"leaks", "hist", "record"}),
-    "--unwind-table-size": ("4096", {"leaks", "hist", "record"}),
+    "--stack-depth": ("8", {"leaks", "hist", "record", "serve"}),
+    "--stack-table-size": ("1024", {"leaks", "hist", "record", "serve"}),
+    "--unwind": ("fp", {"leaks", "hist", "record", "serve"}),
+    "--unwind-table-size": ("4096", {"leaks", "hist", "record", "serve"}),
     "--free-stacks": (None, {"leaks", "record"}),
     "--fault-stream": (None, {"hist", "timeline", "record"}),
-    "--sample-bytes": ("64K", {"leaks", "record", "timeline", "hist"}),
-    "--sample-table-size": ("4096", {"leaks", "record", "timeline", "hist"}),
+    "--sample-bytes": ("64K", {"leaks", "record", "timeline", "hist", "serve"}),
+    "--sample-table-size": ("4096", {"leaks", "record", "timeline", "hist", "serve"}),
     "--events": ("alloc", {"trace"}),
     "--top": ("3", {"leaks", "hist"}),
     "--min-age": ("10", {"leaks"}),
@@ -47,6 +49,9 @@ OPTIONS = {
     "--csv": ("x.csv", {"timeline"}),
     "--svg": ("x.svg", {"timeline"}),
     "--output": ("x.htr", {"record"}),
+    "--listen": ("127.0.0.1:0", {"serve"}),
+    "--retain": ("60", {"serve"}),
+    "--top-processes": ("5", {"serve"}),
 }
 SHORT = {"--pid": "-p", "--command": "-c", "--all": "-a", "--duration": "-d", "--verbose": "-v",
          "--input": "-i", "--kernel": "-k", "--json": "-j", "--events": "-e", "--output": "-o"}
@@ -73,10 +78,13 @@ def test_each_command_takes_exactly_its_options(cmd, name):
     args = [cmd, name] + ([value] if value else [])
     if opt in TARGETS:
         args += ["-p", "1", "-a"]  # more targets: refused after parsing, if taken at all
+    if cmd == "serve":
+        args += ["--top-processes", "0"]  # serve runs without a target: a bad value ends it
     line = one_line(run_heaptrail(args))
     if cmd in takers:
         assert "does not take" not in line, line
-        assert "exactly one target" in line or "record needs -o" in line, line
+        assert ("exactly one target" in line or "record needs -o" in line
+                or "invalid number '0' for --top-processes" in line), line
     else:
         spelled = f"{SHORT[opt]}/{opt}" if opt in SHORT else opt
         assert f"{cmd} does not take {spelled} (" in line, line
@@ -88,7 +96,8 @@ def test_each_command_takes_exactly_its_options(cmd, name):
 def test_help_lists_what_the_command_takes(cmd):
     proc = run_heaptrail([cmd, "--help"])
     assert proc.returncode == 0 and proc.stderr == ""
-    listed = {opt for opt in OPTIONS if f"  {opt}" in proc.stdout or f", {opt}" in proc.stdout}
+    listed = {opt for opt in OPTIONS
+              if re.search(r"(  |, )" + re.escape(opt) + r"(\s|=|$)", proc.stdout, re.M)}
     assert listed == {opt for opt, (_, takers) in OPTIONS.items() if cmd in takers}
     assert all(len(line) <= 100 for line in proc.stdout.splitlines())
 

@@ -422,10 +422,12 @@ static int serve_listen(const char *spec, char *shown, size_t shown_len)
 	size_t hl;
 	int fd, err, one = 1;
 
-	if (!colon || colon == spec || !colon[1] || strlen(colon + 1) >= sizeof(port)) {
+	if (!colon || colon == spec || !colon[1] ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
+	    atoi(colon + 1) > 65535) {
 		fprintf(stderr,
-			"heaptrail: --listen '%s': want ADDR:PORT (127.0.0.1:9464, "
-			"[::1]:9464)\n",
+			"heaptrail: --listen '%s': want ADDR:PORT, a port up to 65535 "
+			"(127.0.0.1:9464, [::1]:9464)\n",
 			spec);
 		return -1;
 	}
