@@ -268,6 +268,9 @@ install: $(BUILD)/heaptrail $(BUILD)/heaptrail.8
 	install -D -m 0644 $(BUILD)/heaptrail.8 $(DESTDIR)$(PREFIX)/share/man/man8/heaptrail.8
 	install -D -m 0644 scripts/heaptrail.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/heaptrail
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' scripts/heaptrail.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/heaptrail.service
 
 run: deps $(BUILD)/heaptrail $(BUILD)/demo
 	$(BUILD)/heaptrail trace -c $(BUILD)/demo

@@ -133,10 +133,12 @@ while read -r f; do copy_file "$f"; done <"$VM/pyfiles.txt"
 
 # what the tests run besides heaptrail
 for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file stress-ng sort \
-	bpftool debuginfod heaptrack heaptrack_print readelf setarch prometheus promtool; do
+	bpftool debuginfod heaptrack heaptrack_print readelf setarch prometheus promtool \
+	systemd-analyze; do
 	p=$(command -v "$tool") && copy_elf "$p"
 done
 copy_tree /usr/lib/heaptrack # heaptrack's preloaded library and interpreter
+copy_tree /usr/lib/systemd/system # the targets systemd-analyze verify resolves the unit against
 for p in /usr/lib/go-*/pkg/tool/linux_amd64/pprof; do # Go's pprof reads our profiles
 	[ -e "$p" ] && copy_elf "$p"
 done
@@ -168,6 +170,7 @@ mount -t devtmpfs dev /dev
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null # serve labels processes with their cgroup
 ip link set lo up # TCP over loopback: tests of allocations made in softirqs
 ulimit -l unlimited
 ulimit -n 65536 # as on the host: tests open thousands of sockets
