@@ -113,6 +113,7 @@ copy_elf "$BUILD/verify_progs"
 for f in "$BUILD"/fixtures/*; do copy_elf "$f"; done
 mkdir -p "$ROOT$REPO"
 cp -a "$REPO/tests" "$ROOT$REPO/"
+mkdir -p "$ROOT$REPO/scripts" && cp "$REPO/scripts/heaptrail.service" "$ROOT$REPO/scripts/"
 rm -rf "$ROOT$REPO"/tests/integration/__pycache__ "$ROOT$REPO"/tests/fuzz
 
 # python3 and pytest (Debian's, with the modules it imports)

@@ -413,6 +413,87 @@ static void test_stacks_arrive_late(void **state)
 	model_free(m);
 }
 
+static void stack_rec(struct model *m, uint32_t pid, uint64_t id)
+{
+	struct ht_stack s = { .hdr = { .type = HT_REC_STACK,
+				       .size = HT_STACK_HDR_SIZE + 8,
+				       .ts_ns = clock_ns++,
+				       .pid = pid,
+				       .tid = pid },
+			      .stack_id = id,
+			      .nframes = 1,
+			      .frames = { 0x400000 + id } };
+
+	feed(m, &s);
+}
+
+static void malloc_at(struct model *m, uint32_t pid, uint64_t size, uint64_t addr, uint64_t stack)
+{
+	struct ht_alloc a = alloc_rec(pid, pid, HT_FN_MALLOC, size, 0, 0, addr);
+
+	a.stack_id = stack;
+	feed(m, &a);
+}
+
+/*
+ * serve: stacks nothing refers to go in two steps; one used again between the steps stays;
+ * what a hooked model keeps (dists: what each stack allocated) is referred to; a dropped
+ * stack's index goes to the next new one.
+ */
+static void test_unused_stacks_dropped(void **state)
+{
+	struct model *m = model_new();
+	uint64_t *ids;
+	size_t n;
+	const struct model_proc *p;
+
+	(void)state;
+	for (uint64_t id = 1; id <= 4; id++)
+		stack_rec(m, 10, id);
+	malloc_at(m, 10, 8, 0x1000, 1); /* live: kept */
+	malloc_at(m, 10, 8, 0x2000, 2);
+	FREE(m, 10, 0x2000); /* freed: unused */
+	malloc_at(m, 20, 8, 0x1000, 3);
+	exit_rec(m, 20, 0); /* a leak of an exited process: kept while the process is */
+	n = model_stacks_unused(m, &ids);
+	assert_int_equal(n, 2); /* 2, and 4 that nothing ever used */
+	assert_true((ids[0] == 2 && ids[1] == 4) || (ids[0] == 4 && ids[1] == 2));
+	free(ids);
+	malloc_at(m, 10, 8, 0x3000, 4); /* used again between the steps */
+	stack_rec(m, 10, 5);		/* and a new one, unused, not named: not dropped */
+	assert_int_equal(model_stacks_drop(m), 1);
+	assert_int_equal(model_stacks_dropped(m), 1);
+	assert_null(model_stack_by_id(m, 2));
+	assert_non_null(model_stack_by_id(m, 4)->frames);
+	assert_non_null(model_stack_by_id(m, 5));
+	/* the next new stack takes the dropped one's index */
+	stack_rec(m, 10, 6);
+	assert_ptr_equal(model_stack_by_id(m, 6), model_stack(m, 1));
+	assert_int_equal(model_stack(m, 1)->frames[0], 0x400006);
+	/* the exited process forgotten: its leak's stack goes too */
+	model_forget_exited(m, clock_ns);
+	n = model_stacks_unused(m, &ids);
+	free(ids);
+	assert_int_equal(n, 3); /* 3, 5, 6 */
+	assert_int_equal(model_stacks_drop(m), 3);
+	p = live(m, 10);
+	assert_int_equal(p->live_bytes, 16);
+	model_free(m);
+
+	/* a dists model keeps every stack a live process allocated from */
+	m = model_new();
+	struct dists *d = dists_new(m, 0, true);
+
+	stack_rec(m, 10, 1);
+	malloc_at(m, 10, 8, 0x1000, 1);
+	FREE(m, 10, 0x1000);
+	n = model_stacks_unused(m, &ids);
+	free(ids);
+	assert_int_equal(n, 0);
+	dists_free(d);
+	model_free(m);
+}
+
 /* Measures table memory per live allocation across growth and shrinkage. */
 static void test_memory_per_allocation(void **state)
 {
@@ -582,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_exit_and_pid_reuse),
 		cmocka_unit_test(test_forget_exited),
 		cmocka_unit_test(test_stacks_arrive_late),
+		cmocka_unit_test(test_unused_stacks_dropped),
 		cmocka_unit_test(test_memory_per_allocation),
 		cmocka_unit_test(test_memory_breakdown),
 		cmocka_unit_test(test_lost_counts),

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "cmd/commands.h"
 #include "model/dists.h"
+#include "model/kmodel.h"
 #include "model/model.h"
 #include "model/proctab.h"
 #include "model/space.h"
@@ -40,6 +41,7 @@
 #define SERVE_TIMEOUT_S	      10	 /* a connection idle this long is closed */
 #define SERVE_REQUEST_BYTES   (32 << 10) /* a request's line and headers at most */
 #define SERVE_RETAIN_CHECK_NS 1000000000ull
+#define SERVE_STACKS_CHECK_NS 30000000000ull /* unused stacks dropped this often */
 
 static struct {
 	const char *listen;
@@ -111,7 +113,7 @@ struct serve_ctx {
 	struct MHD_Daemon *http;
 	uint64_t first_ns;
 	uint64_t forgotten;
-	uint64_t next_retain_ns;
+	uint64_t next_retain_ns, next_stacks_ns;
 	double start_time; /* since the epoch */
 	uint64_t requests;
 };
@@ -173,6 +175,17 @@ static void serve_forget(void *ctx, const struct model_proc *p)
 static void serve_reindex(void *ctx)
 {
 	proctab_reindex(&((struct serve_ctx *)ctx)->cgroups);
+}
+
+/* -k: the kernel's live allocations keep their stacks, which the model holds. */
+static void serve_mark(void *ctx, struct model *m)
+{
+	struct serve_ctx *sc = ctx;
+	const struct kmodel_alloc *a;
+	size_t pos = 0;
+
+	while (sc->kr.km && (a = kmodel_next(sc->kr.km, &pos)))
+		model_stack_keep_id(m, a->stack_id);
 }
 
 /* ---------------------------------------------------------------- answers */
@@ -383,12 +396,35 @@ static void serve_retain(struct serve_ctx *sc)
 		model_forget_exited(sc->model, now - keep);
 }
 
+/*
+ * Stacks nothing refers to any more go, every SERVE_STACKS_CHECK_NS: BPF forgets it sent them
+ * first, then the records in flight are taken, and only those still unused are dropped (one
+ * used meanwhile is kept, and sent again at worst).
+ */
+static void serve_drop_stacks(struct serve_ctx *sc)
+{
+	uint64_t now = serve_now_ns(), *ids;
+	size_t n;
+
+	if (now < sc->next_stacks_ns)
+		return;
+	sc->next_stacks_ns = now + SERVE_STACKS_CHECK_NS;
+	n = model_stacks_unused(sc->model, &ids);
+	if (n) {
+		source_unsend_stacks(sc->src, ids, n);
+		source_flush(sc->src);
+		model_stacks_drop(sc->model);
+	}
+	free(ids);
+}
+
 static void serve_idle(void *ctx)
 {
 	struct serve_ctx *sc = ctx;
 
 	MHD_run(sc->http);
 	serve_retain(sc);
+	serve_drop_stacks(sc);
 }
 
 /* The targets are gone (-p, -c): what was seen is served until a signal says to stop. */
@@ -403,6 +439,7 @@ static void serve_after_targets(struct serve_ctx *sc)
 		poll(&pfd, pfd.fd >= 0, 100);
 		MHD_run(sc->http);
 		serve_retain(sc);
+		serve_drop_stacks(sc);
 	}
 }
 
@@ -482,7 +519,9 @@ int cmd_serve(struct cli *cli)
 	struct serve_ctx sc = { .cli = cli };
 	struct tracer_opts o = tracer_opts_of(cli);
 	struct source_opts so = { NULL, cli->duration, true, &o };
-	struct model_hooks hooks = { .forget = serve_forget, .reindex = serve_reindex };
+	struct model_hooks hooks = { .forget = serve_forget,
+				     .reindex = serve_reindex,
+				     .mark = serve_mark };
 	struct timespec rt;
 	char shown[96], banner[160];
 	int status = EXIT_RUNTIME, fd;
@@ -491,6 +530,7 @@ int cmd_serve(struct cli *cli)
 	if (fd < 0)
 		return EXIT_RUNTIME;
 	clock_gettime(CLOCK_REALTIME, &rt);
+	sc.next_stacks_ns = serve_now_ns() + SERVE_STACKS_CHECK_NS;
 	sc.start_time = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
 	o.want_alloc = o.capture_stacks = true;
 	o.want_vm = o.want_rss = o.want_fault = o.fault_batching = true;
@@ -538,8 +578,8 @@ int cmd_serve(struct cli *cli)
 	if (cli->verbose)
 		fprintf(stderr,
 			"heaptrail: served %" PRIu64 " requests; %" PRIu64 " exited processes "
-			"forgotten after --retain\n",
-			sc.requests, sc.forgotten);
+			"forgotten after --retain, %" PRIu64 " unused stacks dropped\n",
+			sc.requests, sc.forgotten, model_stacks_dropped(sc.model));
 out:
 	if (sc.http)
 		MHD_stop_daemon(sc.http);

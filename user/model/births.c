@@ -170,6 +170,22 @@ static void births_forget(void *ctx, const struct model_proc *p)
 	proctab_forget(&((struct births *)ctx)->procs, p, births_proc_fini);
 }
 
+/* Every stack an entry is kept for, or an index entry leads from (merged ones). */
+static void births_mark(void *ctx, struct model *m)
+{
+	const struct proctab *t = &((struct births *)ctx)->procs;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct births_proc *e = t->order[i];
+
+		for (size_t k = 0; k < e->nstacks; k++)
+			model_stack_keep(m, e->stacks[k].stack);
+		for (size_t k = 0; k < e->index.cap; k++)
+			if (e->index.keys[k])
+				model_stack_keep(m, (uint32_t)(e->index.keys[k] - 1));
+	}
+}
+
 static void births_reindex(void *ctx)
 {
 	proctab_reindex(&((struct births *)ctx)->procs);
@@ -181,7 +197,8 @@ struct births *births_new(struct model *m)
 	struct model_hooks hooks = { .alloc = births_on_alloc,
 				     .free = births_on_free,
 				     .forget = births_forget,
-				     .reindex = births_reindex };
+				     .reindex = births_reindex,
+				     .mark = births_mark };
 
 	if (!b)
 		return NULL;

@@ -173,6 +173,22 @@ static void dists_forget(void *ctx, const struct model_proc *p)
 	proctab_forget(&((struct dists *)ctx)->procs, p, dists_proc_fini);
 }
 
+/* Every stack an entry is kept for, or an index entry leads from (merged ones). */
+static void dists_mark(void *ctx, struct model *m)
+{
+	const struct proctab *t = &((struct dists *)ctx)->procs;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct dists_proc *e = t->order[i];
+
+		for (size_t k = 0; k < e->nstacks; k++)
+			model_stack_keep(m, e->by_stack[k].stack);
+		for (size_t k = 0; k < e->stack_index.cap; k++)
+			if (e->stack_index.keys[k])
+				model_stack_keep(m, (uint32_t)(e->stack_index.keys[k] - 1));
+	}
+}
+
 static void dists_reindex(void *ctx)
 {
 	proctab_reindex(&((struct dists *)ctx)->procs);
@@ -184,7 +200,8 @@ struct dists *dists_new(struct model *m, uint64_t linear, bool by_stack)
 	struct model_hooks hooks = { .alloc = dists_on_alloc,
 				     .free = dists_on_free,
 				     .forget = dists_forget,
-				     .reindex = dists_reindex };
+				     .reindex = dists_reindex,
+				     .mark = dists_mark };
 
 	if (!d)
 		return NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "model/model.h"
 #include "util/idmap.h"
+#include "util/vec.h"
 
 #define FREED_CACHE 4096 /* recently freed addresses remembered per process (32 KiB) */
 #define MIN_CAP	    16
@@ -23,6 +24,11 @@ struct model {
 	struct model_stack *stacks;
 	size_t nstacks, stacks_cap;
 	struct idmap stack_ids;
+	uint32_t *stacks_free; /* indexes of dropped stacks, for new ones */
+	size_t nfree, free_cap;
+	uint8_t *stack_marks; /* model_stacks_unused: STACK_KEPT, STACK_CANDIDATE */
+	size_t marks_len;
+	uint64_t stacks_dropped;
 
 	uint64_t lost[HT_LOST_MAX];
 	uint64_t now;
@@ -291,6 +297,17 @@ static uint32_t stack_index(struct model *m, uint64_t id)
 	i = idmap_find(&m->stack_ids, id);
 	if (i >= 0)
 		return m->stack_ids.vals[i];
+	if (m->nfree) {
+		uint32_t k = m->stacks_free[m->nfree - 1];
+
+		if (idmap_put(&m->stack_ids, id, k))
+			return MODEL_NO_STACK;
+		m->nfree--;
+		m->stacks[k] = (struct model_stack){ .id = id };
+		if (k < m->marks_len)
+			m->stack_marks[k] = 0;
+		return k;
+	}
 	if (m->nstacks == m->stacks_cap) {
 		size_t ncap = m->stacks_cap ? m->stacks_cap * 2 : 64;
 		struct model_stack *ns = realloc(m->stacks, ncap * sizeof(*ns));
@@ -609,6 +626,105 @@ struct model *model_new(void)
 	return calloc(1, sizeof(struct model));
 }
 
+#define STACK_KEPT	1
+#define STACK_CANDIDATE 2
+
+void model_stack_keep(struct model *m, uint32_t index)
+{
+	if (index < m->nstacks && index < m->marks_len)
+		m->stack_marks[index] |= STACK_KEPT;
+}
+
+void model_stack_keep_id(struct model *m, uint64_t id)
+{
+	long i = id ? idmap_find(&m->stack_ids, id) : -1;
+
+	if (i >= 0)
+		model_stack_keep(m, m->stack_ids.vals[i]);
+}
+
+/* Marks what is referred to: each process's allocations, leaks and double frees, then hooks'. */
+static int stacks_mark(struct model *m)
+{
+	uint8_t *marks = m->stack_marks;
+
+	if (m->marks_len < m->nstacks) {
+		marks = realloc(m->stack_marks, m->stacks_cap);
+		if (!marks)
+			return -1;
+		/* stacks new since the last mark are no candidates */
+		memset(marks + m->marks_len, 0, m->stacks_cap - m->marks_len);
+		m->stack_marks = marks;
+		m->marks_len = m->stacks_cap;
+	}
+	for (size_t i = 0; i < m->nstacks; i++)
+		marks[i] &= (uint8_t)~STACK_KEPT;
+	for (size_t k = 0; k < m->nfree; k++)
+		marks[m->stacks_free[k]] |= STACK_KEPT; /* not a stack: never a candidate */
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct model_proc *p = m->procs[i];
+
+		for (size_t k = 0; k < p->cap; k++)
+			if (p->slots[k].addr)
+				model_stack_keep(m, p->slots[k].stack);
+		for (size_t k = 0; k < p->nsums; k++)
+			model_stack_keep(m, p->sums[k].stack);
+		for (size_t k = 0; k < MODEL_DOUBLE_FREES_KEPT; k++)
+			model_stack_keep(m, p->double_free[k].stack);
+	}
+	for (int h = 0; h < m->nhooks; h++)
+		if (m->hooks[h].mark)
+			m->hooks[h].mark(m->hooks[h].ctx, m);
+	return 0;
+}
+
+size_t model_stacks_unused(struct model *m, uint64_t **ids)
+{
+	size_t n = 0;
+
+	*ids = NULL;
+	if (stacks_mark(m) || !(*ids = malloc((m->nstacks ? m->nstacks : 1) * sizeof(**ids))))
+		return 0;
+	for (size_t i = 0; i < m->nstacks; i++) {
+		m->stack_marks[i] &= (uint8_t)~STACK_CANDIDATE;
+		if (!(m->stack_marks[i] & STACK_KEPT)) {
+			m->stack_marks[i] |= STACK_CANDIDATE;
+			(*ids)[n++] = m->stacks[i].id;
+		}
+	}
+	return n;
+}
+
+size_t model_stacks_drop(struct model *m)
+{
+	size_t n = 0;
+
+	if (!m->marks_len || stacks_mark(m))
+		return 0;
+	for (size_t i = 0; i < m->nstacks; i++) {
+		struct model_stack *st = &m->stacks[i];
+
+		if (m->stack_marks[i] != STACK_CANDIDATE)
+			continue;
+		if (!vec_room((void **)&m->stacks_free, m->nfree, &m->free_cap,
+			      sizeof(*m->stacks_free), 64))
+			break;
+		idmap_del(&m->stack_ids, st->id);
+		free((void *)st->frames);
+		*st = (struct model_stack){ 0 };
+		m->stacks_free[m->nfree++] = (uint32_t)i;
+		m->stack_marks[i] = STACK_KEPT;
+		n++;
+	}
+	m->stacks_dropped += n;
+	return n;
+}
+
+uint64_t model_stacks_dropped(const struct model *m)
+{
+	return m->stacks_dropped;
+}
+
 size_t model_forget_exited(struct model *m, uint64_t before_ns)
 {
 	size_t kept = 0, gone;
@@ -669,6 +785,8 @@ void model_free(struct model *m)
 	for (size_t i = 0; i < m->nstacks; i++)
 		free((void *)m->stacks[i].frames);
 	free(m->stacks);
+	free(m->stacks_free);
+	free(m->stack_marks);
 	idmap_free(&m->live);
 	idmap_free(&m->stack_ids);
 	free(m);
@@ -764,7 +882,7 @@ void model_memory(const struct model *m, struct model_mem *mem)
 		mem->alloc_bytes += m->procs[i]->cap * sizeof(struct model_alloc) +
 				    m->procs[i]->nsums * sizeof(struct model_alloc_sum);
 	}
-	mem->stacks = m->nstacks;
+	mem->stacks = m->nstacks - m->nfree;
 	mem->stacks_bytes =
 		m->stacks_cap * sizeof(*m->stacks) +
 		m->stack_ids.cap * (sizeof(*m->stack_ids.keys) + sizeof(*m->stack_ids.vals));

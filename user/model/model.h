@@ -114,6 +114,8 @@ struct model_hooks {
 	void (*forget)(void *ctx, const struct model_proc *p);
 	/* after forgetting: the processes left have new indexes (model_proc.index) */
 	void (*reindex)(void *ctx);
+	/* model_stacks_unused: keep (model_stack_keep) every stack index it refers to */
+	void (*mark)(void *ctx, struct model *m);
 	void *ctx;
 };
 
@@ -137,6 +139,21 @@ void model_apply(struct model *m, const struct ht_hdr *rec);
  * those that ended lately (serve --retain). Returns how many went.
  */
 size_t model_forget_exited(struct model *m, uint64_t before_ns);
+/*
+ * Stacks nothing refers to any more (no live allocation or leak of a process kept, nothing a
+ * hooked model keeps) go in two steps, so that a stack sent again meanwhile is not lost:
+ * model_stacks_unused() names them (their ids in *ids, malloc'ed; the caller makes BPF forget
+ * it sent them, then takes the records in flight), then model_stacks_drop() drops those that are
+ * still unused; their indexes are reused by new stacks. For an agent that runs for days: with
+ * ASLR every process's stacks are its own. Returns how many.
+ */
+size_t model_stacks_unused(struct model *m, uint64_t **ids);
+size_t model_stacks_drop(struct model *m);
+/* From a mark hook: stack index (or, for kernel stacks, id) is referred to. */
+void model_stack_keep(struct model *m, uint32_t index);
+void model_stack_keep_id(struct model *m, uint64_t id);
+/* Stacks dropped so far. */
+uint64_t model_stacks_dropped(const struct model *m);
 /* Processes, oldest first, the exited ones included. */
 size_t model_nprocs(const struct model *m);
 const struct model_proc *model_proc_at(const struct model *m, size_t i);

@@ -256,6 +256,10 @@ static void prom_self(struct prom_writer *w, size_t live, size_t exited)
 	};
 	static const struct prom_family stacks = { "heaptrail_stacks", PROM_GAUGE, NULL,
 						   "Distinct stacks kept" };
+	static const struct prom_family dropped = {
+		"heaptrail_stacks_dropped", PROM_COUNTER, NULL,
+		"Stacks dropped once nothing kept referred to them (sent again if used again)"
+	};
 	static const struct prom_family sample = {
 		"heaptrail_sample_bytes", PROM_GAUGE, "bytes",
 		"--sample-bytes: mean bytes between sampled allocations (0: every one followed)"
@@ -286,6 +290,8 @@ static void prom_self(struct prom_writer *w, size_t live, size_t exited)
 	model_memory(w->o->model, &mm);
 	prom_family(w, &stacks);
 	prom_u64(w, &stacks, NULL, NULL, mm.stacks);
+	prom_family(w, &dropped);
+	prom_u64(w, &dropped, NULL, NULL, model_stacks_dropped(w->o->model));
 	prom_family(w, &sample);
 	prom_u64(w, &sample, NULL, NULL, model_sample_bytes(w->o->model));
 	if (w->o->kr && w->o->kr->km)

@@ -186,6 +186,12 @@ void source_flush(struct source *s)
 		tracer_flush(s->tracer);
 }
 
+void source_unsend_stacks(struct source *s, const uint64_t *ids, size_t n)
+{
+	if (s->tracer)
+		tracer_unsend_stacks(s->tracer, ids, n);
+}
+
 bool source_stop_requested(void)
 {
 	return stop_requested;

@@ -40,6 +40,8 @@ void source_set_tick(struct source *s, double interval, void (*tick)(void *ctx))
  */
 void source_set_idle(struct source *s, void (*idle)(void *ctx));
 void source_flush(struct source *s);
+/* Live: the stacks the model drops are sent again when used again (tracer_unsend_stacks). */
+void source_unsend_stacks(struct source *s, const uint64_t *ids, size_t n);
 /* Whether SIGINT or SIGTERM (or source_request_stop) ended the run. */
 bool source_stop_requested(void);
 /* Runs to the end: the target's exit, -d, SIGINT/SIGTERM, or the end of the file. 0 or -1. */

@@ -360,6 +360,15 @@ void tracer_lost(struct tracer *t, uint64_t lost[HT_LOST_MAX])
 	lost[HT_LOST_KMEM_FREE] += t->kmem_undelivered + t->kmem_unseen;
 }
 
+void tracer_unsend_stacks(struct tracer *t, const uint64_t *ids, size_t n)
+{
+	int fd = bpf_map__fd(t->skel->maps.stacks_sent);
+
+	/* one at a time: a batch stops at the first id the LRU has let go already */
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &ids[i]);
+}
+
 uint64_t tracer_floor_hits(struct tracer *t)
 {
 	return t->skel ? __atomic_load_n(&t->skel->bss->floor_hits, __ATOMIC_RELAXED) : 0;

@@ -73,6 +73,8 @@ void tracer_set_idle(struct tracer *t, void (*idle)(void *ctx));
  * in sampled mode each process's exact totals, so that what follows sees all until now.
  */
 void tracer_flush(struct tracer *t);
+/* BPF forgets it sent these stacks: the next allocation made from one sends it again. */
+void tracer_unsend_stacks(struct tracer *t, const uint64_t *ids, size_t n);
 /* Allocator probe hits counted in floor_only mode. */
 uint64_t tracer_floor_hits(struct tracer *t);
 /* Loss counters so far, by enum ht_lost_kind. */
