@@ -67,7 +67,7 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
 .PHONY: all layers deps test-deps vmlinux run test unit integration fixtures clean format bench \
-	fuzz fuzz-smoke vmtest install host
+	fuzz fuzz-smoke vmtest install host soak
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -257,6 +257,10 @@ bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording fixtures
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" \
 		"heaptrack bpftrace chromium chromium-driver python3-selenium"
 	$(PYTHON) scripts/bench.py | tee $(BUILD)/bench.md
+
+# heaptrail serve -a for 10 minutes beside short-lived processes: its RSS must level off.
+soak: $(BUILD)/heaptrail fixtures
+	$(PYTHON) scripts/soak.py | tee $(BUILD)/soak.md
 
 # The manual page is written by heaptrail itself, from the option tables --help prints.
 $(BUILD)/heaptrail.8: $(BUILD)/heaptrail

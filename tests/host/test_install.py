@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMMANDS = ["trace", "leaks", "hist", "timeline", "record", "report"]
+COMMANDS = ["trace", "leaks", "hist", "timeline", "record", "report", "serve"]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,9 @@ def test_install_puts_each_file_in_its_place(installed):
                           check=True).stdout.startswith("heaptrail ")
     assert (installed / "share" / "man" / "man8" / "heaptrail.8").is_file()
     assert (installed / "share" / "bash-completion" / "completions" / "heaptrail").is_file()
+    # the agent's unit, its ExecStart the installed binary
+    unit = (installed / "lib" / "systemd" / "system" / "heaptrail.service").read_text()
+    assert re.search(r"^ExecStart=/usr/sbin/heaptrail serve ", unit, re.M), unit
 
 
 def test_man_page_renders_without_warnings_and_has_every_option(installed):
