@@ -424,3 +424,23 @@ def test_systemd_unit(tmp_path):
             hold.wait(timeout=30)
         rc, err = srv.stop()
     assert rc == 0, err
+
+
+def test_kernel_allocators_with_k(tmp_path):
+    """-k: the kernel's allocations made for the target, per allocator, beside its own; the
+    whole profile then has kernel samples too."""
+    truth_path = tmp_path / "t.jsonl"
+    srv = Server(["-k", "-c", f"{fixture_path('serve_hold')} {truth_path}"])
+    try:
+        truth = wait_truth(truth_path, "holding")
+        text = srv.metrics()
+        assert of_pid(text, "heaptrail_live_bytes", truth["pid"]) == truth["live_bytes"]
+        kernel = samples(text, "heaptrail_kernel_allocations_total")
+        assert {dict(k)["allocator"] for k in kernel} >= {"kmalloc", "kmem_cache"}
+        assert sum(kernel.values()) > 0, text
+        status, _, body = srv.get("/debug/pprof/heap")
+        assert status == 200 and body[:2] == b"\x1f\x8b"
+    finally:
+        srv.proc.stdin.close()
+        rc, err = srv.stop()
+    assert rc == 0, err
