@@ -28,8 +28,9 @@ def rss_kib(pid):
 
 
 def metric(text, name):
-    m = re.search(r"^" + name + r"(?:\{[^}]*\})? (\S+)$", text, re.M)
-    return float(m[1]) if m else 0.0
+    """The sum of a metric's samples (its label sets added up)."""
+    return sum(float(v) for v in re.findall(r"^" + name + r"(?:\{[^}]*\})? (\S+)$", text,
+                                            re.M))
 
 
 def main():
@@ -83,7 +84,9 @@ def main():
             if now >= next_rss:
                 samples.append((now - start, rss_kib(srv.pid), metric(text, "heaptrail_stacks"),
                                 metric(text, r"heaptrail_processes_forgotten_total"),
-                                metric(text, r"heaptrail_stacks_dropped_total")))
+                                metric(text, r"heaptrail_stacks_dropped_total"),
+                                metric(text, "heaptrail_self_heap_bytes"),
+                                metric(text, "heaptrail_self_table_bytes")))
                 next_rss += 10
             time.sleep(0.2)
     finally:
@@ -97,10 +100,13 @@ def main():
     ratio = last[1] / first[1]
     print(f"## heaptrail serve -a --retain {RETAIN}: {SECONDS} s beside short-lived processes\n")
     print(f"command: `make soak` (SOAK_SECONDS={SECONDS}, SOAK_RETAIN={RETAIN})\n")
-    print("| t (s) | RSS (MiB) | stacks kept | processes forgotten | stacks dropped |")
-    print("|---:|---:|---:|---:|---:|")
-    for t, rss, st, fg, dr in samples[::6] + ([last] if (len(samples) - 1) % 6 else []):
-        print(f"| {t:.0f} | {rss / 1024:.1f} | {st:.0f} | {fg:.0f} | {dr:.0f} |")
+    print("| t (s) | RSS (MiB) | heap (MiB) | tables (MiB) | stacks kept | processes forgotten "
+          "| stacks dropped |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for t, rss, st, fg, dr, heap, tables in (samples[::int(os.environ.get("SOAK_EVERY", "6"))]
+                                             + ([last] if (len(samples) - 1) % 6 else [])):
+        print(f"| {t:.0f} | {rss / 1024:.1f} | {heap / 2**20:.1f} | {tables / 2**20:.1f} "
+              f"| {st:.0f} | {fg:.0f} | {dr:.0f} |")
     print(f"\nRSS after the first minute {first[1] / 1024:.1f} MiB, at the end "
           f"{last[1] / 1024:.1f} MiB: {ratio:.3f}x (target <= 1.10); median over the run "
           f"{statistics.median(s[1] for s in samples) / 1024:.1f} MiB; {scrapes} scrapes of "

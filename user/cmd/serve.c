@@ -255,6 +255,7 @@ static enum MHD_Result serve_metrics(struct serve_ctx *sc, struct MHD_Connection
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	bool om = prom_out_wants_openmetrics(accept);
 	struct self_memory self;
+	struct symbolize_mem sm;
 	struct rusage ru;
 	struct serve_body b;
 	struct prom_out o = { .model = sc->model,
@@ -270,7 +271,10 @@ static enum MHD_Result serve_metrics(struct serve_ctx *sc, struct MHD_Connection
 	o.cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 			(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	proc_self_memory(&self);
+	symbolize_memory(sc->sym, &sm);
 	o.rss_bytes = self.rss_kib * 1024;
+	o.heap_bytes = self.heap_bytes;
+	o.symbols_bytes = sm.bytes;
 	if (serve_body_open(&b))
 		return serve_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	return serve_send_body(c, &b, prom_out_write(b.f, &o, om),

@@ -126,6 +126,7 @@ static void alloc_insert(struct model_proc *p, const struct model_alloc *a)
 
 static void proc_destroy(struct model_proc *p)
 {
+	free(p->double_free);
 	free(p->slots);
 	free(p->freed);
 	free(p->sums);
@@ -230,6 +231,9 @@ static void proc_retire(struct model *m, struct model_proc *p, uint64_t ts, int 
 	p->freed = NULL;
 	idmap_del(&m->live, p->pid);
 	proc_compact(m, p);
+	for (int h = 0; h < m->nhooks; h++)
+		if (m->hooks[h].exit)
+			m->hooks[h].exit(m->hooks[h].ctx, p);
 }
 
 static struct model_proc *proc_new(struct model *m, uint32_t pid, uint64_t ts)
@@ -395,8 +399,10 @@ static void record_free(struct model *m, struct model_proc *p, const struct ht_a
 		return;
 	}
 	if (p->freed && p->freed[freed_slot(addr)] == addr) {
-		if (p->double_frees < MODEL_DOUBLE_FREES_KEPT)
-			p->double_free[p->double_frees] = (struct model_double_free){
+		if (!p->double_free)
+			p->double_free = malloc(MODEL_DOUBLE_FREES_KEPT * sizeof(*p->double_free));
+		if (p->double_free && p->double_free_kept < MODEL_DOUBLE_FREES_KEPT)
+			p->double_free[p->double_free_kept++] = (struct model_double_free){
 				.addr = addr,
 				.ts_ns = a->hdr.ts_ns,
 				.tid = a->hdr.tid,
@@ -533,6 +539,7 @@ static void apply_exec(struct model *m, const struct ht_exec *e)
 	p->live_bytes = p->live_allocs = 0;
 	p->allocs = p->frees = p->failed_allocs = p->no_return = p->alloc_bytes = 0;
 	p->unmatched_frees = p->double_frees = p->internal_frees = 0;
+	p->double_free_kept = 0;
 	set_comm(p, e->comm);
 }
 
@@ -669,7 +676,7 @@ static int stacks_mark(struct model *m)
 				model_stack_keep(m, p->slots[k].stack);
 		for (size_t k = 0; k < p->nsums; k++)
 			model_stack_keep(m, p->sums[k].stack);
-		for (size_t k = 0; k < MODEL_DOUBLE_FREES_KEPT; k++)
+		for (size_t k = 0; k < p->double_free_kept; k++)
 			model_stack_keep(m, p->double_free[k].stack);
 	}
 	for (int h = 0; h < m->nhooks; h++)

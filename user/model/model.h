@@ -68,7 +68,9 @@ struct model_proc {
 	 * The program did not make them; they are neither unmatched nor double frees.
 	 */
 	uint64_t internal_frees;
-	struct model_double_free double_free[MODEL_DOUBLE_FREES_KEPT];
+	/* the first double_free_kept of them (MODEL_DOUBLE_FREES_KEPT at most), made at the first */
+	struct model_double_free *double_free;
+	uint32_t double_free_kept;
 
 	/* recently freed addresses, to tell a double free from an unmatched one */
 	uint64_t *freed;
@@ -110,6 +112,8 @@ struct model_hooks {
 	/* a live block was freed at ts_ns */
 	void (*free)(void *ctx, const struct model_proc *p, const struct model_alloc *a,
 		     uint64_t ts_ns);
+	/* p has exited (or its pid was reused, or it exec'd: a new process goes on) */
+	void (*exit)(void *ctx, const struct model_proc *p);
 	/* p is about to be forgotten (model_forget_exited): drop what is kept of it */
 	void (*forget)(void *ctx, const struct model_proc *p);
 	/* after forgetting: the processes left have new indexes (model_proc.index) */

@@ -49,6 +49,19 @@ static void space_forget(void *ctx, const struct model_proc *p)
 	proctab_forget(&((struct space *)ctx)->procs, p, space_proc_fini);
 }
 
+/* now_only: a process that ended needs its last values, not its address space. */
+static void space_exit(void *ctx, const struct model_proc *p)
+{
+	struct space *s = ctx;
+	struct space_proc *t;
+
+	if (!s->now_only || !(t = proctab_find(&s->procs, p)))
+		return;
+	vma_map_free(&t->vmas);
+	textbuf_free(&t->snap);
+	t->snap_open = false;
+}
+
 static void space_reindex(void *ctx)
 {
 	proctab_reindex(&((struct space *)ctx)->procs);
@@ -57,7 +70,9 @@ static void space_reindex(void *ctx)
 struct space *space_new(struct model *m)
 {
 	struct space *s = calloc(1, sizeof(*s));
-	struct model_hooks hooks = { .forget = space_forget, .reindex = space_reindex };
+	struct model_hooks hooks = { .exit = space_exit,
+				     .forget = space_forget,
+				     .reindex = space_reindex };
 
 	if (!s)
 		return NULL;

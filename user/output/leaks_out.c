@@ -56,7 +56,7 @@ void leaks_out_text(const struct leaks_out *o, uint64_t now)
 			printf("; %" PRIu64 " unmatched frees, %" PRIu64 " double frees, %" PRIu64
 			       " failed allocations\n",
 			       p->unmatched_frees, p->double_frees, p->failed_allocs);
-		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
+		for (uint64_t d = 0; d < p->double_free_kept; d++) {
 			struct sym_frame f[SYMBOLIZE_MAX_INLINED];
 			int k = symbolize_resolve(o->sym, p->pid, p->start_ns,
 						  p->double_free[d].caller, f,
@@ -150,7 +150,7 @@ void leaks_out_json(const struct leaks_out *o, struct json *j, uint64_t now)
 		leaks_out_json_proc(j, p);
 		json_key(j, "double_free");
 		json_array_begin(j);
-		for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++) {
+		for (uint64_t d = 0; d < p->double_free_kept; d++) {
 			struct sym_frame f[SYMBOLIZE_MAX_INLINED];
 			int k = symbolize_resolve(o->sym, p->pid, p->start_ns,
 						  p->double_free[d].caller, f,

@@ -268,6 +268,15 @@ static void prom_self(struct prom_writer *w, size_t live, size_t exited)
 						"heaptrail's own CPU time, user and system" };
 	static const struct prom_family rss = { "process_resident_memory_bytes", PROM_GAUGE,
 						"bytes", "heaptrail's own resident memory" };
+	static const struct prom_family heap = {
+		"heaptrail_self_heap_bytes", PROM_GAUGE, "bytes",
+		"heaptrail's own heap: what its allocator has handed out (the rest of its RSS is "
+		"code, BPF maps and the allocator's free pages)"
+	};
+	static const struct prom_family tables = { "heaptrail_self_table_bytes", PROM_GAUGE,
+						   "bytes",
+						   "Of that heap, the model's tables: live "
+						   "allocations, processes kept, stacks, symbols" };
 	static const struct prom_family start = { "process_start_time_seconds", PROM_GAUGE,
 						  "seconds",
 						  "When heaptrail started, since the Unix epoch" };
@@ -300,6 +309,13 @@ static void prom_self(struct prom_writer *w, size_t live, size_t exited)
 	prom_double(w, &cpu, NULL, w->o->cpu_seconds);
 	prom_family(w, &rss);
 	prom_u64(w, &rss, NULL, NULL, w->o->rss_bytes);
+	prom_family(w, &heap);
+	prom_u64(w, &heap, NULL, NULL, w->o->heap_bytes);
+	prom_family(w, &tables);
+	prom_u64(w, &tables, NULL, "table=\"allocations\"", mm.alloc_bytes);
+	prom_u64(w, &tables, NULL, "table=\"processes\"", mm.procs_bytes);
+	prom_u64(w, &tables, NULL, "table=\"stacks\"", mm.stacks_bytes);
+	prom_u64(w, &tables, NULL, "table=\"symbols\"", w->o->symbols_bytes);
 	prom_family(w, &start);
 	prom_double(w, &start, NULL, w->o->start_time_seconds);
 }

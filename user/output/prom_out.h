@@ -26,6 +26,8 @@ struct prom_out {
 	/* heaptrail's own process */
 	double cpu_seconds, start_time_seconds;
 	uint64_t rss_bytes;
+	uint64_t heap_bytes;	/* handed out by its allocator (0: not known) */
+	uint64_t symbols_bytes; /* its symbolizer's tables */
 };
 
 /* Content types of the two forms. */

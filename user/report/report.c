@@ -56,7 +56,7 @@ void report_retain_leaked(struct symbolizer *sym, const struct model *m, const s
 	while ((sum = model_proc_next_sum(p, &pos)))
 		if (report_retain_stack(m, sum->stack, &addrs, &n, &cap))
 			goto out;
-	for (uint64_t d = 0; d < p->double_frees && d < MODEL_DOUBLE_FREES_KEPT; d++)
+	for (uint64_t d = 0; d < p->double_free_kept; d++)
 		if (report_retain_stack(m, p->double_free[d].stack, &addrs, &n, &cap) ||
 		    report_retain_add(&addrs, &n, &cap, &p->double_free[d].caller, 1))
 			goto out;

@@ -32,7 +32,7 @@ struct range {
 	uint64_t start, end;
 	uint64_t offset;  /* in the file, of start */
 	const char *path; /* a kept string; NULL for anonymous memory */
-	const char *line; /* the whole line, a kept string */
+	char *line;	  /* the whole line, the range's own (its addresses are the process's) */
 	bool exec;	  /* code can run there */
 	unsigned dev_major, dev_minor;
 	uint64_t inode; /* which file path was, when the line was read */
@@ -124,6 +124,13 @@ struct symbolizer *symbolize_new(void)
 	return calloc(1, sizeof(struct symbolizer));
 }
 
+static void ranges_free(struct range *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(r[i].line);
+	free(r);
+}
+
 void symbolize_free(struct symbolizer *s)
 {
 	if (!s)
@@ -131,7 +138,7 @@ void symbolize_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		if (s->procs[i].dwfl)
 			dwfl_end(s->procs[i].dwfl);
-		free(s->procs[i].ranges);
+		ranges_free(s->procs[i].ranges, s->procs[i].nranges);
 	}
 	free(s->procs);
 	for (size_t i = 0; i < s->nfiles; i++) {
@@ -163,6 +170,8 @@ void symbolize_memory(const struct symbolizer *s, struct symbolize_mem *mem)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		mem->ranges += s->procs[i].nranges;
 		mem->bytes += s->procs[i].nranges * sizeof(*s->procs[i].ranges);
+		for (size_t k = 0; k < s->procs[i].nranges; k++)
+			mem->bytes += strlen(s->procs[i].ranges[k].line) + 1;
 	}
 	for (size_t i = 0; i < s->nfiles; i++) {
 		mem->files_read += s->files[i]->warm;
@@ -247,7 +256,7 @@ void symbolize_forget(struct symbolizer *s, uint32_t pid, uint64_t start_ns)
 			continue;
 		if (p->dwfl)
 			dwfl_end(p->dwfl);
-		free(p->ranges);
+		ranges_free(p->ranges, p->nranges);
 		*p = s->procs[--s->nprocs];
 		return;
 	}
@@ -325,7 +334,7 @@ static int sym_fresh_line(void *ctx, const struct maps_line *l)
 		f->v = nr;
 	}
 	r.path = maps_path(l) ? keep(f->s, strdup(maps_path(l))) : NULL;
-	r.line = keep(f->s, copy);
+	r.line = copy;
 	f->v[f->n++] = r;
 	return 0;
 }
@@ -343,8 +352,16 @@ static void merge_maps(struct symbolizer *s, struct sym_proc *p, const char *tex
 	nfresh = f.n;
 	merged = malloc((p->nranges + nfresh + 1) * sizeof(*merged));
 	if (!merged) {
-		free(fresh);
+		ranges_free(fresh, nfresh);
 		return;
+	}
+	/* a fresh line not seen before changes the list; compared before old lines go */
+	for (size_t k = 0; k < nfresh; k++) {
+		bool seen = false;
+
+		for (size_t i = 0; i < p->nranges && !seen; i++)
+			seen = !strcmp(p->ranges[i].line, fresh[k].line);
+		changed |= !seen;
 	}
 	for (size_t i = 0; i < p->nranges; i++) {
 		bool replaced = false, same = false;
@@ -355,16 +372,12 @@ static void merge_maps(struct symbolizer *s, struct sym_proc *p, const char *tex
 		}
 		if (!replaced && !same)
 			merged[n++] = p->ranges[i];
+		else
+			free(p->ranges[i].line); /* the fresh copy takes its place */
 		changed |= replaced;
 	}
-	for (size_t k = 0; k < nfresh; k++) {
-		bool seen = false;
-
-		for (size_t i = 0; i < p->nranges && !seen; i++)
-			seen = !strcmp(p->ranges[i].line, fresh[k].line);
-		changed |= !seen;
+	for (size_t k = 0; k < nfresh; k++)
 		merged[n++] = fresh[k];
-	}
 	free(fresh);
 	free(p->ranges);
 	p->ranges = merged;
@@ -432,6 +445,8 @@ void symbolize_retain(struct symbolizer *s, uint32_t pid, uint64_t start_ns, con
 			       addrs[k] - 1 < p->ranges[i].end;
 		if (used)
 			p->ranges[kept++] = p->ranges[i];
+		else
+			free(p->ranges[i].line);
 	}
 	if (kept < p->nranges) {
 		struct range *r = realloc(p->ranges, (kept ? kept : 1) * sizeof(*r));
@@ -511,7 +526,15 @@ void symbolize_inherit(struct symbolizer *s, uint32_t pid, uint64_t start_ns, ui
 	to->ranges = malloc(from->nranges * sizeof(*to->ranges));
 	if (!to->ranges)
 		return;
-	memcpy(to->ranges, from->ranges, from->nranges * sizeof(*to->ranges));
+	for (size_t i = 0; i < from->nranges; i++) {
+		to->ranges[i] = from->ranges[i];
+		to->ranges[i].line = strdup(from->ranges[i].line);
+		if (!to->ranges[i].line) {
+			ranges_free(to->ranges, i);
+			to->ranges = NULL;
+			return;
+		}
+	}
 	to->nranges = from->nranges;
 	to->stale = true;
 }
