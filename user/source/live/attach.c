@@ -76,7 +76,10 @@ static int attach_prog(struct tracer *t, struct bpf_program *prog, const char *w
 	struct bpf_link *link = bpf_program__attach(prog);
 
 	if (!link) {
-		fprintf(stderr, "heaptrail: cannot attach %s: %s\n", what, strerror(errno));
+		int err = errno;
+
+		fprintf(stderr, "heaptrail: cannot attach %s: %s%s\n", what, strerror(err),
+			env_perf_hint(err));
 		return -1;
 	}
 	if (t->opts.verbose)

@@ -27,6 +27,38 @@ static bool env_has_caps(void)
 	return (data[1].effective & (1u << (39 - 32))) && (data[1].effective & (1u << (38 - 32)));
 }
 
+static bool env_has_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {};
+
+	return !syscall(SYS_capget, &hdr, data) && (data[0].effective & (1u << CAP_SYS_ADMIN));
+}
+
+const char *env_perf_hint(int err)
+{
+	FILE *f;
+	int level = 0;
+
+	if (err != EACCES && err != EPERM)
+		return "";
+	f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+	if (!f)
+		return "";
+	if (fscanf(f, "%d", &level) != 1)
+		level = 0;
+	fclose(f);
+	/*
+	 * Debian's and Ubuntu's kernels add a level 3, their default, under which opening a
+	 * perf event (tracepoints, uprobes before uprobe_multi) needs CAP_SYS_ADMIN: CAP_PERFMON
+	 * is not enough.
+	 */
+	if (level < 3 || env_has_sys_admin())
+		return "";
+	return " (kernel.perf_event_paranoid is 3: perf events need CAP_SYS_ADMIN, or "
+	       "sysctl kernel.perf_event_paranoid=2)";
+}
+
 /* libbpf finds tracepoint ids through tracefs; mount it when nobody has. */
 static int env_tracefs(bool verbose)
 {

@@ -97,6 +97,11 @@ int tracer_links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link 
 
 /* env.c */
 int env_check(const struct tracer_opts *o);
+/*
+ * What to add to an attach failure's message (err: the errno) when the reason is the kernel's
+ * perf_event_paranoid level 3 and not our privileges: a hint, or "".
+ */
+const char *env_perf_hint(int err);
 
 /* attach.c */
 int attach_sys_table(struct tracer *t);

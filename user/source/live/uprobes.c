@@ -75,8 +75,8 @@ int uprobes_attach(struct tracer *t, pid_t pid)
 				"is gone\n",
 				lp->path);
 		else if (err)
-			fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s\n", lp->path,
-				strerror(-err));
+			fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s%s\n", lp->path,
+				strerror(-err), env_perf_hint(-err));
 		if (t->opts.verbose && !t->probes_listed)
 			for (int i = 0; !err && i < lp->n; i++)
 				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)\n",
