@@ -140,8 +140,7 @@ static const struct prom_family prom_faults = {
 	"User page faults by the kind of mapping hit (none: no mapping known) and access"
 };
 
-static uint64_t prom_proc_value(const struct prom_writer *w, const struct model_proc *p,
-				const struct space_proc *t, int k)
+static uint64_t prom_proc_value(const struct model_proc *p, const struct space_proc *t, int k)
 {
 	switch (k) {
 	case PROM_LIVE_BYTES:
@@ -180,7 +179,7 @@ static void prom_procs(struct prom_writer *w)
 			const struct model_proc *p = w->procs[i];
 
 			prom_u64(w, &prom_proc_families[k], p, NULL,
-				 prom_proc_value(w, p, sp ? space_proc_find(sp, p) : NULL, k));
+				 prom_proc_value(p, sp ? space_proc_find(sp, p) : NULL, k));
 		}
 	}
 	if (!sp)
