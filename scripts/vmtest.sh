@@ -14,6 +14,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$REPO/build
 VM=$BUILD/vmtest
 PYTEST_ARGS=${PYTEST_ARGS:-tests/integration} # what pytest runs in the guest
+VMTEST_CMD=${VMTEST_CMD:-} # a shell command the guest runs instead of pytest (to look around)
 TIMEOUT=${VMTEST_TIMEOUT:-3000} # seconds for the whole guest run
 MEM=${VMTEST_MEM:-3G}
 
@@ -27,32 +28,50 @@ done
 
 # ------------------------------------------------------------------ the kernel package
 # KERNEL is a major.minor (the newest cloud image of that series the archive has, through the
-# linux-image-cloud-amd64 metapackage's versions) or an exact metapackage version.
+# linux-image-cloud-amd64 metapackage's versions) or an exact metapackage version. The host's
+# apt lists give bookworm's 6.1 and bookworm-backports' 6.12; an older series comes from a
+# suite the host does not use (bullseye: 5.10), read through apt lists of our own under
+# build/vmtest/apt: the host's apt configuration is left as it is.
+APTDIR=$VM/apt
+OWN_APT=(-o "Dir::Etc::SourceList=$APTDIR/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+	-o "Dir::State::Lists=$APTDIR/lists" -o "Dir::Cache=$APTDIR/cache"
+	-o Dir::State::Status=/dev/null)
+APT=() # the options that select whose lists name the image: none (the host's) or OWN_APT
+
+own_apt_update() {
+	local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial"
+	printf 'deb [signed-by=%s] http://deb.debian.org/debian%s %s main\n' \
+		"$keyring" "" bullseye "$keyring" -security bullseye-security >"$APTDIR/sources.list"
+	apt-get -qq "${OWN_APT[@]}" update >/dev/null 2>&1
+}
+
 meta_versions() {
-	apt-cache madison linux-image-cloud-amd64 | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
-		grep -E "^${KERNEL//./\\.}([.-]|$)" | sort -V | tail -1
+	apt-cache ${APT[@]+"${APT[@]}"} madison linux-image-cloud-amd64 2>/dev/null |
+		awk -F'|' '{gsub(/ /,"",$2); print $2}' | grep -E "^${KERNEL//./\\.}([.-]|$)" |
+		sort -V | tail -1 || true # none: an empty answer
 }
 
-resolve_image() {
-	local meta
+meta=$(meta_versions)
+if [ -z "$meta" ]; then
+	apt-get update -qq >/dev/null 2>&1 || true # package lists may be missing or old
 	meta=$(meta_versions)
-	if [ -z "$meta" ]; then
-		apt-get update -qq >/dev/null 2>&1 || true # package lists may be missing or old
-		meta=$(meta_versions)
-	fi
-	[ -n "$meta" ] || die "no linux-image-cloud-amd64 version matches KERNEL=$KERNEL" \
-		"(apt-cache madison linux-image-cloud-amd64 lists them; bookworm-backports has 6.12)"
-	apt-cache depends "linux-image-cloud-amd64=$meta" | awk '/Depends: linux-image-/ {print $2}' |
-		head -1
-}
-
-IMAGE=$(resolve_image)
+fi
+if [ -z "$meta" ]; then
+	APT=("${OWN_APT[@]}")
+	meta=$(meta_versions)
+	[ -n "$meta" ] || { own_apt_update || true; meta=$(meta_versions); }
+fi
+[ -n "$meta" ] || die "no linux-image-cloud-amd64 version matches KERNEL=$KERNEL (bookworm" \
+	"has 6.1, bookworm-backports 6.12, bullseye 5.10)"
+IMAGE=$(apt-cache ${APT[@]+"${APT[@]}"} depends "linux-image-cloud-amd64=$meta" |
+	awk '/Depends: linux-image-/ {print $2}' | head -1)
 [ -n "$IMAGE" ] || die "cannot tell which kernel image KERNEL=$KERNEL stands for"
 KDIR=$VM/$IMAGE
 if [ ! -d "$KDIR/boot" ]; then
 	say "fetching $IMAGE"
 	mkdir -p "$KDIR.tmp"
-	(cd "$KDIR.tmp" && apt-get download "$IMAGE" >/dev/null 2>&1) ||
+	(cd "$KDIR.tmp" && apt-get ${APT[@]+"${APT[@]}"} download "$IMAGE" >/dev/null 2>&1) ||
 		die "apt-get download $IMAGE failed (run apt-get update?)"
 	dpkg-deb -x "$KDIR.tmp"/*.deb "$KDIR.tmp/x"
 	mkdir -p "$KDIR"
@@ -159,6 +178,7 @@ for f in /etc/passwd /etc/group /etc/hostname /etc/nsswitch.conf /etc/ld.so.cach
 	copy_file "$f"
 done
 
+if [ -n "$VMTEST_CMD" ]; then printf '%s\n' "$VMTEST_CMD" >"$ROOT/vmtest_cmd"; fi
 cat >"$ROOT/init" <<EOF
 #!/bin/sh
 # The guest: mount what heaptrail and the tests need, run the tests, say how they ended.
@@ -179,7 +199,12 @@ echo "vmtest: guest up: \$(uname -r), \$(nproc) CPUs"
 cd "$REPO"
 # test_html.py drives Chromium, which the guest does not carry: what it draws is the same on
 # every kernel, and the data it draws are checked here by test_html_data.py
-python3 -m pytest -p no:cacheprovider -q -rfE --ignore=tests/integration/test_html.py $PYTEST_ARGS
+if [ -s /vmtest_cmd ]; then
+	sh /vmtest_cmd
+else
+	python3 -m pytest -p no:cacheprovider -q -rfE --ignore=tests/integration/test_html.py \
+		$PYTEST_ARGS
+fi
 echo "VMTEST-RESULT: \$?"
 sync
 poweroff -f
