@@ -53,8 +53,9 @@ UNIT_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_OBJS    := $(patsubst %.c,$(BUILD)/unit/%.o,$(CORE_SRCS)) $(BUILD)/unit/gen/profile.pb-c.o
 UNIT_LIB     := $(BUILD)/unit/libheaptrail.a
-# The live source's BPF-free parts that unit tests take too: probe placement (Capstone).
-UNIT_LIVE_OBJS := $(BUILD)/unit/user/source/live/probes.o
+# The live source's BPF-free parts that unit tests take too: probe placement (Capstone), the
+# kernel feature table.
+UNIT_LIVE_OBJS := $(BUILD)/unit/user/source/live/probes.o $(BUILD)/unit/user/source/live/caps.o
 UNIT_LIVE_LIB  := $(BUILD)/unit/liblive.a
 
 FIXTURE_C   := $(wildcard tests/fixtures/*.c)

@@ -27,10 +27,12 @@ struct {
  * them (bpf/unwind.h). Else the frame-pointer walk starts at the allocator's own ip and goes on
  * from its caller's caller; the caller's return address takes the first slot, so that the code
  * that called the allocator is never missing. Returns the id, 0 when the capture failed
- * (counted), or STACK_AT_RETURN when may_defer let it wait for the tables.
+ * (counted), or STACK_AT_RETURN when may_defer let it wait for the tables. compat (a constant:
+ * the programs for kernels without bpf_loop) leaves the unwinder out, callbacks and all: a
+ * kernel before 5.13 refuses a program that merely names a callback.
  */
 static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64 ret_addr, __u64 sp,
-					   __u64 bp, bool may_defer)
+					   __u64 bp, bool may_defer, bool compat)
 {
 	struct ht_stack *b = bpf_map_lookup_elem(&stack_scratch, &(__u32){ 0 });
 	__u32 n = 0, flags = 0;
@@ -49,11 +51,11 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 id, __u64 now, __u64
 			 * mappings and compiles their tables; the return walks the same frames
 			 * with them.
 			 */
-			if (unwind_tables && may_defer)
+			if (unwind_tables && !compat && may_defer)
 				return STACK_AT_RETURN;
 		}
 	}
-	if (unwind_tables) {
+	if (unwind_tables && !compat) {
 		struct ht_unwind_proc *up =
 			bpf_map_lookup_elem(&unwind_procs, &(__u32){ id >> 32 });
 		__u64 unmapped_pc = 0;
@@ -147,7 +149,7 @@ static __always_inline void emit_sampled_free(struct thread_state *st, __u64 id,
  * stack pointer at entry). Only then does it need the time.
  */
 static __always_inline void sample_free_call(struct pt_regs *ctx, struct thread_state *st, __u64 id,
-					     __u64 sp)
+					     __u64 sp, bool compat)
 {
 	struct ht_sample_proc *proc;
 	__u64 now;
@@ -162,14 +164,14 @@ static __always_inline void sample_free_call(struct pt_regs *ctx, struct thread_
 	if (!st->alloc_ret)
 		st->alloc_ret = read_ret_addr(sp);
 	if (capture_stacks && capture_free_stacks)
-		st->alloc_stack =
-			capture_stack(ctx, id, now, st->alloc_ret, sp, PT_REGS_FP(ctx), false);
+		st->alloc_stack = capture_stack(ctx, id, now, st->alloc_ret, sp, PT_REGS_FP(ctx),
+						false, compat);
 	emit_alloc(st, id, now, 0, 0, HT_F_SAMPLED);
 }
 
 /* Sampled mode, an allocation's entry: is it sampled? Only then is its stack taken. */
 static __always_inline void sample_enter(struct pt_regs *ctx, struct thread_state *st, __u64 id,
-					 __u64 now)
+					 __u64 now, bool compat)
 {
 	st->alloc_size = sample_size(HT_COOKIE_FN(st->alloc_cookie), st->alloc_args);
 	st->alloc_sampled = sample_take(st, st->alloc_size);
@@ -180,7 +182,7 @@ static __always_inline void sample_enter(struct pt_regs *ctx, struct thread_stat
 		st->alloc_ret = read_ret_addr(st->alloc_sp);
 	if (capture_stacks)
 		st->alloc_stack = capture_stack(ctx, id, now, st->alloc_ret, st->alloc_sp,
-						PT_REGS_FP(ctx), true);
+						PT_REGS_FP(ctx), true, compat);
 }
 
 /*
@@ -230,9 +232,26 @@ static __always_inline void sample_no_return(__u64 id)
 	__sync_fetch_and_add(&proc->c.failed_allocs, 1);
 }
 
-static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, __u64 cookie);
+/*
+ * The probe's cookie (enum ht_alloc_fn and flags, heaptrail.h). A kernel before 5.15 has no
+ * attach cookies: there the compat programs are loaded once per cookie, each a copy whose
+ * HT_COOKIE_PLACEHOLDER userspace replaced by the cookie (source/live/compat.c).
+ */
+static __always_inline __u64 attach_cookie(struct pt_regs *ctx, bool compat)
+{
+	__u64 cookie;
+
+	if (!compat || bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_attach_cookie))
+		return bpf_get_attach_cookie(ctx);
+	asm volatile("%0 = " HT_STR(HT_COOKIE_PLACEHOLDER) " ll" : "=r"(cookie));
+	return cookie;
+}
+
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, __u64 cookie,
+					   bool compat);
 static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_state *st, __u64 id,
-					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie);
+					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie,
+					   bool compat);
 
 /*
  * Calls are paired by depth and by stack pointer. At entry the stack pointer points at the
@@ -260,10 +279,10 @@ static __always_inline bool is_nested(struct thread_state *st, __u64 sp, __u64 r
 	return (ret_addr ?: read_ret_addr(sp)) == st->alloc_ret;
 }
 
-static __always_inline int on_alloc_enter(struct pt_regs *ctx)
+static __always_inline int on_alloc_enter(struct pt_regs *ctx, bool compat)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = attach_cookie(ctx, compat);
 	__u64 sp = PT_REGS_SP(ctx), ret_addr = 0, now;
 	struct thread_state *st;
 	bool instant;
@@ -274,7 +293,7 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 		return 0;
 	}
 	if (cookie & HT_COOKIE_AT_RET)
-		return on_alloc_return(ctx, sp, cookie);
+		return on_alloc_return(ctx, sp, cookie, compat);
 	/*
 	 * Probes shared by every process that maps the library (-a, or once a target forked) are
 	 * hit by processes that are not targets too: they pay this lookup. A -p or -c target has
@@ -307,7 +326,7 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 		st->alloc_depth = 0;
 	}
 	if (instant)
-		return on_free_instant(ctx, st, id, now, sp, ret_addr, cookie);
+		return on_free_instant(ctx, st, id, now, sp, ret_addr, cookie, compat);
 	st->alloc_depth = 1;
 	st->alloc_cookie = cookie;
 	st->alloc_sp = sp;
@@ -318,15 +337,15 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
 	st->alloc_ts = now;
 	if (sample_bytes) {
 		if (HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
-			sample_free_call(ctx, st, id, sp);
+			sample_free_call(ctx, st, id, sp, compat);
 		else
-			sample_enter(ctx, st, id, now);
+			sample_enter(ctx, st, id, now, compat);
 		return 0;
 	}
 	st->alloc_stack =
 		capture_stacks && (capture_free_stacks || !HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
 			? capture_stack(ctx, id, now, ret_addr, sp, PT_REGS_FP(ctx),
-					!HT_FN_IS_FREE(HT_COOKIE_FN(cookie)))
+					!HT_FN_IS_FREE(HT_COOKIE_FN(cookie)), compat)
 			: 0;
 	/*
 	 * Frees are emitted at entry: once free() has begun, another thread may be handed the same
@@ -342,7 +361,8 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx)
  * just emitted (same stack pointer and return address, another function).
  */
 static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_state *st, __u64 id,
-					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie)
+					   __u64 now, __u64 sp, __u64 ret_addr, __u64 cookie,
+					   bool compat)
 {
 	if (sp == st->free_sp && cookie != st->free_cookie) {
 		if (!ret_addr) /* sampled mode reads it only now */
@@ -359,19 +379,20 @@ static __always_inline int on_free_instant(struct pt_regs *ctx, struct thread_st
 	st->alloc_args[1] = PT_REGS_PARM2(ctx);
 	st->alloc_args[2] = PT_REGS_PARM3(ctx);
 	if (sample_bytes) {
-		sample_free_call(ctx, st, id, sp);
+		sample_free_call(ctx, st, id, sp, compat);
 		return 0;
 	}
 	st->alloc_stack =
 		capture_stacks && capture_free_stacks
-			? capture_stack(ctx, id, now, ret_addr, sp, PT_REGS_FP(ctx), false)
+			? capture_stack(ctx, id, now, ret_addr, sp, PT_REGS_FP(ctx), false, compat)
 			: 0;
 	emit_alloc(st, id, now, 0, 0, 0);
 	return 0;
 }
 
 /* entry_sp: the stack pointer the returning call had at its entry. */
-static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, __u64 cookie)
+static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, __u64 cookie,
+					   bool compat)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct thread_state *st;
@@ -417,7 +438,7 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, 
 	}
 	if (st->alloc_stack == STACK_AT_RETURN)
 		st->alloc_stack = capture_stack(ctx, id, now, st->alloc_ret, st->alloc_sp,
-						PT_REGS_FP(ctx), false);
+						PT_REGS_FP(ctx), false, compat);
 	if (sample_bytes)
 		sample_return(st, id, now, ret, addr, fn);
 	else
@@ -426,31 +447,45 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, 
 }
 
 /*
- * Each handler exists twice: uprobe.multi links (Linux 6.6, commit 89ae89f53d20) attach every
- * function of a library in one link, which also detaches in one grace period; older kernels get
- * one perf-event uprobe per function.
+ * Each handler exists three times: uprobe.multi links (Linux 6.6, commit 89ae89f53d20) attach
+ * every function of a library in one link, which also detaches in one grace period; older
+ * kernels get one perf-event uprobe per function; and kernels without bpf_loop (5.17) get the
+ * compat programs, which walk frame pointers only and, before 5.15 (no attach cookies), are
+ * loaded again once per cookie by userspace (source/live/compat.c).
  */
 SEC("uprobe")
 int alloc_enter(struct pt_regs *ctx)
 {
-	return on_alloc_enter(ctx);
+	return on_alloc_enter(ctx, false);
 }
 
 /* After the return the stack pointer is one slot above where it was at entry. */
 SEC("uretprobe")
 int alloc_return(struct pt_regs *ctx)
 {
-	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8, bpf_get_attach_cookie(ctx));
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8, attach_cookie(ctx, false), false);
 }
 
 SEC("uprobe.multi")
 int alloc_enter_multi(struct pt_regs *ctx)
 {
-	return on_alloc_enter(ctx);
+	return on_alloc_enter(ctx, false);
 }
 
 SEC("uretprobe.multi")
 int alloc_return_multi(struct pt_regs *ctx)
 {
-	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8, bpf_get_attach_cookie(ctx));
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8, attach_cookie(ctx, false), false);
+}
+
+SEC("uprobe")
+int alloc_enter_compat(struct pt_regs *ctx)
+{
+	return on_alloc_enter(ctx, true);
+}
+
+SEC("uretprobe")
+int alloc_return_compat(struct pt_regs *ctx)
+{
+	return on_alloc_return(ctx, PT_REGS_SP(ctx) - 8, attach_cookie(ctx, true), true);
 }

@@ -118,6 +118,14 @@ enum ht_alloc_fn {
 /* A probe shared by every process (pid -1): a target with probes of its own ignores it. */
 #define HT_COOKIE_SHARED (1ull << 34)
 
+/*
+ * Before Linux 5.15 (no attach cookies) the compat allocator programs hold this constant where
+ * the cookie goes; userspace loads a copy of them per cookie with the constant replaced.
+ */
+#define HT_COOKIE_PLACEHOLDER 0x5ca1ab1e0c00c1e5 /* no suffix: it goes into asm too */
+#define HT_STR_(x)	      #x
+#define HT_STR(x)	      HT_STR_(x)
+
 /* Functions whose record is emitted at entry (they return nothing worth waiting for). */
 #define HT_FN_IS_FREE(fn) ((fn) == HT_FN_FREE || (fn) == HT_FN_DELETE)
 

@@ -67,11 +67,41 @@ int features_fexit(int btf_id)
 	return err;
 }
 
+bool features_helper_named(const char *name)
+{
+	const struct btf *btf = features_btf();
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	int id;
+
+	id = btf ? btf__find_by_name_kind(btf, "bpf_func_id", BTF_KIND_ENUM) : -1;
+	t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	if (!t)
+		return false;
+	e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
+			return true;
+	return false;
+}
+
 bool features_kprobes(void)
 {
 	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
 	       !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
 	       !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
+}
+
+/* libbpf's probes: a map of the type, a program that calls the helper. */
+void features_probe_caps(struct caps *c)
+{
+	c->have[CAPS_RINGBUF] = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+	c->have[CAPS_ATTACH_COOKIE] =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) ==
+		1;
+	c->have[CAPS_BPF_LOOP] =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;
+	c->have[CAPS_UPROBE_MULTI] = features_uprobe_multi();
 }
 
 const struct btf *features_btf(void)

@@ -10,12 +10,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "source/live/caps.h"
+
 struct btf;
+
+/* Fills c from the running kernel. */
+void features_probe_caps(struct caps *c);
 
 /* uprobe_multi links: Linux 6.6. */
 bool features_uprobe_multi(void);
 /* Can an fexit program attach to the function with this BTF id? 0, or the kernel's -errno. */
 int features_fexit(int btf_id);
+/*
+ * Does the kernel know this helper ("BPF_FUNC_get_func_arg")? Read from its BTF (enum
+ * bpf_func_id), as bpf_core_enum_value_exists does in BPF: for program types libbpf's helper
+ * probe cannot load.
+ */
+bool features_helper_named(const char *name);
 /* kprobes: the kprobe PMU or the legacy tracefs interface (CONFIG_KPROBES). */
 bool features_kprobes(void);
 

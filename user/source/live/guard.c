@@ -477,12 +477,11 @@ int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
  * cookies, bound to pid or shared (-1), running prog: one uprobe_multi link (multi) or one
  * perf event per function. 0 or -errno (-EPIPE: the guard is gone).
  */
-int guard_attach_uprobes(struct tracer *t, struct bpf_program *prog, bool multi, bool ret,
-			 pid_t pid, const char *path, const unsigned long *offsets,
-			 const __u64 *cookies, size_t cnt)
+int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pid_t pid,
+			 const char *path, const unsigned long *offsets, const __u64 *cookies,
+			 size_t cnt)
 {
 	static struct guard_uprobes req;
-	int prog_fd = bpf_program__fd(prog);
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { &req, sizeof(req) };
 	struct msghdr msg = { .msg_iov = &iov,

@@ -125,6 +125,12 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 
 	/* One mode for all hooks: fexit if every chosen function takes it, else kprobes. */
 	h->mode = nchosen ? MODE_FEXIT : MODE_NONE;
+	/* the fexit programs read arguments with bpf_get_func_arg */
+	if (nchosen && !features_helper_named("BPF_FUNC_get_func_arg")) {
+		snprintf(fexit_why, sizeof(fexit_why),
+			 "fexit refused: no bpf_get_func_arg (Linux 5.17)");
+		h->mode = features_kprobes() ? MODE_KPROBE : MODE_NONE;
+	}
 	for (int i = 0; i < HT_HOOK_MAX && h->mode == MODE_FEXIT; i++) {
 		int err = h->chosen[i] ? features_fexit(h->btf_id[i]) : 0;
 

@@ -226,6 +226,24 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 
 /* ---------------------------------------------------------------- open / close */
 
+/*
+ * What this kernel offers, probed once: a kernel without what heaptrail needs is refused in
+ * one line; -v lists the fallbacks taken for what it lacks. 0 or -1.
+ */
+static int tracer_check_kernel(struct tracer *t)
+{
+	char why[160];
+
+	features_probe_caps(&t->caps);
+	if (caps_refusal(&t->caps, why, sizeof(why))) {
+		fprintf(stderr, "heaptrail: %s\n", why);
+		return -1;
+	}
+	if (t->opts.verbose)
+		caps_print_fallbacks(&t->caps, stderr);
+	return 0;
+}
+
 int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, struct tracer **out)
 {
 	struct tracer *t;
@@ -245,6 +263,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->child_status = -1;
 	*out = t;
 	libbpf_set_print(opts->verbose ? libbpf_verbose : libbpf_quiet);
+	if (tracer_check_kernel(t))
+		return -1;
 
 	for (int i = 0; i < opts->npids; i++)
 		if (targets_check_pid(opts->pids[i]))
@@ -289,14 +309,15 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	/* sys_exit also holds a forked child until the uprobes are shared (syscalls.bpf.c) */
 	bpf_program__set_autoload(t->skel->progs.sys_exit,
 				  opts->want_vm || (opts->want_alloc && !opts->all));
-	t->uprobe_multi = opts->want_alloc && features_uprobe_multi();
-	if (opts->verbose && opts->want_alloc)
-		fprintf(stderr, "heaptrail: allocator probes: %s\n",
-			t->uprobe_multi ? "uprobe_multi links, one per library"
-					: "one uprobe per function (no uprobe_multi: Linux < 6.6)");
-	bpf_program__set_autoload(t->skel->progs.alloc_enter, opts->want_alloc && !t->uprobe_multi);
+	t->uprobe_multi = opts->want_alloc && t->caps.have[CAPS_UPROBE_MULTI];
+	/* bpf_loop came after the cookies and before uprobe_multi: see alloc.bpf.c */
+	t->compat = opts->want_alloc && !t->caps.have[CAPS_BPF_LOOP];
+	bpf_program__set_autoload(t->skel->progs.alloc_enter,
+				  opts->want_alloc && !t->uprobe_multi && !t->compat);
 	bpf_program__set_autoload(t->skel->progs.alloc_return,
-				  opts->want_alloc && !t->uprobe_multi);
+				  opts->want_alloc && !t->uprobe_multi && !t->compat);
+	bpf_program__set_autoload(t->skel->progs.alloc_enter_compat, t->compat);
+	bpf_program__set_autoload(t->skel->progs.alloc_return_compat, t->compat);
 	bpf_program__set_autoload(t->skel->progs.alloc_enter_multi, t->uprobe_multi);
 	if (sample_prepare(t))
 		return -1;
@@ -304,9 +325,22 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	t->kmem = kmem_prepare(t->skel, opts->want_kmem, opts->kmem_stacks, opts->kmem_table_size,
 			       opts->verbose);
 	if (opts->capture_stacks) {
-		t->unwind = unwind_prepare(t->skel, opts->unwind, opts->unwind_table_rows,
-					   opts->verbose);
-		if (!t->unwind && opts->unwind != UNWIND_FP) {
+		enum unwind_mode mode = opts->unwind;
+
+		if (!t->caps.have[CAPS_BPF_LOOP]) {
+			if (mode == UNWIND_DWARF) {
+				fprintf(stderr,
+					"heaptrail: --unwind dwarf needs bpf_loop (Linux %s), "
+					"which "
+					"this kernel has not: --unwind fp walks frame pointers "
+					"only\n",
+					caps_since(CAPS_BPF_LOOP));
+				return -1;
+			}
+			mode = UNWIND_FP;
+		}
+		t->unwind = unwind_prepare(t->skel, mode, opts->unwind_table_rows, opts->verbose);
+		if (!t->unwind && mode != UNWIND_FP) {
 			fprintf(stderr, "heaptrail: cannot set up the unwind tables: %s\n",
 				strerror(errno));
 			return -1;
@@ -406,6 +440,7 @@ void tracer_close(struct tracer *t)
 	}
 	t->nlinks = 0;
 	guard_free(t, !t->cut_short);
+	compat_free(t); /* the guard had copies of these: the probes are gone with it */
 	free(t->procs);
 	pidset_free(&t->named);
 	if (t->child_go_fd >= 0)

@@ -65,7 +65,11 @@ struct tracer {
 	int child_status;
 	bool child_reaped;
 
-	bool uprobe_multi;     /* the kernel has uprobe_multi links */
+	struct caps caps;		  /* what the kernel offers (features_probe_caps) */
+	bool uprobe_multi;		  /* allocator probes as uprobe_multi links */
+	bool compat;			  /* the compat allocator programs (alloc.bpf.c) */
+	struct compat_prog *compat_progs; /* their copies per cookie (compat.c) */
+	size_t ncompat_progs, compat_progs_cap;
 	struct hooks *hooks;   /* kernel-function hooks, when any can attach */
 	struct kmem *kmem;     /* kernel-allocator tracepoints (-k) */
 	struct unwind *unwind; /* unwind tables (--unwind), NULL: none */
@@ -80,8 +84,8 @@ struct tracer {
 	uint64_t tick_ns;		/* tracer_set_tick */
 	void (*tick)(void *ctx);
 	void (*idle)(void *ctx); /* tracer_set_idle */
-	int error;	/* set from the callback: stops the loop */
-	bool cut_short; /* the run ended on SIGINT, SIGTERM or a closed output */
+	int error;		 /* set from the callback: stops the loop */
+	bool cut_short;		 /* the run ended on SIGINT, SIGTERM or a closed output */
 };
 
 static inline uint64_t tracer_now_ns(void)
@@ -112,13 +116,17 @@ int uprobes_attach(struct tracer *t, pid_t pid);
 int uprobes_share(struct tracer *t);
 int uprobes_collect_libs(struct tracer *t);
 
+/* compat.c */
+int compat_prog_fd(struct tracer *t, struct bpf_program *prog, __u64 cookie);
+void compat_free(struct tracer *t);
+
 /* guard.c */
 int guard_start(struct tracer *t);
 void guard_open_gate(struct tracer *t);
 int guard_keep_links(struct tracer *t, struct bpf_link **links, int n);
-int guard_attach_uprobes(struct tracer *t, struct bpf_program *prog, bool multi, bool ret,
-			 pid_t pid, const char *path, const unsigned long *offsets,
-			 const __u64 *cookies, size_t cnt);
+int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pid_t pid,
+			 const char *path, const unsigned long *offsets, const __u64 *cookies,
+			 size_t cnt);
 void guard_continue(struct tracer *t, const struct ht_hdr *held_rec);
 void guard_stop(struct tracer *t);
 void guard_free(struct tracer *t, bool wait);

@@ -14,6 +14,39 @@
 #include "source/live/tracer_int.h"
 
 /*
+ * Without attach cookies (before Linux 5.15): the probes of each cookie go on the copy of prog
+ * that knows it (compat.c), a request to the guard each. 0 or -errno.
+ */
+static int uprobes_attach_by_cookie(struct tracer *t, struct bpf_program *prog, const char *path,
+				    pid_t pid, int ret, const unsigned long *offsets,
+				    const __u64 *cookies, size_t cnt)
+{
+	unsigned long group[cnt];
+	__u64 same[cnt];
+	bool done[cnt];
+	int err = 0;
+
+	memset(done, 0, sizeof(done));
+	for (size_t i = 0; i < cnt && !err; i++) {
+		size_t n = 0;
+		int fd;
+
+		if (done[i])
+			continue;
+		for (size_t j = i; j < cnt; j++)
+			if (!done[j] && cookies[j] == cookies[i]) {
+				group[n] = offsets[j];
+				same[n++] = cookies[j];
+				done[j] = true;
+			}
+		fd = compat_prog_fd(t, prog, cookies[i]);
+		err = fd < 0 ? fd
+			     : guard_attach_uprobes(t, fd, false, ret, pid, path, group, same, n);
+	}
+	return err;
+}
+
+/*
  * Entry-type probes (function entries and ret instructions) or return probes (the functions
  * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
  * perf-event uprobe each. The guard makes them and is their only owner (guard.c says why).
@@ -36,10 +69,14 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 		return 0;
 	if (t->uprobe_multi)
 		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
+	else if (t->compat)
+		prog = ret ? t->skel->progs.alloc_return_compat : t->skel->progs.alloc_enter_compat;
 	else
 		prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
-	return guard_attach_uprobes(t, prog, t->uprobe_multi, ret, pid, lp->path, offsets, cookies,
-				    cnt);
+	if (!t->caps.have[CAPS_ATTACH_COOKIE])
+		return uprobes_attach_by_cookie(t, prog, lp->path, pid, ret, offsets, cookies, cnt);
+	return guard_attach_uprobes(t, bpf_program__fd(prog), t->uprobe_multi, ret, pid, lp->path,
+				    offsets, cookies, cnt);
 }
 
 /*
