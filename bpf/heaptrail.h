@@ -535,12 +535,14 @@ _Static_assert(sizeof(struct ht_kfunc_rec) == 72, "ht_kfunc_rec size");
 
 /*
  * The kernel functions hooked, one per hook point; several may stand for one enum ht_kfunc
- * (the munmap path is do_vmi_munmap, do_mas_munmap or do_munmap, whichever this kernel has).
+ * (the munmap path is do_vmi_munmap, do_mas_munmap, __do_munmap or do_munmap, the first this
+ * kernel has).
  */
 enum ht_hook {
 	HT_HOOK_DO_MMAP,
 	HT_HOOK_DO_VMI_MUNMAP,
 	HT_HOOK_DO_MAS_MUNMAP,
+	HT_HOOK___DO_MUNMAP, /* before 6.1: munmap(2) calls it, do_munmap only others do */
 	HT_HOOK_DO_MUNMAP,
 	HT_HOOK_DO_BRK_FLAGS,
 	HT_HOOK_MPROTECT_FIXUP,
@@ -635,6 +637,9 @@ enum ht_ktp {
 	HT_KTP_VMAP_FREE,
 	HT_KTP_PERCPU_ALLOC,
 	HT_KTP_PERCPU_FREE,
+	/* before Linux 6.1, kmalloc_node and kmem_cache_alloc_node were events of their own */
+	HT_KTP_KMALLOC_NODE,
+	HT_KTP_CACHE_ALLOC_NODE,
 	HT_KTP_MAX,
 };
 

@@ -18,6 +18,7 @@ static const __u32 hook_kfunc[HT_HOOK_MAX] = {
 	[HT_HOOK_DO_MUNMAP] = HT_KF_DO_MUNMAP,
 	[HT_HOOK_DO_BRK_FLAGS] = HT_KF_DO_BRK_FLAGS,
 	[HT_HOOK_MPROTECT_FIXUP] = HT_KF_MPROTECT_FIXUP,
+	[HT_HOOK___DO_MUNMAP] = HT_KF_DO_MUNMAP,
 };
 
 /*
@@ -105,6 +106,7 @@ HOOK_FEXIT(do_mas_munmap, HT_HOOK_DO_MAS_MUNMAP)
 HOOK_FEXIT(do_munmap, HT_HOOK_DO_MUNMAP)
 HOOK_FEXIT(do_brk_flags, HT_HOOK_DO_BRK_FLAGS)
 HOOK_FEXIT(mprotect_fixup, HT_HOOK_MPROTECT_FIXUP)
+HOOK_FEXIT(__do_munmap, HT_HOOK___DO_MUNMAP)
 
 /*
  * Argument idx at a kprobe on x86-64, from a copy of the registers (an index computed into the
@@ -209,3 +211,4 @@ HOOK_KPROBE(do_mas_munmap, HT_HOOK_DO_MAS_MUNMAP)
 HOOK_KPROBE(do_munmap, HT_HOOK_DO_MUNMAP)
 HOOK_KPROBE(do_brk_flags, HT_HOOK_DO_BRK_FLAGS)
 HOOK_KPROBE(mprotect_fixup, HT_HOOK_MPROTECT_FIXUP)
+HOOK_KPROBE(__do_munmap, HT_HOOK___DO_MUNMAP)

@@ -258,6 +258,8 @@ static __always_inline void kmem_free(__u64 *ctx, __u32 ktp, __u32 kind, __u32 c
 KMEM_TP(kmalloc, HT_KTP_KMALLOC, kmem_alloc, HT_KA_KMALLOC)
 KMEM_TP_FREE(kfree, HT_KTP_KFREE, HT_KA_KMALLOC)
 KMEM_TP(kmem_cache_alloc, HT_KTP_CACHE_ALLOC, kmem_alloc, HT_KA_CACHE)
+KMEM_TP(kmalloc_node, HT_KTP_KMALLOC_NODE, kmem_alloc, HT_KA_KMALLOC)
+KMEM_TP(kmem_cache_alloc_node, HT_KTP_CACHE_ALLOC_NODE, kmem_alloc, HT_KA_CACHE)
 KMEM_TP_FREE(kmem_cache_free, HT_KTP_CACHE_FREE, HT_KA_CACHE)
 KMEM_TP(mm_page_alloc, HT_KTP_PAGE_ALLOC, kmem_alloc, HT_KA_PAGE)
 KMEM_TP_FREE(mm_page_free, HT_KTP_PAGE_FREE, HT_KA_PAGE)

@@ -4,6 +4,7 @@
  * as libbpf's own probes do. The kernel's BTF is read once for the hooks and -k.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -83,6 +84,41 @@ bool features_helper_named(const char *name)
 		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
 			return true;
 	return false;
+}
+
+/* The prototype a FUNC or a typedef of a function pointer names, NULL if none. */
+static const struct btf_type *features_proto(const char *name, int kind)
+{
+	const struct btf *btf = features_btf();
+	const struct btf_type *t;
+	int id;
+
+	id = btf ? btf__find_by_name_kind(btf, name, kind) : -1;
+	t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	if (t && kind == BTF_KIND_TYPEDEF) {
+		t = btf__type_by_id(btf, t->type);
+		if (t && !btf_is_ptr(t))
+			return NULL;
+	}
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	return t && btf_is_func_proto(t) ? t : NULL;
+}
+
+int features_typedef_params(const char *event)
+{
+	const struct btf_type *proto;
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", event);
+	proto = features_proto(name, BTF_KIND_TYPEDEF);
+	return proto ? btf_vlen(proto) : -1;
+}
+
+int features_func_nparams(const char *func)
+{
+	const struct btf_type *proto = features_proto(func, BTF_KIND_FUNC);
+
+	return proto ? btf_vlen(proto) : -1;
 }
 
 bool features_kprobes(void)

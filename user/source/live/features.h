@@ -33,6 +33,13 @@ bool features_kprobes(void);
 /* vmlinux BTF, read at the first call and kept until features_release(); NULL with errno. */
 const struct btf *features_btf(void);
 void features_release(void);
+/*
+ * The parameters of raw tracepoint event's prototype (btf_trace_<event>, __data included: the
+ * kernel has the event since 5.5 when there is one), -1 when BTF has none.
+ */
+int features_typedef_params(const char *event);
+/* How many parameters a kernel function (BTF_KIND_FUNC) takes, -1 when BTF has none. */
+int features_func_nparams(const char *func);
 /* Is name one of the '|'-separated alternatives ("flags|vm_flags")? */
 bool features_name_matches(const char *name, const char *alternatives);
 /*

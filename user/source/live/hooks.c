@@ -24,19 +24,34 @@ struct hook_desc {
 	const char *params[5];
 };
 
+/* Designated by enum ht_hook: a group's first present function (in enum order) wins. */
 static const struct hook_desc hook_descs[HT_HOOK_MAX] = {
-	{ "do_mmap", HT_HOOK_DO_MMAP, "mmap", { "addr", "len", NULL, "prot", "flags" } },
-	{ "do_vmi_munmap", HT_HOOK_DO_VMI_MUNMAP, "munmap", { "start", "len" } },
-	{ "do_mas_munmap", HT_HOOK_DO_MAS_MUNMAP, "munmap", { "start", "len" } },
-	{ "do_munmap", HT_HOOK_DO_MUNMAP, "munmap", { "start", "len" } },
-	{ "do_brk_flags",
-	  HT_HOOK_DO_BRK_FLAGS,
-	  "brk",
-	  { "addr", "len", NULL, NULL, "flags|vm_flags" } },
-	{ "mprotect_fixup",
-	  HT_HOOK_MPROTECT_FIXUP,
-	  "mprotect",
-	  { "start", NULL, "end", NULL, "newflags" } },
+	[HT_HOOK_DO_MMAP] = { "do_mmap",
+			      HT_HOOK_DO_MMAP,
+			      "mmap",
+			      { "addr", "len", NULL, "prot", "flags" } },
+	[HT_HOOK_DO_VMI_MUNMAP] = { "do_vmi_munmap",
+				    HT_HOOK_DO_VMI_MUNMAP,
+				    "munmap",
+				    { "start", "len" } },
+	[HT_HOOK_DO_MAS_MUNMAP] = { "do_mas_munmap",
+				    HT_HOOK_DO_MAS_MUNMAP,
+				    "munmap",
+				    { "start", "len" } },
+	/* before 6.1 munmap(2) calls __do_munmap; do_munmap is the way in for mremap and mmap */
+	[HT_HOOK___DO_MUNMAP] = { "__do_munmap",
+				  HT_HOOK___DO_MUNMAP,
+				  "munmap",
+				  { "start", "len" } },
+	[HT_HOOK_DO_MUNMAP] = { "do_munmap", HT_HOOK_DO_MUNMAP, "munmap", { "start", "len" } },
+	[HT_HOOK_DO_BRK_FLAGS] = { "do_brk_flags",
+				   HT_HOOK_DO_BRK_FLAGS,
+				   "brk",
+				   { "addr", "len", NULL, NULL, "flags|vm_flags" } },
+	[HT_HOOK_MPROTECT_FIXUP] = { "mprotect_fixup",
+				     HT_HOOK_MPROTECT_FIXUP,
+				     "mprotect",
+				     { "start", NULL, "end", NULL, "newflags" } },
 };
 
 struct hooks {

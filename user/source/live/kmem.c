@@ -23,6 +23,9 @@ struct ktp_desc {
 	const char *event; /* raw tracepoint name */
 	const char *group; /* for messages: the tracefs group */
 	bool required;	   /* -k is refused without it */
+	/* its event class before it became an event of its own ("a|b"), NULL: always its own */
+	const char *classes;
+	const char *gone; /* absent without a word since this release (merged into another) */
 	/* parameter names by enum ht_kslot ("a|b": either); NULL: not read */
 	const char *params[HT_KS_MAX];
 	/* slots that must be found for the program to be useful */
@@ -35,24 +38,38 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 	[HT_KTP_KMALLOC] = { "kmalloc",
 			     "kmem",
 			     true,
+			     "kmem_alloc",
+			     NULL,
 			     { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 			       "node" },
 			     NEED(HT_KS_PTR) },
-	[HT_KTP_KFREE] = { "kfree", "kmem", true, { "call_site", "ptr" }, NEED(HT_KS_PTR) },
+	[HT_KTP_KFREE] = { "kfree",
+			   "kmem",
+			   true,
+			   "kmem_free",
+			   NULL,
+			   { "call_site", "ptr" },
+			   NEED(HT_KS_PTR) },
 	[HT_KTP_CACHE_ALLOC] = { "kmem_cache_alloc",
 				 "kmem",
 				 true,
+				 "kmem_alloc",
+				 NULL,
 				 { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 				   "node", "s" },
 				 NEED(HT_KS_PTR) },
 	[HT_KTP_CACHE_FREE] = { "kmem_cache_free",
 				"kmem",
 				true,
+				"kmem_free",
+				NULL,
 				{ "call_site", "ptr", [HT_KS_CACHE] = "s" },
 				NEED(HT_KS_PTR) },
 	[HT_KTP_PAGE_ALLOC] = { "mm_page_alloc",
 				"kmem",
 				false,
+				NULL,
+				NULL,
 				{ [HT_KS_PTR] = "page",
 				  [HT_KS_GFP] = "gfp_flags",
 				  [HT_KS_ORDER] = "order" },
@@ -60,16 +77,22 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 	[HT_KTP_PAGE_FREE] = { "mm_page_free",
 			       "kmem",
 			       false,
+			       NULL,
+			       NULL,
 			       { [HT_KS_PTR] = "page", [HT_KS_ORDER] = "order" },
 			       NEED(HT_KS_PTR) },
 	[HT_KTP_PAGE_FREE_BATCHED] = { "mm_page_free_batched",
 				       "kmem",
 				       false,
+				       NULL,
+				       NULL,
 				       { [HT_KS_PTR] = "page" },
 				       NEED(HT_KS_PTR) },
 	[HT_KTP_VMAP_ALLOC] = { "alloc_vmap_area",
 				"vmalloc",
 				false,
+				NULL,
+				NULL,
 				{ [HT_KS_PTR] = "addr",
 				  [HT_KS_REQ] = "size",
 				  [HT_KS_FAILED] = "failed" },
@@ -77,18 +100,40 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 	[HT_KTP_VMAP_FREE] = { "free_vmap_area_noflush",
 			       "vmalloc",
 			       false,
+			       NULL,
+			       NULL,
 			       { [HT_KS_PTR] = "va_start" },
 			       NEED(HT_KS_PTR) },
 	[HT_KTP_PERCPU_ALLOC] = { "percpu_alloc_percpu",
 				  "percpu",
 				  false,
+				  NULL,
+				  NULL,
 				  { "call_site", "ptr", "size", "bytes_alloc", "gfp_flags" },
 				  NEED(HT_KS_PTR) | NEED(HT_KS_REQ) },
 	[HT_KTP_PERCPU_FREE] = { "percpu_free_percpu",
 				 "percpu",
 				 false,
+				 NULL,
+				 NULL,
 				 { [HT_KS_PTR] = "ptr" },
 				 NEED(HT_KS_PTR) },
+	[HT_KTP_KMALLOC_NODE] = { "kmalloc_node",
+				  "kmem",
+				  false,
+				  "kmem_alloc_node",
+				  "6.1",
+				  { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
+				    "node" },
+				  NEED(HT_KS_PTR) },
+	[HT_KTP_CACHE_ALLOC_NODE] = { "kmem_cache_alloc_node",
+				      "kmem",
+				      false,
+				      "kmem_alloc_node",
+				      "6.1",
+				      { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
+					"node" },
+				      NEED(HT_KS_PTR) },
 };
 
 struct kmem {
@@ -118,6 +163,8 @@ static struct bpf_program *ktp_prog(struct heaptrail_bpf *s, int ktp)
 		[HT_KTP_VMAP_FREE] = s->progs.ktp_free_vmap_area_noflush,
 		[HT_KTP_PERCPU_ALLOC] = s->progs.ktp_percpu_alloc_percpu,
 		[HT_KTP_PERCPU_FREE] = s->progs.ktp_percpu_free_percpu,
+		[HT_KTP_KMALLOC_NODE] = s->progs.ktp_kmalloc_node,
+		[HT_KTP_CACHE_ALLOC_NODE] = s->progs.ktp_kmem_cache_alloc_node,
 	};
 
 	return progs[ktp];
@@ -139,16 +186,31 @@ static struct bpf_program *ktp_prog2(struct heaptrail_bpf *s, int ktp)
 }
 
 /*
- * The raw tracepoint's arguments are those of __bpf_trace_<event> after its first (__data).
+ * The raw tracepoint's arguments are those of __bpf_trace_<event> after its first (__data),
+ * or of __bpf_trace_<class> when the event is one of a class (kmalloc of kmem_alloc before
+ * Linux 6.1); btf_trace_<event> says the event exists and how many arguments it has.
  * Returns false when the event is missing or a needed slot has no parameter of that name.
  * (Linux 6.1's kmem_cache_alloc passes the sizes, later ones the cache: either will do.)
  */
 static bool kmem_layout(const struct ktp_desc *d, struct ht_ktp_layout *l)
 {
+	int nargs = features_typedef_params(d->event);
 	char fname[128];
+	bool found;
 
+	if (nargs < 0)
+		return false;
 	snprintf(fname, sizeof(fname), "__bpf_trace_%s", d->event);
-	if (features_params(fname, 1, 10, d->params, HT_KS_MAX, l->idx))
+	found = !features_params(fname, 1, 10, d->params, HT_KS_MAX, l->idx);
+	for (const char *p = d->classes; !found && p && *p;) {
+		size_t len = strcspn(p, "|");
+
+		snprintf(fname, sizeof(fname), "__bpf_trace_%.*s", (int)len, p);
+		found = features_func_nparams(fname) == nargs &&
+			!features_params(fname, 1, 10, d->params, HT_KS_MAX, l->idx);
+		p += len + (p[len] == '|');
+	}
+	if (!found)
 		return false;
 	for (int s = 0; s < HT_KS_MAX; s++)
 		if (l->idx[s] == HT_ARG_NONE && (d->need & NEED(s)))
@@ -188,7 +250,8 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, 
 			k->prog_fd[t] = k->prog2_fd[t] = -1;
 			if (!ok && ktp_descs[t].required)
 				missing_required++;
-			if (!ok)
+			if (!ok &&
+			    !(ktp_descs[t].gone && features_typedef_params(ktp_descs[t].event) < 0))
 				fprintf(stderr,
 					"heaptrail: kernel allocators: no usable tracepoint %s:%s "
 					"on "
