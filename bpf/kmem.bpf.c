@@ -123,6 +123,43 @@ static __always_inline __u64 capture_kstack(void *ctx, __u32 ktp, __u64 id, __u6
 			  id, wakeup_flags());
 }
 
+/* x86-64's direct map and struct page array (randomized at boot); absent: 0 */
+extern const void page_offset_base __ksym __weak;
+extern const void vmemmap_base __ksym __weak;
+
+/* struct page as kernels before 5.17 have it, where a slab page names its cache */
+struct page___slab {
+	unsigned long compound_head;
+	struct kmem_cache *slab_cache;
+} __attribute__((preserve_access_index));
+
+/*
+ * The cache of a slab object, for kernels whose kmem_cache_alloc passes none (before 6.1): its
+ * page in the struct page array (the object is in the direct map), the head page when it is a
+ * tail of a larger slab, and that page's (before 5.17) or struct slab's slab_cache. 0 if the
+ * kernel's layout is not that.
+ */
+static __always_inline __u64 kmem_cache_of(__u64 ptr)
+{
+	__u64 direct = 0, pages = 0, page, head;
+	struct kmem_cache *cache;
+
+	if (!&page_offset_base || !&vmemmap_base ||
+	    bpf_probe_read_kernel(&direct, sizeof(direct), &page_offset_base) ||
+	    bpf_probe_read_kernel(&pages, sizeof(pages), &vmemmap_base) || !direct || !pages ||
+	    ptr < direct)
+		return 0;
+	page = pages + ((ptr - direct) >> 12) * bpf_core_type_size(struct page);
+	head = BPF_CORE_READ((struct page___slab *)page, compound_head);
+	if (head & 1)
+		page = head - 1;
+	if (bpf_core_field_exists(struct page___slab, slab_cache))
+		cache = BPF_CORE_READ((struct page___slab *)page, slab_cache);
+	else
+		cache = BPF_CORE_READ((struct slab *)page, slab_cache);
+	return (__u64)cache;
+}
+
 static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now, ptr, cache, stack_id;
@@ -163,6 +200,8 @@ static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
 	rec->bytes_alloc = kslot(ctx, ktp, HT_KS_ALLOC, rec->bytes_req);
 	rec->gfp_flags = kslot(ctx, ktp, HT_KS_GFP, 0);
 	cache = kslot(ctx, ktp, HT_KS_CACHE, 0);
+	if (!cache && kind == HT_KA_CACHE && ktp_layout[ktp].idx[HT_KS_CACHE] == HT_ARG_NONE)
+		cache = kmem_cache_of(ptr);
 	rec->cache = cache;
 	rec->cache_name[0] = 0;
 	if (cache) {

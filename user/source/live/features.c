@@ -114,6 +114,22 @@ int features_typedef_params(const char *event)
 	return proto ? btf_vlen(proto) : -1;
 }
 
+bool features_typedef_param_is_ptr(const char *event, unsigned i)
+{
+	const struct btf *btf = features_btf();
+	const struct btf_type *proto, *t;
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", event);
+	proto = features_proto(name, BTF_KIND_TYPEDEF);
+	if (!proto || i >= btf_vlen(proto))
+		return false;
+	t = btf__type_by_id(btf, btf_params(proto)[i].type);
+	while (t && (btf_is_mod(t) || btf_is_typedef(t)))
+		t = btf__type_by_id(btf, t->type);
+	return t && btf_is_ptr(t);
+}
+
 int features_func_nparams(const char *func)
 {
 	const struct btf_type *proto = features_proto(func, BTF_KIND_FUNC);

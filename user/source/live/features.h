@@ -38,6 +38,8 @@ void features_release(void);
  * kernel has the event since 5.5 when there is one), -1 when BTF has none.
  */
 int features_typedef_params(const char *event);
+/* Is parameter i (0: __data) of btf_trace_<event>'s prototype a pointer? */
+bool features_typedef_param_is_ptr(const char *event, unsigned i);
 /* How many parameters a kernel function (BTF_KIND_FUNC) takes, -1 when BTF has none. */
 int features_func_nparams(const char *func);
 /* Is name one of the '|'-separated alternatives ("flags|vm_flags")? */

@@ -26,6 +26,11 @@ struct ktp_desc {
 	/* its event class before it became an event of its own ("a|b"), NULL: always its own */
 	const char *classes;
 	const char *gone; /* absent without a word since this release (merged into another) */
+	/*
+	 * Its arguments' names in order, as kernels before 6.1 declare them ("a,b|a,b,c": either
+	 * prototype), for a BTF that names none (below).
+	 */
+	const char *legacy;
 	/* parameter names by enum ht_kslot ("a|b": either); NULL: not read */
 	const char *params[HT_KS_MAX];
 	/* slots that must be found for the program to be useful */
@@ -40,6 +45,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 			     true,
 			     "kmem_alloc",
 			     NULL,
+			     "call_site,ptr,bytes_req,bytes_alloc,gfp_flags",
 			     { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 			       "node" },
 			     NEED(HT_KS_PTR) },
@@ -48,6 +54,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 			   true,
 			   "kmem_free",
 			   NULL,
+			   "call_site,ptr",
 			   { "call_site", "ptr" },
 			   NEED(HT_KS_PTR) },
 	[HT_KTP_CACHE_ALLOC] = { "kmem_cache_alloc",
@@ -55,6 +62,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				 true,
 				 "kmem_alloc",
 				 NULL,
+				 "call_site,ptr,bytes_req,bytes_alloc,gfp_flags",
 				 { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 				   "node", "s" },
 				 NEED(HT_KS_PTR) },
@@ -63,6 +71,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				true,
 				"kmem_free",
 				NULL,
+				"call_site,ptr|call_site,ptr,name",
 				{ "call_site", "ptr", [HT_KS_CACHE] = "s" },
 				NEED(HT_KS_PTR) },
 	[HT_KTP_PAGE_ALLOC] = { "mm_page_alloc",
@@ -70,6 +79,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				false,
 				NULL,
 				NULL,
+				"page,order,gfp_flags,migratetype",
 				{ [HT_KS_PTR] = "page",
 				  [HT_KS_GFP] = "gfp_flags",
 				  [HT_KS_ORDER] = "order" },
@@ -79,6 +89,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 			       false,
 			       NULL,
 			       NULL,
+			       "page,order",
 			       { [HT_KS_PTR] = "page", [HT_KS_ORDER] = "order" },
 			       NEED(HT_KS_PTR) },
 	[HT_KTP_PAGE_FREE_BATCHED] = { "mm_page_free_batched",
@@ -86,11 +97,13 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				       false,
 				       NULL,
 				       NULL,
+				       "page",
 				       { [HT_KS_PTR] = "page" },
 				       NEED(HT_KS_PTR) },
 	[HT_KTP_VMAP_ALLOC] = { "alloc_vmap_area",
 				"vmalloc",
 				false,
+				NULL,
 				NULL,
 				NULL,
 				{ [HT_KS_PTR] = "addr",
@@ -102,6 +115,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 			       false,
 			       NULL,
 			       NULL,
+			       NULL,
 			       { [HT_KS_PTR] = "va_start" },
 			       NEED(HT_KS_PTR) },
 	[HT_KTP_PERCPU_ALLOC] = { "percpu_alloc_percpu",
@@ -109,6 +123,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				  false,
 				  NULL,
 				  NULL,
+				  "reserved,is_atomic,size,align,base_addr,off,ptr",
 				  { "call_site", "ptr", "size", "bytes_alloc", "gfp_flags" },
 				  NEED(HT_KS_PTR) | NEED(HT_KS_REQ) },
 	[HT_KTP_PERCPU_FREE] = { "percpu_free_percpu",
@@ -116,6 +131,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				 false,
 				 NULL,
 				 NULL,
+				 "base_addr,off,ptr",
 				 { [HT_KS_PTR] = "ptr" },
 				 NEED(HT_KS_PTR) },
 	[HT_KTP_KMALLOC_NODE] = { "kmalloc_node",
@@ -123,6 +139,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				  false,
 				  "kmem_alloc_node",
 				  "6.1",
+				  "call_site,ptr,bytes_req,bytes_alloc,gfp_flags,node",
 				  { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 				    "node" },
 				  NEED(HT_KS_PTR) },
@@ -131,6 +148,7 @@ static const struct ktp_desc ktp_descs[HT_KTP_MAX] = {
 				      false,
 				      "kmem_alloc_node",
 				      "6.1",
+				      "call_site,ptr,bytes_req,bytes_alloc,gfp_flags,node",
 				      { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 					"node" },
 				      NEED(HT_KS_PTR) },
@@ -186,6 +204,39 @@ static struct bpf_program *ktp_prog2(struct heaptrail_bpf *s, int ktp)
 }
 
 /*
+ * Where BTF names no tracepoint argument (5.10's: its pahole left out the __bpf_trace_*
+ * functions, which are notrace), the prototype the event had before 6.1, when it has as many
+ * arguments as btf_trace_<event> and a pointer where the address goes. false when none fits.
+ */
+static bool kmem_legacy_layout(const struct ktp_desc *d, int nargs, struct ht_ktp_layout *l)
+{
+	for (const char *alt = d->legacy; alt && *alt;) {
+		size_t alt_len = strcspn(alt, "|");
+		char names[HT_KS_MAX + 8][32];
+		int n = 0;
+
+		for (const char *p = alt; p < alt + alt_len && n < HT_KS_MAX + 8;) {
+			size_t len = strcspn(p, ",|");
+
+			snprintf(names[n++], sizeof(names[0]), "%.*s", (int)len, p);
+			p += len + (p[len] == ',');
+		}
+		alt += alt_len + (alt[alt_len] == '|');
+		if (n != nargs - 1)
+			continue;
+		memset(l->idx, HT_ARG_NONE, sizeof(l->idx));
+		for (int s = 0; s < HT_KS_MAX; s++)
+			for (int i = 0; d->params[s] && i < n; i++)
+				if (features_name_matches(names[i], d->params[s]))
+					l->idx[s] = (uint8_t)i;
+		if (l->idx[HT_KS_PTR] != HT_ARG_NONE &&
+		    features_typedef_param_is_ptr(d->event, 1u + l->idx[HT_KS_PTR]))
+			return true;
+	}
+	return false;
+}
+
+/*
  * The raw tracepoint's arguments are those of __bpf_trace_<event> after its first (__data),
  * or of __bpf_trace_<class> when the event is one of a class (kmalloc of kmem_alloc before
  * Linux 6.1); btf_trace_<event> says the event exists and how many arguments it has.
@@ -210,7 +261,7 @@ static bool kmem_layout(const struct ktp_desc *d, struct ht_ktp_layout *l)
 			!features_params(fname, 1, 10, d->params, HT_KS_MAX, l->idx);
 		p += len + (p[len] == '|');
 	}
-	if (!found)
+	if (!found && !kmem_legacy_layout(d, nargs, l))
 		return false;
 	for (int s = 0; s < HT_KS_MAX; s++)
 		if (l->idx[s] == HT_ARG_NONE && (d->need & NEED(s)))
