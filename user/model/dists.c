@@ -324,6 +324,11 @@ struct dists_proc *dists_proc(struct dists *d, size_t i)
 	return dists_finish(d, d->procs.order[i]);
 }
 
+const struct dists_proc *dists_proc_peek(const struct dists *d, const struct model_proc *p)
+{
+	return proctab_find(&d->procs, p);
+}
+
 struct dists_proc *dists_proc_find(struct dists *d, const struct model_proc *p)
 {
 	struct dists_proc *dp = proctab_find(&d->procs, p);

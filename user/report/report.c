@@ -36,8 +36,10 @@ static int report_retain_stack(const struct model *m, uint32_t stack, uint64_t *
 	return st && st->frames ? report_retain_add(addrs, n, cap, st->frames, st->nframes) : 0;
 }
 
-void report_retain_leaked(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec)
+void report_retain_leaked(struct symbolizer *sym, const struct model *m, const struct dists *d,
+			  const struct ht_hdr *rec)
 {
+	const struct dists_proc *dp;
 	const struct model_proc *p = NULL;
 	const struct model_alloc_sum *sum;
 	uint64_t *addrs = NULL;
@@ -56,9 +58,14 @@ void report_retain_leaked(struct symbolizer *sym, const struct model *m, const s
 	while ((sum = model_proc_next_sum(p, &pos)))
 		if (report_retain_stack(m, sum->stack, &addrs, &n, &cap))
 			goto out;
-	for (uint64_t d = 0; d < p->double_free_kept; d++)
-		if (report_retain_stack(m, p->double_free[d].stack, &addrs, &n, &cap) ||
-		    report_retain_add(&addrs, &n, &cap, &p->double_free[d].caller, 1))
+	for (uint64_t k = 0; k < p->double_free_kept; k++)
+		if (report_retain_stack(m, p->double_free[k].stack, &addrs, &n, &cap) ||
+		    report_retain_add(&addrs, &n, &cap, &p->double_free[k].caller, 1))
+			goto out;
+	/* and what each stack allocated, freed since or not (pprof's alloc_*, alloc-bytes) */
+	dp = d ? dists_proc_peek(d, p) : NULL;
+	for (size_t k = 0; dp && k < dp->nstacks; k++)
+		if (report_retain_stack(m, dp->by_stack[k].stack, &addrs, &n, &cap))
 			goto out;
 	symbolize_retain(sym, p->pid, p->start_ns, addrs, n);
 out: /* out of memory: the whole list stays */

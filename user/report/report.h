@@ -7,6 +7,7 @@
 #define HT_REPORT_H
 
 #include "heaptrail.h"
+#include "model/dists.h"
 #include "model/model.h"
 #include "symbols/symbolize.h"
 
@@ -14,10 +15,12 @@
 uint32_t report_true_frames(void *sym, const struct model_proc *p, const struct model_stack *st);
 /*
  * At a process's exit (rec an EXIT record, after model_apply()): its module list keeps only
- * what the stacks of its live allocations need (symbolize_retain). For reports of what is
- * live only: leaks.
+ * what the stacks of its live allocations need (symbolize_retain), and those of what it
+ * allocated when the report shows that too (d, else NULL): freed since, their frames must
+ * still be told true (symbolize_true_frames).
  */
-void report_retain_leaked(struct symbolizer *sym, const struct model *m, const struct ht_hdr *rec);
+void report_retain_leaked(struct symbolizer *sym, const struct model *m, const struct dists *d,
+			  const struct ht_hdr *rec);
 /*
  * Follows module lists: from the source's maps snapshots, when a stack has a frame outside the
  * list; a forked child gets its parent's, which it shares at fork. Call after model_apply()
