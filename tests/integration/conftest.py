@@ -3,6 +3,7 @@
 and cut the event stream into the windows that fixtures mark."""
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -38,6 +39,30 @@ def run_heaptrail(args, timeout=60, **kw):
             if line.startswith("{"):
                 check_frames(json.loads(line))
     return proc
+
+
+def kernel_fallbacks(cache={}):
+    """The fallbacks heaptrail takes on this kernel, as -v lists them: {"bpf_loop": "5.17"}
+    for "heaptrail: fallback: no bpf_loop (Linux 5.17): ..."."""
+    if "v" not in cache:
+        proc = run_heaptrail(["trace", "-v", "-e", "process", "-c", "true"])
+        assert proc.returncode == 0, proc.stderr
+        cache["v"] = dict((m.group(1).split()[-1], m.group(2)) for m in re.finditer(
+            r"^heaptrail: fallback: no (.+?) \(Linux ([0-9.]+)\)", proc.stderr, re.M))
+    return cache["v"]
+
+
+def without_bpf_loop():
+    return "bpf_loop" in kernel_fallbacks()
+
+
+def needs_bpf_loop():
+    """For tests of unwinding by call-frame information, which runs in a bpf_loop: skipped
+    below 5.17, where stacks are walked by frame pointers only (other tests say what happens
+    there)."""
+    if without_bpf_loop():
+        pytest.skip("needs bpf_loop (Linux 5.17), which unwinding without frame pointers runs "
+                    "in: this kernel walks frame pointers only")
 
 
 # The fixtures whose allocations are made from code in anonymous executable memory.

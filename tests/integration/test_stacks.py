@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HEAPTRAIL, fixture_path, run_heaptrail
+from conftest import HEAPTRAIL, fixture_path, needs_bpf_loop, run_heaptrail, without_bpf_loop
 
 
 def leaks_json(args):
@@ -60,6 +60,8 @@ def test_sort_without_frame_pointers(tmp_path, unwind):
     are cut now. With call-frame information (auto, the default) every stack is whole: the
     locale's allocations go _nl_load_locale <- _nl_find_locale <- setlocale <- sort's main <-
     __libc_start_call_main <- __libc_start_main <- sort's _start, as heaptrack shows them."""
+    if unwind != "fp":
+        needs_bpf_loop()
     src = tmp_path / "in.txt"
     src.write_text("".join(f"{(i * 7919) % 10007}\n" for i in range(20000)))
     # a locale read from files, wherever the tests run (the guests have no LANG)
@@ -113,6 +115,7 @@ def test_deep_stacks_without_frame_pointers_equal_the_program_own(tmp_path, fixt
     round (its own code with frame pointers, the library without). Each records its stack at
     each allocation with libgcc's unwinder. heaptrail's frames equal those, frame for frame (the
     first, the allocator's caller, is two calls apart in the same function)."""
+    needs_bpf_loop()
     truth = tmp_path / "t.jsonl"
     rep, proc = leaks_json(["-v", "--unwind", unwind, "-c",
                             f"{fixture_path(fixture)} {truth}"])
@@ -133,6 +136,7 @@ def test_deep_stacks_without_frame_pointers_equal_the_program_own(tmp_path, fixt
 
 def test_deep_stacks_from_a_recording(tmp_path):
     """The walk happens while recording: a recording replays the same whole stacks."""
+    needs_bpf_loop()
     truth = tmp_path / "t.jsonl"
     rec = tmp_path / "deep.ht"
     proc = run_heaptrail(["record", "--unwind", "auto", "-o", str(rec), "-c",
@@ -147,6 +151,7 @@ def test_deep_stacks_from_a_recording(tmp_path):
 
 
 def test_deep_stacks_stop_at_the_depth_limit_and_say_so(tmp_path):
+    needs_bpf_loop()
     truth = tmp_path / "t.jsonl"
     rep, _ = leaks_json(["--unwind", "auto", "--stack-depth", "20", "-c",
                          f"{fixture_path('deep_nofp')} {truth}"])
@@ -265,6 +270,7 @@ def test_leak_stacks_equal_heaptrack(tmp_path, program):
     would stop at our uretprobe's trampoline. Which objects python3 still holds at exit changes
     with its environment, its address space and its hash seed, all of which heaptrack's run
     changes: heaptrack runs it while heaptrail traces that run."""
+    needs_bpf_loop()
     env = "setarch -R env -i " + " ".join(f"{k}={v}" for k, v in HEAPTRACK_ENV.items())
     if program == "sort":
         src = tmp_path / "in.txt"
@@ -301,6 +307,28 @@ def test_leak_stacks_equal_heaptrack(tmp_path, program):
         assert sum(s["bytes"] for s in match) == leaked, (names, leaked, [
             ([f["sym"] for f in s["frames"]], s["bytes"]) for s in ours
             if s["frames"] and same_function(names[0], s["frames"][0])])
+
+
+def test_unwind_dwarf_needs_bpf_loop(tmp_path):
+    """Below 5.17 (no bpf_loop): --unwind dwarf is refused in one line that names what is
+    missing, and auto (the default) walks frame pointers, cutting the walk where they end
+    rather than inventing frames; -v says which fallback it took."""
+    if not without_bpf_loop():
+        pytest.skip("this kernel has bpf_loop (Linux 5.17): --unwind dwarf runs")
+    proc = run_heaptrail(["leaks", "--unwind", "dwarf", "-c", "true"])
+    assert proc.returncode == 1 and proc.stderr == (
+        "heaptrail: --unwind dwarf needs bpf_loop (Linux 5.17), which this kernel has not: "
+        "--unwind fp walks frame pointers only\n"), proc.stderr
+    truth = tmp_path / "t.jsonl"
+    rep, proc = leaks_json(["-v", "-c", f"{fixture_path('deep_nofp')} {truth}"])
+    assert "heaptrail: fallback: no bpf_loop (Linux 5.17): user stacks are walked by frame " \
+        "pointers only" in proc.stderr
+    (p,) = [p for p in rep["processes"] if p["comm"] == "deep_nofp"]
+    for depth in (5, 20, 60):
+        (s,) = [s for s in p["stacks"] if s["bytes"] == 1000 + depth]
+        want = deep_truth(truth, 1000 + depth)
+        got = [f["addr"] for f in s["frames"] if not f.get("inlined")]
+        assert len(got) < len(want), s  # frames no walk could find are not invented
 
 
 def test_unwind_mode_is_checked():
