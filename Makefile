@@ -68,7 +68,7 @@ FIXTURES    := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_C)) \
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-builtin -Wall -pthread
 
 .PHONY: all layers deps test-deps vmlinux run test unit integration fixtures clean format bench \
-	fuzz fuzz-smoke vmtest install host soak
+	fuzz fuzz-smoke vmtest vmtests install host soak
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -248,11 +248,15 @@ $(BUILD)/bench:
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h | $(BUILD)/bench
 	$(CC) -O2 -g -pthread -Wall -o $@ $<
 
-# Other kernels under qemu: KERNEL=6.1 (bookworm) or 6.12 (bookworm-backports), or an exact
-# linux-image-cloud-amd64 version; PYTEST_ARGS narrows what runs inside.
+# Other kernels under qemu: KERNEL=5.10 (bullseye), 6.1 (bookworm) or 6.12 (bookworm-backports),
+# or an exact linux-image-cloud-amd64 version; PYTEST_ARGS narrows what runs inside. vmtests:
+# each of KERNELS, VMTEST_JOBS (2) at a time (what CI runs).
 KERNEL ?= 6.1
+KERNELS ?= 6.1 5.10 6.12
 vmtest: test-deps $(BUILD)/heaptrail fixtures
 	KERNEL=$(KERNEL) scripts/vmtest.sh
+vmtests: test-deps $(BUILD)/heaptrail fixtures
+	KERNELS="$(KERNELS)" scripts/vmtests.sh
 
 bench: $(BUILD)/heaptrail $(BENCH_PROGS) $(BUILD)/bench/gen_recording fixtures
 	@scripts/deps.sh "$(BACKPORTS_LIST)" "$(DEPS_BACKPORTS)" \

@@ -82,7 +82,8 @@ VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-*)
 RELEASE=${VMLINUZ##*/vmlinuz-}
 
 # ------------------------------------------------------------------ the initramfs
-ROOT=$VM/root
+STAGE=$VM/stage-$KERNEL # one per kernel: runs for several kernels may go side by side
+ROOT=$STAGE/root
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,usr/bin,usr/lib}
 # merged /usr, as on the host: /lib64/ld-linux-x86-64.so.2 must resolve
@@ -116,8 +117,8 @@ copy_tree() { # a directory, as it is (its ELF files get their libraries too)
 	mkdir -p "$ROOT$d"
 	cp -a "$d/." "$ROOT$d/"
 	find "$d" -type f \( -name '*.so*' -o -perm -u+x \) -print0 2>/dev/null |
-		while IFS= read -r -d '' f; do libs_of "$f"; done | sort -u >"$VM/libs.txt"
-	while read -r lib; do copy_file "$lib"; done <"$VM/libs.txt"
+		while IFS= read -r -d '' f; do libs_of "$f"; done | sort -u >"$STAGE/libs.txt"
+	while read -r lib; do copy_file "$lib"; done <"$STAGE/libs.txt"
 }
 
 say "staging the initramfs for $RELEASE"
@@ -148,8 +149,8 @@ for pkg in python3-pytest python3-pluggy python3-iniconfig python3-packaging pyt
 	dpkg -L "$pkg" 2>/dev/null | while read -r f; do
 		[ -f "$f" ] && case $f in /usr/lib/python3/*) echo "$f" ;; esac
 	done
-done >"$VM/pyfiles.txt"
-while read -r f; do copy_file "$f"; done <"$VM/pyfiles.txt"
+done >"$STAGE/pyfiles.txt"
+while read -r f; do copy_file "$f"; done <"$STAGE/pyfiles.txt"
 
 # what the tests run besides heaptrail
 for tool in sh true env setpriv unshare rsvg-convert valgrind valgrind.bin file stress-ng sort \
@@ -210,8 +211,9 @@ sync
 poweroff -f
 EOF
 chmod +x "$ROOT/init"
-(cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet) >"$VM/initramfs.cpio"
-say "initramfs: $(du -h "$VM/initramfs.cpio" | cut -f1)"
+(cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet) >"$STAGE/initramfs.cpio"
+say "initramfs: $(du -h "$STAGE/initramfs.cpio" | cut -f1)"
+rm -rf "$ROOT" # the archive has it all
 
 # ------------------------------------------------------------------ boot
 APPEND="console=ttyS0 panic=-1 quiet loglevel=4"
@@ -222,15 +224,15 @@ LOG=$VM/console-$KERNEL.log
 # slub's cmpxchg16b fast path, two runs out of two here (with -cpu max).
 accel=tcg,thread=single
 if [ -w /dev/kvm ] && [ -z "${VMTEST_NO_KVM:-}" ]; then
-	probe=$VM/probe
+	probe=$STAGE/probe
 	rm -rf "$probe" && mkdir -p "$probe/bin"
 	cp "$(command -v busybox)" "$probe/bin/busybox"
 	printf '#!/bin/busybox sh\n/bin/busybox echo KVM-PROBE-OK\n/bin/busybox poweroff -f\n' \
 		>"$probe/init"
 	chmod +x "$probe/init"
-	(cd "$probe" && find . | cpio -o -H newc --quiet) >"$VM/probe.cpio"
+	(cd "$probe" && find . | cpio -o -H newc --quiet) >"$STAGE/probe.cpio"
 	if timeout 30 qemu-system-x86_64 -accel kvm -cpu host -m 256M -nographic -no-reboot \
-		-kernel "$VMLINUZ" -initrd "$VM/probe.cpio" -append "$APPEND" 2>/dev/null |
+		-kernel "$VMLINUZ" -initrd "$STAGE/probe.cpio" -append "$APPEND" 2>/dev/null |
 		grep -q KVM-PROBE-OK; then
 		accel=kvm
 	fi
@@ -246,7 +248,7 @@ cpu="-cpu ${VMTEST_CPU:-qemu64,-cx16}"
 say "booting $RELEASE ($accel), tests inside; console in $LOG"
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 -accel "$accel" $cpu -smp 2 -m "$MEM" -nographic \
-	-no-reboot -kernel "$VMLINUZ" -initrd "$VM/initramfs.cpio" -append "$APPEND" \
+	-no-reboot -kernel "$VMLINUZ" -initrd "$STAGE/initramfs.cpio" -append "$APPEND" \
 	</dev/null 2>&1 | tee "$LOG"
 qrc=${PIPESTATUS[0]}
 set -e
