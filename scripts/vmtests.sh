@@ -11,7 +11,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LOGS=$REPO/build/vmtest
 mkdir -p "$LOGS"
 
-declare -A started pid_of
+declare -A started=() pid_of=()
 failed=0
 
 finish() { # reports the guest run whose pid is $1, with status $2
