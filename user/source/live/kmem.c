@@ -243,7 +243,7 @@ static bool kmem_legacy_layout(const struct ktp_desc *d, int nargs, struct ht_kt
  * Returns false when the event is missing or a needed slot has no parameter of that name.
  * (Linux 6.1's kmem_cache_alloc passes the sizes, later ones the cache: either will do.)
  */
-static bool kmem_layout(const struct ktp_desc *d, struct ht_ktp_layout *l)
+static bool kmem_layout(const struct ktp_desc *d, struct ht_ktp_layout *l, bool *legacy)
 {
 	int nargs = features_typedef_params(d->event);
 	char fname[128];
@@ -261,6 +261,7 @@ static bool kmem_layout(const struct ktp_desc *d, struct ht_ktp_layout *l)
 			!features_params(fname, 1, 10, d->params, HT_KS_MAX, l->idx);
 		p += len + (p[len] == '|');
 	}
+	*legacy = !found;
 	if (!found && !kmem_legacy_layout(d, nargs, l))
 		return false;
 	for (int s = 0; s < HT_KS_MAX; s++)
@@ -290,7 +291,17 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, 
 	}
 	for (int t = 0; t < HT_KTP_MAX; t++) {
 		struct ht_ktp_layout l;
-		bool ok = wanted && kmem_layout(&ktp_descs[t], &l);
+		bool legacy = false, ok = wanted && kmem_layout(&ktp_descs[t], &l, &legacy);
+
+		if (ok && legacy && verbose)
+			fprintf(stderr,
+				"heaptrail: fallback: -k: BTF names no argument of %s:%s (its "
+				"__bpf_trace_* functions are notrace, left out): read as kernels "
+				"before 6.1 declare it%s\n",
+				ktp_descs[t].group, ktp_descs[t].event,
+				t == HT_KTP_CACHE_ALLOC || t == HT_KTP_CACHE_ALLOC_NODE
+					? ", its cache from the object's slab page"
+					: "");
 
 		if (ok)
 			skel->rodata->ktp_layout[t] = l;
