@@ -22,7 +22,8 @@ finish() { # reports the guest run whose pid is $1, with status $2
 		echo "vmtests: $k: $( (($2)) && echo FAILED || echo passed) (exit $2) in" \
 			"$(($(date +%s) - started[$k])) s; log build/vmtest/run-$k.log"
 		sed 's/\x1b\[[0-9;]*m//g' "$LOGS/run-$k.log" | tr -d '\r' |
-			grep -E '^(FAILED|ERROR) |^[0-9]+ (passed|failed)|passed|vmtest: ' | tail -25
+			grep -E '^(FAILED|ERROR) |^[0-9]+ (passed|failed)|^vmtest: [^b]' |
+			grep -v -e 'staging' -e 'initramfs:' -e 'not usable' | tail -25
 		(($2)) && failed=1
 		return 0
 	done

@@ -6,12 +6,15 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 
-from conftest import fixture_path, run_heaptrail
+from conftest import HEAPTRAIL, fixture_path, run_heaptrail
 from test_leaks import pprof_raw, pprof_raw_lines
+from test_targets import wait_for
 
 N = 64 * 1024
 TOTALS = ("allocs", "alloc_bytes", "frees", "failed_allocs", "live_bytes", "live_allocs")
@@ -247,22 +250,30 @@ def test_sampled_fork_stacks(tmp_path):
 
 def test_sampled_system_wide_sweeps(tmp_path):
     """-a: every process's blocks are followed; those of processes that ended are swept out
-    of the kernel's table while tracing goes on, and nothing is lost."""
+    of the kernel's table while tracing goes on, and nothing is lost. The runs happen while
+    heaptrail traces, however slow the machine (a fixed duration missed some under qemu)."""
     truth = tmp_path / "fl.truth"
-    proc = subprocess.Popen(["sh", "-c", f"sleep 1; for i in 1 2 3 4 5 6 7 8; do "
-                             f"{fixture_path('fork_leak')} {truth}; sleep 0.1; done"])
+    out, err = tmp_path / "out.json", tmp_path / "err.txt"
+    ht = subprocess.Popen([HEAPTRAIL, "leaks", "-a", "-v", "--json", "--top", "1",
+                           "--sample-bytes", "512K"], stdout=open(out, "w"), stderr=open(err, "w"))
     try:
-        ht = run_heaptrail(["leaks", "-a", "-d", "4", "-v", "--json", "--top", "1",
-                            "--sample-bytes", "512K"], timeout=60)
+        wait_for(err, "tracing allocations", timeout=60)
+        for _ in range(8):
+            subprocess.run([fixture_path("fork_leak"), str(truth)], check=True, timeout=60)
+            time.sleep(0.1)
+        time.sleep(2.5)  # sweeps run at most every 2 s (SAMPLE_SWEEP_NS): one after the last end
+        ht.send_signal(signal.SIGINT)
+        ht.wait(timeout=60)
     finally:
-        proc.wait(timeout=30)
-    assert ht.returncode == 0, ht.stderr
-    swept = re.search(r"sampling: (\d+) live blocks of ended processes swept", ht.stderr)
-    assert swept and int(swept[1]) > 0, ht.stderr
-    report = json.loads(ht.stdout.splitlines()[-1])
+        ht.kill()
+    stderr = err.read_text()
+    assert ht.returncode == 0, stderr
+    swept = re.search(r"sampling: (\d+) live blocks of ended processes swept", stderr)
+    assert swept and int(swept[1]) > 0, stderr
+    report = json.loads(out.read_text().splitlines()[-1])
     assert report["lost"]["sample_table"] == 0
     mine = [p for p in report["processes"] if p["comm"] == "fork_leak" and p["exited"]]
-    assert len(mine) >= 8 and all(p["sampled"] for p in mine)
+    assert len(mine) >= 16 and all(p["sampled"] for p in mine), len(mine)  # 8 parents, 8 children
 
 
 @pytest.mark.parametrize("args,msg", [
