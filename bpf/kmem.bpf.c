@@ -199,9 +199,11 @@ static __always_inline void kmem_alloc(__u64 *ctx, __u32 ktp, __u32 kind)
 	rec->bytes_req = kslot(ctx, ktp, HT_KS_REQ, 0);
 	rec->bytes_alloc = kslot(ctx, ktp, HT_KS_ALLOC, rec->bytes_req);
 	rec->gfp_flags = kslot(ctx, ktp, HT_KS_GFP, 0);
-	cache = kslot(ctx, ktp, HT_KS_CACHE, 0);
-	if (!cache && kind == HT_KA_CACHE && ktp_layout[ktp].idx[HT_KS_CACHE] == HT_ARG_NONE)
+	/* a slab allocation whose tracepoint passes no cache (before 6.1) */
+	if (kind == HT_KA_CACHE && ktp_layout[ktp].idx[HT_KS_CACHE] == HT_ARG_NONE)
 		cache = kmem_cache_of(ptr);
+	else
+		cache = kslot(ctx, ktp, HT_KS_CACHE, 0);
 	rec->cache = cache;
 	rec->cache_name[0] = 0;
 	if (cache) {

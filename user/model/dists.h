@@ -69,8 +69,8 @@ void dists_set_true_frames(struct dists *d, dists_true_frames_fn fn, void *ctx);
 /* In the order the processes were first seen; by_stack sorted by count, largest first. */
 struct dists_proc *dists_proc(struct dists *d, size_t i);
 /* The same of process p; NULL when p allocated nothing. */
+struct dists_proc *dists_proc_find(struct dists *d, const struct model_proc *p);
 /* Process p's entry as it stands (not merged nor sorted), for a look at its stacks; NULL if none. */
 const struct dists_proc *dists_proc_peek(const struct dists *d, const struct model_proc *p);
-struct dists_proc *dists_proc_find(struct dists *d, const struct model_proc *p);
 
 #endif

@@ -310,6 +310,10 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	bpf_program__set_autoload(t->skel->progs.sys_exit,
 				  opts->want_vm || (opts->want_alloc && !opts->all));
 	t->uprobe_multi = opts->want_alloc && t->caps.have[CAPS_UPROBE_MULTI];
+	/* without them, the fallback line said how they attach (tracer_check_kernel) */
+	if (opts->verbose && t->uprobe_multi)
+		fprintf(stderr,
+			"heaptrail: allocator probes: uprobe_multi links, one per library\n");
 	/* bpf_loop came after the cookies and before uprobe_multi: see alloc.bpf.c */
 	t->compat = opts->want_alloc && !t->caps.have[CAPS_BPF_LOOP];
 	bpf_program__set_autoload(t->skel->progs.alloc_enter,
