@@ -244,39 +244,11 @@ static int tracer_check_kernel(struct tracer *t)
 	return 0;
 }
 
-int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, struct tracer **out)
+/* The settings and program choices of the BPF object, before it is loaded: 0 or -1. */
+static int tracer_configure(struct tracer *t)
 {
-	struct tracer *t;
-	int err;
+	const struct tracer_opts *opts = &t->opts;
 
-	*out = NULL;
-	if (env_check(opts))
-		return -1;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -1;
-	t->opts = *opts;
-	t->cb = cb;
-	t->cb_ctx = ctx;
-	t->child_go_fd = t->child_err_fd = -1;
-	t->held_fd = t->gate_fd = t->guard_sock = -1;
-	t->child_status = -1;
-	*out = t;
-	libbpf_set_print(opts->verbose ? libbpf_verbose : libbpf_quiet);
-	if (tracer_check_kernel(t))
-		return -1;
-
-	for (int i = 0; i < opts->npids; i++)
-		if (targets_check_pid(opts->pids[i]))
-			return -1;
-	if (opts->want_alloc && uprobes_collect_libs(t))
-		return -1;
-
-	t->skel = heaptrail_bpf__open();
-	if (!t->skel) {
-		fprintf(stderr, "heaptrail: cannot open the BPF object: %s\n", strerror(errno));
-		return -1;
-	}
 	t->skel->rodata->filter_targets = !opts->all;
 	t->skel->rodata->capture_stacks = opts->capture_stacks;
 	t->skel->rodata->capture_free_stacks = opts->capture_free_stacks;
@@ -323,33 +295,76 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	bpf_program__set_autoload(t->skel->progs.alloc_enter_compat, t->compat);
 	bpf_program__set_autoload(t->skel->progs.alloc_return_compat, t->compat);
 	bpf_program__set_autoload(t->skel->progs.alloc_enter_multi, t->uprobe_multi);
+	return 0;
+}
+
+/* The unwinder the kernel allows: --unwind dwarf needs bpf_loop. 0 or -1. */
+static int tracer_prepare_unwind(struct tracer *t)
+{
+	const struct tracer_opts *opts = &t->opts;
+	enum unwind_mode mode = opts->unwind;
+
+	if (!t->caps.have[CAPS_BPF_LOOP]) {
+		if (mode == UNWIND_DWARF) {
+			fprintf(stderr,
+				"heaptrail: --unwind dwarf needs bpf_loop (Linux %s), which this "
+				"kernel has not: --unwind fp walks frame pointers only\n",
+				caps_since(CAPS_BPF_LOOP));
+			return -1;
+		}
+		mode = UNWIND_FP;
+	}
+	t->unwind = unwind_prepare(t->skel, mode, opts->unwind_table_rows, opts->verbose);
+	if (!t->unwind && mode != UNWIND_FP) {
+		fprintf(stderr, "heaptrail: cannot set up the unwind tables: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, struct tracer **out)
+{
+	struct tracer *t;
+	int err;
+
+	*out = NULL;
+	if (env_check(opts))
+		return -1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	t->opts = *opts;
+	t->cb = cb;
+	t->cb_ctx = ctx;
+	t->child_go_fd = t->child_err_fd = -1;
+	t->held_fd = t->gate_fd = t->guard_sock = -1;
+	t->child_status = -1;
+	*out = t;
+	libbpf_set_print(opts->verbose ? libbpf_verbose : libbpf_quiet);
+	if (tracer_check_kernel(t))
+		return -1;
+
+	for (int i = 0; i < opts->npids; i++)
+		if (targets_check_pid(opts->pids[i]))
+			return -1;
+	if (opts->want_alloc && uprobes_collect_libs(t))
+		return -1;
+
+	t->skel = heaptrail_bpf__open();
+	if (!t->skel) {
+		fprintf(stderr, "heaptrail: cannot open the BPF object: %s\n", strerror(errno));
+		return -1;
+	}
+	if (tracer_configure(t))
+		return -1;
 	if (sample_prepare(t))
 		return -1;
 	t->hooks = hooks_prepare(t->skel, opts->want_vm, opts->verbose);
 	t->kmem = kmem_prepare(t->skel, opts->want_kmem, opts->kmem_stacks, opts->kmem_table_size,
 			       opts->verbose);
-	if (opts->capture_stacks) {
-		enum unwind_mode mode = opts->unwind;
-
-		if (!t->caps.have[CAPS_BPF_LOOP]) {
-			if (mode == UNWIND_DWARF) {
-				fprintf(stderr,
-					"heaptrail: --unwind dwarf needs bpf_loop (Linux %s), "
-					"which "
-					"this kernel has not: --unwind fp walks frame pointers "
-					"only\n",
-					caps_since(CAPS_BPF_LOOP));
-				return -1;
-			}
-			mode = UNWIND_FP;
-		}
-		t->unwind = unwind_prepare(t->skel, mode, opts->unwind_table_rows, opts->verbose);
-		if (!t->unwind && mode != UNWIND_FP) {
-			fprintf(stderr, "heaptrail: cannot set up the unwind tables: %s\n",
-				strerror(errno));
-			return -1;
-		}
-	}
+	if (opts->capture_stacks && tracer_prepare_unwind(t))
+		return -1;
 	features_release(); /* the kernel's BTF: read once, for the hooks and -k */
 	if (opts->want_kmem && !t->kmem)
 		return -1;
