@@ -5,6 +5,7 @@
 #include "model/dists.h"
 #include "model/proctab.h"
 #include "record/event.h"
+#include "util/vec.h"
 
 const char *const dists_fault_kind_names[DISTS_FAULT_KINDS] = {
 	"read,not-present", "read,present",	"write,not-present",
@@ -120,15 +121,9 @@ static void dists_on_alloc(void *ctx, const struct model_proc *p, const struct m
 	if (slot >= 0)
 		sh = &dp->by_stack[dp->stack_index.vals[slot]];
 	if (!sh) {
-		if (dp->nstacks == dp->stacks_cap) {
-			size_t ncap = dp->stacks_cap ? dp->stacks_cap * 2 : 16;
-			struct dists_stack *n = realloc(dp->by_stack, ncap * sizeof(*n));
-
-			if (!n)
-				return;
-			dp->by_stack = n;
-			dp->stacks_cap = ncap;
-		}
+		if (!vec_room((void **)&dp->by_stack, dp->nstacks, &dp->stacks_cap,
+			      sizeof(*dp->by_stack), 16))
+			return;
 		if (idmap_put(&dp->stack_index, (uint64_t)a->stack + 1, (uint32_t)dp->nstacks))
 			return;
 		sh = &dp->by_stack[dp->nstacks++];

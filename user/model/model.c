@@ -244,15 +244,8 @@ static struct model_proc *proc_new(struct model *m, uint32_t pid, uint64_t ts)
 	/* The pid was reused: the previous process exited without our seeing it. */
 	if (old >= 0)
 		proc_retire(m, m->procs[m->live.vals[old]], ts, -1);
-	if (m->nprocs == m->procs_cap) {
-		size_t ncap = m->procs_cap ? m->procs_cap * 2 : 16;
-		struct model_proc **np = realloc(m->procs, ncap * sizeof(*np));
-
-		if (!np)
-			return NULL;
-		m->procs = np;
-		m->procs_cap = ncap;
-	}
+	if (!vec_room((void **)&m->procs, m->nprocs, &m->procs_cap, sizeof(*m->procs), 16))
+		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -312,15 +305,8 @@ static uint32_t stack_index(struct model *m, uint64_t id)
 			m->stack_marks[k] = 0;
 		return k;
 	}
-	if (m->nstacks == m->stacks_cap) {
-		size_t ncap = m->stacks_cap ? m->stacks_cap * 2 : 64;
-		struct model_stack *ns = realloc(m->stacks, ncap * sizeof(*ns));
-
-		if (!ns)
-			return MODEL_NO_STACK;
-		m->stacks = ns;
-		m->stacks_cap = ncap;
-	}
+	if (!vec_room((void **)&m->stacks, m->nstacks, &m->stacks_cap, sizeof(*m->stacks), 64))
+		return MODEL_NO_STACK;
 	if (idmap_put(&m->stack_ids, id, (uint32_t)m->nstacks))
 		return MODEL_NO_STACK;
 	m->stacks[m->nstacks] = (struct model_stack){ .id = id };

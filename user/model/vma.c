@@ -9,6 +9,7 @@
 #include <string.h>
 #include "model/vma.h"
 #include "util/maps.h"
+#include "util/vec.h"
 
 #define PAGE 4096ull
 
@@ -73,15 +74,8 @@ static size_t first_after(const struct vma_map *m, uint64_t addr)
 
 static int insert_at(struct vma_map *m, size_t i, const struct vma *v)
 {
-	if (m->n == m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 64;
-		struct vma *nv = realloc(m->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		m->v = nv;
-		m->cap = ncap;
-	}
+	if (!vec_room((void **)&m->v, m->n, &m->cap, sizeof(*m->v), 64))
+		return -1;
 	memmove(&m->v[i + 1], &m->v[i], (m->n - i) * sizeof(*m->v));
 	m->v[i] = *v;
 	m->n++;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "output/folded_out.h"
 #include "output/stack_out.h"
+#include "util/vec.h"
 
 const char *const folded_metric_names[FOLDED_METRICS] = {
 	[FOLDED_LIVE_BYTES] = "live-bytes",
@@ -96,16 +97,9 @@ static int folded_add(struct folded_lines *l, char *text, uint64_t value)
 {
 	if (!text)
 		return -1;
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 256;
-		struct folded_line *n = realloc(l->v, ncap * sizeof(*n));
-
-		if (!n) {
-			free(text);
-			return -1;
-		}
-		l->v = n;
-		l->cap = ncap;
+	if (!vec_room((void **)&l->v, l->n, &l->cap, sizeof(*l->v), 256)) {
+		free(text);
+		return -1;
 	}
 	l->v[l->n++] = (struct folded_line){ text, value };
 	return 0;

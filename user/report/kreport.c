@@ -8,6 +8,7 @@
 #include <string.h>
 #include "record/event.h"
 #include "report/kreport.h"
+#include "util/vec.h"
 
 void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
 {
@@ -97,15 +98,8 @@ struct kreport_group *kreport_groups(struct kreport *kr, uint64_t now, size_t *n
 	while ((a = kmodel_next(kr->km, &pos))) {
 		if (kr->min_age_ns && (a->ts_ns > now || now - a->ts_ns < kr->min_age_ns))
 			continue;
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			struct kreport_group *g = realloc(all, ncap * sizeof(*g));
-
-			if (!g)
-				break;
-			all = g;
-			cap = ncap;
-		}
+		if (!vec_room((void **)&all, cnt, &cap, sizeof(*all), 1024))
+			break;
 		all[cnt++] =
 			(struct kreport_group){ a->kind,	a->cache, a->stack_id, a->call_site,
 						a->bytes_alloc, 1,	  a->ts_ns };

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "report/leaks.h"
+#include "util/vec.h"
 
 /* A process's stacks at the previous report, sorted by stack index. */
 struct leaks_previous {
@@ -166,15 +167,8 @@ static void leaks_add(struct leaks_build *b, uint32_t stack, uint64_t bytes, uin
 	while (b->index[h] && b->sums[b->index[h] - 1].stack != stack)
 		h = (h + 1) & (b->hcap - 1);
 	if (!b->index[h]) {
-		if (b->count == b->cap) {
-			size_t ncap = b->cap ? b->cap * 2 : 16;
-			struct leaks_stack *ns = realloc(b->sums, ncap * sizeof(*ns));
-
-			if (!ns)
-				return;
-			b->sums = ns;
-			b->cap = ncap;
-		}
+		if (!vec_room((void **)&b->sums, b->count, &b->cap, sizeof(*b->sums), 16))
+			return;
 		b->sums[b->count] = (struct leaks_stack){ .stack = stack };
 		b->index[h] = (uint32_t)++b->count;
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "symbols/cfi.h"
+#include "util/vec.h"
 
 #define CFI_REG_BP 6
 #define CFI_REG_SP 7
@@ -43,15 +44,8 @@ static int cfi_push(struct cfi_build *b, const struct ht_unwind_row *r)
 			return 0;
 		}
 	}
-	if (t->nrows == b->cap) {
-		size_t ncap = b->cap ? b->cap * 2 : 1024;
-		struct ht_unwind_row *n = realloc(t->rows, ncap * sizeof(*n));
-
-		if (!n)
-			return -1;
-		t->rows = n;
-		b->cap = ncap;
-	}
+	if (!vec_room((void **)&t->rows, t->nrows, &b->cap, sizeof(*t->rows), 1024))
+		return -1;
 	t->rows[t->nrows++] = *r;
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "symbols/ksyms.h"
 #include "util/textbuf.h"
+#include "util/vec.h"
 
 struct ksym {
 	uint64_t addr;
@@ -129,15 +130,8 @@ static int parse(struct ksyms *k)
 				module[strcspn(module, "]")] = 0;
 			}
 		}
-		if (k->nsyms == cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			struct ksym *n = realloc(k->syms, ncap * sizeof(*n));
-
-			if (!n)
-				return -1;
-			k->syms = n;
-			cap = ncap;
-		}
+		if (!vec_room((void **)&k->syms, k->nsyms, &cap, sizeof(*k->syms), 65536))
+			return -1;
 		k->syms[k->nsyms++] = (struct ksym){ addr, name, module };
 	}
 	if (k->nsyms) /* text without one code symbol: syms is still NULL */

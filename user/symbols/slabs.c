@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "symbols/slabs.h"
 #include "util/textbuf.h"
+#include "util/vec.h"
 
 struct slab_alias {
 	const char *name, *shared; /* into text */
@@ -122,15 +123,8 @@ static void parse(struct slabs *s)
 		sp = strchr(p, ' ');
 		if (sp && sp > p && sp[1]) {
 			*sp = '\0';
-			if (s->n == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				struct slab_alias *a = realloc(s->a, ncap * sizeof(*a));
-
-				if (!a)
-					break;
-				s->a = a;
-				cap = ncap;
-			}
+			if (!vec_room((void **)&s->a, s->n, &cap, sizeof(*s->a), 64))
+				break;
 			s->a[s->n++] = (struct slab_alias){ p, sp + 1 };
 		}
 		p = eol + 1;

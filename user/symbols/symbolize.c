@@ -23,6 +23,7 @@
 #include "util/procinfo.h"
 #include "symbols/symbolize.h"
 #include "util/maps.h"
+#include "util/vec.h"
 
 /* libstdc++'s demangler; heaptrail links the C++ runtime for it. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -269,15 +270,8 @@ static struct sym_proc *find_proc(struct symbolizer *s, uint32_t pid, uint64_t s
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i].pid == pid && s->procs[i].start_ns == start_ns)
 			return &s->procs[i];
-	if (s->nprocs == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		struct sym_proc *n = realloc(s->procs, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		s->procs = n;
-		s->cap = ncap;
-	}
+	if (!vec_room((void **)&s->procs, s->nprocs, &s->cap, sizeof(*s->procs), 16))
+		return NULL;
 	p = &s->procs[s->nprocs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
@@ -324,14 +318,9 @@ static int sym_fresh_line(void *ctx, const struct maps_line *l)
 
 	if (!copy)
 		return 1;
-	if (f->n == f->cap) {
-		struct range *nr = realloc(f->v, (f->cap = f->cap ? f->cap * 2 : 64) * sizeof(*nr));
-
-		if (!nr) {
-			free(copy);
-			return 1;
-		}
-		f->v = nr;
+	if (!vec_room((void **)&f->v, f->n, &f->cap, sizeof(*f->v), 64)) {
+		free(copy);
+		return 1;
 	}
 	r.path = maps_path(l) ? keep(f->s, strdup(maps_path(l))) : NULL;
 	r.line = copy;
@@ -845,15 +834,9 @@ void symbolize_add_build_id(struct symbolizer *s, const struct sym_build_id *b)
 	/* live, the files are the mapped ones themselves (device and inode checked) */
 	if (!s->offline || symbolize_recorded(s, b->dev_major, b->dev_minor, b->inode))
 		return;
-	if (s->nrecorded == s->recorded_cap) {
-		size_t ncap = s->recorded_cap ? s->recorded_cap * 2 : 16;
-		struct sym_build_id *n = realloc(s->recorded, ncap * sizeof(*n));
-
-		if (!n)
-			return;
-		s->recorded = n;
-		s->recorded_cap = ncap;
-	}
+	if (!vec_room((void **)&s->recorded, s->nrecorded, &s->recorded_cap, sizeof(*s->recorded),
+		      16))
+		return;
 	s->recorded[s->nrecorded++] = *b;
 	/* a file opened before its build-id came (a stack before its mappings' records) */
 	for (size_t i = 0; i < s->nfiles; i++)
@@ -878,15 +861,8 @@ static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_pr
 		    f->dev_minor == r->dev_minor && !strcmp(f->path, r->path))
 			return f;
 	}
-	if (s->nfiles == s->files_cap) {
-		size_t ncap = s->files_cap ? s->files_cap * 2 : 16;
-		struct sym_file **n = realloc(s->files, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		s->files = n;
-		s->files_cap = ncap;
-	}
+	if (!vec_room((void **)&s->files, s->nfiles, &s->files_cap, sizeof(*s->files), 16))
+		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;

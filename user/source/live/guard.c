@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
 #include "source/live/tracer_int.h"
+#include "util/vec.h"
 
 /*
  * Why the links go through the guard: a process that dies of SIGKILL closes its files with the
@@ -60,20 +61,14 @@ struct guard_uprobes {
 /* What the guard holds: link descriptors, or uprobe perf events on kernels without perf links. */
 struct guard_links {
 	int *fd;
-	int n, cap;
+	int n;
+	size_t cap;
 };
 
 static int guard_links_push(struct guard_links *l, int fd)
 {
-	if (l->n == l->cap) {
-		int ncap = l->cap ? l->cap * 2 : 256;
-		int *p = realloc(l->fd, (size_t)ncap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		l->fd = p;
-		l->cap = ncap;
-	}
+	if (!vec_room((void **)&l->fd, (size_t)l->n, &l->cap, sizeof(*l->fd), 256))
+		return -ENOMEM;
 	l->fd[l->n++] = fd;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "util/procinfo.h"
 #include "source/live/tracer_int.h"
 #include "source/live/unwind.h"
+#include "util/vec.h"
 
 struct proc *targets_find(struct tracer *t, pid_t pid)
 {
@@ -32,15 +33,8 @@ struct proc *targets_add(struct tracer *t, pid_t pid)
 		p->alive = true;
 		return p;
 	}
-	if (t->nprocs == t->procs_cap) {
-		int ncap = t->procs_cap ? t->procs_cap * 2 : 16;
-		struct proc *np = realloc(t->procs, (size_t)ncap * sizeof(*np));
-
-		if (!np)
-			return NULL;
-		t->procs = np;
-		t->procs_cap = ncap;
-	}
+	if (!vec_room((void **)&t->procs, (size_t)t->nprocs, &t->procs_cap, sizeof(*t->procs), 16))
+		return NULL;
 	p = &t->procs[t->nprocs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;

@@ -18,18 +18,12 @@
 #include "util/outpipe.h"
 #include "util/procinfo.h"
 #include "source/live/tracer_int.h"
+#include "util/vec.h"
 
-int tracer_links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link *link)
+int tracer_links_push(struct bpf_link ***arr, int *n, size_t *cap, struct bpf_link *link)
 {
-	if (*n == *cap) {
-		int ncap = *cap ? *cap * 2 : 64;
-		struct bpf_link **p = realloc(*arr, (size_t)ncap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		*arr = p;
-		*cap = ncap;
-	}
+	if (!vec_room((void **)arr, (size_t)*n, cap, sizeof(**arr), 64))
+		return -ENOMEM;
 	(*arr)[(*n)++] = link;
 	return 0;
 }

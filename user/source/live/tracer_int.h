@@ -37,7 +37,8 @@ struct tracer {
 	void *cb_ctx;
 
 	struct bpf_link **links; /* kernel-side attachments (the guard owns the uprobes) */
-	int nlinks, links_cap;
+	int nlinks;
+	size_t links_cap;
 
 	pid_t guard_pid; /* guard.c */
 	int guard_sock;	 /* to the guard: uprobe requests, link copies, the word to let go */
@@ -50,7 +51,8 @@ struct tracer {
 	int nlibs;
 
 	struct proc *procs;
-	int nprocs, procs_cap;
+	int nprocs;
+	size_t procs_cap;
 	int nalive;
 	struct pidset named; /* -a: processes named (targets.c) */
 	uint64_t kmem_frees; /* frees of reported kernel allocations: the exit linger watches */
@@ -97,7 +99,7 @@ static inline uint64_t tracer_now_ns(void)
 }
 
 /* tracer.c: a link array that grows; 0 or -errno */
-int tracer_links_push(struct bpf_link ***arr, int *n, int *cap, struct bpf_link *link);
+int tracer_links_push(struct bpf_link ***arr, int *n, size_t *cap, struct bpf_link *link);
 
 /* env.c */
 int env_check(const struct tracer_opts *o);

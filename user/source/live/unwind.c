@@ -20,6 +20,7 @@
 #include "util/maps.h"
 #include "util/pidset.h"
 #include "util/procinfo.h"
+#include "util/vec.h"
 
 #define UNWIND_DEFAULT_ROWS (1u << 20)
 /* A process whose walk was cut has its tables refreshed at most this often. */
@@ -154,15 +155,8 @@ static struct unwind_file *unwind_file_get(struct unwind *u, pid_t pid, const st
 
 	if (f)
 		return f;
-	if (u->nfiles == u->files_cap) {
-		size_t ncap = u->files_cap ? u->files_cap * 2 : 32;
-		struct unwind_file *n = realloc(u->files, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		u->files = n;
-		u->files_cap = ncap;
-	}
+	if (!vec_room((void **)&u->files, u->nfiles, &u->files_cap, sizeof(*u->files), 32))
+		return NULL;
 	fd = unwind_open(pid, l);
 	if (fd < 0)
 		return NULL;
