@@ -394,7 +394,7 @@ int cmd_leaks(struct cli *cli)
 	status = EXIT_OK;
 	if (leaks_opts.floor) {
 		fprintf(stderr, "heaptrail: floor: %" PRIu64 " allocator probe hits\n",
-			tracer_floor_hits(source_tracer(src)));
+			source_floor_hits(src));
 		goto out;
 	}
 	if (lc.space)

@@ -215,9 +215,9 @@ uint64_t source_start_ns(const struct source *s)
 	return s->first_ns;
 }
 
-struct tracer *source_tracer(struct source *s)
+uint64_t source_floor_hits(struct source *s)
 {
-	return s ? s->tracer : NULL;
+	return s && s->tracer ? tracer_floor_hits(s->tracer) : 0;
 }
 
 void source_close(struct source *s)
