@@ -444,6 +444,17 @@ static long kmem_tracepoint_id(int t)
 	return id;
 }
 
+/* Turns the counting of free tracepoint t on or off on every CPU. */
+static void kmem_watch_switch(struct kmem *k, int t, unsigned long req)
+{
+	for (int cpu = 0; cpu < k->ncpus; cpu++) {
+		int fd = k->perf_fds[t * k->ncpus + cpu];
+
+		if (fd >= 0)
+			ioctl(fd, req, 0);
+	}
+}
+
 int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
 {
 	int n;
@@ -456,6 +467,10 @@ int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
 	k->perf_fds = malloc(sizeof(*k->perf_fds) * HT_KTP_MAX * (size_t)k->ncpus);
 	if (!k->perf_fds)
 		return -1;
+	/*
+	 * Opened disabled: the first counter of a tracepoint registers perf's probe on it, which
+	 * can take milliseconds on a busy machine; enabling one is an ioctl.
+	 */
 	for (int t = 0; t < HT_KTP_MAX; t++) {
 		struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT,
 						.size = sizeof(attr),
@@ -463,23 +478,30 @@ int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
 		long id = k->chosen[t] && k->prog2_fd[t] >= 0 ? kmem_tracepoint_id(t) : -1;
 
 		attr.config = (uint64_t)id;
-		/* runs first, counting after: the window can only favour the runs */
-		if (id >= 0)
-			kmem_seen(k, t, k->base[t]);
 		for (int cpu = 0; cpu < k->ncpus; cpu++) {
 			int *fd = &k->perf_fds[t * k->ncpus + cpu];
 
 			*fd = id < 0 ? -1
 				     : (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1,
 						    PERF_FLAG_FD_CLOEXEC);
-			if (*fd >= 0)
-				ioctl(*fd, PERF_EVENT_IOC_ENABLE, 0);
-			else if (id >= 0 && errno != ENODEV && k->verbose)
+			if (*fd < 0 && id >= 0 && errno != ENODEV && k->verbose)
 				fprintf(stderr,
 					"heaptrail: cannot count %s hits on CPU %d (perf): %s; "
 					"frees no program saw there are not counted\n",
 					ktp_descs[t].event, cpu, strerror(errno));
 		}
+	}
+	/*
+	 * Counting begins before the programs' runs are read and ends after they are read again
+	 * (kmem_watch_unseen): perf's window holds the programs' window, so a free no program
+	 * saw cannot hide behind runs perf did not count. The windows' own frees (a few
+	 * microseconds' worth) are counted as unseen: an overstatement, never a silence.
+	 */
+	for (int t = 0; t < HT_KTP_MAX; t++) {
+		if (!k->chosen[t] || k->prog2_fd[t] < 0)
+			continue;
+		kmem_watch_switch(k, t, PERF_EVENT_IOC_ENABLE);
+		kmem_seen(k, t, k->base[t]);
 	}
 	k->watching = true;
 	return 0;
@@ -496,14 +518,17 @@ uint64_t kmem_watch_unseen(struct kmem *k)
 		uint64_t hits = 0, seen[2], lost[2];
 		bool counted = false;
 
-		/* counting stops first: the window can only favour the runs */
+		if (!k->chosen[t] || k->prog2_fd[t] < 0)
+			continue;
+		/* the runs first, then counting stops: perf's window holds the programs' */
+		kmem_seen(k, t, seen);
+		kmem_watch_switch(k, t, PERF_EVENT_IOC_DISABLE);
 		for (int cpu = 0; cpu < k->ncpus; cpu++) {
 			int fd = k->perf_fds[t * k->ncpus + cpu];
 			uint64_t v;
 
 			if (fd < 0)
 				continue;
-			ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
 			if (read(fd, &v, sizeof(v)) == sizeof(v)) {
 				hits += v;
 				counted = true;
@@ -512,7 +537,6 @@ uint64_t kmem_watch_unseen(struct kmem *k)
 		}
 		if (!counted)
 			continue;
-		kmem_seen(k, t, seen);
 		for (int c = 0; c < 2; c++) {
 			uint64_t s = seen[c] - k->base[t][c];
 
