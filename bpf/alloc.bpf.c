@@ -292,6 +292,8 @@ static __always_inline int on_alloc_enter(struct pt_regs *ctx, bool compat)
 		__sync_fetch_and_add(&floor_hits, 1);
 		return 0;
 	}
+	if (!probes_armed)
+		return 0;
 	if (cookie & HT_COOKIE_AT_RET)
 		return on_alloc_return(ctx, sp, cookie, compat);
 	/*
@@ -403,6 +405,8 @@ static __always_inline int on_alloc_return(struct pt_regs *ctx, __u64 entry_sp, 
 		__sync_fetch_and_add(&floor_hits, 1);
 		return 0;
 	}
+	if (!probes_armed)
+		return 0;
 	st = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	/* No depth: the call began before we attached. */
 	if (!st || st->alloc_depth == 0)

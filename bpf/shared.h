@@ -56,6 +56,13 @@ HT_SHARED __u64 floor_hits; /* its hit count */
  * are (user/source/live/uprobes.c).
  */
 HT_SHARED __u32 shared_probes;
+/*
+ * 0 while -a attaches the allocator probes to processes already running: a library's probes go
+ * in one after another, and a call that straddles them (its entry seen and not its return, or
+ * a block's allocation and not its free) would be mis-paired. Set once all are in: every call
+ * that begins after that is seen whole. Targets of -p and -c are held while theirs go in.
+ */
+HT_SHARED __u32 probes_armed;
 /* hist: the syscalls become histograms in BPF (syscalls.bpf.c), not records */
 HT_SETTING(bool, sys_hist_only, false);
 /* faults batched per CPU (timeline, hist, record) rather than streamed one record each */

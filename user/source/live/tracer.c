@@ -389,8 +389,14 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	/* Nothing to hold a forked child for when the probes are shared or there are none. */
 	t->skel->bss->shared_probes = opts->all || !opts->want_alloc;
-	if (opts->all)
-		return opts->want_alloc ? uprobes_attach(t, -1) : 0;
+	/* -a: the probes come alive together, once all are in (shared.h says why) */
+	t->skel->bss->probes_armed = !opts->all;
+	if (opts->all) {
+		if (opts->want_alloc && uprobes_attach(t, -1))
+			return -1;
+		__atomic_store_n(&t->skel->bss->probes_armed, 1, __ATOMIC_SEQ_CST);
+		return 0;
+	}
 	if (targets_attach_pids(t))
 		return -1;
 	if (opts->argv && launch_start(t))
