@@ -11,9 +11,9 @@
 #include <bpf/libbpf.h>
 #include "util/pidset.h"
 #include "util/procinfo.h"
+#include "util/vec.h"
 #include "source/live/tracer_int.h"
 #include "source/live/unwind.h"
-#include "util/vec.h"
 
 struct proc *targets_find(struct tracer *t, pid_t pid)
 {

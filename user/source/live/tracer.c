@@ -17,8 +17,8 @@
 #include <bpf/libbpf.h>
 #include "util/outpipe.h"
 #include "util/procinfo.h"
-#include "source/live/tracer_int.h"
 #include "util/vec.h"
+#include "source/live/tracer_int.h"
 
 int tracer_links_push(struct bpf_link ***arr, int *n, size_t *cap, struct bpf_link *link)
 {
