@@ -425,6 +425,12 @@ static __always_inline __u64 stack_send(struct ht_stack *b, __u64 hash, __u32 n,
 {
 	if (bpf_map_lookup_elem(&stacks_sent, &hash))
 		return hash;
+	/*
+	 * Every walk stops at HT_MAX_STACK_DEPTH, but a verifier may lose that bound on the way
+	 * here (6.1's did, once a branch was added to the allocator programs): it is said again.
+	 */
+	if (n > HT_MAX_STACK_DEPTH)
+		n = HT_MAX_STACK_DEPTH;
 	b->hdr.type = HT_REC_STACK;
 	b->hdr.size = HT_STACK_HDR_SIZE + n * 8;
 	b->hdr.flags = flags;
@@ -434,7 +440,7 @@ static __always_inline __u64 stack_send(struct ht_stack *b, __u64 hash, __u32 n,
 	b->stack_id = hash;
 	b->nframes = n;
 	b->pad0 = 0;
-	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)(n & 0xff) * 8, wake)) {
+	if (bpf_ringbuf_output(&events, b, HT_STACK_HDR_SIZE + (__u64)n * 8, wake)) {
 		count_lost(HT_LOST_RINGBUF);
 		return hash;
 	}

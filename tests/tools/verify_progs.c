@@ -82,8 +82,12 @@ int main(void)
 	have_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;
 	/* what the fexit programs read their arguments with (a kprobe cannot call it to probe) */
 	have_func_arg = verify_kernel_knows("BPF_FUNC_get_func_arg");
-	/* Each program twice: read-only switches make the verifier prune the paths they turn off. */
-	for (int pass = 0; pass < 2; pass++)
+	/*
+	 * Each program three times: read-only switches make the verifier prune the paths they turn
+	 * off. The third is sampled mode (--sample-bytes), whose paths the others prune: 6.1's
+	 * verifier once refused only it.
+	 */
+	for (int pass = 0; pass < 3; pass++)
 		bpf_object__for_each_program(p, probe->obj)
 		{
 			const char *name = bpf_program__name(p);
@@ -107,10 +111,11 @@ int main(void)
 				bpf_program__set_autoload(q, !strcmp(bpf_program__name(q), name));
 			set_layouts(s);
 			s->rodata->capture_stacks = true;
-			s->rodata->capture_free_stacks = pass;
-			s->rodata->free_returns = !pass;
-			s->rodata->hold_for_maps = pass;
-			s->rodata->unwind_tables = pass;
+			s->rodata->capture_free_stacks = pass > 0;
+			s->rodata->free_returns = pass == 0;
+			s->rodata->hold_for_maps = pass > 0;
+			s->rodata->unwind_tables = pass > 0;
+			s->rodata->sample_bytes = pass == 2 ? 65536 : 0;
 			err = heaptrail_bpf__load(s);
 			n++;
 			if (!err) {
