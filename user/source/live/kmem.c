@@ -444,6 +444,12 @@ static long kmem_tracepoint_id(int t)
 	return id;
 }
 
+/* Is free tracepoint t attached twice, and so watched by perf's count of its hits? */
+static bool kmem_watched(const struct kmem *k, int t)
+{
+	return k->chosen[t] && k->prog2_fd[t] >= 0;
+}
+
 /* Turns the counting of free tracepoint t on or off on every CPU. */
 static void kmem_watch_switch(struct kmem *k, int t, unsigned long req)
 {
@@ -475,7 +481,7 @@ int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
 		struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT,
 						.size = sizeof(attr),
 						.disabled = 1 };
-		long id = k->chosen[t] && k->prog2_fd[t] >= 0 ? kmem_tracepoint_id(t) : -1;
+		long id = kmem_watched(k, t) ? kmem_tracepoint_id(t) : -1;
 
 		attr.config = (uint64_t)id;
 		for (int cpu = 0; cpu < k->ncpus; cpu++) {
@@ -498,7 +504,7 @@ int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
 	 * microseconds' worth) are counted as unseen: an overstatement, never a silence.
 	 */
 	for (int t = 0; t < HT_KTP_MAX; t++) {
-		if (!k->chosen[t] || k->prog2_fd[t] < 0)
+		if (!kmem_watched(k, t))
 			continue;
 		kmem_watch_switch(k, t, PERF_EVENT_IOC_ENABLE);
 		kmem_seen(k, t, k->base[t]);
@@ -518,7 +524,7 @@ uint64_t kmem_watch_unseen(struct kmem *k)
 		uint64_t hits = 0, seen[2], lost[2];
 		bool counted = false;
 
-		if (!k->chosen[t] || k->prog2_fd[t] < 0)
+		if (!kmem_watched(k, t))
 			continue;
 		/* the runs first, then counting stops: perf's window holds the programs' */
 		kmem_seen(k, t, seen);
