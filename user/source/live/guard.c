@@ -468,9 +468,38 @@ int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
 }
 
 /*
+ * Waits for the guard's answer to a request, unless a stop comes first: making a library's
+ * probes shared takes a grace period per probe before Linux 6.6, seconds under emulation, and
+ * a stop is answered at once. The guard finishes the request alone and the answer is left
+ * unread (guard_owes_reply). 0 or -errno (-EINTR: given up for a stop; -EPIPE: the guard is
+ * gone).
+ */
+static int guard_answer(struct tracer *t)
+{
+	struct pollfd pfd = { t->guard_sock, POLLIN, 0 };
+	int32_t err;
+	ssize_t n;
+
+	for (;;) {
+		if (tracer_stopping(t)) {
+			t->guard_owes_reply = true;
+			return -EINTR;
+		}
+		/* the signal interrupts the poll; the timeout covers one that came just before */
+		if (poll(&pfd, 1, 50) > 0)
+			break;
+	}
+	do
+		n = recv(t->guard_sock, &err, sizeof(err), 0);
+	while (n < 0 && errno == EINTR);
+	return n == sizeof(err) ? err : -EPIPE;
+}
+
+/*
  * Has the guard make the entry (or return: ret) uprobes of a library at offsets, with their
  * cookies, bound to pid or shared (-1), running prog: one uprobe_multi link (multi) or one
- * perf event per function. 0 or -errno (-EPIPE: the guard is gone).
+ * perf event per function. 0 or -errno (-EPIPE: the guard is gone; -EINTR: a stop came first,
+ * guard_answer).
  */
 int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pid_t pid,
 			 const char *path, const unsigned long *offsets, const __u64 *cookies,
@@ -484,9 +513,9 @@ int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pi
 			      .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	int32_t err;
-	ssize_t n;
 
+	if (tracer_stopping(t) || t->guard_owes_reply)
+		return -EINTR;
 	if (cnt > GUARD_MAX_PROBES || strlen(path) >= sizeof(req.path))
 		return -E2BIG;
 	memset(&req, 0, sizeof(req));
@@ -505,10 +534,7 @@ int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pi
 	memcpy(CMSG_DATA(c), &prog_fd, sizeof(int));
 	if (sendmsg(t->guard_sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req))
 		return -EPIPE;
-	do
-		n = recv(t->guard_sock, &err, sizeof(err), 0);
-	while (n < 0 && errno == EINTR);
-	return n == sizeof(err) ? err : -EPIPE;
+	return guard_answer(t);
 }
 
 /* A held process whose record the consumer has seen: continued, then that hold forgotten. */
@@ -542,7 +568,8 @@ void guard_free(struct tracer *t, bool wait)
 {
 	char ack;
 
-	if (wait && t->guard_pid > 0 &&
+	/* An answer still to come would be read as the guard's word that it let go. */
+	if (wait && !t->guard_owes_reply && t->guard_pid > 0 &&
 	    send(t->guard_sock, &(char){ GUARD_CMD_DETACH }, 1, MSG_NOSIGNAL) == 1) {
 		while (read(t->guard_sock, &ack, 1) < 0 && errno == EINTR)
 			;

@@ -155,6 +155,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	uint64_t next_check = 0, next_tick = t->tick ? tracer_now_ns() + t->tick_ns : 0;
 	bool targets_gone = false;
 
+	t->stop = stop;
 	while (!*stop && !t->error) {
 		uint64_t now;
 

@@ -6,6 +6,7 @@
 #ifndef HT_TRACER_INT_H
 #define HT_TRACER_INT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -88,7 +89,17 @@ struct tracer {
 	void (*idle)(void *ctx); /* tracer_set_idle */
 	int error;		 /* set from the callback: stops the loop */
 	bool cut_short;		 /* the run ended on SIGINT, SIGTERM or a closed output */
+	/* tracer_run's stop request: work that takes long in the loop gives way to it */
+	volatile sig_atomic_t *stop;
+	bool guard_owes_reply; /* a request was given up on: its answer is still to come */
+	bool share_given_up;   /* uprobes_share gave way to a stop (said once, -v) */
 };
+
+/* A stop was requested: the loop ends, and what would delay the report is given up. */
+static inline bool tracer_stopping(const struct tracer *t)
+{
+	return t->stop && *t->stop;
+}
 
 static inline uint64_t tracer_now_ns(void)
 {
