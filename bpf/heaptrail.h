@@ -167,6 +167,11 @@ _Static_assert(sizeof(struct ht_alloc) == 96, "ht_alloc size");
 /* HELD record: stopped at its exec, before its libraries are mapped. */
 #define HT_F_HELD_EXEC (1u << 11)
 /*
+ * HELD record: a child stopped on its return from fork until the probes are shared. Its
+ * mappings are its parent's (symbolize_inherit): there is nothing to read.
+ */
+#define HT_F_HELD_FORK (1u << 13)
+/*
  * Allocator record of sampled mode (--sample-bytes): an allocation that was sampled, or the free
  * of one. Such records do not count: the process's counts come from its totals records.
  */

@@ -377,7 +377,7 @@ static __always_inline void hold_current_for(__u64 id, __u32 why)
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
 }
 
-/* A hold for the process's mappings (why: HELD record flags, 0 or HT_F_HELD_UNWIND). */
+/* A hold for the process's mappings (the HELD record's flags say why: 0, its first allocation). */
 static __always_inline void hold_current(__u64 id)
 {
 	hold_current_for(id, 0);

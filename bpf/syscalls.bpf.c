@@ -83,7 +83,7 @@ static __always_inline void hold_forked_child(__u64 id)
 	if (!flags || !(*flags & HT_TGT_HOLD))
 		return;
 	*flags &= ~HT_TGT_HOLD; /* only this child writes its entry now */
-	hold_current(id);
+	hold_current_for(id, HT_F_HELD_FORK);
 }
 
 /* hist: the syscalls become histograms here (per CPU, summed by userspace), not records. */

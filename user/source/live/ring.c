@@ -67,7 +67,11 @@ void ring_drain_fault_batches(struct tracer *t)
  */
 static void ring_unwind(struct tracer *t, const struct ht_hdr *rec)
 {
-	if (!t->unwind)
+	/*
+	 * Tables serve the walks still to come: after a stop none matter, and reading them
+	 * would delay the report (a process's first stack has its modules' tables compiled).
+	 */
+	if (!t->unwind || tracer_stopping(t))
 		return;
 	switch (rec->type) {
 	case HT_REC_STACK:
