@@ -30,6 +30,13 @@ struct proc {
 	bool alive;
 };
 
+/* A copy of an allocator program made for one cookie (compat.c) */
+struct compat_prog {
+	const struct bpf_program *prog;
+	__u64 cookie;
+	int fd;
+};
+
 struct tracer {
 	struct tracer_opts opts;
 	struct heaptrail_bpf *skel;
@@ -73,9 +80,10 @@ struct tracer {
 	bool compat;			  /* the compat allocator programs (alloc.bpf.c) */
 	struct compat_prog *compat_progs; /* their copies per cookie (compat.c) */
 	size_t ncompat_progs, compat_progs_cap;
-	struct hooks *hooks;   /* kernel-function hooks, when any can attach */
-	struct kmem *kmem;     /* kernel-allocator tracepoints (-k) */
-	struct unwind *unwind; /* unwind tables (--unwind), NULL: none */
+	struct compat_preload *compat_preload; /* those of the shared probes, loading */
+	struct hooks *hooks;		       /* kernel-function hooks, when any can attach */
+	struct kmem *kmem;		       /* kernel-allocator tracepoints (-k) */
+	struct unwind *unwind;		       /* unwind tables (--unwind), NULL: none */
 	uint64_t ring_records, ring_bytes, ring_stack_bytes; /* what came through the ring (-v) */
 	uint64_t kmem_nested, kmem_nested_next_ns; /* kmem_nested_misses(), read now and then */
 	uint64_t lost_seen[HT_LOST_MAX];
@@ -127,10 +135,16 @@ int attach_kernel(struct tracer *t);
 /* uprobes.c */
 int uprobes_attach(struct tracer *t, pid_t pid);
 int uprobes_share(struct tracer *t);
+void uprobes_preload_shared(struct tracer *t);
 int uprobes_collect_libs(struct tracer *t);
 
 /* compat.c */
 int compat_prog_fd(struct tracer *t, struct bpf_program *prog, __u64 cookie);
+/*
+ * Starts loading the copies in want (prog and cookie) on a thread of their own; compat_prog_fd
+ * takes them from it. 0 or -errno.
+ */
+int compat_preload(struct tracer *t, const struct compat_prog *want, size_t n);
 void compat_free(struct tracer *t);
 
 /* guard.c */

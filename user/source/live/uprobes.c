@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include "util/procinfo.h"
+#include "util/vec.h"
 #include "source/live/tracer_int.h"
 
 /*
@@ -55,11 +56,13 @@ static int uprobes_attach_by_cookie(struct tracer *t, struct bpf_program *prog, 
  * perf-event uprobe each. The guard makes them and is their only owner (guard.c says why).
  * 0 or -errno.
  */
-static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret)
+/*
+ * The probes of one library of a kind (entry-type, or return: ret), bound to pid or shared
+ * (-1): their offsets and cookies (room for lp->n each), how many, and their program.
+ */
+static size_t uprobes_lib_set(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret,
+			      unsigned long *offsets, __u64 *cookies, struct bpf_program **prog)
 {
-	struct bpf_program *prog;
-	unsigned long offsets[lp->n];
-	__u64 cookies[lp->n];
 	size_t cnt = 0;
 
 	for (int i = 0; i < lp->n; i++) {
@@ -68,14 +71,25 @@ static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_
 		offsets[cnt] = lp->probes[i].offset;
 		cookies[cnt++] = lp->probes[i].cookie | (pid == -1 ? HT_COOKIE_SHARED : 0);
 	}
+	if (t->uprobe_multi)
+		*prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
+	else if (t->compat)
+		*prog = ret ? t->skel->progs.alloc_return_compat
+			    : t->skel->progs.alloc_enter_compat;
+	else
+		*prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
+	return cnt;
+}
+
+static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret)
+{
+	struct bpf_program *prog;
+	unsigned long offsets[lp->n];
+	__u64 cookies[lp->n];
+	size_t cnt = uprobes_lib_set(t, lp, pid, ret, offsets, cookies, &prog);
+
 	if (!cnt)
 		return 0;
-	if (t->uprobe_multi)
-		prog = ret ? t->skel->progs.alloc_return_multi : t->skel->progs.alloc_enter_multi;
-	else if (t->compat)
-		prog = ret ? t->skel->progs.alloc_return_compat : t->skel->progs.alloc_enter_compat;
-	else
-		prog = ret ? t->skel->progs.alloc_return : t->skel->progs.alloc_enter;
 	if (!t->caps.have[CAPS_ATTACH_COOKIE])
 		return uprobes_attach_by_cookie(t, prog, lp->path, pid, ret, offsets, cookies, cnt);
 	return guard_attach_uprobes(t, bpf_program__fd(prog), t->uprobe_multi, ret, pid, lp->path,
@@ -132,6 +146,48 @@ int uprobes_attach(struct tracer *t, pid_t pid)
 	}
 	t->probes_listed = true;
 	return err ? -1 : 0;
+}
+
+/*
+ * Without attach cookies, the programs the shared probes will want are loaded now on a thread
+ * (compat.c), while the targets run, rather than at their first fork, which stops the children
+ * forked meanwhile. Best effort: what is not loaded so is loaded when wanted.
+ */
+void uprobes_preload_shared(struct tracer *t)
+{
+	struct compat_prog *want = NULL;
+	size_t n = 0, cap = 0;
+
+	if (t->caps.have[CAPS_ATTACH_COOKIE] || t->skel->bss->shared_probes)
+		return;
+	for (int l = 0; l < t->nlibs; l++) {
+		const struct libprobes *lp = t->libs[l];
+
+		for (int ret = 1; ret >= 0; ret--) {
+			struct bpf_program *prog;
+			unsigned long offsets[lp->n];
+			__u64 cookies[lp->n];
+			size_t cnt = uprobes_lib_set(t, lp, -1, ret, offsets, cookies, &prog);
+
+			for (size_t i = 0; i < cnt; i++) {
+				bool seen = false;
+
+				for (size_t j = 0; j < n && !seen; j++)
+					seen = want[j].prog == prog && want[j].cookie == cookies[i];
+				if (seen)
+					continue;
+				if (!vec_room((void **)&want, n, &cap, sizeof(*want), 64)) {
+					free(want);
+					return;
+				}
+				want[n++] = (struct compat_prog){ prog, cookies[i], -1 };
+			}
+		}
+	}
+	if (n && compat_preload(t, want, n) && t->opts.verbose)
+		fprintf(stderr, "heaptrail: cannot load the shared probes' programs beside the "
+				"run: they load at the first fork\n");
+	free(want);
 }
 
 /*
