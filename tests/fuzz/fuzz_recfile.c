@@ -37,7 +37,7 @@ static void apply(void *ctx, const struct ht_hdr *rec)
 	model_apply(fc_->m, rec);
 	space_apply(fc_->space, rec);
 	dists_apply(fc_->dists, rec);
-	kreport_follow(&fc_->kr, rec);
+	kreport_follow_symbols(&fc_->kr, rec);
 	json_init(&j, sink);
 	event_fmt_json(&j, rec, &fc);
 }

@@ -203,7 +203,7 @@ static void test_khists(void **state)
 	struct ht_kmem r;
 
 	(void)state;
-	assert_int_equal(kreport_init(&kr, NULL, true), 0);
+	assert_int_equal(kreport_init(&kr, model_new(), true), 0);
 	kr.top = 10;
 	kreport_hists_init(&h, 0);
 	kreport_hists_attach(&h, &kr);
@@ -230,6 +230,7 @@ static void test_khists(void **state)
 	}
 	kreport_hists_free(&h);
 	kreport_fini(&kr);
+	model_free(kr.m);
 }
 
 static void kstack(struct model *m, uint64_t id, uint64_t f0, uint64_t f1)
@@ -272,13 +273,13 @@ static void test_interrupt_allocations(void **state)
 	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000001000, 768, 832, "sock_inode_cache", 1);
 	r.hdr.flags = HT_F_KMEM_FILTERED;
 	r.stack_id = 11;
-	kreport_follow(&kr, &r.hdr);
+	model_apply(kr.m, &r.hdr);
 	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000002000, 256, 256, "skbuff_head_cache", 2);
 	r.hdr.flags = HT_F_KMEM_FILTERED;
 	r.stack_id = 13;
-	kreport_follow(&kr, &r.hdr);
+	model_apply(kr.m, &r.hdr);
 	r = rec(HT_KA_CACHE, HT_KOP_FREE, 0xffff888000002000, 0, 0, NULL, 3);
-	kreport_follow(&kr, &r.hdr);
+	model_apply(kr.m, &r.hdr);
 	assert_int_equal(kmodel_kind_counts(kr.km, HT_KA_CACHE)->allocs, 1);
 	assert_int_equal(kmodel_kind_counts(kr.km, HT_KA_CACHE)->live_allocs, 1);
 	assert_int_equal(kmodel_kind_counts(kr.km, HT_KA_CACHE)->frees, 0);
@@ -291,7 +292,7 @@ static void test_interrupt_allocations(void **state)
 	/* system-wide (no filter flag): kept */
 	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000003000, 256, 256, "skbuff_head_cache", 4);
 	r.stack_id = 13;
-	kreport_follow(&kr, &r.hdr);
+	model_apply(kr.m, &r.hdr);
 	assert_int_equal(c->c.allocs, 1);
 	assert_int_equal(c->c.live_allocs, 1);
 	assert_int_equal(c->c.interrupt_skipped, 1);
@@ -299,10 +300,10 @@ static void test_interrupt_allocations(void **state)
 	r = rec(HT_KA_CACHE, HT_KOP_ALLOC, 0xffff888000004000, 256, 256, "skbuff_head_cache", 5);
 	r.hdr.flags = HT_F_KMEM_FILTERED;
 	r.stack_id = 99;
-	kreport_follow(&kr, &r.hdr);
+	model_apply(kr.m, &r.hdr);
 	assert_int_equal(c->c.allocs, 2);
-	model_free(kr.m);
 	kreport_fini(&kr);
+	model_free(kr.m);
 }
 
 static void slabs_rec(struct slabs *s, const char *text, size_t len)

@@ -91,7 +91,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 
 	model_apply(hc->model, rec);
 	dists_apply(hc->dists, rec);
-	kreport_follow(&hc->kr, rec);
+	kreport_follow_symbols(&hc->kr, rec);
 	if (hist_opts.by_stack)
 		report_follow_modules(hc->sym, hc->model, rec);
 }

@@ -171,7 +171,7 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 	model_apply(lc->model, rec);
 	report_follow_modules(lc->sym, lc->model, rec);
 	report_retain_leaked(lc->sym, lc->model, lc->dists, rec);
-	kreport_follow(&lc->kr, rec);
+	kreport_follow_symbols(&lc->kr, rec);
 	if (!lc->first_ns)
 		lc->first_ns = rec->ts_ns;
 	if (lc->dists)

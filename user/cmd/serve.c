@@ -143,7 +143,7 @@ static void serve_on_event(void *ctx, const struct ht_hdr *rec)
 	model_apply(sc->model, rec);
 	report_follow_modules(sc->sym, sc->model, rec);
 	report_retain_leaked(sc->sym, sc->model, sc->dists, rec);
-	kreport_follow(&sc->kr, rec);
+	kreport_follow_symbols(&sc->kr, rec);
 	dists_apply(sc->dists, rec);
 	space_apply(sc->space, rec);
 	if (!sc->first_ns)

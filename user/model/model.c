@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "model/kmodel.h"
 #include "model/model.h"
 #include "util/idmap.h"
 #include "util/vec.h"
@@ -36,6 +37,9 @@ struct model {
 	uint64_t sample_bytes; /* sampled mode: N, from the sampling record */
 	bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr);
 	void *internal_ctx;
+	struct kmodel *kernel; /* model_track_kernel; NULL: kernel records are not kept */
+	bool (*in_interrupt)(void *ctx, uint64_t stack_id);
+	void *in_interrupt_ctx;
 	struct model_hooks hooks[MODEL_MAX_HOOKS];
 	int nhooks;
 };
@@ -547,6 +551,24 @@ static void apply_totals(struct model *m, const struct ht_totals *t)
 	p->live_allocs = (uint64_t)t->c.live_allocs;
 }
 
+/*
+ * A kernel allocator's record. With a pid filter an allocation made in an interrupt (hard or
+ * soft) is not the target's: the interrupt merely landed on its CPU. BPF cannot tell without
+ * the per-CPU preempt count (a ksym that needs CONFIG_KALLSYMS_ALL); the stack can, and the
+ * report reads it (model_track_kernel).
+ */
+static void apply_kmem(struct model *m, const struct ht_kmem *k)
+{
+	if (!m->kernel)
+		return;
+	if (k->op == HT_KOP_ALLOC && (k->hdr.flags & HT_F_KMEM_FILTERED) && m->in_interrupt &&
+	    m->in_interrupt(m->in_interrupt_ctx, k->stack_id)) {
+		kmodel_skip_interrupt(m->kernel, k);
+		return;
+	}
+	kmodel_apply(m->kernel, k);
+}
+
 void model_apply(struct model *m, const struct ht_hdr *rec)
 {
 	struct model_proc *p;
@@ -603,6 +625,9 @@ void model_apply(struct model *m, const struct ht_hdr *rec)
 		break;
 	case HT_REC_TOTALS:
 		apply_totals(m, (const struct ht_totals *)rec);
+		break;
+	case HT_REC_KMEM:
+		apply_kmem(m, (const struct ht_kmem *)rec);
 		break;
 	case HT_REC_LOST: {
 		const struct ht_lost *l = (const void *)rec;
@@ -768,10 +793,21 @@ void model_set_internal(struct model *m,
 	m->internal_ctx = ctx;
 }
 
+struct kmodel *model_track_kernel(struct model *m,
+				  bool (*in_interrupt)(void *ctx, uint64_t stack_id), void *ctx)
+{
+	if (!m->kernel)
+		m->kernel = kmodel_new();
+	m->in_interrupt = in_interrupt;
+	m->in_interrupt_ctx = ctx;
+	return m->kernel;
+}
+
 void model_free(struct model *m)
 {
 	if (!m)
 		return;
+	kmodel_free(m->kernel);
 	for (size_t i = 0; i < m->nprocs; i++)
 		proc_destroy(m->procs[i]);
 	free(m->procs);

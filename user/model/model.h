@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include "heaptrail.h"
 
+struct kmodel;
+
 #define MODEL_NO_STACK		UINT32_MAX /* an allocation whose stack is not known */
 #define MODEL_DOUBLE_FREES_KEPT 64	   /* double frees kept with details, per process */
 
@@ -133,6 +135,14 @@ int model_add_hooks(struct model *m, const struct model_hooks *hooks);
 void model_set_internal(struct model *m,
 			bool (*internal)(void *ctx, const struct model_proc *p, uint64_t addr),
 			void *ctx);
+/*
+ * Keeps kernel allocations (HT_REC_KMEM) from now on, in the table returned (NULL: out of
+ * memory), the model's. in_interrupt(ctx, stack_id) says whether an allocation's kernel stack,
+ * one the model has, shows it made in an interrupt: one made so under a pid filter is counted,
+ * not kept. Unless asked, the model lets kernel records by (record keeps none).
+ */
+struct kmodel *model_track_kernel(struct model *m,
+				  bool (*in_interrupt)(void *ctx, uint64_t stack_id), void *ctx);
 void model_free(struct model *m);
 /* Applies one valid record (see ht_rec_check). */
 void model_apply(struct model *m, const struct ht_hdr *rec);

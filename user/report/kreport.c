@@ -10,42 +10,30 @@
 #include "report/kreport.h"
 #include "util/vec.h"
 
-void kreport_follow(struct kreport *kr, const struct ht_hdr *rec)
+void kreport_follow_symbols(struct kreport *kr, const struct ht_hdr *rec)
 {
-	const struct ht_kmem *k = (const void *)rec;
+	ksyms_follow(kr->ks, rec);
+	slabs_follow(kr->sl, rec);
+}
 
-	if (rec->type != HT_REC_KMEM) {
-		ksyms_follow(kr->ks, rec);
-		slabs_follow(kr->sl, rec);
-		return;
-	}
-	/*
-	 * With a pid filter, an allocation made in an interrupt (hard or soft) is not the
-	 * target's: the interrupt merely landed on its CPU. BPF cannot tell without the per-CPU
-	 * preempt count (a ksym that needs CONFIG_KALLSYMS_ALL); the stack can.
-	 */
-	if (k->op == HT_KOP_ALLOC && (rec->flags & HT_F_KMEM_FILTERED) &&
-	    kreport_stack_in_interrupt(kr, k->stack_id)) {
-		kmodel_skip_interrupt(kr->km, k);
-		return;
-	}
-	kmodel_apply(kr->km, k);
+static bool kreport_in_interrupt(void *ctx, uint64_t stack_id)
+{
+	return kreport_stack_in_interrupt(ctx, stack_id);
 }
 
 int kreport_init(struct kreport *kr, struct model *m, bool from_file)
 {
-	*kr = (struct kreport){ .km = kmodel_new(),
-				.ks = ksyms_new(),
+	*kr = (struct kreport){ .ks = ksyms_new(),
 				.sl = slabs_new(),
 				.m = m,
 				/* not this machine's */
 				.slabs_tried = from_file };
+	kr->km = m ? model_track_kernel(m, kreport_in_interrupt, kr) : NULL;
 	return kr->km && kr->ks && kr->sl ? 0 : -1;
 }
 
 void kreport_fini(struct kreport *kr)
 {
-	kmodel_free(kr->km);
 	ksyms_free(kr->ks);
 	slabs_free(kr->sl);
 }

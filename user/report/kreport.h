@@ -16,7 +16,7 @@
 #include "model/model.h"
 
 struct kreport {
-	struct kmodel *km;
+	struct kmodel *km; /* the model's kernel side */
 	struct ksyms *ks;
 	struct slabs *sl; /* merged slab caches, NULL: not shown */
 	struct model *m;  /* where kernel stacks are kept */
@@ -26,16 +26,15 @@ struct kreport {
 };
 
 /*
- * Makes kr's tables, kernel stacks kept in m; -1 out of memory (kreport_fini frees what was
- * made). from_file: a recording brings its own merged-slab table, or none.
+ * Makes kr's tables and has m keep kernel allocations (their stacks are kept there too), kr
+ * telling it which came from interrupts; -1 out of memory (kreport_fini frees what was made).
+ * kr must stay where it is while m lives. from_file: a recording brings its own merged-slab
+ * table, or none.
  */
 int kreport_init(struct kreport *kr, struct model *m, bool from_file);
 void kreport_fini(struct kreport *kr);
-/*
- * Follows the records a kernel report needs: kernel allocations and kallsyms text. Call after
- * the model has seen rec (kernel stacks are kept there).
- */
-void kreport_follow(struct kreport *kr, const struct ht_hdr *rec);
+/* Follows the kernel's symbols and merged slab caches, from their records (a recording's). */
+void kreport_follow_symbols(struct kreport *kr, const struct ht_hdr *rec);
 /* One group of outstanding kernel allocations: same allocator, cache and stack (or call site). */
 struct kreport_group {
 	uint8_t kind;
