@@ -336,6 +336,57 @@ static void test_space_faults_by_kind(void **state)
 	model_free(m);
 }
 
+/*
+ * A child starts with its parent's mappings as they are at the fork (later changes of the
+ * parent's are not its), paths and all, without a snapshot of its own; one that comes later
+ * is not a new start.
+ */
+static void test_space_fork_inherits(void **state)
+{
+	struct model *m = model_new();
+	struct space *sp = space_new(m);
+	struct ht_fork fk = {
+		.hdr = { .type = HT_REC_FORK, .size = sizeof(fk), .pid = 5, .tid = 5 },
+		.child_pid = 6
+	};
+	struct ht_fault f = {
+		.hdr = { .type = HT_REC_FAULT, .size = sizeof(f), .pid = 6, .tid = 6 }
+	};
+	const struct space_proc *parent, *child;
+
+	exec_rec(m, sp, 5);
+	maps_recs(m, sp, 5, maps_text);
+	sys_rec(m, sp, 5, HT_SYS_MMAP,
+		(const uint64_t[6]){ 0, 0x10000, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0 },
+		0x7ffff7000000);
+	fk.hdr.ts_ns = clock_ns++;
+	feed(m, sp, &fk.hdr);
+	sys_rec(m, sp, 5, HT_SYS_MUNMAP, (const uint64_t[6]){ 0x7ffff7dd0000, 0x20000 }, 0);
+	f.hdr.ts_ns = clock_ns++;
+	f.address = 0x555555560000; /* the heap it has from its parent */
+	f.error_code = HT_PF_WRITE;
+	feed(m, sp, &f.hdr);
+	/* the snapshot its first syscall would bring, of another address space: not the start */
+	maps_recs(m, sp, 6, "400000-401000 r-xp 00000000 08:01 5 /bin/other\n");
+	space_finish(sp);
+	assert_int_equal(space_nprocs(sp), 2);
+	parent = space_proc(sp, 0);
+	child = space_proc(sp, 1);
+	assert_ptr_equal(child->p, model_proc_live(m, 6));
+	assert_true(child->loaded);
+	assert_int_equal(child->vmas.n,
+			 parent->vmas.n + 1); /* libc, unmapped by the parent after */
+	assert_string_equal(vma_map_find(&child->vmas, 0x7ffff7dd0000)->path, "/usr/lib/libc.so.6");
+	assert_null(vma_map_find(&parent->vmas, 0x7ffff7dd0000));
+	assert_int_equal(vma_map_find(&child->vmas, 0x7ffff7000000)->end, 0x7ffff7010000);
+	assert_int_equal(child->brk_start, 0x555555559000);
+	assert_int_equal(child->faults_by_kind[VMA_HEAP][1], 1);
+	assert_null(vma_map_find(&child->vmas, 0x400000));
+	space_free(sp);
+	model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_space_start_names_and_sizes),
 		cmocka_unit_test(test_space_exec_starts_over),
 		cmocka_unit_test(test_space_faults_by_kind),
+		cmocka_unit_test(test_space_fork_inherits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

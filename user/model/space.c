@@ -430,6 +430,27 @@ static void space_fault(struct space_proc *t, const struct ht_fault *f)
 	space_set(t, SPACE_FAULTS, f->hdr.ts_ns, ++t->faults);
 }
 
+/*
+ * A child starts with its parent's mappings, as the kernel copies them (but those marked
+ * MADV_DONTFORK, which no record shows). Its own snapshot is not needed then: a child held at
+ * its fork has none read (HT_F_HELD_FORK), and one that was not had only the snapshot of its
+ * first syscall, after faults that found no mapping to count against.
+ */
+static void space_fork(struct space *s, const struct space_proc *parent, uint32_t child_pid)
+{
+	const struct model_proc *cp = model_proc_live(s->model, child_pid);
+	struct space_proc *c;
+
+	if (!cp || !parent->loaded)
+		return;
+	c = space_proc_of(s, cp);
+	if (!c || c->loaded)
+		return;
+	vma_map_copy(&c->vmas, &parent->vmas);
+	c->loaded = true;
+	c->brk_start = parent->brk_start;
+}
+
 void space_apply(struct space *s, const struct ht_hdr *rec)
 {
 	struct space_proc *t = space_proc_of(s, model_proc_live(s->model, rec->pid));
@@ -445,6 +466,9 @@ void space_apply(struct space *s, const struct ht_hdr *rec)
 	}
 	space_snapshot_close(t);
 	switch (rec->type) {
+	case HT_REC_FORK:
+		space_fork(s, t, ((const struct ht_fork *)rec)->child_pid);
+		break;
 	case HT_REC_EXEC:
 		/* a new program: its mappings come in the snapshot that follows */
 		vma_map_free(&t->vmas);

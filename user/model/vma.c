@@ -56,6 +56,19 @@ static const char *intern(struct vma_map *m, const char *s)
 	return m->strings[m->nstrings] ? m->strings[m->nstrings++] : NULL;
 }
 
+void vma_map_copy(struct vma_map *dst, const struct vma_map *src)
+{
+	vma_map_free(dst);
+	if (!src->n || !(dst->v = malloc(src->n * sizeof(*dst->v))))
+		return;
+	dst->cap = src->n;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->v[i] = src->v[i];
+		dst->v[i].path = intern(dst, src->v[i].path);
+	}
+	dst->n = src->n;
+}
+
 /* Index of the first VMA that ends after addr. */
 static size_t first_after(const struct vma_map *m, uint64_t addr)
 {

@@ -32,6 +32,8 @@ const char *vma_kind_name(int kind);
 
 void vma_map_init(struct vma_map *m);
 void vma_map_free(struct vma_map *m);
+/* Replaces everything in dst with src's mappings (a fork); dst empty when out of memory. */
+void vma_map_copy(struct vma_map *dst, const struct vma_map *src);
 /* Replaces everything with the mappings listed in a /proc/PID/maps text. */
 void vma_map_load(struct vma_map *m, const char *text, size_t len);
 /* A new mapping over [start, start+len): whatever was there goes (MAP_FIXED). */
