@@ -400,9 +400,9 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 	}
 	if (targets_attach_pids(t))
 		return -1;
-	/* a thread from here on: the guard and the -c child are forked already */
 	if (opts->argv && launch_start(t))
 		return -1;
+	/* a thread from here on: the guard and the -c child are forked already */
 	if (opts->want_alloc)
 		uprobes_preload_shared(t);
 	return 0;

@@ -51,12 +51,6 @@ static int uprobes_attach_by_cookie(struct tracer *t, struct bpf_program *prog, 
 }
 
 /*
- * Entry-type probes (function entries and ret instructions) or return probes (the functions
- * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
- * perf-event uprobe each. The guard makes them and is their only owner (guard.c says why).
- * 0 or -errno.
- */
-/*
  * The probes of one library of a kind (entry-type, or return: ret), bound to pid or shared
  * (-1): their offsets and cookies (room for lp->n each), how many, and their program.
  */
@@ -81,6 +75,12 @@ static size_t uprobes_lib_set(struct tracer *t, const struct libprobes *lp, pid_
 	return cnt;
 }
 
+/*
+ * Entry-type probes (function entries and ret instructions) or return probes (the functions
+ * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
+ * perf-event uprobe each. The guard makes them and is their only owner (guard.c says why).
+ * 0 or -errno.
+ */
 static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret)
 {
 	struct bpf_program *prog;
