@@ -18,6 +18,7 @@
 #include "model/model.h"
 #include "model/space.h"
 #include "source/file/recfile.h"
+#include "util/say.h"
 
 static FILE *sink;
 
@@ -68,12 +69,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			b.zsize = (uint32_t)z;
 			memcpy(file, &h, sizeof(h));
 			memcpy(file + sizeof(h), &b, sizeof(b));
-			recfile_read_mem(file, sizeof(h) + sizeof(b) + z, "fuzz", apply, &c, NULL,
-					 err, sizeof(err));
+			say_capture(err, sizeof(err));
+			recfile_read_mem(file, sizeof(h) + sizeof(b) + z, "fuzz", apply, &c, NULL);
+			say_capture(NULL, 0);
 		}
 		free(file);
 	} else {
-		recfile_read_mem(data, size, "fuzz", apply, &c, NULL, err, sizeof(err));
+		say_capture(err, sizeof(err));
+		recfile_read_mem(data, size, "fuzz", apply, &c, NULL);
+		say_capture(NULL, 0);
 	}
 	space_finish(c.space);
 	space_free(c.space);

@@ -17,6 +17,7 @@
 #include "source/live/unwind.h"
 #include "heaptrail.h"
 #include "util/outpipe.h"
+#include "util/say.h"
 
 #define CLI_VERSION "heaptrail 0.1"
 
@@ -150,11 +151,9 @@ int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "heaptrail: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
 	return EXIT_USAGE;
 }
 
@@ -874,6 +873,6 @@ int cli_output_finish(int status)
 	err = outpipe_errno();
 	if (err == EPIPE || outpipe_reader_gone(STDOUT_FILENO))
 		return status;
-	fprintf(stderr, "heaptrail: writing the output: %s\n", err ? strerror(err) : "I/O error");
+	say("writing the output: %s", err ? strerror(err) : "I/O error");
 	return EXIT_RUNTIME;
 }

@@ -114,7 +114,7 @@ int cli_parse(int argc, char **argv, const struct cli_command *const *cmds, stru
 	      const struct cli_command **cmd);
 void cli_free(struct cli *cli);
 
-/* Prints "heaptrail: " and the message as one line on stderr; returns EXIT_USAGE. */
+/* Says the message (say) and returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * The end of a command's output on stdout: status, or EXIT_RUNTIME after one line saying why

@@ -28,6 +28,7 @@
 #include "symbols/symbolize.h"
 #include "source/live/tracer.h"
 #include "util/procinfo.h"
+#include "util/say.h"
 
 /* leaks' own options. */
 static struct {
@@ -245,7 +246,7 @@ static int write_folded(struct leaks_ctx *lc, struct out_file *out)
 	if (!out->f)
 		return 0;
 	if (folded_out_write(out->f, &o, model_now(lc->model))) {
-		fprintf(stderr, "heaptrail: %s: out of memory\n", out->path);
+		say("%s: out of memory", out->path);
 		outfile_close(out);
 		return -1;
 	}
@@ -270,7 +271,7 @@ static int write_html(struct leaks_ctx *lc, struct out_file *out)
 	if (!out->f)
 		return 0;
 	if (html_out_write(out->f, &o, model_now(lc->model))) {
-		fprintf(stderr, "heaptrail: %s: out of memory\n", out->path);
+		say("%s: out of memory", out->path);
 		outfile_close(out);
 		return -1;
 	}
@@ -289,36 +290,30 @@ static void print_memory(struct leaks_ctx *lc)
 
 	proc_self_memory(&self);
 	model_memory(lc->model, &mm);
-	fprintf(stderr,
-		"heaptrail: memory: %zu bytes of allocation tables for %zu live allocations "
-		"(%.1f bytes each); RSS %" PRIu64 " KiB, peak RSS %" PRIu64 " KiB\n",
-		mm.alloc_bytes, mm.live, mm.live ? (double)mm.alloc_bytes / (double)mm.live : 0.0,
-		self.rss_kib, self.peak_kib);
+	say("memory: %zu bytes of allocation tables for %zu live allocations (%.1f bytes each); "
+	    "RSS %" PRIu64 " KiB, peak RSS %" PRIu64 " KiB",
+	    mm.alloc_bytes, mm.live, mm.live ? (double)mm.alloc_bytes / (double)mm.live : 0.0,
+	    self.rss_kib, self.peak_kib);
 	if (!lc->cli->verbose)
 		return;
 	symbolize_memory(lc->sym, &sm);
-	fprintf(stderr,
-		"heaptrail: RSS %" PRIu64 " KiB: %" PRIu64 " anonymous (the heap below), %" PRIu64
-		" in files mapped, of which %" PRIu64 " are the BPF maps (the ring buffer counts "
-		"twice: --ringbuf-size)\n",
-		self.rss_kib, self.anon_kib, self.file_kib, self.bpf_kib);
-	fprintf(stderr,
-		"heaptrail: tables: allocations %zu KiB (%zu live in %zu processes, exited ones "
-		"included, whose records take %zu KiB); stacks %zu KiB (%zu distinct); symbolizer "
-		"%zu KiB (%zu files, %zu of them read; %zu addresses resolved to %zu frames; "
-		"module "
-		"lists of %zu processes, %zu mappings)\n",
-		mm.alloc_bytes / 1024, mm.live, mm.procs, mm.procs_bytes / 1024,
-		mm.stacks_bytes / 1024, mm.stacks, sm.bytes / 1024, sm.files, sm.files_read,
-		sm.cached, sm.frames, sm.procs, sm.ranges);
+	say("RSS %" PRIu64 " KiB: %" PRIu64 " anonymous (the heap below), %" PRIu64
+	    " in files mapped, of which %" PRIu64
+	    " are the BPF maps (the ring buffer counts twice: --ringbuf-size)",
+	    self.rss_kib, self.anon_kib, self.file_kib, self.bpf_kib);
+	say("tables: allocations %zu KiB (%zu live in %zu processes, exited ones included, whose "
+	    "records take %zu KiB); stacks %zu KiB (%zu distinct); symbolizer %zu KiB (%zu files, "
+	    "%zu of them read; %zu addresses resolved to %zu frames; module lists of %zu "
+	    "processes, %zu mappings)",
+	    mm.alloc_bytes / 1024, mm.live, mm.procs, mm.procs_bytes / 1024, mm.stacks_bytes / 1024,
+	    mm.stacks, sm.bytes / 1024, sm.files, sm.files_read, sm.cached, sm.frames, sm.procs,
+	    sm.ranges);
 	if (self.heap_bytes)
-		fprintf(stderr,
-			"heaptrail: heap: %" PRIu64
-			" KiB allocated, %zu KiB of it in the tables above; "
-			"the rest is mostly libdw's symbol tables and debug info of the files "
-			"read\n",
-			self.heap_bytes / 1024,
-			(mm.alloc_bytes + mm.procs_bytes + mm.stacks_bytes + sm.bytes) / 1024);
+		say("heap: %" PRIu64
+		    " KiB allocated, %zu KiB of it in the tables above; the rest is mostly libdw's "
+		    "symbol tables and debug info of the files read",
+		    self.heap_bytes / 1024,
+		    (mm.alloc_bytes + mm.procs_bytes + mm.stacks_bytes + sm.bytes) / 1024);
 }
 
 static void on_tick(void *ctx)
@@ -393,8 +388,7 @@ int cmd_leaks(struct cli *cli)
 		goto out;
 	status = EXIT_OK;
 	if (leaks_opts.floor) {
-		fprintf(stderr, "heaptrail: floor: %" PRIu64 " allocator probe hits\n",
-			source_floor_hits(src));
+		say("floor: %" PRIu64 " allocator probe hits", source_floor_hits(src));
 		goto out;
 	}
 	if (lc.space)
@@ -409,8 +403,7 @@ int cmd_leaks(struct cli *cli)
 		status = EXIT_RUNTIME;
 	if (leaks_opts.page_only) {
 		if (status == EXIT_OK)
-			fprintf(stderr, "heaptrail: wrote %s: %zu processes\n", leaks_opts.html,
-				model_nprocs(lc.model));
+			say("wrote %s: %zu processes", leaks_opts.html, model_nprocs(lc.model));
 		goto out;
 	}
 	status = cli_output_finish(status);

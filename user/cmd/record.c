@@ -23,6 +23,7 @@
 #include "report/report.h"
 #include "source/source.h"
 #include "symbols/symbolize.h"
+#include "util/say.h"
 
 /* record's own option: the file. */
 static const char *record_output;
@@ -134,8 +135,8 @@ static int put_ksyms(struct record_ctx *rc)
 	size_t len;
 
 	if (!ks || ksyms_load_proc(ks)) {
-		fprintf(stderr, "heaptrail: cannot read /proc/kallsyms: the recording's kernel "
-				"stacks will show addresses only\n");
+		say("cannot read /proc/kallsyms: the recording's kernel stacks will show addresses "
+		    "only");
 		ksyms_free(ks);
 		return 0;
 	}
@@ -250,10 +251,9 @@ out:
 	if (rc.w) {
 		for (int k = 0; k < HT_LOST_MAX; k++)
 			total_lost += rc.lost[k];
-		fprintf(stderr,
-			"heaptrail: recorded %" PRIu64 " records to %s%s; lost events: %s\n",
-			rc.records, record_output, rc.error ? " (cut short by a write error)" : "",
-			total_lost ? "see the lost records" : "none");
+		say("recorded %" PRIu64 " records to %s%s; lost events: %s", rc.records,
+		    record_output, rc.error ? " (cut short by a write error)" : "",
+		    total_lost ? "see the lost records" : "none");
 	}
 	symbolize_free(rc.sym);
 	model_free(rc.model);

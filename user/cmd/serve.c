@@ -35,6 +35,7 @@
 #include "source/source.h"
 #include "symbols/symbolize.h"
 #include "util/procinfo.h"
+#include "util/say.h"
 
 #define SERVE_DEFAULT_LISTEN  "127.0.0.1:9464"
 #define SERVE_CONNECTIONS     64	 /* at once; more wait in the listen queue */
@@ -437,8 +438,7 @@ static void serve_after_targets(struct serve_ctx *sc)
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(sc->http, MHD_DAEMON_INFO_EPOLL_FD);
 	struct pollfd pfd = { .fd = info ? info->epoll_fd : -1, .events = POLLIN };
 
-	fprintf(stderr, "heaptrail: the targets are gone; serving what was seen until "
-			"SIGINT/SIGTERM\n");
+	say("the targets are gone; serving what was seen until SIGINT/SIGTERM");
 	while (!source_stop_requested()) {
 		poll(&pfd, pfd.fd >= 0, 100);
 		MHD_run(sc->http);
@@ -466,10 +466,9 @@ static int serve_listen(const char *spec, char *shown, size_t shown_len)
 	if (!colon || colon == spec || !colon[1] ||
 	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
 	    atoi(colon + 1) > 65535) {
-		fprintf(stderr,
-			"heaptrail: --listen '%s': want ADDR:PORT, a port up to 65535 "
-			"(127.0.0.1:9464, [::1]:9464)\n",
-			spec);
+		say("--listen '%s': want ADDR:PORT, a port up to 65535 (127.0.0.1:9464, "
+		    "[::1]:9464)",
+		    spec);
 		return -1;
 	}
 	hl = (size_t)(colon - spec);
@@ -478,7 +477,7 @@ static int serve_listen(const char *spec, char *shown, size_t shown_len)
 		hl -= 2;
 	}
 	if (hl >= sizeof(host)) {
-		fprintf(stderr, "heaptrail: --listen '%s': address too long\n", spec);
+		say("--listen '%s': address too long", spec);
 		return -1;
 	}
 	memcpy(host, spec, hl);
@@ -486,16 +485,14 @@ static int serve_listen(const char *spec, char *shown, size_t shown_len)
 	strcpy(port, colon + 1);
 	err = getaddrinfo(host, port, &hints, &ai);
 	if (err) {
-		fprintf(stderr, "heaptrail: --listen '%s': %s (a numeric address and port)\n", host,
-			gai_strerror(err));
+		say("--listen '%s': %s (a numeric address and port)", host, gai_strerror(err));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64) ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl)) {
-		fprintf(stderr, "heaptrail: cannot listen on %s:%s: %s\n", host, port,
-			strerror(errno));
+		say("cannot listen on %s:%s: %s", host, port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
@@ -563,12 +560,11 @@ int cmd_serve(struct cli *cli)
 				   (unsigned)SERVE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				   (size_t)SERVE_REQUEST_BYTES, MHD_OPTION_END);
 	if (!sc.http) {
-		fprintf(stderr, "heaptrail: cannot start the HTTP server on %s\n", shown);
+		say("cannot start the HTTP server on %s", shown);
 		goto out;
 	}
 	fd = -1; /* the daemon's now */
-	fprintf(stderr, "heaptrail: serving http://%s/metrics and http://%s/debug/pprof/heap\n",
-		shown, shown);
+	say("serving http://%s/metrics and http://%s/debug/pprof/heap", shown, shown);
 	snprintf(banner, sizeof(banner), "tracing allocations%s; serving until SIGINT/SIGTERM",
 		 cli->kernel ? ", kernel ones too" : "");
 	if (source_open(&so, serve_on_event, &sc, banner, &sc.src))
@@ -580,10 +576,9 @@ int cmd_serve(struct cli *cli)
 		serve_after_targets(&sc);
 	status = EXIT_OK;
 	if (cli->verbose)
-		fprintf(stderr,
-			"heaptrail: served %" PRIu64 " requests; %" PRIu64 " exited processes "
-			"forgotten after --retain, %" PRIu64 " unused stacks dropped\n",
-			sc.requests, sc.forgotten, model_stacks_dropped(sc.model));
+		say("served %" PRIu64 " requests; %" PRIu64
+		    " exited processes forgotten after --retain, %" PRIu64 " unused stacks dropped",
+		    sc.requests, sc.forgotten, model_stacks_dropped(sc.model));
 out:
 	if (sc.http)
 		MHD_stop_daemon(sc.http);

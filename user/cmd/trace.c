@@ -12,6 +12,7 @@
 #include "source/source.h"
 #include "source/live/tracer.h"
 #include "util/outpipe.h"
+#include "util/say.h"
 
 /* trace's own options. */
 static struct {
@@ -32,11 +33,8 @@ static const struct cli_option trace_options[] = {
 
 static int trace_parse(int key, const char *arg)
 {
-	const char *bad;
-
-	if (key == TRACE_OPT_EVENTS && ht_kinds_parse(arg, &trace_opts.kinds, &bad))
-		return cli_usage_error(*bad ? "unknown event kind '%s'" : "empty event list%s",
-				       bad);
+	if (key == TRACE_OPT_EVENTS && ht_kinds_parse(arg, &trace_opts.kinds))
+		return EXIT_USAGE;
 	return 0;
 }
 
@@ -115,19 +113,21 @@ out:
 
 static void print_loss_summary(const uint64_t lost[HT_LOST_MAX])
 {
+	char line[HT_LOST_MAX * 40] = "";
 	uint64_t total = 0;
+	size_t n = 0;
 
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		total += lost[k];
 	if (!total) {
-		fprintf(stderr, "heaptrail: lost events: none\n");
+		say("lost events: none");
 		return;
 	}
-	fprintf(stderr, "heaptrail: LOST events:");
 	for (int k = 0; k < HT_LOST_MAX; k++)
 		if (lost[k])
-			fprintf(stderr, " %s=%" PRIu64, ht_lost_kind_name(k), lost[k]);
-	fprintf(stderr, "%s\n", lost[HT_LOST_RINGBUF] ? " (raise --ringbuf-size)" : "");
+			n += snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
+				      ht_lost_kind_name(k), lost[k]);
+	say("LOST events:%s%s", line, lost[HT_LOST_RINGBUF] ? " (raise --ringbuf-size)" : "");
 }
 
 int cmd_trace(struct cli *cli)
@@ -146,8 +146,8 @@ int cmd_trace(struct cli *cli)
 		o.want_alloc = o.want_vm = o.want_fault = o.want_rss = false;
 	tc.ksyms = ksyms_new();
 	if (cli->kernel && !cli->input && ksyms_load_proc(tc.ksyms))
-		fprintf(stderr, "heaptrail: cannot read kernel symbols from /proc/kallsyms; call "
-				"sites are shown as addresses\n");
+		say("cannot read kernel symbols from /proc/kallsyms; call sites are shown as "
+		    "addresses");
 	if (cli->kernel_only)
 		snprintf(banner, sizeof(banner), "tracing the kernel's allocators%s",
 			 cli->duration ? "" : "; Ctrl-C to stop");

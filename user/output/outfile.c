@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include "output/outfile.h"
+#include "util/say.h"
 
 int outfile_open(struct out_file *o, const char *path)
 {
@@ -12,7 +13,7 @@ int outfile_open(struct out_file *o, const char *path)
 		return 0;
 	o->f = fopen(path, "we");
 	if (!o->f) {
-		fprintf(stderr, "heaptrail: cannot create %s: %s\n", path, strerror(errno));
+		say("cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -28,8 +29,7 @@ int outfile_close(struct out_file *o)
 	err = ferror(o->f) | fclose(o->f);
 	o->f = NULL;
 	if (err) {
-		fprintf(stderr, "heaptrail: writing %s: %s\n", o->path,
-			errno ? strerror(errno) : "write error");
+		say("writing %s: %s", o->path, errno ? strerror(errno) : "write error");
 		return -1;
 	}
 	return 0;

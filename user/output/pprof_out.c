@@ -12,6 +12,7 @@
 #include "output/pprof_out.h"
 #include "util/idmap.h"
 #include "util/vec.h"
+#include "util/say.h"
 
 typedef Perftools__Profiles__Profile pprof_profile;
 typedef Perftools__Profiles__Sample pprof_sample;
@@ -613,8 +614,8 @@ int pprof_out_write(FILE *f, const char *path, const struct pprof_out *o, uint64
 	err = pprof_gzip_write(f, buf, len);
 out:
 	if (err)
-		fprintf(stderr, "heaptrail: writing %s: %s\n", path,
-			b.oom || !buf ? "out of memory" : strerror(errno ? errno : EIO));
+		say("writing %s: %s", path,
+		    b.oom || !buf ? "out of memory" : strerror(errno ? errno : EIO));
 	free(buf);
 	pprof_free(&b, samples, nsamples);
 	return err;

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "record/event.h"
+#include "util/say.h"
 
 static const char *const kind_names[HT_K_MAX] = {
 	[HT_K_MALLOC] = "malloc",
@@ -69,9 +70,8 @@ static const struct {
 	{ "process", HT_KINDS_PROCESS }, { "kernel", HT_KINDS_KERNEL },
 };
 
-int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad)
+int ht_kinds_parse(const char *list, uint64_t *mask)
 {
-	static char badname[64];
 	const char *p = list;
 
 	*mask = 0;
@@ -94,8 +94,7 @@ int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad)
 			}
 		}
 		if (!found) {
-			snprintf(badname, sizeof(badname), "%.*s", (int)(n < 63 ? n : 63), p);
-			*bad = badname;
+			say("unknown event kind '%.*s'", (int)(n < 63 ? n : 63), p);
 			return -1;
 		}
 		p += n;
@@ -103,7 +102,7 @@ int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad)
 			p++;
 	}
 	if (!*mask) {
-		*bad = "";
+		say("empty event list");
 		return -1;
 	}
 	return 0;
@@ -340,157 +339,128 @@ static const size_t rec_sizes[HT_REC_MAX] = {
 	[HT_REC_TOTALS] = sizeof(struct ht_totals),
 };
 
-/* The fields a record of this type must have right (its size is checked): 0, or -1 and why. */
-static int ht_rec_check_fields(const void *buf, int type, const char **why)
+/* What is wrong with the fields of a record of this type (its size is right), or NULL. */
+static const char *ht_rec_field_problem(const void *buf, int type)
 {
 	switch (type) {
 	case HT_REC_ALLOC: {
 		const struct ht_alloc *a = buf;
 
-		if (!ht_alloc_fn_valid(a->fn)) {
-			*why = "unknown allocator function";
-			return -1;
-		}
+		if (!ht_alloc_fn_valid(a->fn))
+			return "unknown allocator function";
 		break;
 	}
 	case HT_REC_SYSCALL: {
 		const struct ht_syscall *s = buf;
 
-		if (s->sys == 0 || s->sys >= HT_SYS_MAX) {
-			*why = "unknown syscall";
-			return -1;
-		}
+		if (s->sys == 0 || s->sys >= HT_SYS_MAX)
+			return "unknown syscall";
 		break;
 	}
 	case HT_REC_LOST: {
 		const struct ht_lost *l = buf;
 
-		if (l->kind >= HT_LOST_MAX) {
-			*why = "unknown loss kind";
-			return -1;
-		}
+		if (l->kind >= HT_LOST_MAX)
+			return "unknown loss kind";
 		break;
 	}
 	case HT_REC_KFUNC: {
 		const struct ht_kfunc_rec *k = buf;
 
-		if (k->kfunc == 0 || k->kfunc >= HT_KF_MAX) {
-			*why = "unknown kernel function";
-			return -1;
-		}
+		if (k->kfunc == 0 || k->kfunc >= HT_KF_MAX)
+			return "unknown kernel function";
 		break;
 	}
 	case HT_REC_SYS_HIST: {
 		const struct ht_sys_hist_rec *h = buf;
 
 		if (h->key.sys == 0 || h->key.sys >= HT_SYS_MAX ||
-		    h->key.what > HT_SYS_HIST_MMAP_LEN) {
-			*why = "unknown syscall histogram";
-			return -1;
-		}
+		    h->key.what > HT_SYS_HIST_MMAP_LEN)
+			return "unknown syscall histogram";
 		break;
 	}
 	case HT_REC_SAMPLING:
-		if (((const struct ht_sampling *)buf)->sample_bytes == 0) {
-			*why = "sampling record without a rate";
-			return -1;
-		}
+		if (((const struct ht_sampling *)buf)->sample_bytes == 0)
+			return "sampling record without a rate";
 		break;
 	case HT_REC_TOTALS: {
 		const struct ht_totals *t = buf;
 
-		if (t->final > 1 || t->c.live_bytes < 0 || t->c.live_allocs < 0) {
-			*why = "totals record out of range";
-			return -1;
-		}
+		if (t->final > 1 || t->c.live_bytes < 0 || t->c.live_allocs < 0)
+			return "totals record out of range";
 		break;
 	}
 	case HT_REC_BUILD_ID: {
 		const struct ht_build_id *b = buf;
 
-		if (b->len == 0 || b->len > HT_BUILD_ID_MAX) {
-			*why = "build-id length out of range";
-			return -1;
-		}
+		if (b->len == 0 || b->len > HT_BUILD_ID_MAX)
+			return "build-id length out of range";
 		break;
 	}
 	case HT_REC_KMEM: {
 		const struct ht_kmem *k = buf;
 
 		if (k->kind == 0 || k->kind >= HT_KA_MAX ||
-		    (k->op != HT_KOP_ALLOC && k->op != HT_KOP_FREE)) {
-			*why = "unknown kernel allocator event";
-			return -1;
-		}
+		    (k->op != HT_KOP_ALLOC && k->op != HT_KOP_FREE))
+			return "unknown kernel allocator event";
 		break;
 	}
 	}
-	return 0;
+	return NULL;
 }
 
-int ht_rec_check(const void *buf, size_t len, const char **why)
+const char *ht_rec_problem(const void *buf, size_t len)
 {
 	struct ht_hdr hdr;
 
-	if (len < sizeof(hdr)) {
-		*why = "shorter than a record header";
-		return -1;
-	}
+	if (len < sizeof(hdr))
+		return "shorter than a record header";
 	memcpy(&hdr, buf, sizeof(hdr));
-	if (hdr.type == 0 || hdr.type >= HT_REC_MAX) {
-		*why = "unknown record type";
-		return -1;
-	}
+	if (hdr.type == 0 || hdr.type >= HT_REC_MAX)
+		return "unknown record type";
 	/* Exact sizes: a record of another size was written by another format version. */
 	if (hdr.type == HT_REC_STACK) {
 		struct ht_stack st;
 
-		if (len < HT_STACK_HDR_SIZE || hdr.size < HT_STACK_HDR_SIZE) {
-			*why = "stack record shorter than its header";
-			return -1;
-		}
+		if (len < HT_STACK_HDR_SIZE || hdr.size < HT_STACK_HDR_SIZE)
+			return "stack record shorter than its header";
 		memcpy(&st, buf, HT_STACK_HDR_SIZE);
 		if (st.nframes > HT_MAX_STACK_DEPTH ||
-		    hdr.size != HT_STACK_HDR_SIZE + 8 * st.nframes) {
-			*why = "stack record size does not match its frame count";
-			return -1;
-		}
+		    hdr.size != HT_STACK_HDR_SIZE + 8 * st.nframes)
+			return "stack record size does not match its frame count";
 	} else if (hdr.type == HT_REC_FAULTS) {
 		struct ht_faults fb;
 
-		if (len < HT_FAULTS_HDR_SIZE || hdr.size < HT_FAULTS_HDR_SIZE) {
-			*why = "fault batch shorter than its header";
-			return -1;
-		}
+		if (len < HT_FAULTS_HDR_SIZE || hdr.size < HT_FAULTS_HDR_SIZE)
+			return "fault batch shorter than its header";
 		memcpy(&fb, buf, HT_FAULTS_HDR_SIZE);
 		if (fb.n == 0 || fb.n > HT_FAULT_BATCH ||
-		    hdr.size != HT_FAULTS_HDR_SIZE + sizeof(fb.e[0]) * fb.n) {
-			*why = "fault batch size does not match its count";
-			return -1;
-		}
+		    hdr.size != HT_FAULTS_HDR_SIZE + sizeof(fb.e[0]) * fb.n)
+			return "fault batch size does not match its count";
 	} else if (hdr.type == HT_REC_MAPS || hdr.type == HT_REC_KSYMS ||
 		   hdr.type == HT_REC_SLABS) {
 		struct ht_maps mp;
 
-		if (len < HT_MAPS_HDR_SIZE || hdr.size < HT_MAPS_HDR_SIZE) {
-			*why = "maps record shorter than its header";
-			return -1;
-		}
+		if (len < HT_MAPS_HDR_SIZE || hdr.size < HT_MAPS_HDR_SIZE)
+			return "maps record shorter than its header";
 		memcpy(&mp, buf, HT_MAPS_HDR_SIZE);
-		if (mp.len > HT_MAPS_MAX_TEXT || hdr.size != HT_MAPS_HDR_SIZE + mp.len) {
-			*why = "maps record size does not match its text";
-			return -1;
-		}
+		if (mp.len > HT_MAPS_MAX_TEXT || hdr.size != HT_MAPS_HDR_SIZE + mp.len)
+			return "maps record size does not match its text";
 	} else if (hdr.size != rec_sizes[hdr.type] &&
-		   !(hdr.type == HT_REC_COMM && hdr.size == HT_COMM_V2_SIZE)) {
-		*why = "record size does not match its type";
+		   !(hdr.type == HT_REC_COMM && hdr.size == HT_COMM_V2_SIZE))
+		return "record size does not match its type";
+	if (hdr.size > len)
+		return "record extends past the end of the buffer";
+	return ht_rec_field_problem(buf, hdr.type);
+}
+
+int ht_rec_check(const void *buf, size_t len)
+{
+	if (ht_rec_problem(buf, len)) {
+		errno = EBADMSG;
 		return -1;
 	}
-	if (hdr.size > len) {
-		*why = "record extends past the end of the buffer";
-		return -1;
-	}
-	return ht_rec_check_fields(buf, hdr.type, why) ? -1 : hdr.type;
+	return ((const struct ht_hdr *)buf)->type;
 }
 
 static const int kfunc_kinds[HT_KF_MAX] = {

@@ -70,20 +70,22 @@ enum ht_kind {
 const char *ht_kind_name(int kind);
 /*
  * Parses a comma-separated -e list of kinds and groups (alloc, vm, process, all) into a mask.
- * Returns 0, or -1 with *bad pointing at a static copy of the first unknown name.
+ * Returns 0, or -1 after naming the first unknown name (or saying the list is empty).
  */
-int ht_kinds_parse(const char *list, uint64_t *mask, const char **bad);
+int ht_kinds_parse(const char *list, uint64_t *mask);
 
-/*
- * Checks that len bytes at buf hold one complete record of a known type whose size field
- * agrees with the body it needs. Returns the type, or -1 with *why set.
- */
-/* The check ht_rec_check makes of an allocator record's own fields. */
+/* The check ht_rec_problem makes of an allocator record's own fields. */
 static inline bool ht_alloc_fn_valid(unsigned fn)
 {
 	return fn != 0 && fn < HT_FN_MAX;
 }
-int ht_rec_check(const void *buf, size_t len, const char **why);
+/*
+ * What is wrong with the len bytes at buf as one complete record of a known type whose size
+ * field agrees with the body it needs (fields in range); NULL when nothing is.
+ */
+const char *ht_rec_problem(const void *buf, size_t len);
+/* The type of the record at buf, or -1 (errno EBADMSG) where ht_rec_problem finds something. */
+int ht_rec_check(const void *buf, size_t len);
 /* The event kind of a valid record. */
 int ht_rec_kind(const struct ht_hdr *hdr);
 

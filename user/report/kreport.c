@@ -9,6 +9,7 @@
 #include "record/event.h"
 #include "report/kreport.h"
 #include "util/vec.h"
+#include "util/say.h"
 
 void kreport_follow_symbols(struct kreport *kr, const struct ht_hdr *rec)
 {
@@ -44,8 +45,8 @@ static struct ksyms *ksyms_of(struct kreport *kr)
 	if (ksyms_empty(kr->ks) && !kr->ksyms_tried) {
 		kr->ksyms_tried = true;
 		if (ksyms_load_proc(kr->ks))
-			fprintf(stderr, "heaptrail: no kernel symbols (/proc/kallsyms unreadable); "
-					"kernel frames are shown as addresses\n");
+			say("no kernel symbols (/proc/kallsyms unreadable); kernel frames are "
+			    "shown as addresses");
 	}
 	return kr->ks;
 }

@@ -13,6 +13,7 @@
 #include "source/source.h"
 #include "util/pidset.h"
 #include "util/procinfo.h"
+#include "util/say.h"
 
 struct source {
 	const char *input; /* a recording, or NULL: live */
@@ -154,7 +155,7 @@ int source_open(const struct source_opts *o, tracer_event_fn cb, void *ctx, cons
 	if (tracer_open(o->live, source_live_record, s, &s->tracer) || tracer_start(s->tracer))
 		return -1;
 	s->first_ns = tracer_start_ns(s->tracer);
-	fprintf(stderr, "heaptrail: %s\n", banner);
+	say("%s", banner);
 	return 0;
 }
 
@@ -206,15 +207,9 @@ bool source_stop_requested(void)
 
 int source_run(struct source *s)
 {
-	char err[512];
-
 	if (s->tracer)
 		return tracer_run(s->tracer, s->duration, &stop_requested);
-	if (recfile_read(s->input, file_record, s, NULL, err, sizeof(err))) {
-		fprintf(stderr, "heaptrail: %s\n", err);
-		return -1;
-	}
-	return 0;
+	return recfile_read(s->input, file_record, s, NULL);
 }
 
 uint64_t source_start_ns(const struct source *s)

@@ -11,12 +11,13 @@
 /* Versym entries with this bit are non-default (name@VER rather than name@@VER). */
 #define VERSYM_HIDDEN 0x8000
 
+/* The file offset of vaddr in an executable segment: 0, or -1 when no segment holds it. */
 static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 {
 	size_t nphdr;
 
 	if (elf_getphdrnum(elf, &nphdr))
-		return -ENOEXEC;
+		return -1;
 	for (size_t i = 0; i < nphdr; i++) {
 		GElf_Phdr ph;
 
@@ -27,7 +28,7 @@ static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 			return 0;
 		}
 	}
-	return -ENOENT;
+	return -1;
 }
 
 static Elf_Data *find_versym(Elf *elf, size_t symtab_index)
@@ -98,17 +99,20 @@ int elf_find_funcs(const char *path, const char *const *names, size_t n, struct 
 
 	memset(out, 0, n * sizeof(*out));
 	memset(hidden, 0, sizeof(hidden));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		errno = EINVAL;
+		return -1;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return -1;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		if (elf)
 			elf_end(elf);
 		close(fd);
-		return -ENOEXEC;
+		errno = ENOEXEC;
+		return -1;
 	}
 	/* .dynsym first: it is what a shared library exports. */
 	for (int pass = 0; pass < 2; pass++) {

@@ -15,8 +15,8 @@ struct elf_func {
 /*
  * Looks up each of names[0..n) among the defined functions of the ELF file at path (.dynsym,
  * then .symtab for static binaries), preferring the default version of a versioned symbol.
- * out[i].offset stays 0 for a name that is not there. Returns how many were found, or -errno
- * (-ENOEXEC for a file that is not ELF).
+ * out[i].offset stays 0 for a name that is not there. Returns how many were found, or -1 with
+ * errno (ENOEXEC for a file that is not ELF). Says nothing: a missing file may be no error.
  */
 int elf_find_funcs(const char *path, const char *const *names, size_t n, struct elf_func *out);
 

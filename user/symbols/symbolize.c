@@ -24,6 +24,7 @@
 #include "symbols/symbolize.h"
 #include "util/maps.h"
 #include "util/vec.h"
+#include "util/say.h"
 
 /* libstdc++'s demangler; heaptrail links the C++ runtime for it. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -823,10 +824,9 @@ static void symbolize_check_recorded(struct symbolizer *s, struct sym_file *f,
 			return;
 		symbolize_unreport(f);
 	}
-	fprintf(stderr,
-		"heaptrail: warning: %s is not the file recorded (another build-id, or missing) "
-		"and no file with the recorded build-id was found: its frames have no names\n",
-		f->path);
+	say("warning: %s is not the file recorded (another build-id, or missing) and no file with "
+	    "the recorded build-id was found: its frames have no names",
+	    f->path);
 }
 
 void symbolize_add_build_id(struct symbolizer *s, const struct sym_build_id *b)
@@ -887,11 +887,9 @@ static struct sym_file *symbolize_file(struct symbolizer *s, const struct sym_pr
 		s->on_build_id(s->build_id_ctx, &b);
 	}
 	if (fd < 0 && other)
-		fprintf(stderr,
-			"heaptrail: warning: %s, as pid %u mapped it, is not the file at that path "
-			"now (another device or inode), and the process is gone: its frames have "
-			"no names\n",
-			r->path, p->pid);
+		say("warning: %s, as pid %u mapped it, is not the file at that path now (another "
+		    "device or inode), and the process is gone: its frames have no names",
+		    r->path, p->pid);
 	return f;
 }
 

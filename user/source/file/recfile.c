@@ -17,6 +17,7 @@
 #include <zstd.h>
 #include "record/event.h"
 #include "source/file/recfile.h"
+#include "util/say.h"
 
 #define META_MAX (1u << 20)
 
@@ -220,20 +221,19 @@ static inline uint64_t next(struct cursor *c, uint64_t max)
 }
 
 /*
- * Unpacks the record at p (at most end - p bytes) into a; returns its length, 0 if it is
- * corrupt (*why says how).
+ * Unpacks the record at p (at most end - p bytes) into a, its length into *len; returns what is
+ * wrong with it, NULL when nothing is.
  */
-static size_t unpack_alloc(struct pack_state *ps, const uint8_t *p, const uint8_t *end,
-			   struct ht_alloc *a, const char **why)
+static const char *unpack_alloc(struct pack_state *ps, const uint8_t *p, const uint8_t *end,
+				struct ht_alloc *a, size_t *len)
 {
+	const char *why;
 	struct cursor c;
 	uint64_t ref;
 	uint8_t bits;
 
-	if (end - p < 4 || p[2] < 5 || p[2] > end - p || (p[3] & ~PK_KNOWN)) {
-		*why = "bad packed record header";
-		return 0;
-	}
+	if (end - p < 4 || p[2] < 5 || p[2] > end - p || (p[3] & ~PK_KNOWN))
+		return "bad packed record header";
 	c = (struct cursor){ p + 4, p + p[2], false, false };
 	bits = p[3];
 	memset(a, 0, sizeof(*a));
@@ -268,8 +268,7 @@ static size_t unpack_alloc(struct pack_state *ps, const uint8_t *p, const uint8_
 		a->stack_id = ps->pairs[ref - 1].stack_id;
 		a->caller = ps->pairs[ref - 1].caller;
 	} else if (!c.cut) {
-		*why = "packed record refers to a stack not yet seen";
-		return 0;
+		return "packed record refers to a stack not yet seen";
 	}
 	a->args[0] = next(&c, UINT64_MAX);
 	if (!(bits & PK_NO_ARGS12)) {
@@ -280,11 +279,12 @@ static size_t unpack_alloc(struct pack_state *ps, const uint8_t *p, const uint8_
 	a->addr = bits & PK_ADDR_IS_RET ? a->ret : next(&c, UINT64_MAX);
 	if (!(bits & PK_NO_LAT))
 		a->lat_ns = next(&c, UINT64_MAX);
-	*why = c.cut		? "packed record cut short"
-	       : c.out_of_range ? "packed record field out of range"
-	       : c.p != c.end	? "packed record longer than its fields"
-				: NULL;
-	return *why ? 0 : p[2];
+	why = c.cut	       ? "packed record cut short"
+	      : c.out_of_range ? "packed record field out of range"
+	      : c.p != c.end   ? "packed record longer than its fields"
+			       : NULL;
+	*len = p[2];
+	return why;
 }
 
 static int write_all(struct recfile_writer *w, const void *buf, size_t len)
@@ -297,8 +297,7 @@ static int write_all(struct recfile_writer *w, const void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "heaptrail: writing %s: %s\n", w->path,
-				n < 0 ? strerror(errno) : "no progress");
+			say("writing %s: %s", w->path, n < 0 ? strerror(errno) : "no progress");
 			return -1;
 		}
 		p += n;
@@ -316,7 +315,7 @@ struct recfile_writer *recfile_create(const char *path, const char *meta_json)
 		return NULL;
 	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
-		fprintf(stderr, "heaptrail: cannot create %s: %s\n", path, strerror(errno));
+		say("cannot create %s: %s", path, strerror(errno));
 		free(w);
 		return NULL;
 	}
@@ -328,7 +327,7 @@ struct recfile_writer *recfile_create(const char *path, const char *meta_json)
 	w->zbuf = malloc(w->zcap);
 	w->cctx = ZSTD_createCCtx();
 	if (!w->path || !w->raw || !w->zbuf || !w->cctx) {
-		fprintf(stderr, "heaptrail: %s: out of memory\n", path);
+		say("%s: out of memory", path);
 		goto fail;
 	}
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, 1);
@@ -359,8 +358,7 @@ static int flush_block(struct recfile_writer *w)
 	memset(w->pair_slot, 0, sizeof(w->pair_slot));
 	z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, w->raw, w->raw_len);
 	if (ZSTD_isError(z)) {
-		fprintf(stderr, "heaptrail: compressing for %s: %s\n", w->path,
-			ZSTD_getErrorName(z));
+		say("compressing for %s: %s", w->path, ZSTD_getErrorName(z));
 		return -1;
 	}
 	b.raw_size = (uint32_t)w->raw_len;
@@ -406,11 +404,11 @@ int recfile_close(struct recfile_writer *w)
 		return 0;
 	err = flush_block(w);
 	if (fsync(w->fd) && !err) {
-		fprintf(stderr, "heaptrail: writing %s: %s\n", w->path, strerror(errno));
+		say("writing %s: %s", w->path, strerror(errno));
 		err = -1;
 	}
 	if (close(w->fd) && !err) {
-		fprintf(stderr, "heaptrail: writing %s: %s\n", w->path, strerror(errno));
+		say("writing %s: %s", w->path, strerror(errno));
 		err = -1;
 	}
 	ZSTD_freeCCtx(w->cctx);
@@ -434,8 +432,6 @@ struct reader {
 	const char *name;
 	recfile_event_fn cb;
 	void *ctx;
-	char *err;
-	size_t errlen;
 	uint8_t *raw; /* the block being read, decompressed */
 	ZSTD_DCtx *dctx;
 	struct pack_state *ps;
@@ -443,25 +439,24 @@ struct reader {
 	uint64_t last_ts, records;
 };
 
-/* The file header and its metadata (copied to *meta_out when asked). 0, or -1 with err. */
+/* The file header and its metadata (copied to *meta_out when asked). 0, or -1 after saying why. */
 static int read_header(struct reader *r, const uint8_t *data, size_t size, struct recfile_header *h,
 		       char **meta_out)
 {
 	if (size < sizeof(*h) || memcmp(data, RECFILE_MAGIC, 8)) {
-		snprintf(r->err, r->errlen, "%s: not a heaptrail recording (%s)", r->name,
-			 size < sizeof(*h) ? "too short" : "wrong magic");
+		say("%s: not a heaptrail recording (%s)", r->name,
+		    size < sizeof(*h) ? "too short" : "wrong magic");
 		return -1;
 	}
 	memcpy(h, data, sizeof(*h));
 	if (h->version < 1 || h->version > RECFILE_VERSION) {
-		snprintf(r->err, r->errlen,
-			 "%s: format version %u is not supported (this heaptrail reads 1 to %u)",
-			 r->name, h->version, RECFILE_VERSION);
+		say("%s: format version %u is not supported (this heaptrail reads 1 to %u)",
+		    r->name, h->version, RECFILE_VERSION);
 		return -1;
 	}
 	if (h->meta_len > META_MAX || h->meta_len > size - sizeof(*h)) {
-		snprintf(r->err, r->errlen, "%s: %s in its header", r->name,
-			 h->meta_len > META_MAX ? "corrupt" : "cut short");
+		say("%s: %s in its header", r->name,
+		    h->meta_len > META_MAX ? "corrupt" : "cut short");
 		return -1;
 	}
 	if (meta_out) {
@@ -488,9 +483,10 @@ static int read_records(struct reader *r, size_t n, uint32_t *count)
 
 		memcpy(&type, r->raw + pos, n - pos >= 2 ? 2 : 1);
 		if (type == PACKED_TYPE) {
-			size_t k = unpack_alloc(r->ps, r->raw + pos, r->raw + n, &a, &why);
+			size_t k;
 
-			if (!k)
+			why = unpack_alloc(r->ps, r->raw + pos, r->raw + n, &a, &k);
+			if (why)
 				goto bad_record;
 			/* type and size are right by construction: what ht_rec_check adds */
 			if (!ht_alloc_fn_valid(a.fn)) {
@@ -504,7 +500,8 @@ static int read_records(struct reader *r, size_t n, uint32_t *count)
 			if (pos >= n)
 				break;
 			rec = (struct ht_hdr *)(r->raw + pos);
-			if (ht_rec_check(rec, n - pos, &why) < 0)
+			why = ht_rec_problem(rec, n - pos);
+			if (why)
 				goto bad_record;
 			pos += padded(rec->size);
 		}
@@ -515,8 +512,8 @@ static int read_records(struct reader *r, size_t n, uint32_t *count)
 		r->cb(r->ctx, rec);
 		continue;
 	bad_record:
-		snprintf(r->err, r->errlen, "%s: block %zu holds a bad record at byte %zu (%s)",
-			 r->name, r->nblock, pos, why);
+		say("%s: block %zu holds a bad record at byte %zu (%s)", r->name, r->nblock, pos,
+		    why);
 		return -1;
 	}
 	return 0;
@@ -524,7 +521,7 @@ static int read_records(struct reader *r, size_t n, uint32_t *count)
 
 /*
  * One block at data + off: its records to the callback. Returns the offset of the next block,
- * 0 at a cut-short end (warned about: what came before stands), or -1 with err.
+ * 0 at a cut-short end (warned about: what came before stands), or -1 after saying why.
  */
 static long read_block(struct reader *r, const uint8_t *data, size_t size, size_t off)
 {
@@ -533,50 +530,47 @@ static long read_block(struct reader *r, const uint8_t *data, size_t size, size_
 	size_t n;
 
 	if (size - off < sizeof(b)) {
-		fprintf(stderr,
-			"heaptrail: warning: %s is cut short in the header of block %zu: "
-			"read %" PRIu64 " records, the events after ts_ns %" PRIu64 " are lost\n",
-			r->name, r->nblock, r->records, r->last_ts);
+		say("warning: %s is cut short in the header of block %zu: read %" PRIu64
+		    " records, the events after ts_ns %" PRIu64 " are lost",
+		    r->name, r->nblock, r->records, r->last_ts);
 		return 0;
 	}
 	memcpy(&b, data + off, sizeof(b));
 	if (b.magic != RECFILE_BLOCK_MAGIC || !b.raw_size || b.raw_size > RECFILE_BLOCK_RAW_MAX ||
 	    b.zsize > ZSTD_compressBound(RECFILE_BLOCK_RAW_MAX)) {
-		snprintf(r->err, r->errlen,
-			 "%s: block %zu at offset %zu is corrupt (bad block header)", r->name,
-			 r->nblock, off);
+		say("%s: block %zu at offset %zu is corrupt (bad block header)", r->name, r->nblock,
+		    off);
 		return -1;
 	}
 	if (size - off - sizeof(b) < b.zsize) {
-		fprintf(stderr,
-			"heaptrail: warning: %s is cut short in block %zu: read %" PRIu64
-			" records, the %u of that block and any after it are lost "
-			"(events after ts_ns %" PRIu64 ")\n",
-			r->name, r->nblock, r->records, b.nrecords, r->last_ts);
+		say("warning: %s is cut short in block %zu: read %" PRIu64
+		    " records, the %u of that block and any after it are lost (events after ts_ns "
+		    "%" PRIu64 ")",
+		    r->name, r->nblock, r->records, b.nrecords, r->last_ts);
 		return 0;
 	}
 	n = ZSTD_decompressDCtx(r->dctx, r->raw, RECFILE_BLOCK_RAW_MAX, data + off + sizeof(b),
 				b.zsize);
 	if (ZSTD_isError(n) || n != b.raw_size) {
-		snprintf(r->err, r->errlen, "%s: block %zu at offset %zu is corrupt (%s)", r->name,
-			 r->nblock, off, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
+		say("%s: block %zu at offset %zu is corrupt (%s)", r->name, r->nblock, off,
+		    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
 		return -1;
 	}
 	if (read_records(r, n, &count))
 		return -1;
 	if (count != b.nrecords) {
-		snprintf(r->err, r->errlen, "%s: block %zu holds %u records, its header says %u",
-			 r->name, r->nblock, count, b.nrecords);
+		say("%s: block %zu holds %u records, its header says %u", r->name, r->nblock, count,
+		    b.nrecords);
 		return -1;
 	}
 	return (long)(off + sizeof(b) + b.zsize);
 }
 
 static int read_blocks(const uint8_t *data, size_t size, const char *name, recfile_event_fn cb,
-		       void *ctx, char **meta_out, char *err, size_t errlen,
+		       void *ctx, char **meta_out,
 		       void (*done)(const uint8_t *data, size_t from, size_t to))
 {
-	struct reader r = { .name = name, .cb = cb, .ctx = ctx, .err = err, .errlen = errlen };
+	struct reader r = { .name = name, .cb = cb, .ctx = ctx };
 	struct recfile_header h;
 	size_t drop_from = 0;
 	int ret = -1;
@@ -589,7 +583,7 @@ static int read_blocks(const uint8_t *data, size_t size, const char *name, recfi
 	r.dctx = ZSTD_createDCtx();
 	r.ps = malloc(sizeof(*r.ps));
 	if (!r.raw || !r.dctx || !r.ps) {
-		snprintf(err, errlen, "%s: out of memory", name);
+		say("%s: out of memory", name);
 		goto out;
 	}
 	for (size_t off = sizeof(h) + h.meta_len; off < size; r.nblock++) {
@@ -618,9 +612,9 @@ out:
 }
 
 int recfile_read_mem(const uint8_t *data, size_t size, const char *name, recfile_event_fn cb,
-		     void *ctx, char **meta_out, char *err, size_t errlen)
+		     void *ctx, char **meta_out)
 {
-	return read_blocks(data, size, name, cb, ctx, meta_out, err, errlen, NULL);
+	return read_blocks(data, size, name, cb, ctx, meta_out, NULL);
 }
 
 /* Read pages of the mapped file leave heaptrail's memory: a long recording reads in bounded RSS. */
@@ -632,8 +626,7 @@ static void drop_read_pages(const uint8_t *data, size_t from, size_t to)
 		madvise((void *)(data + start), end - start, MADV_DONTNEED);
 }
 
-int recfile_read(const char *path, recfile_event_fn cb, void *ctx, char **meta_out, char *err,
-		 size_t errlen)
+int recfile_read(const char *path, recfile_event_fn cb, void *ctx, char **meta_out)
 {
 	struct stat st;
 	void *data;
@@ -641,29 +634,27 @@ int recfile_read(const char *path, recfile_event_fn cb, void *ctx, char **meta_o
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		say("cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+		say("%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		return recfile_read_mem((const uint8_t *)"", 0, path, cb, ctx, meta_out, err,
-					errlen);
+		return recfile_read_mem((const uint8_t *)"", 0, path, cb, ctx, meta_out);
 	}
 	data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (data == MAP_FAILED) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		say("cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
 	/* The kernel pages the file in as the reader goes: memory stays bounded. */
 	madvise(data, (size_t)st.st_size, MADV_SEQUENTIAL);
-	ret = read_blocks(data, (size_t)st.st_size, path, cb, ctx, meta_out, err, errlen,
-			  drop_read_pages);
+	ret = read_blocks(data, (size_t)st.st_size, path, cb, ctx, meta_out, drop_read_pages);
 	munmap(data, (size_t)st.st_size);
 	return ret;
 }

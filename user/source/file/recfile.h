@@ -47,14 +47,13 @@ typedef void (*recfile_event_fn)(void *ctx, const struct ht_hdr *rec);
 
 /*
  * Reads a recording from memory and hands every record to cb. Returns 0 (a file cut short is
- * read to its last complete block, with a warning on stderr naming what was lost), or -1 with a
- * one-line error in err (wrong magic, unknown version, corrupt block). meta_out, when not NULL,
- * receives the metadata JSON (malloc'ed).
+ * read to its last complete block, with a warning naming what was lost), or -1 after saying why
+ * (wrong magic, unknown version, corrupt block). meta_out, when not NULL, receives the metadata
+ * JSON (malloc'ed).
  */
 int recfile_read_mem(const uint8_t *data, size_t size, const char *name, recfile_event_fn cb,
-		     void *ctx, char **meta_out, char *err, size_t errlen);
+		     void *ctx, char **meta_out);
 /* The same from a file. */
-int recfile_read(const char *path, recfile_event_fn cb, void *ctx, char **meta_out, char *err,
-		 size_t errlen);
+int recfile_read(const char *path, recfile_event_fn cb, void *ctx, char **meta_out);
 
 #endif

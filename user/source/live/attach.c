@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 /* The calls that return in a new process, where a forked target's child may be held. */
 static const long fork_nrs[] = { SYS_fork, SYS_vfork, SYS_clone, SYS_clone3 };
@@ -50,7 +51,7 @@ static int attach_sys_set(struct tracer *t, long nr, struct sys_info info)
 
 	if (bpf_map__update_elem(t->skel->maps.sys_table, &key, sizeof(key), &info, sizeof(info),
 				 BPF_ANY)) {
-		fprintf(stderr, "heaptrail: cannot fill the syscall table: %s\n", strerror(errno));
+		say("cannot fill the syscall table: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -78,12 +79,11 @@ static int attach_prog(struct tracer *t, struct bpf_program *prog, const char *w
 	if (!link) {
 		int err = errno;
 
-		fprintf(stderr, "heaptrail: cannot attach %s: %s%s\n", what, strerror(err),
-			env_perf_hint(err));
+		say("cannot attach %s: %s%s", what, strerror(err), env_perf_hint(err));
 		return -1;
 	}
 	if (t->opts.verbose)
-		fprintf(stderr, "heaptrail: attached %s\n", what);
+		say("attached %s", what);
 	return tracer_links_push(&t->links, &t->nlinks, &t->links_cap, link) ? -1 : 0;
 }
 

@@ -4,6 +4,7 @@
  * release that brought it and what a run does without it.
  */
 #include "source/live/caps.h"
+#include "util/say.h"
 
 struct caps_desc {
 	const char *name;
@@ -40,10 +41,10 @@ const char *caps_refusal(const struct caps *c, char *buf, size_t len)
 	return NULL;
 }
 
-void caps_print_fallbacks(const struct caps *c, FILE *f)
+void caps_say_fallbacks(const struct caps *c)
 {
 	for (int k = 0; k < CAPS_MAX; k++)
 		if (!c->have[k] && caps_table[k].without)
-			fprintf(f, "heaptrail: fallback: no %s (Linux %s): %s\n",
-				caps_table[k].name, caps_table[k].since, caps_table[k].without);
+			say("fallback: no %s (Linux %s): %s", caps_table[k].name,
+			    caps_table[k].since, caps_table[k].without);
 }

@@ -30,7 +30,7 @@ const char *caps_since(enum caps_feature f);
  * without the "heaptrail: " prefix, in buf.
  */
 const char *caps_refusal(const struct caps *c, char *buf, size_t len);
-/* One "heaptrail: fallback: ..." line per feature missing that has one (-v). */
-void caps_print_fallbacks(const struct caps *c, FILE *f);
+/* Says one "fallback: ..." line per feature missing that has one (-v). */
+void caps_say_fallbacks(const struct caps *c);
 
 #endif

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "util/vec.h"
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 /*
  * The copies the shared probes will want, loaded by a thread while the run goes on. Loading
@@ -26,27 +27,32 @@
  */
 struct compat_preload {
 	pthread_t thread;
-	struct compat_prog *progs; /* fd: the copy, or -errno: loaded when asked as before */
+	struct compat_prog *progs; /* fd: the copy, or -1: loaded when asked, as before */
 	size_t n;
 	int stop; /* the run ends: leave the rest (atomic) */
 	bool joined;
 	uint64_t ns; /* how long the thread took (-v) */
 };
 
-/* The instructions of prog as libbpf loaded them (maps resolved), the placeholder replaced. */
+/*
+ * The instructions of prog as libbpf loaded them (maps resolved), the placeholder replaced: the
+ * copy's descriptor, or -1 with errno (ENOENT: prog has no placeholder; the kernel's refusal).
+ */
 static int compat_load(const struct bpf_program *prog, __u64 cookie)
 {
 	const struct bpf_insn *insns = bpf_program__insns(prog);
 	size_t n = bpf_program__insn_cnt(prog), patched = 0;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts);
 	struct bpf_insn *copy;
-	int fd, err;
+	int fd;
 
-	if (!insns || !n)
-		return -ENOENT;
+	if (!insns || !n) {
+		errno = ENOENT;
+		return -1;
+	}
 	copy = malloc(n * sizeof(*copy));
 	if (!copy)
-		return -ENOMEM;
+		return -1;
 	memcpy(copy, insns, n * sizeof(*copy));
 	for (size_t i = 0; i + 1 < n; i++) {
 		struct bpf_insn *lo = &copy[i], *hi = &copy[i + 1];
@@ -63,12 +69,19 @@ static int compat_load(const struct bpf_program *prog, __u64 cookie)
 	}
 	if (!patched) {
 		free(copy);
-		return -ENOENT; /* a program built without the placeholder */
+		errno = ENOENT; /* a program built without the placeholder */
+		return -1;
 	}
 	fd = bpf_prog_load(bpf_program__type(prog), bpf_program__name(prog), "GPL", copy, n, &opts);
-	err = -errno;
+	if (fd < 0) {
+		int err = errno;
+
+		free(copy);
+		errno = err;
+		return -1;
+	}
 	free(copy);
-	return fd < 0 ? err : fd;
+	return fd;
 }
 
 static void *compat_preload_main(void *arg)
@@ -78,7 +91,7 @@ static void *compat_preload_main(void *arg)
 
 	for (size_t i = 0; i < pl->n; i++)
 		pl->progs[i].fd = __atomic_load_n(&pl->stop, __ATOMIC_RELAXED)
-					  ? -EINTR
+					  ? -1
 					  : compat_load(pl->progs[i].prog, pl->progs[i].cookie);
 	pl->ns = tracer_now_ns() - t0;
 	return NULL;
@@ -87,25 +100,27 @@ static void *compat_preload_main(void *arg)
 int compat_preload(struct tracer *t, const struct compat_prog *want, size_t n)
 {
 	struct compat_preload *pl = calloc(1, sizeof(*pl));
+	int err;
 
 	if (!pl || !(pl->progs = malloc(n * sizeof(*want)))) {
 		free(pl);
-		return -ENOMEM;
+		return -1;
 	}
 	memcpy(pl->progs, want, n * sizeof(*want));
 	pl->n = n;
-	if (pthread_create(&pl->thread, NULL, compat_preload_main, pl)) {
+	if ((err = pthread_create(&pl->thread, NULL, compat_preload_main, pl))) {
 		free(pl->progs);
 		free(pl);
-		return -EAGAIN;
+		errno = err;
+		return -1;
 	}
 	t->compat_preload = pl;
 	return 0;
 }
 
 /*
- * Waits for the thread, unless a stop comes first (-EINTR); at close (stop) it is told to leave
- * what it has not begun. The copies stay in pl. 0 or -EINTR.
+ * Waits for the thread, unless a stop comes first (-1, errno EINTR); at close (stop) it is told
+ * to leave what it has not begun. The copies stay in pl.
  */
 static int compat_preload_join(struct tracer *t, bool stop)
 {
@@ -121,8 +136,10 @@ static int compat_preload_join(struct tracer *t, bool stop)
 		for (;;) {
 			struct timespec until;
 
-			if (tracer_stopping(t))
-				return -EINTR;
+			if (tracer_stopping(t)) {
+				errno = EINTR;
+				return -1;
+			}
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += 50 * 1000000L;
 			if (until.tv_nsec >= 1000000000L) {
@@ -137,16 +154,15 @@ static int compat_preload_join(struct tracer *t, bool stop)
 	for (size_t i = 0; i < pl->n; i++)
 		loaded += pl->progs[i].fd >= 0;
 	if (t->opts.verbose && !stop)
-		fprintf(stderr,
-			"heaptrail: %zu of %zu programs for the shared probes were loaded beside "
-			"the run, in %.1f ms (no attach cookies)\n",
-			loaded, pl->n, (double)pl->ns / 1e6);
+		say("%zu of %zu programs for the shared probes were loaded beside the run, in %.1f "
+		    "ms (no attach cookies)",
+		    loaded, pl->n, (double)pl->ns / 1e6);
 	return 0;
 }
 
 /*
- * A copy the thread loaded, now the caller's; -ENOENT: none (not wanted, or its load failed:
- * loaded again by the caller, to say why); -EINTR: a stop came while waiting for the thread.
+ * A copy the thread loaded, now the caller's; or -1 with errno ENOENT: none (not wanted, or its
+ * load failed: loaded again by the caller, to learn why), EINTR: a stop came while waiting.
  */
 static int compat_preloaded(struct tracer *t, const struct bpf_program *prog, __u64 cookie)
 {
@@ -157,12 +173,15 @@ static int compat_preloaded(struct tracer *t, const struct bpf_program *prog, __
 		if (pl->progs[i].prog != prog || pl->progs[i].cookie != cookie)
 			continue;
 		if (compat_preload_join(t, false))
-			return -EINTR;
+			return -1;
 		fd = pl->progs[i].fd;
-		pl->progs[i].fd = -ENOENT;
-		return fd >= 0 ? fd : -ENOENT;
+		pl->progs[i].fd = -1;
+		if (fd >= 0)
+			return fd;
+		break;
 	}
-	return -ENOENT;
+	errno = ENOENT;
+	return -1;
 }
 
 int compat_prog_fd(struct tracer *t, struct bpf_program *prog, __u64 cookie)
@@ -175,19 +194,19 @@ int compat_prog_fd(struct tracer *t, struct bpf_program *prog, __u64 cookie)
 			return t->compat_progs[i].fd;
 	if (!vec_room((void **)&t->compat_progs, t->ncompat_progs, &t->compat_progs_cap, sizeof(*c),
 		      16))
-		return -ENOMEM;
+		return -1;
 	fd = compat_preloaded(t, prog, cookie);
-	if (fd == -ENOENT)
+	if (fd < 0 && errno == ENOENT)
 		fd = compat_load(prog, cookie);
 	if (fd < 0)
-		return fd;
+		return -1;
 	c = &t->compat_progs[t->ncompat_progs++];
 	c->prog = prog;
 	c->cookie = cookie;
 	c->fd = fd;
 	if (t->opts.verbose)
-		fprintf(stderr, "heaptrail: %s loaded for cookie 0x%llx (no attach cookies)\n",
-			bpf_program__name(prog), (unsigned long long)cookie);
+		say("%s loaded for cookie 0x%llx (no attach cookies)", bpf_program__name(prog),
+		    (unsigned long long)cookie);
 	return fd;
 }
 

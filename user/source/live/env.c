@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 static bool env_has_caps(void)
 {
@@ -66,27 +67,24 @@ static int env_tracefs(bool verbose)
 	    !access("/sys/kernel/debug/tracing/events", F_OK))
 		return 0;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
-		fprintf(stderr, "heaptrail: cannot mount tracefs on /sys/kernel/tracing: %s\n",
-			strerror(errno));
+		say("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
 		return -1;
 	}
 	if (verbose)
-		fprintf(stderr, "heaptrail: mounted tracefs on /sys/kernel/tracing\n");
+		say("mounted tracefs on /sys/kernel/tracing");
 	return 0;
 }
 
 int env_check(const struct tracer_opts *o)
 {
 	if (!env_has_caps()) {
-		fprintf(stderr, "heaptrail: needs root (or CAP_BPF and CAP_PERFMON) to load BPF "
-				"programs; try sudo\n");
+		say("needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs; try sudo");
 		return -1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr,
-			"heaptrail: kernel BTF not found (/sys/kernel/btf/vmlinux): %s; "
-			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
-			strerror(errno));
+		say("kernel BTF not found (/sys/kernel/btf/vmlinux): %s; needs a kernel built with "
+		    "CONFIG_DEBUG_INFO_BTF=y",
+		    strerror(errno));
 		return -1;
 	}
 	return env_tracefs(o->verbose);

@@ -54,18 +54,18 @@ int features_fexit(int btf_id)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_FEXIT,
 		    .attach_btf_id = (__u32)btf_id);
-	int prog, link, err = 0;
+	int prog, link, err;
 
 	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", features_insns, 2, &po);
 	if (prog < 0)
-		return -errno;
+		return -1;
 	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
-	if (link < 0)
-		err = -errno;
-	else
+	err = errno;
+	if (link >= 0)
 		close(link);
 	close(prog);
-	return err;
+	errno = err;
+	return link < 0 ? -1 : 0;
 }
 
 bool features_helper_named(const char *name)

@@ -19,7 +19,7 @@ void features_probe_caps(struct caps *c);
 
 /* uprobe_multi links: Linux 6.6. */
 bool features_uprobe_multi(void);
-/* Can an fexit program attach to the function with this BTF id? 0, or the kernel's -errno. */
+/* Can an fexit program attach to the function with this BTF id? 0, or -1 with the kernel's errno. */
 int features_fexit(int btf_id);
 /*
  * Does the kernel know this helper ("BPF_FUNC_get_func_arg")? Read from its BTF (enum

@@ -25,6 +25,7 @@
 #include <linux/perf_event.h>
 #include "source/live/tracer_int.h"
 #include "util/vec.h"
+#include "util/say.h"
 
 /*
  * Why the links go through the guard: a process that dies of SIGKILL closes its files with the
@@ -68,7 +69,7 @@ struct guard_links {
 static int guard_links_push(struct guard_links *l, int fd)
 {
 	if (!vec_room((void **)&l->fd, (size_t)l->n, &l->cap, sizeof(*l->fd), 256))
-		return -ENOMEM;
+		return -1;
 	l->fd[l->n++] = fd;
 	return 0;
 }
@@ -153,7 +154,10 @@ static int guard_receive(int sock, struct guard_uprobes *req, int *fds, int *nfd
 	return req->cmd ? req->cmd : -1;
 }
 
-/* The uprobe PMU's type and its retprobe bit, from sysfs (Linux 4.17), read once. 0 or -errno. */
+/*
+ * The uprobe PMU's type and its retprobe bit, from sysfs (Linux 4.17), read once. 0, or -1 with
+ * errno ENOENT.
+ */
 static int guard_uprobe_pmu(int *type, int *retbit)
 {
 	static int known_type = -1, known_retbit = -1;
@@ -174,8 +178,10 @@ static int guard_uprobe_pmu(int *type, int *retbit)
 	ok = ok && f && fgets(buf, sizeof(buf), f) && sscanf(buf, "config:%d", retbit) == 1;
 	if (f)
 		fclose(f);
-	if (!ok)
-		return -ENOENT;
+	if (!ok) {
+		errno = ENOENT;
+		return -1;
+	}
 	known_type = *type;
 	known_retbit = *retbit;
 	return 0;
@@ -183,7 +189,7 @@ static int guard_uprobe_pmu(int *type, int *retbit)
 
 /*
  * One perf-event uprobe with the program on it: a perf link where the kernel has them (5.15),
- * else the event itself carries the program. Returns the descriptor to keep, or -errno.
+ * else the event itself carries the program. Returns the descriptor to keep, or -1 with errno.
  */
 static int guard_perf_uprobe(int prog_fd, const struct guard_uprobes *req, uint32_t i)
 {
@@ -191,9 +197,8 @@ static int guard_perf_uprobe(int prog_fd, const struct guard_uprobes *req, uint3
 	struct perf_event_attr attr = { .size = sizeof(attr) };
 	int type, retbit, pfd, link, err;
 
-	err = guard_uprobe_pmu(&type, &retbit);
-	if (err)
-		return err;
+	if (guard_uprobe_pmu(&type, &retbit))
+		return -1;
 	attr.type = (uint32_t)type;
 	attr.config = req->retprobe ? 1ull << retbit : 0;
 	attr.config1 = (uint64_t)(uintptr_t)req->path;
@@ -202,28 +207,32 @@ static int guard_perf_uprobe(int prog_fd, const struct guard_uprobes *req, uint3
 	pfd = (int)syscall(SYS_perf_event_open, &attr, req->pid, req->pid == -1 ? 0 : -1, -1,
 			   PERF_FLAG_FD_CLOEXEC);
 	if (pfd < 0)
-		return -errno;
+		return -1;
 	link = bpf_link_create(prog_fd, pfd, BPF_PERF_EVENT, &lo);
 	if (link >= 0) {
 		close(pfd); /* the link holds the event */
 		return link;
 	}
 	if (ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog_fd) || ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0)) {
-		err = -errno;
+		err = errno;
 		close(pfd);
-		return err;
+		errno = err;
+		return -1;
 	}
 	return pfd;
 }
 
-/* Makes the uprobes of one request and keeps them. 0 or -errno (then none of them is kept). */
+/*
+ * Makes the uprobes of one request and keeps them. 0 or the errno of the first that failed (then
+ * none of them is kept): the answer heaptrail is sent.
+ */
 static int guard_make_uprobes(struct guard_links *l, int prog_fd, struct guard_uprobes *req)
 {
 	int first = l->n, err = 0;
 
 	req->path[sizeof(req->path) - 1] = 0;
 	if (req->cnt > GUARD_MAX_PROBES)
-		return -EINVAL;
+		return EINVAL;
 	if (req->multi) {
 		LIBBPF_OPTS(bpf_link_create_opts, lo);
 		int link;
@@ -236,18 +245,22 @@ static int guard_make_uprobes(struct guard_links *l, int prog_fd, struct guard_u
 		lo.uprobe_multi.pid = req->pid == -1 ? 0 : (uint32_t)req->pid;
 		link = bpf_link_create(prog_fd, 0, BPF_TRACE_UPROBE_MULTI, &lo);
 		if (link < 0)
-			return -errno;
-		err = guard_links_push(l, link);
-		if (err)
+			return errno;
+		if (guard_links_push(l, link)) {
 			close(link);
-		return err;
+			return ENOMEM;
+		}
+		return 0;
 	}
 	for (uint32_t i = 0; i < req->cnt && !err; i++) {
 		int fd = guard_perf_uprobe(prog_fd, req, i);
 
-		err = fd < 0 ? fd : guard_links_push(l, fd);
-		if (err && fd >= 0)
+		if (fd < 0) {
+			err = errno;
+		} else if (guard_links_push(l, fd)) {
+			err = ENOMEM;
 			close(fd);
+		}
 	}
 	if (err) {
 		while (l->n > first)
@@ -327,8 +340,7 @@ static void guard_main(void)
 			continue;
 		}
 		if (cmd == GUARD_CMD_UPROBES) {
-			int32_t err =
-				nfds == 1 ? guard_make_uprobes(&links, fds[0], &req) : -EINVAL;
+			int32_t err = nfds == 1 ? guard_make_uprobes(&links, fds[0], &req) : EINVAL;
 
 			if (send(GUARD_FD_SOCK, &err, sizeof(err), MSG_NOSIGNAL) < 0) {
 				/* heaptrail is gone: the next poll says so */
@@ -377,15 +389,14 @@ int guard_start(struct tracer *t)
 			      1, NULL);
 	if (held < 0 || gate < 0 || bpf_map__reuse_fd(t->skel->maps.held, held) ||
 	    bpf_map__reuse_fd(t->skel->maps.hold_gate, gate)) {
-		fprintf(stderr, "heaptrail: cannot make the map of held processes: %s\n",
-			strerror(errno));
+		say("cannot make the map of held processes: %s", strerror(errno));
 		return -1;
 	}
 	t->held_fd = held;
 	t->gate_fd = gate;
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (pidfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
-		fprintf(stderr, "heaptrail: cannot start the guard: %s\n", strerror(errno));
+		say("cannot start the guard: %s", strerror(errno));
 		if (pidfd >= 0)
 			close(pidfd);
 		return -1;
@@ -393,7 +404,7 @@ int guard_start(struct tracer *t)
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, "heaptrail: cannot start the guard: fork: %s\n", strerror(errno));
+		say("cannot start the guard: fork: %s", strerror(errno));
 		close(pidfd);
 		close(sv[0]);
 		close(sv[1]);
@@ -458,8 +469,7 @@ int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
 		for (int j = 0; j < batch; j++)
 			((int *)CMSG_DATA(c))[j] = bpf_link__fd(links[i + j]);
 		if (sendmsg(t->guard_sock, &msg, MSG_NOSIGNAL) != 1) {
-			fprintf(stderr, "heaptrail: cannot hand the links to the guard: %s\n",
-				strerror(errno));
+			say("cannot hand the links to the guard: %s", strerror(errno));
 			return -1;
 		}
 		i += batch;
@@ -471,8 +481,8 @@ int guard_keep_links(struct tracer *t, struct bpf_link **links, int n)
  * Waits for the guard's answer to a request, unless a stop comes first: making a library's
  * probes shared takes a grace period per probe before Linux 6.6, seconds under emulation, and
  * a stop is answered at once. The guard finishes the request alone and the answer is left
- * unread (guard_owes_reply). 0 or -errno (-EINTR: given up for a stop; -EPIPE: the guard is
- * gone).
+ * unread (guard_owes_reply). 0, or -1 with errno: the guard's (its answer), EINTR (given up for
+ * a stop) or EPIPE (the guard is gone).
  */
 static int guard_answer(struct tracer *t)
 {
@@ -483,7 +493,8 @@ static int guard_answer(struct tracer *t)
 	for (;;) {
 		if (tracer_stopping(t)) {
 			t->guard_owes_reply = true;
-			return -EINTR;
+			errno = EINTR;
+			return -1;
 		}
 		/* the signal interrupts the poll; the timeout covers one that came just before */
 		if (poll(&pfd, 1, 50) > 0)
@@ -492,14 +503,15 @@ static int guard_answer(struct tracer *t)
 	do
 		n = recv(t->guard_sock, &err, sizeof(err), 0);
 	while (n < 0 && errno == EINTR);
-	return n == sizeof(err) ? err : -EPIPE;
+	errno = n == sizeof(err) ? err : EPIPE;
+	return errno ? -1 : 0;
 }
 
 /*
  * Has the guard make the entry (or return: ret) uprobes of a library at offsets, with their
  * cookies, bound to pid or shared (-1), running prog: one uprobe_multi link (multi) or one
- * perf event per function. 0 or -errno (-EPIPE: the guard is gone; -EINTR: a stop came first,
- * guard_answer).
+ * perf event per function. 0, or -1 with errno (EPIPE: the guard is gone; EINTR: a stop came
+ * first; guard_answer).
  */
 int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pid_t pid,
 			 const char *path, const unsigned long *offsets, const __u64 *cookies,
@@ -514,10 +526,14 @@ int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pi
 			      .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
-	if (tracer_stopping(t) || t->guard_owes_reply)
-		return -EINTR;
-	if (cnt > GUARD_MAX_PROBES || strlen(path) >= sizeof(req.path))
-		return -E2BIG;
+	if (tracer_stopping(t) || t->guard_owes_reply) {
+		errno = EINTR;
+		return -1;
+	}
+	if (cnt > GUARD_MAX_PROBES || strlen(path) >= sizeof(req.path)) {
+		errno = E2BIG;
+		return -1;
+	}
 	memset(&req, 0, sizeof(req));
 	req.cmd = GUARD_CMD_UPROBES;
 	req.retprobe = ret;
@@ -532,8 +548,10 @@ int guard_attach_uprobes(struct tracer *t, int prog_fd, bool multi, bool ret, pi
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &prog_fd, sizeof(int));
-	if (sendmsg(t->guard_sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req))
-		return -EPIPE;
+	if (sendmsg(t->guard_sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		errno = EPIPE;
+		return -1;
+	}
 	return guard_answer(t);
 }
 

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "source/live/features.h"
 #include "source/live/hooks.h"
+#include "util/say.h"
 
 enum hook_mode { MODE_NONE, MODE_FEXIT, MODE_KPROBE };
 
@@ -127,10 +128,9 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 			continue;
 		if (!hooks_layout(d, l)) {
 			if (verbose)
-				fprintf(stderr,
-					"heaptrail: hook %s: its parameters are not the ones "
-					"expected on this kernel, skipped\n",
-					d->func);
+				say("hook %s: its parameters are not the ones expected on this "
+				    "kernel, skipped",
+				    d->func);
 			continue;
 		}
 		h->chosen[i] = true;
@@ -147,28 +147,23 @@ struct hooks *hooks_prepare(struct heaptrail_bpf *skel, bool wanted, bool verbos
 		h->mode = features_kprobes() ? MODE_KPROBE : MODE_NONE;
 	}
 	for (int i = 0; i < HT_HOOK_MAX && h->mode == MODE_FEXIT; i++) {
-		int err = h->chosen[i] ? features_fexit(h->btf_id[i]) : 0;
-
-		if (err) {
+		if (h->chosen[i] && features_fexit(h->btf_id[i])) {
 			snprintf(fexit_why, sizeof(fexit_why), "fexit on %s refused (%s)",
-				 hook_descs[i].func, strerror(-err));
+				 hook_descs[i].func, strerror(errno));
 			h->mode = features_kprobes() ? MODE_KPROBE : MODE_NONE;
 		}
 	}
 	if (verbose) {
 		if (h->mode == MODE_FEXIT)
-			fprintf(stderr, "heaptrail: kernel-function hooks: fexit\n");
+			say("kernel-function hooks: fexit");
 		else if (h->mode == MODE_KPROBE)
-			fprintf(stderr, "heaptrail: kernel-function hooks: kprobes (%s)\n",
-				fexit_why);
+			say("kernel-function hooks: kprobes (%s)", fexit_why);
 		else
-			fprintf(stderr,
-				"heaptrail: kernel-function hooks: none: %s; kprobes not "
-				"available (no kprobe PMU nor kprobe_events: a kernel without "
-				"CONFIG_KPROBES); memory syscalls come from the syscall "
-				"tracepoints, and mappings no syscall makes (execve's) are not "
-				"seen\n",
-				fexit_why[0] ? fexit_why : "no hookable function");
+			say("kernel-function hooks: none: %s; kprobes not available (no kprobe PMU "
+			    "nor kprobe_events: a kernel without CONFIG_KPROBES); memory syscalls "
+			    "come from the syscall tracepoints, and mappings no syscall makes "
+			    "(execve's) are not seen",
+			    fexit_why[0] ? fexit_why : "no hookable function");
 	}
 	for (int i = 0; i < HT_HOOK_MAX; i++) {
 		if (!h->chosen[i] || h->mode == MODE_NONE)
@@ -193,12 +188,12 @@ static int attach_one(struct hooks *h, struct bpf_program *prog, const char *fun
 
 	if (!link) {
 		if (h->verbose)
-			fprintf(stderr, "heaptrail: hook %s (%s): %s, skipped\n", func,
-				bpf_program__name(prog), strerror(errno));
+			say("hook %s (%s): %s, skipped", func, bpf_program__name(prog),
+			    strerror(errno));
 		return 0;
 	}
 	if (h->verbose)
-		fprintf(stderr, "heaptrail: attached %s\n", bpf_program__name(prog));
+		say("attached %s", bpf_program__name(prog));
 	if (push(ctx, link)) {
 		bpf_link__destroy(link);
 		return -1;

@@ -18,6 +18,7 @@
 #include "source/live/hooks.h"
 #include "source/live/features.h"
 #include "source/live/kmem.h"
+#include "util/say.h"
 
 struct ktp_desc {
 	const char *event; /* raw tracepoint name */
@@ -278,9 +279,7 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, 
 
 	if (wanted) {
 		if (!features_btf()) {
-			fprintf(stderr,
-				"heaptrail: kernel allocators (-k) need the kernel's BTF: %s\n",
-				strerror(errno));
+			say("kernel allocators (-k) need the kernel's BTF: %s", strerror(errno));
 			errno = ENOTSUP;
 			return NULL;
 		}
@@ -294,14 +293,13 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, 
 		bool legacy = false, ok = wanted && kmem_layout(&ktp_descs[t], &l, &legacy);
 
 		if (ok && legacy && verbose)
-			fprintf(stderr,
-				"heaptrail: fallback: -k: BTF names no argument of %s:%s (its "
-				"__bpf_trace_* functions are notrace, left out): read as kernels "
-				"before 6.1 declare it%s\n",
-				ktp_descs[t].group, ktp_descs[t].event,
-				t == HT_KTP_CACHE_ALLOC || t == HT_KTP_CACHE_ALLOC_NODE
-					? ", its cache from the object's slab page"
-					: "");
+			say("fallback: -k: BTF names no argument of %s:%s (its __bpf_trace_* "
+			    "functions are notrace, left out): read as kernels before 6.1 declare "
+			    "it%s",
+			    ktp_descs[t].group, ktp_descs[t].event,
+			    t == HT_KTP_CACHE_ALLOC || t == HT_KTP_CACHE_ALLOC_NODE
+				    ? ", its cache from the object's slab page"
+				    : "");
 
 		if (ok)
 			skel->rodata->ktp_layout[t] = l;
@@ -314,27 +312,23 @@ struct kmem *kmem_prepare(struct heaptrail_bpf *skel, bool wanted, bool stacks, 
 				missing_required++;
 			if (!ok &&
 			    !(ktp_descs[t].gone && features_typedef_params(ktp_descs[t].event) < 0))
-				fprintf(stderr,
-					"heaptrail: kernel allocators: no usable tracepoint %s:%s "
-					"on "
-					"this kernel; its events are not traced\n",
-					ktp_descs[t].group, ktp_descs[t].event);
+				say("kernel allocators: no usable tracepoint %s:%s on this kernel; "
+				    "its events are not traced",
+				    ktp_descs[t].group, ktp_descs[t].event);
 		}
 		bpf_program__set_autoload(ktp_prog(skel, t), ok);
 	}
 	if (!wanted)
 		return NULL;
 	if (missing_required == 4) {
-		fprintf(stderr, "heaptrail: kernel allocators (-k): this kernel has none of the "
-				"kmem tracepoints\n");
+		say("kernel allocators (-k): this kernel has none of the kmem tracepoints");
 		free(k);
 		errno = ENOTSUP;
 		return NULL;
 	}
 	skel->rodata->kmem_stacks = stacks;
 	if (table_size && bpf_map__set_max_entries(skel->maps.kmem_live, table_size)) {
-		fprintf(stderr, "heaptrail: --kmem-table-size %u: %s\n", table_size,
-			strerror(errno));
+		say("--kmem-table-size %u: %s", table_size, strerror(errno));
 		free(k);
 		return NULL;
 	}
@@ -356,8 +350,8 @@ int kmem_attach(struct kmem *k, struct heaptrail_bpf *skel,
 			struct bpf_link *link = bpf_program__attach(progs[c]);
 
 			if (!link) {
-				fprintf(stderr, "heaptrail: cannot attach raw tracepoint %s: %s\n",
-					ktp_descs[t].event, strerror(errno));
+				say("cannot attach raw tracepoint %s: %s", ktp_descs[t].event,
+				    strerror(errno));
 				return -1;
 			}
 			if (push(ctx, link)) {
@@ -367,8 +361,8 @@ int kmem_attach(struct kmem *k, struct heaptrail_bpf *skel,
 			*fds[c] = bpf_program__fd(progs[c]);
 		}
 		if (k->verbose)
-			fprintf(stderr, "heaptrail: attached raw tracepoint %s:%s\n",
-				ktp_descs[t].group, ktp_descs[t].event);
+			say("attached raw tracepoint %s:%s", ktp_descs[t].group,
+			    ktp_descs[t].event);
 	}
 	return 0;
 }
@@ -491,10 +485,9 @@ int kmem_watch_start(struct kmem *k, struct heaptrail_bpf *skel)
 				     : (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1,
 						    PERF_FLAG_FD_CLOEXEC);
 			if (*fd < 0 && id >= 0 && errno != ENODEV && k->verbose)
-				fprintf(stderr,
-					"heaptrail: cannot count %s hits on CPU %d (perf): %s; "
-					"frees no program saw there are not counted\n",
-					ktp_descs[t].event, cpu, strerror(errno));
+				say("cannot count %s hits on CPU %d (perf): %s; frees no program "
+				    "saw there are not counted",
+				    ktp_descs[t].event, cpu, strerror(errno));
 		}
 	}
 	/*
@@ -551,12 +544,10 @@ uint64_t kmem_watch_unseen(struct kmem *k)
 		/* a free is missed only when neither copy ran for it */
 		unseen += lost[0] < lost[1] ? lost[0] : lost[1];
 		if (k->verbose)
-			fprintf(stderr,
-				"heaptrail: %s: %" PRIu64
-				" hits (perf), seen by the programs %" PRIu64 " and %" PRIu64
-				" times (runs and misses)\n",
-				ktp_descs[t].event, hits, seen[0] - k->base[t][0],
-				seen[1] - k->base[t][1]);
+			say("%s: %" PRIu64 " hits (perf), seen by the programs %" PRIu64
+			    " and %" PRIu64 " times (runs and misses)",
+			    ktp_descs[t].event, hits, seen[0] - k->base[t][0],
+			    seen[1] - k->base[t][1]);
 	}
 	return unseen;
 }

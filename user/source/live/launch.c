@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 /*
  * -c: fork a child that waits on a pipe before it execs, so that its pid is known (and in the
@@ -21,13 +22,12 @@ int launch_start(struct tracer *t)
 	pid_t pid;
 
 	if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
-		fprintf(stderr, "heaptrail: pipe: %s\n", strerror(errno));
+		say("pipe: %s", strerror(errno));
 		return -1;
 	}
 	pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, "heaptrail: cannot start '%s': fork: %s\n", t->opts.argv[0],
-			strerror(errno));
+		say("cannot start '%s': fork: %s", t->opts.argv[0], strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
@@ -64,8 +64,7 @@ int launch_release(struct tracer *t)
 	ssize_t n;
 
 	if (write(t->child_go_fd, "g", 1) != 1) {
-		fprintf(stderr, "heaptrail: cannot start '%s': %s\n", t->opts.argv[0],
-			strerror(errno));
+		say("cannot start '%s': %s", t->opts.argv[0], strerror(errno));
 		return -1;
 	}
 	close(t->child_go_fd);
@@ -76,7 +75,7 @@ int launch_release(struct tracer *t)
 	close(t->child_err_fd);
 	t->child_err_fd = -1;
 	if (n == sizeof(e)) {
-		fprintf(stderr, "heaptrail: cannot start '%s': %s\n", t->opts.argv[0], strerror(e));
+		say("cannot start '%s': %s", t->opts.argv[0], strerror(e));
 		waitpid(t->child, &t->child_status, 0);
 		t->child_reaped = true;
 		return -1;

@@ -10,6 +10,7 @@
 #include "heaptrail.h"
 #include "symbols/elfsym.h"
 #include "source/live/probes.h"
+#include "util/say.h"
 
 struct alloc_sym {
 	const char *name;
@@ -263,21 +264,24 @@ int probes_resolve(const char *path, bool at_entry, bool free_returns, bool verb
 		names[i] = alloc_syms[i].name;
 	found = elf_find_funcs(path, names, N_ALLOC_SYMS, funcs);
 	if (found < 0)
-		return found;
-	if (found == 0)
-		return -ENOENT;
+		return -1;
+	if (found == 0) {
+		errno = ENOENT;
+		return -1;
+	}
 	lp = calloc(1, sizeof(*lp));
 	if (!lp)
-		return -ENOMEM;
+		return -1;
 	lp->probes = calloc(N_ALLOC_SYMS * (1 + MAX_RETS), sizeof(*lp->probes));
 	if (!lp->probes) {
 		free(lp);
-		return -ENOMEM;
+		return -1;
 	}
 	snprintf(lp->path, sizeof(lp->path), "%s", path);
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
 		probes_free(lp);
-		return -ENOMEM;
+		errno = ENOMEM;
+		return -1;
 	}
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
 	for (size_t i = 0; i < N_ALLOC_SYMS; i++) {
@@ -298,10 +302,9 @@ int probes_resolve(const char *path, bool at_entry, bool free_returns, bool verb
 		}
 		if (!owner) {
 			if (verbose)
-				fprintf(stderr,
-					"heaptrail: %s: %s shares its address with an earlier "
-					"symbol: one probe, reported under the earlier name\n",
-					path, alloc_syms[i].name);
+				say("%s: %s shares its address with an earlier symbol: one probe, "
+				    "reported under the earlier name",
+				    path, alloc_syms[i].name);
 			continue;
 		}
 		uint64_t cookie = HT_COOKIE(alloc_syms[i].fn, alloc_syms[i].variant, aliases);
@@ -315,26 +318,22 @@ int probes_resolve(const char *path, bool at_entry, bool free_returns, bool verb
 		else if (!size)
 			snprintf(why, sizeof(why), "at entry: its code could not be read");
 		if (verbose)
-			fprintf(stderr, "heaptrail: %s: %s probed %s\n", path, alloc_syms[i].name,
-				why);
+			say("%s: %s probed %s", path, alloc_syms[i].name, why);
 		if (may_throw(&alloc_syms[i])) {
 			nrets = size ? find_rets(cs, code, size, funcs[i].offset, rets, MAX_RETS)
 				     : -1;
 			if (nrets < 0) {
-				fprintf(stderr,
-					"heaptrail: %s: cannot decode %s to find its returns; "
-					"not probed\n",
-					path, alloc_syms[i].name);
+				say("%s: cannot decode %s to find its returns; not probed", path,
+				    alloc_syms[i].name);
 				continue;
 			}
 			if (verbose)
-				fprintf(stderr,
-					"heaptrail: %s: %s may throw: its return is probed at "
-					"%d ret instruction%s%s\n",
-					path, alloc_syms[i].name, nrets, nrets == 1 ? "" : "s",
-					nrets ? ""
-					      : " (it ends in a tail call: the callee's return "
-						"counts)");
+				say("%s: %s may throw: its return is probed at %d ret "
+				    "instruction%s%s",
+				    path, alloc_syms[i].name, nrets, nrets == 1 ? "" : "s",
+				    nrets ? ""
+					  : " (it ends in a tail call: the callee's return "
+					    "counts)");
 		}
 		/* frees want a return probe only to flag what the kernel does inside them */
 		bool uret = !may_throw(&alloc_syms[i]) &&

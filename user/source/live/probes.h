@@ -29,8 +29,9 @@ struct libprobes {
  * Resolves every allocator symbol that the library (or static binary) at path defines. Symbols
  * that share an address become one probe whose cookie names the others as aliases. Each entry
  * probe goes on the first instruction the kernel emulates where that is safe, or at the entry
- * with at_entry. Returns 0, -ENOENT when the file defines none of them, or another -errno.
- * verbose says where each probe went and why.
+ * with at_entry. Returns 0, or -1 with errno: ENOENT when the file defines none of them,
+ * ENOEXEC when it is not ELF, ... (the caller says what that means). verbose says where each
+ * probe went and why.
  */
 int probes_resolve(const char *path, bool at_entry, bool free_returns, bool verbose,
 		   struct libprobes **out);

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "record/event.h"
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 /* A batch of faults becomes the fault records it stands for, in their order. */
 static void ring_expand_faults(struct tracer *t, const struct ht_faults *b)
@@ -102,11 +103,10 @@ static void ring_unwind(struct tracer *t, const struct ht_hdr *rec)
 int ring_on_record(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
-	const char *why;
+	const char *why = ht_rec_problem(data, size);
 
-	if (ht_rec_check(data, size, &why) < 0) {
-		fprintf(stderr, "heaptrail: dropping a malformed record from the kernel: %s\n",
-			why);
+	if (why) {
+		say("dropping a malformed record from the kernel: %s", why);
 		return 0;
 	}
 	if (((struct ht_hdr *)data)->type == HT_REC_FAULTS) {
@@ -183,7 +183,7 @@ int ring_poll(struct tracer *t)
 	int err = ring_buffer__poll(t->rb, POLL_MS);
 
 	if (err < 0 && err != -EINTR) {
-		fprintf(stderr, "heaptrail: reading the ring buffer: %s\n", strerror(-err));
+		say("reading the ring buffer: %s", strerror(-err));
 		return -1;
 	}
 	return 0;

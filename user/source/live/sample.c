@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "source/live/tracer_int.h"
 #include "util/vec.h"
+#include "util/say.h"
 
 #define SAMPLE_TABLE_DEFAULT (1u << 18)		 /* ~24 MiB of kernel memory, preallocated */
 #define SAMPLE_SWEEP_NS	     (2000 * 1000000ull) /* at most this often */
@@ -54,7 +55,7 @@ int sample_prepare(struct tracer *t)
 	t->skel->rodata->sample_bytes = o->sample_bytes;
 	sample_gaps_fill((uint64_t *)t->skel->rodata->sample_gaps, o->sample_bytes);
 	if (bpf_map__set_max_entries(t->skel->maps.sample_live, rows)) {
-		fprintf(stderr, "heaptrail: --sample-table-size %u: %s\n", rows, strerror(errno));
+		say("--sample-table-size %u: %s", rows, strerror(errno));
 		return -1;
 	}
 	return 0;

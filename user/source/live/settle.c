@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 /*
  * The kernel frees much of what a process held after it is gone: RCU callbacks (inodes,
@@ -32,15 +33,14 @@ static bool settle_rcu_barrier(const struct tracer *t)
 	if (fd >= 0 && write(fd, "1", 1) == 1) {
 		close(fd);
 		if (t->opts.verbose)
-			fprintf(stderr, "heaptrail: waited for RCU callbacks (rcu_barrier)\n");
+			say("waited for RCU callbacks (rcu_barrier)");
 		return true;
 	}
 	if (fd >= 0)
 		close(fd);
 	syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0, 0);
 	if (t->opts.verbose)
-		fprintf(stderr, "heaptrail: no %s: waited for one RCU grace period\n",
-			RCU_BARRIER_PARAM);
+		say("no %s: waited for one RCU grace period", RCU_BARRIER_PARAM);
 	return false;
 }
 

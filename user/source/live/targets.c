@@ -14,6 +14,7 @@
 #include "util/vec.h"
 #include "source/live/tracer_int.h"
 #include "source/live/unwind.h"
+#include "util/say.h"
 
 struct proc *targets_find(struct tracer *t, pid_t pid)
 {
@@ -55,8 +56,7 @@ int targets_set(struct tracer *t, pid_t pid, uint32_t flags)
 {
 	if (bpf_map__update_elem(t->skel->maps.targets, &pid, sizeof(pid), &flags, sizeof(flags),
 				 BPF_ANY)) {
-		fprintf(stderr, "heaptrail: cannot add pid %d to the target map: %s\n", pid,
-			strerror(errno));
+		say("cannot add pid %d to the target map: %s", pid, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -91,7 +91,7 @@ int targets_check_pid(pid_t pid)
 
 	if (kind == PROC_USER)
 		return 0;
-	fprintf(stderr, "heaptrail: cannot attach to pid %d: %s\n", pid, why[kind]);
+	say("cannot attach to pid %d: %s", pid, why[kind]);
 	return -1;
 }
 
@@ -139,10 +139,7 @@ int targets_attach_pids(struct tracer *t)
 		    targets_set(t, tgid, flags))
 			return -1;
 		if (!proc_alive(tgid)) {
-			fprintf(stderr,
-				"heaptrail: cannot attach to pid %d: it exited while "
-				"attaching\n",
-				pid);
+			say("cannot attach to pid %d: it exited while attaching", pid);
 			return -1;
 		}
 	}

@@ -19,11 +19,12 @@
 #include "util/procinfo.h"
 #include "util/vec.h"
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 int tracer_links_push(struct bpf_link ***arr, int *n, size_t *cap, struct bpf_link *link)
 {
 	if (!vec_room((void **)arr, (size_t)*n, cap, sizeof(**arr), 64))
-		return -ENOMEM;
+		return -1;
 	(*arr)[(*n)++] = link;
 	return 0;
 }
@@ -36,11 +37,21 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* libbpf's warnings under -v, each of their lines one of ours: "heaptrail: libbpf: ..." */
 static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	char *text, *line, *save = NULL;
+	int n;
+
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	return vfprintf(stderr, fmt, ap);
+	n = vasprintf(&text, fmt, ap);
+	if (n < 0)
+		return n;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		say("%s", line);
+	free(text);
+	return n;
 }
 
 /* ---------------------------------------------------------------- environment */
@@ -88,7 +99,7 @@ static int tracer_emit_sys_hists(struct tracer *t)
 
 	vals = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*vals)) : NULL;
 	if (!vals) {
-		fprintf(stderr, "heaptrail: cannot read the syscall histograms kept in BPF\n");
+		say("cannot read the syscall histograms kept in BPF");
 		return -1;
 	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -131,21 +142,14 @@ static void tracer_print_cost(const struct tracer *t)
 
 	if (getrusage(RUSAGE_SELF, &ru))
 		return;
-	fprintf(stderr,
-		"heaptrail: own cost: %.2f s user and %.2f s system CPU over %.2f s traced; "
-		"peak RSS %ld KiB\n",
-		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, wall, ru.ru_maxrss);
-	fprintf(stderr,
-		"heaptrail: ring buffer: %" PRIu64 " records, %" PRIu64 " bytes, of which %" PRIu64
-		" in stacks\n",
-		t->ring_records, t->ring_bytes, t->ring_stack_bytes);
+	say("own cost: %.2f s user and %.2f s system CPU over %.2f s traced; peak RSS %ld KiB",
+	    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, wall, ru.ru_maxrss);
+	say("ring buffer: %" PRIu64 " records, %" PRIu64 " bytes, of which %" PRIu64 " in stacks",
+	    t->ring_records, t->ring_bytes, t->ring_stack_bytes);
 	if (t->opts.sample_bytes)
-		fprintf(stderr,
-			"heaptrail: sampling: %" PRIu64
-			" live blocks of ended processes swept from "
-			"the table\n",
-			t->sample_swept);
+		say("sampling: %" PRIu64 " live blocks of ended processes swept from the table",
+		    t->sample_swept);
 	unwind_print_usage(t->unwind);
 }
 
@@ -171,7 +175,7 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 			break;
 		if (t->opts.watch_stdout && outpipe_reader_gone(STDOUT_FILENO)) {
 			if (t->opts.verbose)
-				fprintf(stderr, "heaptrail: the output's reader is gone: ending\n");
+				say("the output's reader is gone: ending");
 			t->cut_short = true;
 			break;
 		}
@@ -210,12 +214,11 @@ int tracer_run(struct tracer *t, double duration_s, volatile sig_atomic_t *stop)
 	if (t->opts.verbose)
 		tracer_print_cost(t);
 	if (t->opts.verbose && !t->opts.all)
-		fprintf(stderr,
-			"heaptrail: targets were stopped %" PRIu64 " times (to have their mappings "
-			"read, or a child until the probes were shared), "
-			"%.0f us on average, %.0f us at most\n",
-			t->holds, t->holds ? (double)t->hold_ns / (double)t->holds / 1e3 : 0.0,
-			(double)t->hold_max_ns / 1e3);
+		say("targets were stopped %" PRIu64
+		    " times (to have their mappings read, or a child until the probes were "
+		    "shared), %.0f us on average, %.0f us at most",
+		    t->holds, t->holds ? (double)t->hold_ns / (double)t->holds / 1e3 : 0.0,
+		    (double)t->hold_max_ns / 1e3);
 	return t->error ? -1 : 0;
 }
 
@@ -231,11 +234,11 @@ static int tracer_check_kernel(struct tracer *t)
 
 	features_probe_caps(&t->caps);
 	if (caps_refusal(&t->caps, why, sizeof(why))) {
-		fprintf(stderr, "heaptrail: %s\n", why);
+		say("%s", why);
 		return -1;
 	}
 	if (t->opts.verbose)
-		caps_print_fallbacks(&t->caps, stderr);
+		caps_say_fallbacks(&t->caps);
 	return 0;
 }
 
@@ -256,14 +259,12 @@ static int tracer_configure(struct tracer *t)
 		t->skel->rodata->stack_depth = opts->stack_depth;
 	if (opts->stack_table_size &&
 	    bpf_map__set_max_entries(t->skel->maps.stacks_sent, opts->stack_table_size)) {
-		fprintf(stderr, "heaptrail: --stack-table-size %u: %s\n", opts->stack_table_size,
-			strerror(errno));
+		say("--stack-table-size %u: %s", opts->stack_table_size, strerror(errno));
 		return -1;
 	}
 	t->skel->rodata->self_pid = (uint32_t)getpid();
 	if (bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)opts->ringbuf_size)) {
-		fprintf(stderr, "heaptrail: --ringbuf-size %lu: %s\n", opts->ringbuf_size,
-			strerror(errno));
+		say("--ringbuf-size %lu: %s", opts->ringbuf_size, strerror(errno));
 		return -1;
 	}
 	bpf_program__set_autoload(t->skel->progs.page_fault_user, opts->want_fault);
@@ -279,8 +280,7 @@ static int tracer_configure(struct tracer *t)
 	t->uprobe_multi = opts->want_alloc && t->caps.have[CAPS_UPROBE_MULTI];
 	/* without them, the fallback line said how they attach (tracer_check_kernel) */
 	if (opts->verbose && t->uprobe_multi)
-		fprintf(stderr,
-			"heaptrail: allocator probes: uprobe_multi links, one per library\n");
+		say("allocator probes: uprobe_multi links, one per library");
 	/* bpf_loop came after the cookies and before uprobe_multi: see alloc.bpf.c */
 	t->compat = opts->want_alloc && !t->caps.have[CAPS_BPF_LOOP];
 	bpf_program__set_autoload(t->skel->progs.alloc_enter,
@@ -301,18 +301,16 @@ static int tracer_prepare_unwind(struct tracer *t)
 
 	if (!t->caps.have[CAPS_BPF_LOOP]) {
 		if (mode == UNWIND_DWARF) {
-			fprintf(stderr,
-				"heaptrail: --unwind dwarf needs bpf_loop (Linux %s), which this "
-				"kernel has not: --unwind fp walks frame pointers only\n",
-				caps_since(CAPS_BPF_LOOP));
+			say("--unwind dwarf needs bpf_loop (Linux %s), which this kernel has not: "
+			    "--unwind fp walks frame pointers only",
+			    caps_since(CAPS_BPF_LOOP));
 			return -1;
 		}
 		mode = UNWIND_FP;
 	}
 	t->unwind = unwind_prepare(t->skel, mode, opts->unwind_table_rows, opts->verbose);
 	if (!t->unwind && mode != UNWIND_FP) {
-		fprintf(stderr, "heaptrail: cannot set up the unwind tables: %s\n",
-			strerror(errno));
+		say("cannot set up the unwind tables: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -348,7 +346,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 
 	t->skel = heaptrail_bpf__open();
 	if (!t->skel) {
-		fprintf(stderr, "heaptrail: cannot open the BPF object: %s\n", strerror(errno));
+		say("cannot open the BPF object: %s", strerror(errno));
 		return -1;
 	}
 	if (tracer_configure(t))
@@ -370,8 +368,8 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 
 	err = heaptrail_bpf__load(t->skel);
 	if (err) {
-		fprintf(stderr, "heaptrail: cannot load the BPF programs: %s%s\n", strerror(-err),
-			err == -EPERM ? " (not enough privilege, or locked down?)" : "");
+		say("cannot load the BPF programs: %s%s", strerror(-err),
+		    err == -EPERM ? " (not enough privilege, or locked down?)" : "");
 		return -1;
 	}
 	guard_open_gate(t);
@@ -381,7 +379,7 @@ int tracer_open(const struct tracer_opts *opts, tracer_event_fn cb, void *ctx, s
 		return -1;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_on_record, t, NULL);
 	if (!t->rb) {
-		fprintf(stderr, "heaptrail: cannot set up the ring buffer: %s\n", strerror(errno));
+		say("cannot set up the ring buffer: %s", strerror(errno));
 		return -1;
 	}
 	t->start_ns = tracer_now_ns();

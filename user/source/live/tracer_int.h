@@ -117,7 +117,7 @@ static inline uint64_t tracer_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* tracer.c: a link array that grows; 0 or -errno */
+/* tracer.c: a link array that grows; 0, or -1 (out of memory) */
 int tracer_links_push(struct bpf_link ***arr, int *n, size_t *cap, struct bpf_link *link);
 
 /* env.c */
@@ -138,11 +138,14 @@ int uprobes_share(struct tracer *t);
 void uprobes_preload_shared(struct tracer *t);
 int uprobes_collect_libs(struct tracer *t);
 
-/* compat.c */
+/*
+ * compat.c. The copy of prog for cookie, loaded once: its descriptor, or -1 with errno (EINTR: a
+ * stop came first; else the kernel's refusal, for the caller to say).
+ */
 int compat_prog_fd(struct tracer *t, struct bpf_program *prog, __u64 cookie);
 /*
  * Starts loading the copies in want (prog and cookie) on a thread of their own; compat_prog_fd
- * takes them from it. 0 or -errno.
+ * takes them from it. 0, or -1 with errno (nothing started: they load when asked).
  */
 int compat_preload(struct tracer *t, const struct compat_prog *want, size_t n);
 void compat_free(struct tracer *t);

@@ -21,6 +21,7 @@
 #include "util/pidset.h"
 #include "util/procinfo.h"
 #include "util/vec.h"
+#include "util/say.h"
 
 #define UNWIND_DEFAULT_ROWS (1u << 20)
 /* A process whose walk was cut has its tables refreshed at most this often. */
@@ -88,7 +89,7 @@ int unwind_loaded(struct unwind *u, struct heaptrail_bpf *skel)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.unwind_rows),
 		 0);
 	if (p == MAP_FAILED) {
-		fprintf(stderr, "heaptrail: cannot map the unwind table: %s\n", strerror(errno));
+		say("cannot map the unwind table: %s", strerror(errno));
 		return -1;
 	}
 	u->rows = p;
@@ -128,21 +129,16 @@ static void unwind_say_file(const struct unwind *u, const char *path, const stru
 	if (!u->verbose)
 		return;
 	if (!t->source)
-		fprintf(stderr,
-			"heaptrail: unwind: %s: no call-frame information: frame pointers "
-			"only, where it has them\n",
-			path);
+		say("unwind: %s: no call-frame information: frame pointers only, where it has them",
+		    path);
 	else if (!f->usable)
-		fprintf(stderr,
-			"heaptrail: unwind: %s: %zu rows from %s do not fit the table "
-			"(--unwind-table-size): stacks through it are cut\n",
-			path, t->nrows, t->source);
+		say("unwind: %s: %zu rows from %s do not fit the table (--unwind-table-size): "
+		    "stacks through it are cut",
+		    path, t->nrows, t->source);
 	else
-		fprintf(stderr,
-			"heaptrail: unwind: %s: %zu rows from %s; frame pointers in %.0f%% of its "
-			"code: %s\n",
-			path, t->nrows, t->source, pct,
-			f->fp ? "enough for auto" : "its processes need the rows");
+		say("unwind: %s: %zu rows from %s; frame pointers in %.0f%% of its code: %s", path,
+		    t->nrows, t->source, pct,
+		    f->fp ? "enough for auto" : "its processes need the rows");
 }
 
 /* The module of mapping l, compiled the first time it is seen; NULL when it cannot be read. */
@@ -239,18 +235,16 @@ void unwind_process(struct unwind *u, pid_t pid)
 	pidset_add(&u->decided, (uint32_t)pid);
 	tables = u->mode == UNWIND_DWARF || s.no_fp;
 	if (u->verbose)
-		fprintf(stderr, "heaptrail: unwind: pid %d: %s%s%s\n", pid,
-			tables ? "call-frame information"
-			       : "frame pointers (every module keeps them)",
-			tables && s.no_fp ? ", since this has no frame pointers: " : "",
-			tables && s.no_fp ? s.no_fp : "");
+		say("unwind: pid %d: %s%s%s", pid,
+		    tables ? "call-frame information" : "frame pointers (every module keeps them)",
+		    tables && s.no_fp ? ", since this has no frame pointers: " : "",
+		    tables && s.no_fp ? s.no_fp : "");
 	if (tables &&
 	    bpf_map_update_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid }, &s.proc, BPF_ANY)) {
 		if (!u->full_said)
-			fprintf(stderr,
-				"heaptrail: unwind: no room for pid %d's table (%s): it and others "
-				"are walked by frame pointers\n",
-				pid, strerror(errno));
+			say("unwind: no room for pid %d's table (%s): it and others are walked by "
+			    "frame pointers",
+			    pid, strerror(errno));
 		u->full_said = true;
 	} else if (!tables)
 		bpf_map_delete_elem(u->procs_fd, &(uint32_t){ (uint32_t)pid });
@@ -312,11 +306,10 @@ void unwind_print_usage(const struct unwind *u)
 {
 	if (!u)
 		return;
-	fprintf(stderr,
-		"heaptrail: unwind tables: %" PRIu32 " rows for %zu modules (%" PRIu32
-		" KiB) of %" PRIu32 " (%zu KiB of kernel memory)\n",
-		u->rows_used, u->nfiles, (uint32_t)(u->rows_used * sizeof(*u->rows) / 1024),
-		u->rows_cap, u->rows_len / 1024);
+	say("unwind tables: %" PRIu32 " rows for %zu modules (%" PRIu32 " KiB) of %" PRIu32
+	    " (%zu KiB of kernel memory)",
+	    u->rows_used, u->nfiles, (uint32_t)(u->rows_used * sizeof(*u->rows) / 1024),
+	    u->rows_cap, u->rows_len / 1024);
 }
 
 void unwind_free(struct unwind *u)

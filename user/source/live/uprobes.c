@@ -13,10 +13,11 @@
 #include "util/procinfo.h"
 #include "util/vec.h"
 #include "source/live/tracer_int.h"
+#include "util/say.h"
 
 /*
  * Without attach cookies (before Linux 5.15): the probes of each cookie go on the copy of prog
- * that knows it (compat.c), a request to the guard each. 0 or -errno.
+ * that knows it (compat.c), a request to the guard each. 0, or -1 with errno.
  */
 static int uprobes_attach_by_cookie(struct tracer *t, struct bpf_program *prog, const char *path,
 				    pid_t pid, int ret, const unsigned long *offsets,
@@ -25,18 +26,18 @@ static int uprobes_attach_by_cookie(struct tracer *t, struct bpf_program *prog, 
 	unsigned long group[cnt];
 	__u64 same[cnt];
 	bool done[cnt];
-	int err = 0;
-
 	memset(done, 0, sizeof(done));
-	for (size_t i = 0; i < cnt && !err; i++) {
+	for (size_t i = 0; i < cnt; i++) {
 		size_t n = 0;
 		int fd;
 
 		if (done[i])
 			continue;
 		/* each copy is verified as it loads: 12 ms each in the 5.10 guest, 84 of them */
-		if (tracer_stopping(t))
-			return -EINTR;
+		if (tracer_stopping(t)) {
+			errno = EINTR;
+			return -1;
+		}
 		for (size_t j = i; j < cnt; j++)
 			if (!done[j] && cookies[j] == cookies[i]) {
 				group[n] = offsets[j];
@@ -44,10 +45,10 @@ static int uprobes_attach_by_cookie(struct tracer *t, struct bpf_program *prog, 
 				done[j] = true;
 			}
 		fd = compat_prog_fd(t, prog, cookies[i]);
-		err = fd < 0 ? fd
-			     : guard_attach_uprobes(t, fd, false, ret, pid, path, group, same, n);
+		if (fd < 0 || guard_attach_uprobes(t, fd, false, ret, pid, path, group, same, n))
+			return -1;
 	}
-	return err;
+	return 0;
 }
 
 /*
@@ -79,7 +80,7 @@ static size_t uprobes_lib_set(struct tracer *t, const struct libprobes *lp, pid_
  * Entry-type probes (function entries and ret instructions) or return probes (the functions
  * that want a uretprobe) of one library, as one uprobe_multi link or, before Linux 6.6, one
  * perf-event uprobe each. The guard makes them and is their only owner (guard.c says why).
- * 0 or -errno.
+ * 0, or -1 with errno.
  */
 static int uprobes_attach_lib(struct tracer *t, const struct libprobes *lp, pid_t pid, int ret)
 {
@@ -120,29 +121,24 @@ int uprobes_attach(struct tracer *t, pid_t pid)
 		 * 46,000 operator new calls so.
 		 */
 		for (int ret = 1; ret >= 0 && !err; ret--)
-			err = uprobes_attach_lib(t, lp, pid, ret);
-		if (err == -EINTR)
+			if (uprobes_attach_lib(t, lp, pid, ret))
+				err = errno;
+		if (err == EINTR)
 			return 1;
-		if (err == -ESRCH)
-			fprintf(stderr, "heaptrail: cannot attach to pid %d: no such process\n",
-				pid);
-		else if (err == -EPIPE)
-			fprintf(stderr,
-				"heaptrail: cannot attach uprobes to %s: the guard process "
-				"is gone\n",
-				lp->path);
+		if (err == ESRCH)
+			say("cannot attach to pid %d: no such process", pid);
+		else if (err == EPIPE)
+			say("cannot attach uprobes to %s: the guard process is gone", lp->path);
 		else if (err)
-			fprintf(stderr, "heaptrail: cannot attach uprobes to %s: %s%s\n", lp->path,
-				strerror(-err), env_perf_hint(-err));
+			say("cannot attach uprobes to %s: %s%s", lp->path, strerror(err),
+			    env_perf_hint(err));
 		if (t->opts.verbose && !t->probes_listed)
 			for (int i = 0; !err && i < lp->n; i++)
-				fprintf(stderr, "heaptrail: uprobe %s:%s at offset 0x%lx (%s)\n",
-					lp->path, lp->probes[i].symbol,
-					(unsigned long)lp->probes[i].offset,
-					lp->probes[i].cookie & HT_COOKIE_AT_RET
-						? "a ret instruction"
-					: lp->probes[i].uretprobe ? "entry, and a uretprobe"
-								  : "entry");
+				say("uprobe %s:%s at offset 0x%lx (%s)", lp->path,
+				    lp->probes[i].symbol, (unsigned long)lp->probes[i].offset,
+				    lp->probes[i].cookie & HT_COOKIE_AT_RET ? "a ret instruction"
+				    : lp->probes[i].uretprobe ? "entry, and a uretprobe"
+							      : "entry");
 	}
 	t->probes_listed = true;
 	return err ? -1 : 0;
@@ -185,8 +181,8 @@ void uprobes_preload_shared(struct tracer *t)
 		}
 	}
 	if (n && compat_preload(t, want, n) && t->opts.verbose)
-		fprintf(stderr, "heaptrail: cannot load the shared probes' programs beside the "
-				"run: they load at the first fork\n");
+		say("cannot load the shared probes' programs beside the run: they load at the "
+		    "first fork");
 	free(want);
 }
 
@@ -205,10 +201,9 @@ int uprobes_share(struct tracer *t)
 	if (err > 0) {
 		/* held children go on untraced: continued as their holds are read, or at close */
 		if (t->opts.verbose && !t->share_given_up)
-			fprintf(stderr,
-				"heaptrail: a target forked, and a stop came while the "
-				"probes were being shared (%.1f ms): given up\n",
-				(double)(tracer_now_ns() - t0) / 1e6);
+			say("a target forked, and a stop came while the probes were being shared "
+			    "(%.1f ms): given up",
+			    (double)(tracer_now_ns() - t0) / 1e6);
 		t->share_given_up = true;
 		return 0;
 	}
@@ -216,11 +211,10 @@ int uprobes_share(struct tracer *t)
 		return -1;
 	__atomic_store_n(&t->skel->bss->shared_probes, 1, __ATOMIC_SEQ_CST);
 	if (t->opts.verbose)
-		fprintf(stderr,
-			"heaptrail: a target forked: the allocator uprobes are now shared by every "
-			"process that maps these libraries (attached in %.1f ms); processes that "
-			"are not targets take each probe's trap from now on\n",
-			(double)(tracer_now_ns() - t0) / 1e6);
+		say("a target forked: the allocator uprobes are now shared by every process that "
+		    "maps these libraries (attached in %.1f ms); processes that are not targets "
+		    "take each probe's trap from now on",
+		    (double)(tracer_now_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -236,7 +230,7 @@ static int uprobes_add_lib(struct tracer *t, const char *path, bool required)
 	if (stat(path, &st)) {
 		if (!required)
 			return 0;
-		fprintf(stderr, "heaptrail: --lib %s: %s\n", path, strerror(errno));
+		say("--lib %s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (int i = 0; i < t->nlibs; i++)
@@ -244,24 +238,22 @@ static int uprobes_add_lib(struct tracer *t, const char *path, bool required)
 		    other.st_dev == st.st_dev)
 			return 0;
 	if (t->nlibs == MAX_LIBS) {
-		fprintf(stderr, "heaptrail: too many libraries to probe (at most %d)\n", MAX_LIBS);
+		say("too many libraries to probe (at most %d)", MAX_LIBS);
 		return -1;
 	}
-	err = probes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose, &lp);
-	if (err == -ENOENT) {
+	err = probes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose, &lp)
+		      ? errno
+		      : 0;
+	if (err == ENOENT) {
 		if (!required)
 			return 0;
-		fprintf(stderr,
-			"heaptrail: --lib %s: no allocator symbols (malloc, free, operator "
-			"new, ...) in it\n",
-			path);
+		say("--lib %s: no allocator symbols (malloc, free, operator new, ...) in it", path);
 		return -1;
 	}
 	if (err) {
 		if (!required)
 			return 0;
-		fprintf(stderr, "heaptrail: --lib %s: %s\n", path,
-			err == -ENOEXEC ? "not an ELF file" : strerror(-err));
+		say("--lib %s: %s", path, err == ENOEXEC ? "not an ELF file" : strerror(err));
 		return -1;
 	}
 	t->libs[t->nlibs++] = lp;
@@ -284,10 +276,9 @@ int uprobes_collect_libs(struct tracer *t)
 		if (proc_find_libs(t->opts.pids[i], &libs))
 			continue; /* reported when attaching */
 		if (!libs.libc[0] && !t->opts.nlibs)
-			fprintf(stderr,
-				"heaptrail: warning: pid %d maps no libc; its allocator is "
-				"not traced unless given with --lib\n",
-				t->opts.pids[i]);
+			say("warning: pid %d maps no libc; its allocator is not traced unless "
+			    "given with --lib",
+			    t->opts.pids[i]);
 		if (uprobes_add_lib(t, libs.libc, false) ||
 		    uprobes_add_lib(t, libs.libstdcxx, false))
 			return -1;
@@ -298,8 +289,7 @@ int uprobes_collect_libs(struct tracer *t)
 	if (uprobes_add_lib(t, cxx, false))
 		return -1;
 	if (!t->nlibs) {
-		fprintf(stderr, "heaptrail: no allocator library found to probe; name one with "
-				"--lib\n");
+		say("no allocator library found to probe; name one with --lib");
 		return -1;
 	}
 	return 0;
