@@ -261,8 +261,12 @@ def test_no_false_leaks_from_interrupted_frees(tmp_path):
     assert c["frees"] + c["live_allocs"] == 2 * pairs
     # only an interrupt inside both copies can still lose one (before: dozens to thousands,
     # up to 37%): a few on a quiet machine, 48 and 54 of 8,000 in 2 of about 40 runs here, right
-    # after other tests' load (stress-ng's, a full suite's); each counted, as checked above
-    assert c["live_allocs"] <= c["allocs"] // 100, (c, rep["lost"])
+    # after other tests' load (stress-ng's, a full suite's); each counted, as checked above.
+    # Apart from those, the kernel now and then runs no free program for a whole RCU batch
+    # (about 1 run in 30 here; 926 of 8,000 once in CI): perf's count of the tracepoint sees
+    # them, kmem_free, and only that may take the live count past the bound.
+    assert rep["lost"]["kmem_nested"] <= c["allocs"] // 100, (c, rep["lost"])
+    assert c["live_allocs"] <= c["allocs"] // 100 + rep["lost"]["kmem_free"], (c, rep["lost"])
 
 
 RCU_BARRIER = "/sys/module/rcutree/parameters/do_rcu_barrier"
