@@ -157,7 +157,15 @@ struct leaks_ctx {
 	struct births *births; /* --html: when it was allocated */
 	struct space *space;   /* --html: memory over time */
 	uint64_t first_ns;     /* the first record's time: the profile's duration */
+	struct source *src;
+	uint64_t next_stacks_ns; /* live: when unused stacks are next dropped */
 };
+
+/*
+ * Live, the stacks of allocations all freed since are dropped this often: beside a busy machine
+ * most distinct stacks are of short-lived allocations, and they were most of heaptrail's memory.
+ */
+#define LEAKS_STACKS_CHECK_NS 5000000000ull
 
 /* The kernel section: asked for (-k), or the recording has kernel allocations. */
 static bool show_kernel(const struct leaks_ctx *lc)
@@ -302,12 +310,14 @@ static void print_memory(struct leaks_ctx *lc)
 	    " are the BPF maps (the ring buffer counts twice: --ringbuf-size)",
 	    self.rss_kib, self.anon_kib, self.file_kib, self.bpf_kib);
 	say("tables: allocations %zu KiB (%zu live in %zu processes, exited ones included, whose "
-	    "records take %zu KiB); stacks %zu KiB (%zu distinct); symbolizer %zu KiB (%zu files, "
+	    "records take %zu KiB); stacks %zu KiB (%zu distinct, %" PRIu64
+	    " dropped once unused); "
+	    "symbolizer %zu KiB (%zu files, "
 	    "%zu of them read; %zu addresses resolved to %zu frames; module lists of %zu "
 	    "processes, %zu mappings)",
 	    mm.alloc_bytes / 1024, mm.live, mm.procs, mm.procs_bytes / 1024, mm.stacks_bytes / 1024,
-	    mm.stacks, sm.bytes / 1024, sm.files, sm.files_read, sm.cached, sm.frames, sm.procs,
-	    sm.ranges);
+	    mm.stacks, model_stacks_dropped(lc->model), sm.bytes / 1024, sm.files, sm.files_read,
+	    sm.cached, sm.frames, sm.procs, sm.ranges);
 	if (self.heap_bytes)
 		say("heap: %" PRIu64
 		    " KiB allocated, %zu KiB of it in the tables above; the rest is mostly libdw's "
@@ -319,6 +329,29 @@ static void print_memory(struct leaks_ctx *lc)
 static void on_tick(void *ctx)
 {
 	report(ctx, true);
+}
+
+/* What the report still needs beyond the model's own: growth's last sums, -k's allocations. */
+static void leaks_mark(void *ctx, struct model *m)
+{
+	struct leaks_ctx *lc = ctx;
+
+	leaks_keep_stacks(lc->leaks, m);
+	kreport_keep_stacks(&lc->kr, m);
+}
+
+static void leaks_idle(void *ctx)
+{
+	struct leaks_ctx *lc = ctx;
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (now < lc->next_stacks_ns)
+		return;
+	lc->next_stacks_ns = now + LEAKS_STACKS_CHECK_NS;
+	source_drop_unused_stacks(lc->src, lc->model);
 }
 
 int cmd_leaks(struct cli *cli)
@@ -381,9 +414,13 @@ int cmd_leaks(struct cli *cli)
 	snprintf(banner, sizeof(banner), "tracing %sallocations; the report comes at the end%s",
 		 cli->kernel_only ? "kernel " : "",
 		 leaks_opts.interval ? " and every --interval" : "");
+	if (model_add_hooks(lc.model, &(struct model_hooks){ .mark = leaks_mark, .ctx = &lc }))
+		goto out;
 	if (source_open(&so, on_event, &lc, banner, &src))
 		goto out;
+	lc.src = src;
 	source_set_tick(src, leaks_opts.interval, on_tick);
+	source_set_idle(src, leaks_idle);
 	if (source_run(src))
 		goto out;
 	status = EXIT_OK;

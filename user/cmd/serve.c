@@ -178,15 +178,9 @@ static void serve_reindex(void *ctx)
 	proctab_reindex(&((struct serve_ctx *)ctx)->cgroups);
 }
 
-/* -k: the kernel's live allocations keep their stacks, which the model holds. */
 static void serve_mark(void *ctx, struct model *m)
 {
-	struct serve_ctx *sc = ctx;
-	const struct kmodel_alloc *a;
-	size_t pos = 0;
-
-	while (sc->kr.km && (a = kmodel_next(sc->kr.km, &pos)))
-		model_stack_keep_id(m, a->stack_id);
+	kreport_keep_stacks(&((struct serve_ctx *)ctx)->kr, m);
 }
 
 /* ---------------------------------------------------------------- answers */
@@ -401,26 +395,15 @@ static void serve_retain(struct serve_ctx *sc)
 		model_forget_exited(sc->model, now - keep);
 }
 
-/*
- * Stacks nothing refers to any more go, every SERVE_STACKS_CHECK_NS: BPF forgets it sent them
- * first, then the records in flight are taken, and only those still unused are dropped (one
- * used meanwhile is kept, and sent again at worst).
- */
+/* Stacks nothing refers to any more go, every SERVE_STACKS_CHECK_NS. */
 static void serve_drop_stacks(struct serve_ctx *sc)
 {
-	uint64_t now = serve_now_ns(), *ids;
-	size_t n;
+	uint64_t now = serve_now_ns();
 
 	if (now < sc->next_stacks_ns)
 		return;
 	sc->next_stacks_ns = now + SERVE_STACKS_CHECK_NS;
-	n = model_stacks_unused(sc->model, &ids);
-	if (n) {
-		source_unsend_stacks(sc->src, ids, n);
-		source_flush(sc->src);
-		model_stacks_drop(sc->model);
-	}
-	free(ids);
+	source_drop_unused_stacks(sc->src, sc->model);
 }
 
 static void serve_idle(void *ctx)

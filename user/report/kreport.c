@@ -186,6 +186,15 @@ void kreport_frame(struct kreport *kr, uint64_t addr, kreport_frame_fn fn, void 
 }
 
 /* Calls fn for each frame worth showing, innermost first. */
+void kreport_keep_stacks(const struct kreport *kr, struct model *m)
+{
+	const struct kmodel_alloc *a;
+	size_t pos = 0;
+
+	while (kr->km && (a = kmodel_next(kr->km, &pos)))
+		model_stack_keep_id(m, a->stack_id);
+}
+
 void kreport_frames(struct kreport *kr, uint64_t stack_id, kreport_frame_fn fn, void *ctx)
 {
 	const struct model_stack *st = model_stack_by_id(kr->m, stack_id);

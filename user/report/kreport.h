@@ -59,6 +59,9 @@ typedef void (*kreport_frame_fn)(void *ctx, uint64_t addr, const char *sym, uint
 void kreport_frame(struct kreport *kr, uint64_t addr, kreport_frame_fn fn, void *ctx);
 /* The frames of a kernel stack worth showing (not the tracing machinery's), innermost first. */
 void kreport_frames(struct kreport *kr, uint64_t stack_id, kreport_frame_fn fn, void *ctx);
+/* From a model mark hook: the kernel's live allocations keep their stacks, which m holds. */
+void kreport_keep_stacks(const struct kreport *kr, struct model *m);
+
 /* The merged slab caches (live, or the recording's); NULL when not known. */
 struct slabs *kreport_slabs(struct kreport *kr);
 /* A cache's name by kmodel index, NULL for KMODEL_NO_CACHE. */

@@ -74,6 +74,14 @@ static struct leaks_previous *leaks_previous_of(struct leaks *l, const struct mo
 	return NULL;
 }
 
+void leaks_keep_stacks(const struct leaks *l, struct model *m)
+{
+	for (size_t i = 0; i < l->nprev; i++)
+		for (size_t k = 0; k < l->prev[i].n; k++)
+			if (l->prev[i].sums[k].stack != MODEL_NO_STACK)
+				model_stack_keep(m, l->prev[i].sums[k].stack);
+}
+
 /* Bytes of this stack at the previous report; 0 when it had none then. */
 static uint64_t leaks_previous_bytes(const struct leaks_previous *prev, uint32_t stack)
 {

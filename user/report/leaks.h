@@ -38,5 +38,7 @@ struct leaks_stack *leaks_stacks(struct leaks *l, const struct model_proc *p, ui
 /* Keeps p's stacks (taking them) as what the next report's growth is measured from. */
 void leaks_remember(struct leaks *l, const struct model_proc *p, struct leaks_stack *stacks,
 		    size_t n);
+/* From a model mark hook: the stacks remembered for growth stay (model_stacks_unused). */
+void leaks_keep_stacks(const struct leaks *l, struct model *m);
 
 #endif

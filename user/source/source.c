@@ -200,6 +200,23 @@ void source_unsend_stacks(struct source *s, const uint64_t *ids, size_t n)
 		tracer_unsend_stacks(s->tracer, ids, n);
 }
 
+size_t source_drop_unused_stacks(struct source *s, struct model *m)
+{
+	uint64_t *ids;
+	size_t n, dropped = 0;
+
+	if (!s->tracer)
+		return 0;
+	n = model_stacks_unused(m, &ids);
+	if (n) {
+		source_unsend_stacks(s, ids, n);
+		source_flush(s);
+		dropped = model_stacks_drop(m);
+	}
+	free(ids);
+	return dropped;
+}
+
 bool source_stop_requested(void)
 {
 	return stop_requested;

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include "model/model.h"
 #include "source/live/tracer.h"
 
 struct source;
@@ -42,6 +43,13 @@ void source_set_idle(struct source *s, void (*idle)(void *ctx));
 void source_flush(struct source *s);
 /* Live: the stacks the model drops are sent again when used again (tracer_unsend_stacks). */
 void source_unsend_stacks(struct source *s, const uint64_t *ids, size_t n);
+/*
+ * Live: the stacks nothing in m refers to any more (model_stacks_unused: its hooks' marks
+ * included) are dropped. BPF forgets it sent them first, then the records in flight are taken,
+ * and only those still unused go (one used meanwhile is kept, and sent again at worst). From a
+ * file nothing is dropped: a stack record comes once there. Returns how many went.
+ */
+size_t source_drop_unused_stacks(struct source *s, struct model *m);
 /* Whether SIGINT or SIGTERM (or source_request_stop) ended the run. */
 bool source_stop_requested(void);
 /* Runs to the end: the target's exit, -d, SIGINT/SIGTERM, or the end of the file. 0 or -1. */
