@@ -284,6 +284,10 @@ static void set_comm(struct model_proc *p, const char *comm)
 
 /* ---------------------------------------------------------------- stacks */
 
+/* stack_marks: referred to (or not a stack); named by model_stacks_unused, not yet dropped */
+#define STACK_KEPT	1
+#define STACK_CANDIDATE 2
+
 /*
  * The table index of a stack id. An id whose frames have not arrived (their record was lost to
  * a full ring buffer; a later allocation sends them again) gets an empty entry now, filled when
@@ -322,8 +326,18 @@ static void stack_add(struct model *m, const struct ht_stack *s)
 	uint32_t i = stack_index(m, s->stack_id);
 	uint64_t *frames;
 
-	if (i == MODEL_NO_STACK || m->stacks[i].frames)
-		return; /* no memory, or sent again after an LRU eviction */
+	if (i == MODEL_NO_STACK)
+		return; /* no memory */
+	if (m->stacks[i].frames) {
+		/*
+		 * Sent again: after an LRU eviction, or BPF was told to forget it (a candidate of
+		 * model_stacks_unused) and it came back before the drop. BPF remembers it as sent
+		 * now, so it must stay, even if the allocation that sent it is freed before the drop.
+		 */
+		if (i < m->marks_len)
+			m->stack_marks[i] &= (uint8_t)~STACK_CANDIDATE;
+		return;
+	}
 	frames = malloc(s->nframes * sizeof(*frames) + 1);
 	if (!frames)
 		return;
@@ -643,9 +657,6 @@ struct model *model_new(void)
 {
 	return calloc(1, sizeof(struct model));
 }
-
-#define STACK_KEPT	1
-#define STACK_CANDIDATE 2
 
 void model_stack_keep(struct model *m, uint32_t index)
 {
