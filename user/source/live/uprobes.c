@@ -122,7 +122,7 @@ int uprobes_attach(struct tracer *t, pid_t pid)
 		 */
 		for (int ret = 1; ret >= 0 && !err; ret--)
 			if (uprobes_attach_lib(t, lp, pid, ret))
-				err = errno;
+				err = errno ? errno : EIO; /* never 0: that would read as done */
 		if (err == EINTR)
 			return 1;
 		if (err == ESRCH)
@@ -242,7 +242,7 @@ static int uprobes_add_lib(struct tracer *t, const char *path, bool required)
 		return -1;
 	}
 	err = probes_resolve(path, t->opts.probe_at_entry, t->opts.want_vm, t->opts.verbose, &lp)
-		      ? errno
+		      ? (errno ? errno : EIO)
 		      : 0;
 	if (err == ENOENT) {
 		if (!required)
