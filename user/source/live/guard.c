@@ -223,16 +223,18 @@ static int guard_perf_uprobe(int prog_fd, const struct guard_uprobes *req, uint3
 }
 
 /*
- * Makes the uprobes of one request and keeps them. 0 or the errno of the first that failed (then
- * none of them is kept): the answer heaptrail is sent.
+ * Makes the uprobes of one request and keeps them. 0, or -1 with the errno of the first that
+ * failed (then none of them is kept): heaptrail is sent that errno as the answer.
  */
 static int guard_make_uprobes(struct guard_links *l, int prog_fd, struct guard_uprobes *req)
 {
 	int first = l->n, err = 0;
 
 	req->path[sizeof(req->path) - 1] = 0;
-	if (req->cnt > GUARD_MAX_PROBES)
-		return EINVAL;
+	if (req->cnt > GUARD_MAX_PROBES) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (req->multi) {
 		LIBBPF_OPTS(bpf_link_create_opts, lo);
 		int link;
@@ -245,10 +247,11 @@ static int guard_make_uprobes(struct guard_links *l, int prog_fd, struct guard_u
 		lo.uprobe_multi.pid = req->pid == -1 ? 0 : (uint32_t)req->pid;
 		link = bpf_link_create(prog_fd, 0, BPF_TRACE_UPROBE_MULTI, &lo);
 		if (link < 0)
-			return errno;
+			return -1;
 		if (guard_links_push(l, link)) {
 			close(link);
-			return ENOMEM;
+			errno = ENOMEM;
+			return -1;
 		}
 		return 0;
 	}
@@ -265,8 +268,10 @@ static int guard_make_uprobes(struct guard_links *l, int prog_fd, struct guard_u
 	if (err) {
 		while (l->n > first)
 			close(l->fd[--l->n]);
+		errno = err;
+		return -1;
 	}
-	return err;
+	return 0;
 }
 
 /* Last made, first let go: a library's entry probes go before its return probes. */
@@ -340,7 +345,10 @@ static void guard_main(void)
 			continue;
 		}
 		if (cmd == GUARD_CMD_UPROBES) {
-			int32_t err = nfds == 1 ? guard_make_uprobes(&links, fds[0], &req) : EINVAL;
+			int32_t err = EINVAL; /* the answer: 0 or an errno */
+
+			if (nfds == 1)
+				err = guard_make_uprobes(&links, fds[0], &req) ? (errno ?: EIO) : 0;
 
 			if (send(GUARD_FD_SOCK, &err, sizeof(err), MSG_NOSIGNAL) < 0) {
 				/* heaptrail is gone: the next poll says so */
