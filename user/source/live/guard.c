@@ -348,7 +348,9 @@ static void guard_main(void)
 			int32_t err = EINVAL; /* the answer: 0 or an errno */
 
 			if (nfds == 1)
-				err = guard_make_uprobes(&links, fds[0], &req) ? (errno ?: EIO) : 0;
+				err = guard_make_uprobes(&links, fds[0], &req)
+					      ? (errno ? errno : EIO)
+					      : 0;
 
 			if (send(GUARD_FD_SOCK, &err, sizeof(err), MSG_NOSIGNAL) < 0) {
 				/* heaptrail is gone: the next poll says so */
