@@ -264,9 +264,11 @@ def test_no_false_leaks_from_interrupted_frees(tmp_path):
     # after other tests' load (stress-ng's, a full suite's); each counted, as checked above.
     # Apart from those, the kernel now and then runs no free program for a whole RCU batch
     # (about 1 run in 30 here; 926 of 8,000 once in CI): perf's count of the tracepoint sees
-    # them, kmem_free, and only that may take the live count past the bound.
-    assert rep["lost"]["kmem_nested"] <= c["allocs"] // 100, (c, rep["lost"])
-    assert c["live_allocs"] <= c["allocs"] // 100 + rep["lost"]["kmem_free"], (c, rep["lost"])
+    # them, kmem_free, and only that may take the live count past the bound. Both counters
+    # are the whole run's, every cache's (kmem_nested was 316 and kmem_free 127,625 in the
+    # emulated 6.1 guest): neither bounds this cache alone.
+    assert c["live_allocs"] <= c["allocs"] // 100 + rep["lost"]["kmem_free"], (
+        c["live_allocs"], rep["lost"])
 
 
 RCU_BARRIER = "/sys/module/rcutree/parameters/do_rcu_barrier"
