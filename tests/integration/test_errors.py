@@ -135,7 +135,11 @@ def closed_pipe_ends(args, first_line):
         ht.stdout.close()
         closed = time.monotonic()
         assert ht.wait(timeout=10) == 0, ht.stderr.read()
-        assert time.monotonic() - closed < 1.0
+        # A second on a real CPU. The qemu guests emulate the CPU (TCG), as for SIGTERM in
+        # test_forking: on 5.10 a first fork waits there for the shared probes' programs to
+        # load (compat.c), without looking at the reader: 1.05 s once in CI.
+        limit = 3.0 if os.environ.get("HEAPTRAIL_VMTEST_KERNEL") else 1.0
+        assert time.monotonic() - closed < limit
     finally:
         ht.kill()
 
