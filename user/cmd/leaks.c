@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "cmd/commands.h"
 #include "record/event.h"
 #include "model/births.h"
@@ -191,15 +190,9 @@ static void on_event(void *ctx, const struct ht_hdr *rec)
 
 static void report(struct leaks_ctx *lc, bool interval)
 {
-	struct timespec ts;
-	uint64_t now;
+	/* Ages are measured to now, on the records' clock. A recording ends at its last record. */
+	uint64_t now = source_now_ns();
 
-	/*
-	 * Ages are measured to now: the model's clock is CLOCK_MONOTONIC too. A recording ends at
-	 * its last record.
-	 */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	if (lc->cli->input || now < model_now(lc->model))
 		now = model_now(lc->model);
 	struct leaks_out o = { .model = lc->model,
@@ -311,10 +304,8 @@ static void print_memory(struct leaks_ctx *lc)
 	    self.rss_kib, self.anon_kib, self.file_kib, self.bpf_kib);
 	say("tables: allocations %zu KiB (%zu live in %zu processes, exited ones included, whose "
 	    "records take %zu KiB); stacks %zu KiB (%zu distinct, %" PRIu64
-	    " dropped once unused); "
-	    "symbolizer %zu KiB (%zu files, "
-	    "%zu of them read; %zu addresses resolved to %zu frames; module lists of %zu "
-	    "processes, %zu mappings)",
+	    " dropped once unused); symbolizer %zu KiB (%zu files, %zu of them read; %zu "
+	    "addresses resolved to %zu frames; module lists of %zu processes, %zu mappings)",
 	    mm.alloc_bytes / 1024, mm.live, mm.procs, mm.procs_bytes / 1024, mm.stacks_bytes / 1024,
 	    mm.stacks, model_stacks_dropped(lc->model), sm.bytes / 1024, sm.files, sm.files_read,
 	    sm.cached, sm.frames, sm.procs, sm.ranges);
@@ -343,11 +334,8 @@ static void leaks_mark(void *ctx, struct model *m)
 static void leaks_idle(void *ctx)
 {
 	struct leaks_ctx *lc = ctx;
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = source_now_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	if (now < lc->next_stacks_ns)
 		return;
 	lc->next_stacks_ns = now + LEAKS_STACKS_CHECK_NS;

@@ -119,14 +119,6 @@ struct serve_ctx {
 	uint64_t requests;
 };
 
-static uint64_t serve_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void serve_note_cgroup(struct serve_ctx *sc, uint32_t pid)
 {
 	const struct model_proc *p = model_proc_live(sc->model, pid);
@@ -290,7 +282,7 @@ static enum MHD_Result serve_heap(struct serve_ctx *sc, struct MHD_Connection *c
 {
 	const char *pid_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
 	const char *seconds = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
-	uint64_t now = serve_now_ns();
+	uint64_t now = source_now_ns();
 	struct serve_body b;
 	struct pprof_out o = { .model = sc->model,
 			       .leaks = sc->leaks,
@@ -386,7 +378,7 @@ static enum MHD_Result serve_answer(void *cls, struct MHD_Connection *c, const c
 /* Exited processes older than --retain go, once a second at most. */
 static void serve_retain(struct serve_ctx *sc)
 {
-	uint64_t now = serve_now_ns(), keep = (uint64_t)(serve_opts.retain * 1e9);
+	uint64_t now = source_now_ns(), keep = (uint64_t)(serve_opts.retain * 1e9);
 
 	if (now < sc->next_retain_ns)
 		return;
@@ -398,7 +390,7 @@ static void serve_retain(struct serve_ctx *sc)
 /* Stacks nothing refers to any more go, every SERVE_STACKS_CHECK_NS. */
 static void serve_drop_stacks(struct serve_ctx *sc)
 {
-	uint64_t now = serve_now_ns();
+	uint64_t now = source_now_ns();
 
 	if (now < sc->next_stacks_ns)
 		return;
@@ -514,7 +506,7 @@ int cmd_serve(struct cli *cli)
 	if (fd < 0)
 		return EXIT_RUNTIME;
 	clock_gettime(CLOCK_REALTIME, &rt);
-	sc.next_stacks_ns = serve_now_ns() + SERVE_STACKS_CHECK_NS;
+	sc.next_stacks_ns = source_now_ns() + SERVE_STACKS_CHECK_NS;
 	sc.start_time = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
 	o.want_alloc = o.capture_stacks = true;
 	o.want_vm = o.want_rss = o.want_fault = o.fault_batching = true;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include "record/event.h"
 #include "source/file/recfile.h"
@@ -227,6 +228,14 @@ int source_run(struct source *s)
 	if (s->tracer)
 		return tracer_run(s->tracer, s->duration, &stop_requested);
 	return recfile_read(s->input, file_record, s, NULL);
+}
+
+uint64_t source_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t source_start_ns(const struct source *s)

@@ -58,6 +58,8 @@ int source_run(struct source *s);
 void source_request_stop(void);
 /* Time of the first record (text timestamps are relative to it). */
 uint64_t source_start_ns(const struct source *s);
+/* Now, on the clock records are stamped with (CLOCK_MONOTONIC), in ns. */
+uint64_t source_now_ns(void);
 /* --floor: the allocator probes' hits the count-only programs saw (0 from a file). */
 uint64_t source_floor_hits(struct source *s);
 void source_close(struct source *s);
