@@ -435,6 +435,16 @@ static void malloc_at(struct model *m, uint32_t pid, uint64_t size, uint64_t add
 	feed(m, &a);
 }
 
+/* How many stacks model_stacks_unused names (their ids let go). */
+static size_t unused_named(struct model *m)
+{
+	uint64_t *ids;
+	size_t n = model_stacks_unused(m, &ids);
+
+	free(ids);
+	return n;
+}
+
 /*
  * serve: stacks nothing refers to go in two steps; one used again between the steps stays;
  * what a hooked model keeps (dists: what each stack allocated) is referred to; a dropped
@@ -472,9 +482,7 @@ static void test_unused_stacks_dropped(void **state)
 	assert_int_equal(model_stack(m, 1)->frames[0], 0x400006);
 	/* the exited process forgotten: its leak's stack goes too */
 	model_forget_exited(m, clock_ns);
-	n = model_stacks_unused(m, &ids);
-	free(ids);
-	assert_int_equal(n, 3); /* 3, 5, 6 */
+	assert_int_equal(unused_named(m), 3); /* 3, 5, 6 */
 	assert_int_equal(model_stacks_drop(m), 3);
 	p = live(m, 10);
 	assert_int_equal(p->live_bytes, 16);
@@ -489,18 +497,14 @@ static void test_unused_stacks_dropped(void **state)
 	stack_rec(m, 10, 7);
 	malloc_at(m, 10, 8, 0x1000, 7);
 	FREE(m, 10, 0x1000);
-	n = model_stacks_unused(m, &ids);
-	free(ids);
-	assert_int_equal(n, 1);
+	assert_int_equal(unused_named(m), 1);
 	stack_rec(m, 10, 7);
 	malloc_at(m, 10, 8, 0x2000, 7);
 	FREE(m, 10, 0x2000);
 	assert_int_equal(model_stacks_drop(m), 0);
 	assert_non_null(model_stack_by_id(m, 7)->frames);
 	/* named again at the next round and not sent meanwhile: it goes */
-	n = model_stacks_unused(m, &ids);
-	free(ids);
-	assert_int_equal(n, 1);
+	assert_int_equal(unused_named(m), 1);
 	assert_int_equal(model_stacks_drop(m), 1);
 	model_free(m);
 
@@ -511,9 +515,7 @@ static void test_unused_stacks_dropped(void **state)
 	stack_rec(m, 10, 1);
 	malloc_at(m, 10, 8, 0x1000, 1);
 	FREE(m, 10, 0x1000);
-	n = model_stacks_unused(m, &ids);
-	free(ids);
-	assert_int_equal(n, 0);
+	assert_int_equal(unused_named(m), 0);
 	dists_free(d);
 	model_free(m);
 }
